@@ -1,0 +1,437 @@
+/*
+ * Kernel steps for podbox's pods. Node is multi-threaded, and the kernel refuses setns() into a
+ * user or mount namespace from a multi-threaded process, so every step here runs in a freshly
+ * forked (single-threaded) child, and only async-signal-safe calls are made there.
+ * Failures travel back to the parent as a {step, errno} record on a status pipe.
+ */
+#define _GNU_SOURCE
+#include "namespaces.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <grp.h>
+
+static const char *const step_names[PB_STEP_COUNT] = {
+	[PB_STEP_NONE] = "none",
+	[PB_STEP_CREATE_PIPE] = "create_pipe",
+	[PB_STEP_CLONE_NAMESPACES] = "clone_namespaces",
+	[PB_STEP_WAIT_FOR_ID_MAPS] = "wait_for_id_maps",
+	[PB_STEP_BECOME_ROOT_IN_USER_NAMESPACE] = "become_root_in_user_namespace",
+	[PB_STEP_MAKE_MOUNTS_SLAVE] = "make_mounts_slave",
+	[PB_STEP_MOUNT_PROC] = "mount_proc",
+	[PB_STEP_SET_HOSTNAME] = "set_hostname",
+	[PB_STEP_BRING_UP_LOOPBACK] = "bring_up_loopback",
+	[PB_STEP_SET_UP_STDIO] = "set_up_stdio",
+	[PB_STEP_CHANGE_DIRECTORY] = "change_directory",
+	[PB_STEP_EXEC] = "exec",
+	[PB_STEP_OPEN_NAMESPACE] = "open_namespace",
+	[PB_STEP_FORK] = "fork",
+	[PB_STEP_JOIN_NAMESPACE] = "join_namespace",
+	[PB_STEP_CLONE_INTO_PID_NAMESPACE] = "clone_into_pid_namespace",
+	[PB_STEP_UNMOUNT] = "unmount",
+	[PB_STEP_MOUNT] = "mount",
+	[PB_STEP_READ_STATUS] = "read_status",
+};
+
+const char *pb_step_name(int step) {
+	return step > 0 && step < PB_STEP_COUNT ? step_names[step] : "unknown_step";
+}
+
+static const struct {
+	const char *name;
+	const char *file;
+	int flag;
+} namespaces[] = {
+	{"user", "user", CLONE_NEWUSER}, {"mnt", "mnt", CLONE_NEWNS},	 {"pid", "pid", CLONE_NEWPID},
+	{"net", "net", CLONE_NEWNET},	 {"ipc", "ipc", CLONE_NEWIPC},	 {"uts", "uts", CLONE_NEWUTS},
+	{"cgroup", "cgroup", CLONE_NEWCGROUP},
+};
+
+int pb_namespace_flag(const char *name) {
+	for (size_t i = 0; i < sizeof namespaces / sizeof namespaces[0]; i++)
+		if (strcmp(namespaces[i].name, name) == 0)
+			return namespaces[i].flag;
+	return 0;
+}
+
+const char *pb_namespace_file(const char *name) {
+	for (size_t i = 0; i < sizeof namespaces / sizeof namespaces[0]; i++)
+		if (strcmp(namespaces[i].name, name) == 0)
+			return namespaces[i].file;
+	return NULL;
+}
+
+/* --- the status pipe ----------------------------------------------------------------------- */
+
+enum { RECORD_FAILURE = 1, RECORD_PID = 2 };
+struct record {
+	int kind;
+	int step;
+	int value;
+};
+
+static void report(int fd, int kind, int step, int value) {
+	struct record r = {kind, step, value};
+	ssize_t n;
+	do
+		n = write(fd, &r, sizeof r);
+	while (n < 0 && errno == EINTR);
+}
+
+/* In a child: report the failed step with errno and exit. */
+static void fail_child(int status_fd, int step) {
+	report(status_fd, RECORD_FAILURE, step, errno);
+	_exit(127);
+}
+
+/* Reads one record; returns 0 at EOF, 1 for a record, -1 on error. */
+static int read_record(int fd, struct record *r) {
+	size_t got = 0;
+	while (got < sizeof *r) {
+		ssize_t n = read(fd, (char *)r + got, sizeof *r - got);
+		if (n == 0)
+			return got == 0 ? 0 : -1;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	return 1;
+}
+
+static void set_failure(struct pb_failure *f, int step, int err) {
+	f->step = step;
+	f->err = err;
+}
+
+static pid_t raw_clone(unsigned long flags) {
+	/* Like fork(), without glibc's atfork handlers (unsafe after fork in a threaded process). */
+	return (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
+}
+
+/* --- child steps --------------------------------------------------------------------------- */
+
+static int set_up_stdio(const int stdio[3]) {
+	for (int i = 0; i < 3; i++)
+		if (stdio[i] >= 0 && stdio[i] != i && dup2(stdio[i], i) < 0)
+			return -1;
+	return 0;
+}
+
+static void close_fds_from(int first) {
+	if (syscall(SYS_close_range, first, ~0U, 0) == 0)
+		return;
+	for (int fd = first; fd < 4096; fd++)
+		close(fd);
+}
+
+static int bring_up_loopback(void) {
+	int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		return -1;
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof ifr);
+	strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+	int rc = ioctl(sock, SIOCGIFFLAGS, &ifr);
+	if (rc == 0) {
+		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+		rc = ioctl(sock, SIOCSIFFLAGS, &ifr);
+	}
+	int saved = errno;
+	close(sock);
+	errno = saved;
+	return rc;
+}
+
+static void become_root_in_user_namespace(int status_fd) {
+	if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0)
+		fail_child(status_fd, PB_STEP_BECOME_ROOT_IN_USER_NAMESPACE);
+	/* Drop the host's supplementary groups; refused when setgroups is denied (single-id map). */
+	(void)setgroups(0, NULL);
+}
+
+static void run_new_namespaces_child(const struct pb_create_config *c, int sync_rd, int status_wr) {
+	/* Die with whoever created us: a pod never outlives its supervisor. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+
+	char byte;
+	ssize_t n;
+	do
+		n = read(sync_rd, &byte, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1) /* the parent went away, or could not write the id maps */
+		_exit(1);
+	close(sync_rd);
+
+	if (c->clone_flags & CLONE_NEWUSER)
+		become_root_in_user_namespace(status_wr);
+	if (c->clone_flags & CLONE_NEWNS) {
+		/* Mounts made in the pod (container root filesystems, tmpfs volumes) must never
+		 * propagate back to the host, while the host's mounts stay visible. */
+		if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0)
+			fail_child(status_wr, PB_STEP_MAKE_MOUNTS_SLAVE);
+		if (c->mount_proc && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+			fail_child(status_wr, PB_STEP_MOUNT_PROC);
+	}
+	if ((c->clone_flags & CLONE_NEWUTS) && c->hostname && sethostname(c->hostname, strlen(c->hostname)) != 0)
+		fail_child(status_wr, PB_STEP_SET_HOSTNAME);
+	if ((c->clone_flags & CLONE_NEWNET) && bring_up_loopback() != 0)
+		fail_child(status_wr, PB_STEP_BRING_UP_LOOPBACK);
+
+	if (set_up_stdio(c->stdio) != 0)
+		fail_child(status_wr, PB_STEP_SET_UP_STDIO);
+	if (status_wr != 3) {
+		if (dup2(status_wr, 3) < 0)
+			fail_child(status_wr, PB_STEP_SET_UP_STDIO);
+		close(status_wr);
+		status_wr = 3;
+	}
+	/* dup2 cleared FD_CLOEXEC. With give_status_fd the exec'd program (pause -r 3) closes fd 3
+	 * itself once it is ready; otherwise exec closes it and EOF means "exec'd". */
+	if (!c->give_status_fd)
+		fcntl(3, F_SETFD, FD_CLOEXEC);
+	close_fds_from(4);
+	execve(c->argv[0], c->argv, c->envp);
+	fail_child(status_wr, PB_STEP_EXEC);
+}
+
+pid_t pb_create_namespaces(const struct pb_create_config *c, int *sync_fd, int *status_fd,
+			   struct pb_failure *failure) {
+	int sync[2], status[2];
+	if (pipe2(sync, O_CLOEXEC) != 0) {
+		set_failure(failure, PB_STEP_CREATE_PIPE, errno);
+		return -1;
+	}
+	if (pipe2(status, O_CLOEXEC) != 0) {
+		set_failure(failure, PB_STEP_CREATE_PIPE, errno);
+		close(sync[0]);
+		close(sync[1]);
+		return -1;
+	}
+	pid_t pid = raw_clone((unsigned long)c->clone_flags | SIGCHLD);
+	if (pid == 0) {
+		close(sync[1]);
+		close(status[0]);
+		run_new_namespaces_child(c, sync[0], status[1]);
+	}
+	int saved = errno;
+	close(sync[0]);
+	close(status[1]);
+	if (pid < 0) {
+		set_failure(failure, PB_STEP_CLONE_NAMESPACES, saved);
+		close(sync[1]);
+		close(status[0]);
+		return -1;
+	}
+	*sync_fd = sync[1];
+	*status_fd = status[0];
+	return pid;
+}
+
+int pb_release_child(int sync_fd, int status_fd, struct pb_failure *failure) {
+	char go = 'g';
+	ssize_t n;
+	do
+		n = write(sync_fd, &go, 1);
+	while (n < 0 && errno == EINTR);
+	int saved = errno;
+	close(sync_fd);
+	if (n != 1) {
+		close(status_fd);
+		set_failure(failure, PB_STEP_WAIT_FOR_ID_MAPS, saved);
+		return -1;
+	}
+	struct record r;
+	int rc = read_record(status_fd, &r);
+	close(status_fd);
+	if (rc == 0)
+		return 0; /* EOF: exec'd, and ready */
+	if (rc < 0) {
+		set_failure(failure, PB_STEP_READ_STATUS, errno ? errno : EIO);
+		return -1;
+	}
+	set_failure(failure, r.step, r.value);
+	return -1;
+}
+
+/* --- joining a pod ------------------------------------------------------------------------- */
+
+static int open_namespaces(pid_t target, const char *const *names, int n, int *fds, struct pb_failure *f) {
+	for (int i = 0; i < n; i++) {
+		char path[64];
+		const char *file = pb_namespace_file(names[i]);
+		if (!file) {
+			set_failure(f, PB_STEP_OPEN_NAMESPACE, EINVAL);
+			return i;
+		}
+		snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)target, file);
+		fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+		if (fds[i] < 0) {
+			set_failure(f, PB_STEP_OPEN_NAMESPACE, errno);
+			return i;
+		}
+	}
+	return n;
+}
+
+static void close_all(int *fds, int n) {
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+static void join_namespaces(int status_wr, const int *fds, int n) {
+	for (int i = 0; i < n; i++)
+		if (setns(fds[i], 0) != 0)
+			fail_child(status_wr, PB_STEP_JOIN_NAMESPACE);
+}
+
+#define MAX_NAMESPACES 8
+
+pid_t pb_spawn_in_namespaces(const struct pb_spawn_config *c, struct pb_failure *failure) {
+	int fds[MAX_NAMESPACES];
+	if (c->n_namespaces > MAX_NAMESPACES) {
+		set_failure(failure, PB_STEP_OPEN_NAMESPACE, E2BIG);
+		return -1;
+	}
+	int opened = open_namespaces(c->target, c->namespaces, c->n_namespaces, fds, failure);
+	if (opened != c->n_namespaces) {
+		close_all(fds, opened);
+		return -1;
+	}
+	int status[2];
+	if (pipe2(status, O_CLOEXEC) != 0) {
+		set_failure(failure, PB_STEP_CREATE_PIPE, errno);
+		close_all(fds, opened);
+		return -1;
+	}
+
+	pid_t helper = raw_clone(SIGCHLD);
+	if (helper == 0) {
+		close(status[0]);
+		join_namespaces(status[1], fds, c->n_namespaces);
+		/* setns(CLONE_NEWPID) only moves our children: clone one, and make it our parent's
+		 * child (CLONE_PARENT) so the caller can wait for it like any child of its own. */
+		pid_t child = raw_clone(CLONE_PARENT);
+		if (child < 0)
+			fail_child(status[1], PB_STEP_CLONE_INTO_PID_NAMESPACE);
+		if (child == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (set_up_stdio(c->stdio) != 0)
+				fail_child(status[1], PB_STEP_SET_UP_STDIO);
+			if (status[1] != 3) {
+				if (dup2(status[1], 3) < 0)
+					fail_child(status[1], PB_STEP_SET_UP_STDIO);
+				status[1] = 3;
+				fcntl(3, F_SETFD, FD_CLOEXEC);
+			}
+			close_fds_from(4);
+			if (c->cwd && chdir(c->cwd) != 0)
+				fail_child(status[1], PB_STEP_CHANGE_DIRECTORY);
+			execve(c->argv[0], c->argv, c->envp);
+			fail_child(status[1], PB_STEP_EXEC);
+		}
+		report(status[1], RECORD_PID, 0, child);
+		_exit(0);
+	}
+	int saved = errno;
+	close(status[1]);
+	close_all(fds, opened);
+	if (helper < 0) {
+		close(status[0]);
+		set_failure(failure, PB_STEP_FORK, saved);
+		return -1;
+	}
+	while (waitpid(helper, NULL, 0) < 0 && errno == EINTR)
+		;
+
+	struct record r;
+	int rc = read_record(status[0], &r);
+	if (rc <= 0) {
+		set_failure(failure, PB_STEP_READ_STATUS, rc < 0 ? errno : EPIPE);
+		close(status[0]);
+		return -1;
+	}
+	if (r.kind == RECORD_FAILURE) {
+		set_failure(failure, r.step, r.value);
+		close(status[0]);
+		return -1;
+	}
+	pid_t child = r.value;
+	/* Then EOF (it exec'd) or the failure of one of its steps. */
+	rc = read_record(status[0], &r);
+	close(status[0]);
+	if (rc == 0)
+		return child;
+	while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (rc < 0)
+		set_failure(failure, PB_STEP_READ_STATUS, errno);
+	else
+		set_failure(failure, r.step, r.value);
+	return -1;
+}
+
+int pb_mount_in_namespaces(pid_t target, const char *const *unmounts, int n_unmounts,
+			   const struct pb_mount *mounts, int n_mounts, struct pb_failure *failure) {
+	static const char *const names[] = {"user", "mnt"};
+	int fds[2];
+	int opened = open_namespaces(target, names, 2, fds, failure);
+	if (opened != 2) {
+		close_all(fds, opened);
+		return -1;
+	}
+	int status[2];
+	if (pipe2(status, O_CLOEXEC) != 0) {
+		set_failure(failure, PB_STEP_CREATE_PIPE, errno);
+		close_all(fds, 2);
+		return -1;
+	}
+	pid_t helper = raw_clone(SIGCHLD);
+	if (helper == 0) {
+		close(status[0]);
+		join_namespaces(status[1], fds, 2);
+		for (int i = 0; i < n_unmounts; i++)
+			if (umount2(unmounts[i], MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
+				fail_child(status[1], PB_STEP_UNMOUNT);
+		for (int i = 0; i < n_mounts; i++) {
+			const struct pb_mount *m = &mounts[i];
+			if (mount(m->source, m->target, m->fstype, m->flags, m->data) != 0)
+				fail_child(status[1], PB_STEP_MOUNT);
+		}
+		_exit(0);
+	}
+	int saved = errno;
+	close(status[1]);
+	close_all(fds, 2);
+	if (helper < 0) {
+		close(status[0]);
+		set_failure(failure, PB_STEP_FORK, saved);
+		return -1;
+	}
+	while (waitpid(helper, NULL, 0) < 0 && errno == EINTR)
+		;
+	struct record r;
+	int rc = read_record(status[0], &r);
+	close(status[0]);
+	if (rc == 0)
+		return 0;
+	if (rc < 0)
+		set_failure(failure, PB_STEP_READ_STATUS, errno);
+	else
+		set_failure(failure, r.step, r.value);
+	return -1;
+}

@@ -1,0 +1,102 @@
+/*
+ * The kernel steps podbox cannot do from Node: creating a pod's namespaces, joining them to spawn
+ * a process inside, and mounting inside them. Each step has a name (pb_step_name) that errors
+ * carry, so a failure reads "join_mount_namespace: Operation not permitted".
+ */
+#ifndef PODBOX_NAMESPACES_H
+#define PODBOX_NAMESPACES_H
+
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct pb_failure {
+	int step; /* an enum pb_step */
+	int err;  /* errno */
+};
+
+enum pb_step {
+	PB_STEP_NONE = 0,
+	PB_STEP_CREATE_PIPE,
+	PB_STEP_CLONE_NAMESPACES,
+	PB_STEP_WAIT_FOR_ID_MAPS,
+	PB_STEP_BECOME_ROOT_IN_USER_NAMESPACE,
+	PB_STEP_MAKE_MOUNTS_SLAVE,
+	PB_STEP_MOUNT_PROC,
+	PB_STEP_SET_HOSTNAME,
+	PB_STEP_BRING_UP_LOOPBACK,
+	PB_STEP_SET_UP_STDIO,
+	PB_STEP_CHANGE_DIRECTORY,
+	PB_STEP_EXEC,
+	PB_STEP_OPEN_NAMESPACE,
+	PB_STEP_FORK,
+	PB_STEP_JOIN_NAMESPACE,
+	PB_STEP_CLONE_INTO_PID_NAMESPACE,
+	PB_STEP_UNMOUNT,
+	PB_STEP_MOUNT,
+	PB_STEP_READ_STATUS,
+	PB_STEP_COUNT
+};
+
+const char *pb_step_name(int step);
+
+/* "user" -> CLONE_NEWUSER ...; 0 for an unknown name. */
+int pb_namespace_flag(const char *name);
+/* "user" -> "user", "mnt" -> "mnt": the file name under /proc/PID/ns/. */
+const char *pb_namespace_file(const char *name);
+
+struct pb_create_config {
+	int clone_flags;        /* CLONE_NEW* of the namespaces to create */
+	const char *hostname;   /* set in the new UTS namespace, or NULL */
+	int mount_proc;         /* mount a fresh /proc for the new PID namespace */
+	int give_status_fd;     /* pass the status pipe as fd 3 (pause -r 3) instead of closing it at exec */
+	int stdio[3];           /* fds for 0,1,2 of the child, or -1 to inherit */
+	char *const *argv;
+	char *const *envp;
+};
+
+/*
+ * Starts argv[0] in new namespaces. The child waits until pb_release_child() is called, so the
+ * caller can write its uid/gid maps in between. Returns the child's pid, or -1 with *failure set.
+ */
+pid_t pb_create_namespaces(const struct pb_create_config *config, int *sync_fd, int *status_fd,
+			   struct pb_failure *failure);
+
+/* Lets the child go on and waits until it has exec'd (and, with give_status_fd, until it closed fd 3). */
+int pb_release_child(int sync_fd, int status_fd, struct pb_failure *failure);
+
+struct pb_spawn_config {
+	pid_t target;              /* a process inside the pod (the pause process) */
+	const char *const *namespaces; /* names, in join order; "user" must come first */
+	int n_namespaces;
+	char *const *argv;
+	char *const *envp;
+	const char *cwd;
+	int stdio[3];
+};
+
+/*
+ * Spawns argv[0] inside the namespaces of config->target. The new process is a child of the
+ * caller (CLONE_PARENT from an intermediate process), so it can be waited for like any child.
+ */
+pid_t pb_spawn_in_namespaces(const struct pb_spawn_config *config, struct pb_failure *failure);
+
+struct pb_mount {
+	const char *source;
+	const char *target;
+	const char *fstype;
+	unsigned long flags;
+	const char *data;
+};
+
+/* Unmounts then mounts, in a forked child that joined the target's user and mount namespaces. */
+int pb_mount_in_namespaces(pid_t target, const char *const *unmounts, int n_unmounts,
+			   const struct pb_mount *mounts, int n_mounts, struct pb_failure *failure);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

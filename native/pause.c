@@ -1,0 +1,94 @@
+/*
+ * pause: the process that anchors a podbox pod.
+ *
+ * It holds the pod's namespaces (user, network, IPC, UTS, mount, PID) open simply by being
+ * alive inside them, and does nothing else but wait for signals:
+ *   - SIGCHLD: reap every exited child. pause is PID 1 of the pod's PID namespace, so every
+ *     orphaned process of the pod is re-parented to it and would otherwise stay a zombie.
+ *     When it is *not* PID 1 it asks to be a child subreaper, so orphans still come to it.
+ *   - SIGTERM / SIGINT: exit 0. The kernel then kills whatever is left in the PID namespace.
+ *
+ * Modelled on Kubernetes' build/pause/linux/pause.c, plus: subreaper when not PID 1, chdir("/")
+ * so it pins no directory, closing inherited descriptors, and a readiness fd.
+ *
+ * Usage: pause [-v] [-r FD]
+ *   -v     print the version and exit
+ *   -r FD  close FD once the signal mask is set up: the parent reads EOF there and knows the
+ *          pod is ready (no sleeping and hoping).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PAUSE_VERSION "podbox-pause 0.1.0"
+
+static void die_with_error(const char *step) {
+	fprintf(stderr, "pause: %s: %s\n", step, strerror(errno));
+	exit(1);
+}
+
+/* Every descriptor but 0-2 and the readiness fd came from whoever started us: let them go. */
+static void close_inherited_fds(int keep) {
+	for (int fd = 3; fd < 1024; fd++)
+		if (fd != keep)
+			close(fd);
+}
+
+static void reap_all_children(void) {
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+}
+
+int main(int argc, char **argv) {
+	int ready_fd = -1;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-v") == 0) {
+			puts(PAUSE_VERSION);
+			return 0;
+		} else if (strcmp(argv[i], "-r") == 0 && i + 1 < argc) {
+			ready_fd = atoi(argv[++i]);
+		} else {
+			fprintf(stderr, "usage: pause [-v] [-r FD]\n");
+			return 2;
+		}
+	}
+
+	if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+		die_with_error("become_child_subreaper");
+	if (chdir("/") != 0)
+		die_with_error("chdir_to_root");
+	close_inherited_fds(ready_fd);
+
+	/* Block the signals we handle and take them synchronously: no handler runs asynchronously.
+	 * As PID 1 the kernel only delivers signals we do not ignore, and blocked ones count. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+		die_with_error("block_signals");
+
+	if (ready_fd >= 0)
+		close(ready_fd);
+
+	for (;;) {
+		int sig = sigwaitinfo(&set, NULL);
+		if (sig < 0) {
+			if (errno == EINTR)
+				continue;
+			die_with_error("wait_for_signal");
+		}
+		if (sig == SIGCHLD)
+			reap_all_children();
+		else
+			return 0; /* SIGTERM or SIGINT: the pod is being deleted */
+	}
+}

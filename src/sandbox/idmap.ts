@@ -1,0 +1,100 @@
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { PodboxError } from '../errors.js';
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * How ids inside a pod map to the host. Rootless (the product): pod uid 0 is the invoking user and
+ * pod uids 1..65535 are the user's subordinate range from /etc/subuid (written by the setuid
+ * helpers newuidmap/newgidmap, Debian's `uidmap`). As root: an identity map of 0..65535, so pod
+ * uid N is host uid N, still inside a user namespace (root in a pod is not root on the host).
+ */
+export interface IdRange {
+  /** first host id the pod's id `inside` maps to */
+  inside: number;
+  outside: number;
+  count: number;
+}
+
+export interface IdMapping {
+  uid: IdRange[];
+  gid: IdRange[];
+  /** true when the pod has the whole 0..65535 range; false for the single-id fallback */
+  full: boolean;
+  /** written by newuidmap/newgidmap (rootless) or directly (root, or the single-id fallback) */
+  helper: boolean;
+}
+
+export const POD_ID_COUNT = 65536;
+
+export interface SubordinateRange { start: number; count: number }
+
+/** Parses /etc/subuid or /etc/subgid and returns the first range of `user` (by name or uid). */
+export function findSubordinateRange(text: string, user: string, id: number): SubordinateRange | undefined {
+  for (const line of text.split('\n')) {
+    const [owner, start, count] = line.trim().split(':');
+    if (!owner || start === undefined || count === undefined) continue;
+    if (owner !== user && owner !== String(id)) continue;
+    const s = Number(start), c = Number(count);
+    if (Number.isInteger(s) && Number.isInteger(c) && c > 0) return { start: s, count: c };
+  }
+  return undefined;
+}
+
+let warned = false;
+
+/** Decides the mapping for this user on this host. */
+export function podIdMapping(): IdMapping {
+  const uid = process.getuid!(), gid = process.getgid!();
+  if (uid === 0) {
+    const identity = [{ inside: 0, outside: 0, count: POD_ID_COUNT }];
+    return { uid: identity, gid: identity, full: true, helper: false };
+  }
+  const name = userInfo().username;
+  const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
+  const subuid = findSubordinateRange(read('/etc/subuid'), name, uid);
+  const subgid = findSubordinateRange(read('/etc/subgid'), name, gid);
+  const helpers = existsSync('/usr/bin/newuidmap') && existsSync('/usr/bin/newgidmap');
+  if (subuid && subgid && helpers) {
+    const rest = (r: SubordinateRange) => Math.min(r.count, POD_ID_COUNT - 1);
+    return {
+      uid: [{ inside: 0, outside: uid, count: 1 }, { inside: 1, outside: subuid.start, count: rest(subuid) }],
+      gid: [{ inside: 0, outside: gid, count: 1 }, { inside: 1, outside: subgid.start, count: rest(subgid) }],
+      full: rest(subuid) === POD_ID_COUNT - 1 && rest(subgid) === POD_ID_COUNT - 1,
+      helper: true,
+    };
+  }
+  if (!warned && !process.env.PODBOX_QUIET_IDMAP) {
+    warned = true;
+    const why = !helpers ? 'newuidmap/newgidmap are not installed (apt-get install uidmap)'
+      : `${name} has no subordinate id range in /etc/subuid and /etc/subgid (add one: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${name})`;
+    process.stderr.write(`podbox: warning: pods get a single id (uid 0 = you) because ${why}\n`);
+  }
+  return { uid: [{ inside: 0, outside: uid, count: 1 }], gid: [{ inside: 0, outside: gid, count: 1 }], full: false, helper: false };
+}
+
+/** Writes the maps of the (waiting) child `pid` that just entered a new user namespace. */
+export async function writeIdMaps(pid: number, m: IdMapping): Promise<void> {
+  const args = (ranges: IdRange[]) => ranges.flatMap((r) => [String(r.inside), String(r.outside), String(r.count)]);
+  const lines = (ranges: IdRange[]) => ranges.map((r) => `${r.inside} ${r.outside} ${r.count}\n`).join('');
+  try {
+    if (m.helper) {
+      await Promise.all([
+        execFileAsync('newuidmap', [String(pid), ...args(m.uid)]),
+        execFileAsync('newgidmap', [String(pid), ...args(m.gid)]),
+      ]);
+    } else {
+      writeFileSync(`/proc/${pid}/uid_map`, lines(m.uid));
+      // Without the setuid helper an unprivileged process must give up setgroups first.
+      if (process.getuid!() !== 0) writeFileSync(`/proc/${pid}/setgroups`, 'deny');
+      writeFileSync(`/proc/${pid}/gid_map`, lines(m.gid));
+    }
+  } catch (e) {
+    const detail = ((e as { stderr?: string }).stderr || (e as Error).message).trim().split('\n').pop();
+    throw new PodboxError('SandboxFailed', `cannot write the user namespace id maps: ${detail}`,
+      'check /etc/subuid and /etc/subgid, and that newuidmap/newgidmap are setuid root (run `podbox doctor`)');
+  }
+}

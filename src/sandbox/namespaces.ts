@@ -1,0 +1,68 @@
+import { openSync, closeSync } from 'node:fs';
+import { native, kernelStepOf, type NamespaceName } from './native.js';
+import { podIdMapping, writeIdMaps, type IdMapping } from './idmap.js';
+import { PodboxError } from '../errors.js';
+
+export interface StartInNewNamespaces {
+  argv: string[];
+  env: string[];
+  namespaces: NamespaceName[];
+  hostname?: string;
+  mountProc?: boolean;
+  giveStatusFd?: boolean;
+  stdio?: (number | null)[];
+  /** what is being started, for error messages ("pod web", "image unpacker") */
+  what: string;
+}
+
+/**
+ * Starts a program in new namespaces, user namespace included: clone, write the id maps while the
+ * child waits, then release it and wait until it has exec'd (or is ready, with giveStatusFd).
+ * Returns its pid; the caller watches its exit with native().watchExit.
+ */
+export async function startInNewNamespaces(o: StartInNewNamespaces, mapping: IdMapping = podIdMapping()): Promise<number> {
+  const n = native();
+  let child: { pid: number; syncFd: number; statusFd: number };
+  try {
+    child = n.createNamespaces(o);
+  } catch (e) {
+    throw sandboxError(o.what, e);
+  }
+  try {
+    await writeIdMaps(child.pid, mapping);
+  } catch (e) {
+    closeSync(child.syncFd); // the child reads EOF and exits
+    closeSync(child.statusFd);
+    reap(child.pid);
+    throw e;
+  }
+  try {
+    n.releaseChild(child.syncFd, child.statusFd);
+  } catch (e) {
+    reap(child.pid);
+    throw sandboxError(o.what, e);
+  }
+  return child.pid;
+}
+
+function reap(pid: number): void {
+  try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+  native().watchExit(pid, () => {});
+}
+
+export function sandboxError(what: string, e: unknown): PodboxError {
+  const step = kernelStepOf(e);
+  const msg = (e as Error).message;
+  let hint = 'run `podbox doctor` to check this machine';
+  if (step === 'clone_namespaces' && /permitted|EPERM/i.test(msg)) {
+    hint = 'unprivileged user namespaces are disabled: sysctl -w kernel.unprivileged_userns_clone=1 (or user.max_user_namespaces > 0)';
+  }
+  return new PodboxError('SandboxFailed', `${what}: ${msg}`, hint);
+}
+
+let devNull: number | undefined;
+/** One shared read/write descriptor on /dev/null for stdio we do not want. */
+export function devNullFd(): number {
+  devNull ??= openSync('/dev/null', 'r+');
+  return devNull;
+}

@@ -1,0 +1,65 @@
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from '../paths.js';
+import { PodboxError } from '../errors.js';
+
+/** The namespaces podbox creates or joins, named as under /proc/PID/ns/. */
+export type NamespaceName = 'user' | 'mnt' | 'pid' | 'net' | 'ipc' | 'uts' | 'cgroup';
+
+export interface NativeMount {
+  source?: string;
+  target: string;
+  fstype?: string;
+  flags: number;
+  data?: string;
+}
+
+/** The addon built from native/addon.cc (see that file for what each verb does). */
+export interface Native {
+  createNamespaces(o: {
+    argv: string[];
+    env: string[];
+    namespaces: NamespaceName[];
+    hostname?: string;
+    mountProc?: boolean;
+    giveStatusFd?: boolean;
+    stdio?: (number | null)[];
+  }): { pid: number; syncFd: number; statusFd: number };
+  releaseChild(syncFd: number, statusFd: number): void;
+  spawnInNamespaces(o: {
+    pid: number;
+    namespaces: NamespaceName[];
+    argv: string[];
+    env: string[];
+    cwd?: string;
+    stdio?: (number | null)[];
+  }): number;
+  mountInNamespaces(pid: number, unmounts: string[], mounts: NativeMount[]): void;
+  watchExit(pid: number, cb: (code: number | null, signal: number | null) => void): void;
+  pipe(): [number, number];
+}
+
+/** mount(2) flags, from <sys/mount.h>. */
+export const MS = { RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, REMOUNT: 32, BIND: 4096, REC: 16384 } as const;
+
+const buildDir = join(projectRoot, 'build', 'Release');
+export const pausePath = join(buildDir, 'pause');
+
+let loaded: Native | undefined;
+
+export function native(): Native {
+  if (!loaded) {
+    const file = join(buildDir, 'podbox_native.node');
+    if (!existsSync(file)) {
+      throw new PodboxError('HostNotReady', `the native addon ${file} is not built`, 'run `npm install` (it runs node-gyp) in the podbox directory');
+    }
+    loaded = createRequire(import.meta.url)(file) as Native;
+  }
+  return loaded;
+}
+
+/** An error thrown by a kernel step of the addon carries the step's name. */
+export function kernelStepOf(e: unknown): string | undefined {
+  return typeof e === 'object' && e !== null && 'step' in e ? String((e as { step: unknown }).step) : undefined;
+}

@@ -1,0 +1,83 @@
+import { statSync } from 'node:fs';
+import { native, pausePath, MS, type NamespaceName, type NativeMount } from './native.js';
+import { startInNewNamespaces, devNullFd, sandboxError } from './namespaces.js';
+
+/**
+ * The pod sandbox: the pause process and the namespaces it holds. Every pod gets its own user,
+ * mount, PID, network, IPC and UTS namespaces; pause is PID 1 of the PID namespace, so when it
+ * dies (its supervisor died: PR_SET_PDEATHSIG; or the pod is deleted) the kernel kills every
+ * process of the pod, and the mount namespace with the containers' root filesystems goes too.
+ *
+ * Containers get their own PID namespace nested in the pod's, unless shareProcessNamespace, when
+ * they join the pod's and pause reaps their zombies (as in Kubernetes, where pause is PID 1 of a
+ * shared PID namespace: https://kubernetes.io/docs/tasks/configure-pod-container/share-process-namespace/).
+ */
+export const POD_NAMESPACES: NamespaceName[] = ['user', 'mnt', 'pid', 'net', 'ipc', 'uts'];
+
+export interface Sandbox {
+  /** host pid of pause */
+  pid: number;
+  /** resolves when pause exits */
+  exited: Promise<void>;
+}
+
+export async function createSandbox(o: { hostname: string; name: string }): Promise<Sandbox> {
+  const pid = await startInNewNamespaces({
+    argv: [pausePath, '-r', '3'],
+    env: [],
+    namespaces: POD_NAMESPACES,
+    hostname: o.hostname,
+    mountProc: true,
+    giveStatusFd: true,
+    stdio: [devNullFd(), devNullFd(), null],
+    what: `pod "${o.name}": create sandbox`,
+  });
+  const exited = new Promise<void>((resolve) => native().watchExit(pid, () => resolve()));
+  return { pid, exited };
+}
+
+/** Spawns a program inside the pod (user, mount and PID namespaces); returns its host pid. */
+export function spawnInPod(pausePid: number, argv: string[], o: { env?: string[]; cwd?: string; stdio?: (number | null)[] } = {}): number {
+  return native().spawnInNamespaces({
+    pid: pausePid,
+    namespaces: ['user', 'mnt', 'pid'],
+    argv,
+    env: o.env ?? ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+    cwd: o.cwd,
+    stdio: o.stdio ?? [devNullFd(), devNullFd(), null],
+  });
+}
+
+/** Waits for a child of this process. */
+export function waitForExit(pid: number): Promise<{ code: number | null; signal: number | null }> {
+  return new Promise((resolve) => native().watchExit(pid, (code, signal) => resolve({ code, signal })));
+}
+
+/** Mounts inside the pod's mount namespace (as root of its user namespace). */
+export function mountInPod(pausePid: number, what: string, mounts: NativeMount[], unmounts: string[] = []): void {
+  try {
+    native().mountInNamespaces(pausePid, unmounts, mounts);
+  } catch (e) {
+    throw sandboxError(what, e);
+  }
+}
+
+export function overlayMount(lower: string, upper: string, work: string, target: string): NativeMount {
+  return { source: 'overlay', target, fstype: 'overlay', flags: 0, data: `lowerdir=${lower},upperdir=${upper},workdir=${work}` };
+}
+
+export function tmpfsMount(target: string, sizeBytes?: number): NativeMount {
+  const size = sizeBytes ? `,size=${sizeBytes}` : '';
+  return { source: 'tmpfs', target, fstype: 'tmpfs', flags: MS.NOSUID | MS.NODEV, data: `mode=0777${size}` };
+}
+
+export const NAMESPACE_KINDS: NamespaceName[] = ['user', 'net', 'ipc', 'uts', 'pid', 'mnt', 'cgroup'];
+
+/** The inode of each namespace of a process (as `ls -l /proc/PID/ns` shows): equal inode = shared. */
+export function namespaceInodes(pid: number): Partial<Record<NamespaceName, number>> {
+  const out: Partial<Record<NamespaceName, number>> = {};
+  for (const ns of NAMESPACE_KINDS) {
+    try { out[ns] = statSync(`/proc/${pid}/ns/${ns}`).ino; } catch { /* gone or not ours */ }
+  }
+  return out;
+}
