@@ -1,0 +1,71 @@
+import { existsSync, closeSync } from 'node:fs';
+import { spawnInPod, waitForExit } from '../sandbox/sandbox.js';
+import { native } from '../sandbox/native.js';
+import { readAll } from '../sandbox/userns.js';
+import { devNullFd } from '../sandbox/namespaces.js';
+import { PodboxError } from '../errors.js';
+
+/**
+ * runc, always started inside the pod's user, mount and PID namespaces: there it is root of the
+ * pod's user namespace (the whole id range is usable), it sees the pod's /proc (so
+ * /proc/1/ns/net is pause's), and its processes die with pause. Its state lives under the pod.
+ */
+export function runcPath(): string {
+  for (const p of [process.env.PODBOX_RUNC, '/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc', '/usr/local/bin/runc']) {
+    if (p && existsSync(p)) return p;
+  }
+  throw new PodboxError('HostNotReady', 'runc is not installed', 'install it: sudo apt-get install runc');
+}
+
+export class Runc {
+  constructor(readonly pausePid: number, readonly stateDir: string) {}
+
+  private argv(args: string[]): string[] {
+    return [runcPath(), '--root', this.stateDir, ...args];
+  }
+
+  /** `runc run` in the foreground: returns the host pid of runc, whose exit is the container's. */
+  run(id: string, bundle: string, stdout: number, stderr: number): number {
+    return spawnInPod(this.pausePid, this.argv(['run', '--bundle', bundle, id]), { stdio: [devNullFd(), stdout, stderr], cwd: bundle });
+  }
+
+  /** Runs a short runc command (kill, delete, state) and returns its output; throws on failure. */
+  async command(args: string[]): Promise<string> {
+    const n = native();
+    const [outR, outW] = n.pipe();
+    const [errR, errW] = n.pipe();
+    let pid: number;
+    try {
+      pid = spawnInPod(this.pausePid, this.argv(args), { stdio: [devNullFd(), outW, errW] });
+    } finally {
+      closeSync(outW);
+      closeSync(errW);
+    }
+    const [out, err, exit] = await Promise.all([readAll(outR), readAll(errR), waitForExit(pid)]);
+    if (exit.code !== 0) {
+      const msg = err.trim().split('\n').pop()?.replace(/^time="[^"]*" level=\w+ msg="?/, '').replace(/"$/, '');
+      throw new PodboxError('RuntimeFailed', `runc ${args[0]}: ${msg || `exit ${exit.code ?? exit.signal}`}`, '');
+    }
+    return out;
+  }
+
+  kill(id: string, signal: string, all = false): Promise<string> {
+    return this.command(['kill', ...(all ? ['--all'] : []), id, signal]);
+  }
+
+  /** `runc exec` with the caller's stdio; returns the host pid of runc exec. */
+  exec(id: string, argv: string[], o: { stdio: (number | null)[]; env?: string[]; cwd?: string; tty?: boolean }): number {
+    const args = ['exec', ...(o.cwd ? ['--cwd', o.cwd] : []), ...(o.env ?? []).flatMap((e) => ['--env', e]), ...(o.tty ? ['--tty'] : []), id, ...argv];
+    return spawnInPod(this.pausePid, this.argv(args), { stdio: o.stdio });
+  }
+
+  /** The container's init pid as the pod's PID namespace sees it, or undefined if not running. */
+  async state(id: string): Promise<{ pid: number; status: string } | undefined> {
+    try {
+      const s = JSON.parse(await this.command(['state', id]));
+      return { pid: s.pid, status: s.status };
+    } catch {
+      return undefined;
+    }
+  }
+}

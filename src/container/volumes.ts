@@ -1,0 +1,74 @@
+import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import type { Manifest, Volume } from '../spec/types.js';
+import type { NativeMount } from '../sandbox/native.js';
+import { tmpfsMount } from '../sandbox/sandbox.js';
+
+/**
+ * Pod volumes (https://kubernetes.io/docs/concepts/storage/volumes/). Each lives under the pod's
+ * volumes/ directory and is bind-mounted into every container that names it, so they share it.
+ *  - emptyDir: a directory (mode 0777, as the kubelet makes it); medium Memory: a tmpfs mounted
+ *    in the pod's mount namespace, sizeLimit as its size. A disk emptyDir's sizeLimit is not
+ *    enforced yet (the kubelet enforces it by eviction).
+ *  - configMap / secret: the object's keys projected as files, always mounted read-only.
+ */
+export interface PreparedVolume {
+  name: string;
+  path: string;
+  /** mounted read-only whatever the volumeMount says */
+  readOnly: boolean;
+}
+
+export function prepareVolumes(podDir: string, m: Manifest): { volumes: Map<string, PreparedVolume>; mounts: NativeMount[] } {
+  const volumes = new Map<string, PreparedVolume>();
+  const mounts: NativeMount[] = [];
+  for (const v of m.pod.spec.volumes ?? []) {
+    const path = join(podDir, 'volumes', v.name);
+    mkdirSync(path, { recursive: true });
+    if (v.emptyDir) {
+      chmodSync(path, 0o777);
+      if (v.emptyDir.medium === 'Memory') mounts.push(tmpfsMount(path, v.emptyDir.sizeLimit ? quantityBytes(v.emptyDir.sizeLimit) : undefined));
+      volumes.set(v.name, { name: v.name, path, readOnly: false });
+    } else {
+      projectKeys(path, v, m);
+      volumes.set(v.name, { name: v.name, path, readOnly: true });
+    }
+  }
+  return { volumes, mounts };
+}
+
+function projectKeys(dir: string, v: Volume, m: Manifest): void {
+  let data: Record<string, Buffer> = {};
+  let items: { key: string; path: string; mode?: number }[] | undefined;
+  let mode = 0o644;
+  if (v.configMap) {
+    const cm = m.configMaps.get(v.configMap.name);
+    for (const [k, s] of Object.entries(cm?.data ?? {})) data[k] = Buffer.from(s);
+    for (const [k, s] of Object.entries(cm?.binaryData ?? {})) data[k] = Buffer.from(s, 'base64');
+    items = v.configMap.items;
+    mode = v.configMap.defaultMode ?? mode;
+  } else if (v.secret) {
+    const sec = m.secrets.get(v.secret.secretName);
+    for (const [k, s] of Object.entries(sec?.data ?? {})) data[k] = Buffer.from(s, 'base64');
+    for (const [k, s] of Object.entries(sec?.stringData ?? {})) data[k] = Buffer.from(s);
+    items = v.secret.items;
+    mode = v.secret.defaultMode ?? mode;
+  }
+  const entries = items ? items.filter((i) => data[i.key]).map((i) => ({ path: i.path, content: data[i.key]!, mode: i.mode ?? mode }))
+    : Object.entries(data).map(([k, content]) => ({ path: k, content, mode }));
+  for (const e of entries) {
+    const file = join(dir, e.path);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, e.content, { mode: e.mode });
+  }
+  data = {};
+}
+
+/** A Kubernetes resource quantity in bytes ("64Mi", "1G", "500k", "1e3"). */
+export function quantityBytes(q: string): number {
+  const m = /^([0-9.]+(?:e[0-9]+)?)([KMGTPE]i|[kMGTPE])?$/.exec(q.trim());
+  if (!m) throw new Error(`invalid quantity ${q}`);
+  const pow: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
+  return Math.ceil(Number(m[1]) * (m[2] ? pow[m[2]]! : 1));
+}
+
