@@ -1,6 +1,14 @@
 import { Command, CommanderError } from 'commander';
 import { PodboxError } from '../errors.js';
 import { registerImageCommands } from './image.js';
+import { registerRun } from './run.js';
+import { registerGet } from './get.js';
+import { registerLogs } from './logs.js';
+import { registerDelete } from './delete.js';
+import { registerInspect } from './inspect.js';
+import { registerExec } from './exec.js';
+
+export const VERSION = '0.1.0';
 
 /**
  * The podbox command line (../shared/CONTRACT.md). One file per command under cli/; this file
@@ -14,7 +22,14 @@ export async function main(argv: string[]): Promise<number> {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .showSuggestionAfterError(true);
 
+  registerRun(program);
+  registerGet(program);
+  registerLogs(program);
+  registerExec(program);
+  registerDelete(program);
+  registerInspect(program);
   registerImageCommands(program);
+  for (const c of program.commands) c.exitOverride();
 
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -24,20 +39,15 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-export const VERSION = '0.1.0';
-
 /** Prints an error as the contract wants it: one line naming the object and what to do. */
 export function reportError(e: unknown): number {
-  if (e instanceof CommanderError) {
-    // commander already printed its message (usage errors, --help, --version).
-    return e.exitCode;
-  }
+  if (e instanceof CommanderError) return e.exitCode; // commander printed it (usage, --help, --version)
   if (e instanceof PodboxError) {
     process.stderr.write(`podbox: ${e.toLine()}\n`);
-    return e.code === 'PodNotFound' || e.code === 'ImageNotFound' ? 1 : 1;
+    return 1;
   }
   const msg = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`podbox: internal error: ${msg.split('\n')[0]} (please report this with the command you ran)\n`);
+  process.stderr.write(`podbox: internal error: ${msg.split('\n')[0]} (please report it with the command you ran; PODBOX_DEBUG=1 shows more)\n`);
   if (process.env.PODBOX_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
   return 1;
 }

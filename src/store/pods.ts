@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync, renameSync, readdirSync, exists
 import { join } from 'node:path';
 import { stateDirs, ensurePrivateDir } from '../paths.js';
 import { PodboxError } from '../errors.js';
-import type { Pod } from '../spec/types.js';
+import type { Pod, ConfigMap, Secret } from '../spec/types.js';
 import type { PodStatus, PodEvent } from '../lifecycle/status.js';
 
 /**
@@ -23,6 +23,11 @@ export interface PodRecord {
   supervisor: { pid: number; startTime: number };
   /** remove the pod when it finishes (a foreground run without --keep) */
   removeWhenDone: boolean;
+  /** the ConfigMaps and Secrets given with the pod */
+  configMaps: ConfigMap[];
+  secrets: Secret[];
+  /** container name → image id it runs */
+  images: Record<string, string>;
 }
 
 export interface RuntimeInfo {

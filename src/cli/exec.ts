@@ -1,0 +1,37 @@
+import type { Command } from 'commander';
+import { PodDir } from '../store/pods.js';
+import { Runc } from '../container/runc.js';
+import { waitForExit } from '../sandbox/sandbox.js';
+import { devNullFd } from '../sandbox/namespaces.js';
+import { view } from './pod-ref.js';
+import { PodboxError } from '../errors.js';
+
+/** `podbox exec POD [-c NAME] [-i] [-t] -- CMD [ARG...]`: runs CMD in the container; exits with its status. */
+export function registerExec(program: Command): void {
+  program
+    .command('exec')
+    .description('run a command in a running container')
+    .argument('<pod>')
+    .argument('<command...>')
+    .option('-c, --container <name>', 'the container (may be left out when the pod has one)')
+    .option('-i, --stdin', 'pass stdin to the command')
+    .option('-t, --tty', 'allocate a terminal')
+    .passThroughOptions()
+    .action(async (pod: string, command: string[], o: { container?: string; stdin?: boolean; tty?: boolean }) => {
+      const v = view(PodDir.open(pod));
+      const spec = v.record.pod.spec;
+      const name = o.container ?? (spec.containers.length === 1 ? spec.containers[0]!.name : undefined);
+      if (!name) {
+        throw new PodboxError('InvalidArgument', `a container name must be specified for pod ${pod}, choose one of: [${spec.containers.map((c) => c.name).join(' ')}]`, 'add -c NAME');
+      }
+      const c = v.state?.runtime.containers[name];
+      const pausePid = v.state?.runtime.pausePid;
+      if (!v.alive || !pausePid || !c?.runcPid) {
+        throw new PodboxError('ContainerNotFound', `container "${name}" of pod "${pod}" is not running`, 'see `podbox get ' + pod + '`');
+      }
+      const runc = new Runc(pausePid, v.dir.file('runc'));
+      const pid = runc.exec(`${name}.${c.instance}`, command, { stdio: [o.stdin ? 0 : devNullFd(), 1, 2], tty: o.tty });
+      const { code, signal } = await waitForExit(pid);
+      process.exitCode = code ?? 128 + (signal ?? 0);
+    });
+}

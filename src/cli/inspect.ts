@@ -1,0 +1,74 @@
+import type { Command } from 'commander';
+import { readFileSync, readdirSync } from 'node:fs';
+import { PodDir } from '../store/pods.js';
+import { namespaceInodes, NAMESPACE_KINDS } from '../sandbox/sandbox.js';
+import { view } from './pod-ref.js';
+import { formatTable } from './get.js';
+import { PodboxError } from '../errors.js';
+
+/**
+ * `podbox inspect POD [-o json]`: the pod as the kernel sees it. The pause process, each running
+ * container's process, and the inode of each of their namespaces: an equal inode is a shared
+ * namespace (compare `ls -l /proc/PID/ns`).
+ */
+export function registerInspect(program: Command): void {
+  program
+    .command('inspect')
+    .description('show the pod as the kernel sees it: processes and namespace inodes')
+    .argument('<pod>')
+    .option('-o, --output <format>', 'json')
+    .action((pod: string, o: { output?: string }) => {
+      const info = inspectPod(pod);
+      if (o.output === 'json') {
+        process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+        return;
+      }
+      process.stdout.write(`pod ${info.pod}: pause pid ${info.pause.pid}\n`);
+      const procs = [info.pause, ...info.containers];
+      const rows = [['NAMESPACE', ...procs.map((p) => `${p.name} (${p.pid})`), 'SHARED']];
+      for (const ns of NAMESPACE_KINDS) {
+        const inodes = procs.map((p) => p.namespaces[ns]);
+        rows.push([ns, ...inodes.map((i) => String(i ?? '-')), info.shared[ns] ? 'yes' : 'no']);
+      }
+      process.stdout.write(formatTable(rows));
+    });
+}
+
+export interface ProcessView {
+  name: string;
+  pid: number;
+  namespaces: Partial<Record<string, number>>;
+}
+
+export function inspectPod(name: string): { pod: string; pause: ProcessView; containers: ProcessView[]; shared: Record<string, boolean> } {
+  const v = view(PodDir.open(name));
+  const pausePid = v.state?.runtime.pausePid;
+  if (!v.alive || !pausePid || v.state?.runtime.finished) {
+    throw new PodboxError('PodNotFound', `pod "${name}" is not running`, 'inspect shows running pods only; see `podbox get` for its status');
+  }
+  const pause: ProcessView = { name: 'pause', pid: pausePid, namespaces: namespaceInodes(pausePid) };
+  const containers: ProcessView[] = [];
+  for (const [cname, c] of Object.entries(v.state!.runtime.containers)) {
+    if (!c.runcPid) continue;
+    const pid = containerInitPid(c.runcPid);
+    if (pid) containers.push({ name: cname, pid, namespaces: namespaceInodes(pid) });
+  }
+  const shared: Record<string, boolean> = {};
+  for (const ns of NAMESPACE_KINDS) {
+    shared[ns] = containers.length > 0 && containers.every((c) => c.namespaces[ns] !== undefined && c.namespaces[ns] === pause.namespaces[ns]);
+  }
+  return { pod: name, pause, containers, shared };
+}
+
+/** The container's first process is the child of its `runc run` (found by parent pid in /proc). */
+export function containerInitPid(runcPid: number): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === runcPid) return Number(entry);
+    } catch { /* exited meanwhile */ }
+  }
+  return undefined;
+}
