@@ -1,4 +1,4 @@
-import { existsSync, closeSync } from 'node:fs';
+import { existsSync, closeSync, readFileSync, mkdirSync } from 'node:fs';
 import { spawnInPod, waitForExit } from '../sandbox/sandbox.js';
 import { native } from '../sandbox/native.js';
 import { readAll } from '../sandbox/userns.js';
@@ -18,15 +18,35 @@ export function runcPath(): string {
 }
 
 export class Runc {
-  constructor(readonly pausePid: number, readonly stateDir: string) {}
+  constructor(readonly pausePid: number, readonly stateDir: string) {
+    mkdirSync(`${stateDir}-logs`, { recursive: true });
+  }
 
   private argv(args: string[]): string[] {
     return [runcPath(), '--root', this.stateDir, ...args];
   }
 
-  /** `runc run` in the foreground: returns the host pid of runc, whose exit is the container's. */
+  /**
+   * `runc run` in the foreground: returns the host pid of runc, whose exit is the container's.
+   * runc's own messages go to a log file, not into the container's stderr.
+   */
   run(id: string, bundle: string, stdout: number, stderr: number): number {
-    return spawnInPod(this.pausePid, this.argv(['run', '--bundle', bundle, id]), { stdio: [devNullFd(), stdout, stderr], cwd: bundle });
+    const argv = [runcPath(), '--root', this.stateDir, '--log', this.logFile(id), '--log-format', 'json', 'run', '--bundle', bundle, id];
+    return spawnInPod(this.pausePid, argv, { stdio: [devNullFd(), stdout, stderr], cwd: bundle });
+  }
+
+  logFile(id: string): string {
+    return `${this.stateDir}-logs/${id}.log`;
+  }
+
+  /** The error runc logged for container `id`, if it failed to start it. */
+  startError(id: string): string | undefined {
+    let text = '';
+    try { text = readFileSync(this.logFile(id), 'utf8'); } catch { return undefined; }
+    const errors = text.split('\n').filter(Boolean).map((l) => { try { return JSON.parse(l) as { level?: string; msg?: string }; } catch { return {}; } })
+      .filter((e) => e.level === 'error' || e.level === 'fatal');
+    const msg = errors.at(-1)?.msg;
+    return msg?.replace(/^runc run failed: /, '');
   }
 
   /** Runs a short runc command (kill, delete, state) and returns its output; throws on failure. */

@@ -78,7 +78,7 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
       await removeTrees([dir.path]);
     } else {
       // Keep status, events and logs until `podbox delete`; drop what only a running pod needs.
-      await removeTrees(['containers', 'volumes', 'runc', 'shm'].map((d) => dir.file(d)));
+      await removeTrees(['containers', 'volumes', 'runc', 'runc-logs', 'shm'].map((d) => dir.file(d)));
     }
     resolveDone();
   };
@@ -180,8 +180,15 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
         await closed;
         sinks.delete(closed);
         delete runtime.containers[name]?.runcPid;
-        // runc run exits with the container's status, 128+N when a signal N killed it.
-        machine.exited(name, code ?? 128 + (signal ?? 0));
+        const startError = code !== 0 ? runc.startError(id) : undefined;
+        if (startError) {
+          // runc could not start it: the kubelet's StartError (exit code 128).
+          o.echo?.(name, 'stderr', `podbox: cannot start container: ${startError}`);
+          machine.startFailed(name, startError);
+        } else {
+          // runc run exits with the container's status, 128+N when a signal N killed it.
+          machine.exited(name, code ?? 128 + (signal ?? 0));
+        }
         kick();
       });
     } catch (e) {
