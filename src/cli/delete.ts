@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { PodDir, supervisorAlive } from '../store/pods.js';
-import { DELETE_REQUEST_FILE } from '../lifecycle/supervisor.js';
+import { PodDir, supervisorAlive, DELETE_REQUEST_FILE } from '../store/pods.js';
 import { removeTrees } from '../sandbox/userns.js';
 import { parseManifest } from '../spec/manifest.js';
 import { pollUntil } from '../poll.js';

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { existsSync } from 'node:fs';
-import { PodDir } from '../store/pods.js';
-import { DELETE_REQUEST_FILE } from '../lifecycle/supervisor.js';
+import { PodDir, DELETE_REQUEST_FILE } from '../store/pods.js';
 import type { PodStatus, ContainerStatus } from '../lifecycle/status.js';
 import { view, isLost, collectGarbage, type PodView } from './pod-ref.js';
 import { PodboxError } from '../errors.js';

@@ -13,7 +13,7 @@ import { ociConfig, resolveUser } from '../container/oci-config.js';
 import { writePodFiles, podHostname, type PodFiles } from '../container/pod-files.js';
 import { prepareVolumes, type PreparedVolume } from '../container/volumes.js';
 import { LogSink, type LogStream } from '../logs/cri-log.js';
-import { PodDir, type RuntimeInfo } from '../store/pods.js';
+import { PodDir, DELETE_REQUEST_FILE, type RuntimeInfo } from '../store/pods.js';
 import { PodboxError } from '../errors.js';
 
 /**
@@ -38,7 +38,6 @@ export interface SuperviseOptions {
 const POD_IP = '127.0.0.1';
 const HOST_IP = '127.0.0.1';
 
-export const DELETE_REQUEST_FILE = 'delete-request.json';
 
 export async function supervise(o: SuperviseOptions): Promise<number> {
   const { manifest, dir } = o;

@@ -15,6 +15,9 @@ import type { PodStatus, PodEvent } from '../lifecycle/status.js';
  *   logs/NAME/N.log  container NAME's output, instance N (CRI log format)
  *   runc/          runc's state; containers/NAME/ bundles; volumes/NAME/ emptyDirs; etc/ hosts...
  */
+/** Written by `podbox delete` before it signals the supervisor: the grace period to use. */
+export const DELETE_REQUEST_FILE = 'delete-request.json';
+
 export interface PodRecord {
   pod: Pod;
   /** the Pod object exactly as given, for `get -o yaml` */

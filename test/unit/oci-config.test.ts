@@ -1,0 +1,78 @@
+import { describe, it, expect } from 'vitest';
+import { ociConfig, processArgs, mergeEnv, resolveUser, DEFAULT_CAPABILITIES } from '../../src/container/oci-config.js';
+import { container, pod } from './fixtures.js';
+
+const files = { hosts: '/p/etc/hosts', hostname: '/p/etc/hostname', resolvConf: '/p/etc/resolv.conf', shm: '/p/shm' };
+const base = (c = container('app'), p = pod()) => ({
+  pod: p, container: c, image: { Entrypoint: ['/entry'], Cmd: ['a', 'b'], Env: ['PATH=/img/bin', 'X=1'], WorkingDir: '/srv' },
+  rootfs: '/p/containers/app/rootfs', env: ['X=2', 'Y=3'], user: { uid: 0, gid: 0, additionalGids: [] },
+  hostname: 'demo', podFiles: files, mounts: [], sharePid: false,
+});
+
+describe('processArgs: Kubernetes command/args over image Entrypoint/Cmd', () => {
+  const img = { Entrypoint: ['/e'], Cmd: ['c1', 'c2'] };
+  it('uses the image when neither is given', () => expect(processArgs({}, img)).toEqual(['/e', 'c1', 'c2']));
+  it('command replaces Entrypoint and drops Cmd', () => expect(processArgs({ command: ['/x'] }, img)).toEqual(['/x']));
+  it('args replaces Cmd only', () => expect(processArgs({ args: ['z'] }, img)).toEqual(['/e', 'z']));
+  it('command and args both', () => expect(processArgs({ command: ['/x'], args: ['y'] }, img)).toEqual(['/x', 'y']));
+});
+
+describe('mergeEnv', () => {
+  it('orders PATH, HOSTNAME, image env, then container env; later wins', () => {
+    expect(mergeEnv(['PATH=/img/bin', 'X=1'], ['X=2', 'Y=3'], 'h')).toEqual(['PATH=/img/bin', 'HOSTNAME=h', 'X=2', 'Y=3']);
+  });
+});
+
+describe('resolveUser', () => {
+  const passwd = 'root:x:0:0::/root:/bin/sh\nweb:x:1000:1001::/home/web:/bin/sh\n';
+  const group = 'root:x:0:\nwebgrp:x:1001:\nextra:x:2000:web\n';
+  it('defaults to root', () => expect(resolveUser('', passwd, group, {})).toEqual({ uid: 0, gid: 0, additionalGids: [] }));
+  it('resolves a name with its groups', () => expect(resolveUser('web', passwd, group, {})).toEqual({ uid: 1000, gid: 1001, additionalGids: [2000] }));
+  it('takes uid:gid numbers', () => expect(resolveUser('5:6', passwd, group, {})).toEqual({ uid: 5, gid: 6, additionalGids: [] }));
+  it('runAsUser and runAsGroup win over the image', () => expect(resolveUser('web', passwd, group, { runAsUser: 7, runAsGroup: 8 })).toEqual({ uid: 7, gid: 8, additionalGids: [] }));
+  it('an unknown name is an error', () => expect(resolveUser('nobody', passwd, group, {})).toBe('user "nobody" is not in the image\'s /etc/passwd'));
+});
+
+describe('ociConfig', () => {
+  it('joins the pod namespaces by path and gets its own pid, mount and cgroup namespaces', () => {
+    const cfg = ociConfig(base()) as any;
+    expect(cfg.linux.namespaces).toEqual([
+      { type: 'pid' }, { type: 'mount' }, { type: 'cgroup' },
+      { type: 'network', path: '/proc/1/ns/net' }, { type: 'ipc', path: '/proc/1/ns/ipc' }, { type: 'uts', path: '/proc/1/ns/uts' },
+    ]);
+    expect(cfg.hostname).toBeUndefined();
+  });
+  it('shareProcessNamespace joins pause\'s PID namespace', () => {
+    const cfg = ociConfig({ ...base(), sharePid: true }) as any;
+    expect(cfg.linux.namespaces[0]).toEqual({ type: 'pid', path: '/proc/1/ns/pid' });
+  });
+  it('has containerd\'s default capabilities, masked paths and the pod files', () => {
+    const cfg = ociConfig(base()) as any;
+    expect(cfg.process.capabilities.bounding).toEqual([...DEFAULT_CAPABILITIES].sort());
+    expect(cfg.process.capabilities.bounding).not.toContain('CAP_SYS_ADMIN');
+    expect(cfg.linux.maskedPaths).toContain('/proc/kcore');
+    expect(cfg.linux.readonlyPaths).toContain('/proc/sys');
+    const dests = cfg.mounts.map((m: any) => m.destination);
+    expect(dests).toEqual(['/proc', '/dev', '/dev/pts', '/dev/mqueue', '/sys', '/dev/shm', '/etc/hosts', '/etc/hostname', '/etc/resolv.conf']);
+    expect(cfg.process.args).toEqual(['/entry', 'a', 'b']);
+    expect(cfg.process.cwd).toBe('/srv');
+    expect(cfg.process.noNewPrivileges).toBe(false);
+    expect(cfg.process.terminal).toBe(false);
+  });
+  it('applies securityContext: drop ALL, add, no new privileges, read-only root', () => {
+    const c = container('app', { securityContext: { capabilities: { drop: ['ALL'], add: ['NET_ADMIN'] }, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true } });
+    const cfg = ociConfig(base(c)) as any;
+    expect(cfg.process.capabilities.bounding).toEqual(['CAP_NET_ADMIN']);
+    expect(cfg.process.noNewPrivileges).toBe(true);
+    expect(cfg.root).toEqual({ path: '/p/containers/app/rootfs', readonly: true });
+  });
+  it('a non-root user keeps no effective capabilities', () => {
+    const cfg = ociConfig({ ...base(), user: { uid: 1000, gid: 1000, additionalGids: [] } }) as any;
+    expect(cfg.process.capabilities.effective).toEqual([]);
+    expect(cfg.process.user).toEqual({ uid: 1000, gid: 1000 });
+  });
+  it('binds volumes read-only when asked', () => {
+    const cfg = ociConfig({ ...base(), mounts: [{ source: '/p/volumes/www', destination: '/www', readOnly: true }] }) as any;
+    expect(cfg.mounts.at(-1)).toEqual({ destination: '/www', type: 'bind', source: '/p/volumes/www', options: ['rbind', 'rprivate', 'ro'] });
+  });
+});
