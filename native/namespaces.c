@@ -167,6 +167,9 @@ static void become_root_in_user_namespace(int status_fd) {
 static void run_new_namespaces_child(const struct pb_create_config *c, int sync_rd, int status_wr) {
 	/* Die with whoever created us: a pod never outlives its supervisor. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* A session of its own: Ctrl-C on the supervisor's terminal must reach the supervisor only,
+	 * which then stops the pod gracefully. */
+	setsid();
 
 	char byte;
 	ssize_t n;
@@ -330,6 +333,7 @@ pid_t pb_spawn_in_namespaces(const struct pb_spawn_config *c, struct pb_failure 
 			fail_child(status[1], PB_STEP_CLONE_INTO_PID_NAMESPACE);
 		if (child == 0) {
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			setsid(); /* out of the caller's process group: terminal signals are the caller's */
 			if (set_up_stdio(c->stdio) != 0)
 				fail_child(status[1], PB_STEP_SET_UP_STDIO);
 			if (status[1] != 3) {

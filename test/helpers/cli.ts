@@ -1,0 +1,60 @@
+import { execa, type ResultPromise } from 'execa';
+import { mkdtempSync, readFileSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Runs the real CLI (bin/podbox, compiled dist/) the way a user does. */
+export const PODBOX = fileURLToPath(new URL('../../bin/podbox', import.meta.url));
+export const EXAMPLES = fileURLToPath(new URL('../../examples', import.meta.url));
+
+export interface CliResult { exitCode: number; stdout: string; stderr: string }
+
+export function makeHome(): string {
+  return mkdtempSync(join(tmpdir(), 'podbox-test-'));
+}
+
+export function cli(home: string, extraEnv: Record<string, string> = {}) {
+  const env = { PODBOX_HOME: home, PODBOX_QUIET_IDMAP: '1', NO_COLOR: '1', ...extraEnv };
+  const run = async (args: string[], o: { input?: string; timeout?: number } = {}): Promise<CliResult> => {
+    const r = await execa(PODBOX, args, { env, reject: false, input: o.input, timeout: o.timeout ?? 60_000 });
+    return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+  };
+  const spawn = (args: string[]): ResultPromise => execa(PODBOX, args, { env, reject: false, buffer: true, all: true });
+  return { run, spawn, env, home };
+}
+
+/** Waits for a condition with a bounded timeout (no sleep-and-hope). */
+export async function until<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The pod's record as the supervisor wrote it (for its supervisor pid). */
+export function podRecord(home: string, name: string): { supervisor: { pid: number } } {
+  return JSON.parse(readFileSync(join(home, 'pods', name, 'pod.json'), 'utf8'));
+}
+
+export function podDirs(home: string): string[] {
+  const d = join(home, 'pods');
+  return existsSync(d) ? readdirSync(d) : [];
+}
+
+/** A pod manifest in YAML from a compact object. */
+export function podYaml(name: string, spec: Record<string, unknown>): string {
+  return JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec });
+}
