@@ -7,6 +7,7 @@ import { registerLogs } from './logs.js';
 import { registerDelete } from './delete.js';
 import { registerInspect } from './inspect.js';
 import { registerExec } from './exec.js';
+import { registerDoctor } from './doctor.js';
 
 export const VERSION = '0.1.0';
 
@@ -29,6 +30,7 @@ export async function main(argv: string[]): Promise<number> {
   registerDelete(program);
   registerInspect(program);
   registerImageCommands(program);
+  registerDoctor(program);
   for (const c of program.commands) c.exitOverride();
 
   try {

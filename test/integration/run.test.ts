@@ -1,0 +1,95 @@
+import { describe, it, expect } from 'vitest';
+import { join } from 'node:path';
+import { podTestHome, pod, box, IMAGE } from '../helpers/pods.js';
+import { podDirs, EXAMPLES } from '../helpers/cli.js';
+
+const c = podTestHome();
+
+describe('podbox run in the foreground', () => {
+  it('runs the demo: init writes a page, web serves it, client fetches it over localhost', async () => {
+    const demo = (await import('node:fs')).readFileSync(join(EXAMPLES, 'demo-pod.yaml'), 'utf8').replaceAll('localhost/busybox:demo', IMAGE);
+    const r = await c.run(['run', '-'], { input: demo });
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.split('\n')).toContain('client | <h1>Hello from pod demo, written by an init container</h1>');
+    expect(r.stdout.split('\n')).toContain('web | serving /www on :8080');
+    expect(podDirs(c.home)).toEqual([]);
+  });
+
+  it('exits with the exit code of the first failed container in spec order', async () => {
+    const r = await c.run(['run', '-'], { input: pod('codes', { restartPolicy: 'Never', containers: [box('a', 'sleep 0.2; exit 3'), box('b', 'exit 4')] }) });
+    expect(r.exitCode).toBe(3);
+  });
+
+  it('a failing init container under Never fails the pod and no app container starts', async () => {
+    const r = await c.run(['run', '--keep', '-'], {
+      input: pod('initfail', { restartPolicy: 'Never', initContainers: [box('init', 'echo init ran; exit 5')], containers: [box('app', 'echo app ran')] }),
+    });
+    expect(r.exitCode).toBe(5);
+    expect(r.stdout).toBe('init | init ran\n');
+    const status = JSON.parse((await c.run(['get', 'initfail', '-o', 'json'])).stdout).status;
+    expect(status.phase).toBe('Failed');
+    expect(status.initContainerStatuses[0].state.terminated).toMatchObject({ exitCode: 5, reason: 'Error' });
+    expect(status.containerStatuses[0].state).toEqual({ waiting: { reason: 'PodInitializing' } });
+    expect(status.containerStatuses[0].restartCount).toBe(0);
+  });
+
+  it('runs init containers one at a time, in order, before the app containers', async () => {
+    const spec = {
+      restartPolicy: 'Never',
+      volumes: [{ name: 'v', emptyDir: {} }],
+      initContainers: [box('one', 'echo one >> /v/order', { volumeMounts: [{ name: 'v', mountPath: '/v' }] }),
+        box('two', 'sleep 0.1; echo two >> /v/order', { volumeMounts: [{ name: 'v', mountPath: '/v' }] })],
+      containers: [box('app', 'cat /v/order', { volumeMounts: [{ name: 'v', mountPath: '/v' }] })],
+    };
+    const r = await c.run(['run', '-'], { input: pod('order', spec) });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe('app | one\napp | two\n');
+  });
+
+  it('gives the process command, args, env and workingDir', async () => {
+    const spec = {
+      restartPolicy: 'Never',
+      containers: [{ name: 'p', image: IMAGE, command: ['sh', '-c'], args: ['echo "$GREETING $0 $(pwd)"', 'arg0'], workingDir: '/tmp', env: [{ name: 'GREETING', value: 'hi' }] }],
+    };
+    const r = await c.run(['run', '-'], { input: pod('proc', spec) });
+    expect(r.stdout).toBe('p | hi arg0 /tmp\n');
+    expect(r.exitCode).toBe(0);
+  });
+});
+
+describe('bad input: one line on stderr, non-zero, nothing left', () => {
+  it('malformed YAML', async () => {
+    const r = await c.run(['run', '-'], { input: 'apiVersion: v1\nkind: Pod\nmetadata: {name: x\n' });
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^podbox: /);
+    expect(podDirs(c.home)).toEqual([]);
+  });
+
+  it('a missing image names the image and says how to get it', async () => {
+    const r = await c.run(['run', '-'], { input: pod('noimg', { containers: [{ name: 'a', image: 'example.com/nothing:1' }] }) });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('example.com/nothing:1');
+    expect(r.stderr).toContain('podbox image load');
+    expect(podDirs(c.home)).toEqual([]);
+  });
+
+  it('a pod whose name exists is refused; --replace replaces it', async () => {
+    const manifest = pod('twice', { containers: [box('s', 'sleep 30')] });
+    expect((await c.run(['run', '-d', '-'], { input: manifest })).stdout).toBe('twice\n');
+    const again = await c.run(['run', '-d', '-'], { input: manifest });
+    expect(again.exitCode).toBe(1);
+    expect(again.stderr).toBe('podbox: pod "twice" already exists: delete it with `podbox delete twice` or run with --replace\n');
+    const replaced = await c.run(['run', '-d', '--replace', '-'], { input: manifest });
+    expect(replaced.stdout).toBe('twice\n');
+    expect(replaced.exitCode).toBe(0);
+  });
+
+  it('an unknown field is refused with its path', async () => {
+    const r = await c.run(['run', '-'], { input: pod('typo', { containers: [{ name: 'a', image: IMAGE, imagee: 'x' }] }) });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('spec.containers[0].imagee');
+  });
+});
