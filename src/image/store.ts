@@ -1,0 +1,506 @@
+import {
+  closeSync, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync,
+  statSync, unlinkSync, writeFileSync, writeSync,
+} from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { join, resolve as resolvePath } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { PodboxError, errnoOf, isPodboxError } from '../errors.js';
+import { stateDirs, ensurePrivateDir, projectRoot } from '../paths.js';
+import { runInUserNamespace } from '../sandbox/userns.js';
+import { podIdMapping } from '../sandbox/idmap.js';
+import { parseReference, formatReference, repositoryOf, familiarize } from './reference.js';
+import { imageConfigOf, parseConfigDocument, applyChanges, hostArchitecture, type ImageConfig } from './config.js';
+import { readImageSource, type ImageToLoad } from './archive.js';
+import { runUnpackJob, decodeError, type UnpackJob, type UnpackResult, type LayerSource } from './unpack.js';
+
+export type { ImageConfig } from './config.js';
+
+/**
+ * The local image store (../shared/CONTRACT.md, Images), under stateDirs().images (mode 0700):
+ *
+ *   repositories.json         {"refs": {"docker.io/library/busybox:latest": "sha256:<id>", "repo@sha256:<manifest>": …}}
+ *   sha256/<id>/config.json   the image config exactly as loaded (its sha256 is the id)
+ *   sha256/<id>/meta.json     {"size": …, "loaded": …}
+ *   sha256/<id>/rootfs/       every layer applied in order: the read-only lower dir of the overlays
+ *   tmp/<pid>-…/              work in progress; renamed into sha256/ only when complete
+ *
+ * An image appears by one rename of a complete directory, and the names index is replaced by a
+ * rename too, so a failed or interrupted load leaves nothing half-written. Rootfs files are owned
+ * by the ids a pod sees (pod uid 1000 = the user's subordinate uid 1000), so layers are applied and
+ * trees deleted by the unpack worker inside a user namespace with the pod mapping (runJob).
+ */
+export interface StoredImage {
+  /** `sha256:<hex>` of the config */
+  id: string;
+  /** full normalised tag references, sorted */
+  names: string[];
+  /** `repository@sha256:<manifest digest>` references, sorted */
+  digests: string[];
+  /** absolute path of the unpacked root filesystem */
+  rootfs: string;
+  config: ImageConfig;
+  /** bytes of regular files in the rootfs */
+  size: number;
+  created?: string;
+}
+
+/** An image `load` brought in, with the names this archive gave it (it may have others). */
+export interface LoadedImage extends StoredImage {
+  loaded: string[];
+}
+
+export interface RemoveResult {
+  untagged: string[];
+  deleted?: string;
+}
+
+export interface StoreOptions {
+  /** one line per warning (device nodes skipped, owners not kept) */
+  warn?: (line: string) => void;
+}
+
+interface Index {
+  refs: Record<string, string>;
+}
+
+const WORKER = join(projectRoot, 'dist', 'image', 'unpack-worker.js');
+const ID_RE = /^(?:sha256:)?([a-f0-9]{64})$/;
+
+const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const hexOf = (id: string) => id.replace(/^sha256:/, '');
+export const shortId = (id: string) => hexOf(id).slice(0, 12);
+
+function notFound(ref: string): PodboxError {
+  return new PodboxError('ImageNotFound', `image "${familiarize(ref)}" is not present`,
+    `load it with \`podbox image load FILE\` or make it with \`podbox image import ROOTFS ${familiarize(ref)}\` (\`podbox image ls\` lists the images)`);
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errnoOf(e) === 'EPERM';
+  }
+}
+
+export class ImageStore {
+  private constructor(readonly dir: string) {}
+
+  static open(dir: string = stateDirs().images): ImageStore {
+    return new ImageStore(ensurePrivateDir(dir));
+  }
+
+  private get indexFile(): string {
+    return join(this.dir, 'repositories.json');
+  }
+
+  private imageDir(id: string): string {
+    return join(this.dir, 'sha256', hexOf(id));
+  }
+
+  // --- the names index ---
+
+  private readIndex(): Index {
+    let text: string;
+    try {
+      text = readFileSync(this.indexFile, 'utf8');
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return { refs: {} };
+      throw e;
+    }
+    try {
+      const o = JSON.parse(text) as Partial<Index>;
+      return { refs: o.refs && typeof o.refs === 'object' ? { ...o.refs } : {} };
+    } catch {
+      throw new PodboxError('InvalidImage', `the image index ${this.indexFile} is damaged`, 'remove it and load the images again');
+    }
+  }
+
+  private writeIndex(idx: Index): void {
+    const tmp = `${this.indexFile}.${process.pid}.tmp`;
+    const sorted = Object.fromEntries(Object.entries(idx.refs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    writeFileSync(tmp, `${JSON.stringify({ refs: sorted }, null, 1)}\n`, { mode: 0o600 });
+    renameSync(tmp, this.indexFile);
+  }
+
+  /** Runs `f` holding the store's lock file (short critical sections: index and renames). */
+  private locked<T>(f: () => T): T {
+    const lock = join(this.dir, '.lock');
+    const end = Date.now() + 30_000;
+    for (;;) {
+      try {
+        const fd = openSync(lock, 'wx', 0o600);
+        writeSync(fd, String(process.pid));
+        closeSync(fd);
+        break;
+      } catch (e) {
+        if (errnoOf(e) !== 'EEXIST') throw e;
+        let holder = NaN;
+        try {
+          holder = Number(readFileSync(lock, 'utf8'));
+        } catch {
+          continue; // released meanwhile
+        }
+        if (Number.isInteger(holder) && holder > 0 && !alive(holder)) {
+          try { unlinkSync(lock); } catch { /* someone else cleaned it */ }
+          continue;
+        }
+        if (Date.now() > end) {
+          throw new PodboxError('HostNotReady', `the image store ${this.dir} is locked by process ${holder}`, `wait for it, or remove ${lock} if it is not running`);
+        }
+        sleepSync(20);
+      }
+    }
+    try {
+      return f();
+    } finally {
+      try { unlinkSync(lock); } catch { /* gone */ }
+    }
+  }
+
+  // --- reading ---
+
+  private readImage(id: string, idx: Index): StoredImage | undefined {
+    const dir = this.imageDir(id);
+    let configBytes: Buffer;
+    try {
+      configBytes = readFileSync(join(dir, 'config.json'));
+    } catch {
+      return undefined;
+    }
+    let meta: { size?: number } = {};
+    try {
+      meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as { size?: number };
+    } catch {
+      // size unknown
+    }
+    const doc = JSON.parse(configBytes.toString()) as { created?: unknown };
+    const refs = Object.entries(idx.refs).filter(([, v]) => v === id).map(([k]) => k).sort();
+    const img: StoredImage = {
+      id,
+      names: refs.filter((r) => !r.includes('@')),
+      digests: refs.filter((r) => r.includes('@')),
+      rootfs: join(dir, 'rootfs'),
+      config: imageConfigOf(doc, id),
+      size: typeof meta.size === 'number' ? meta.size : 0,
+    };
+    if (typeof doc.created === 'string') img.created = doc.created;
+    return img;
+  }
+
+  private ids(): string[] {
+    const d = join(this.dir, 'sha256');
+    if (!existsSync(d)) return [];
+    return readdirSync(d).filter((h) => /^[a-f0-9]{64}$/.test(h)).map((h) => `sha256:${h}`);
+  }
+
+  /** Every image, newest first (as `podman images` sorts), then by id. */
+  list(): StoredImage[] {
+    const idx = this.readIndex();
+    const out = this.ids().map((id) => this.readImage(id, idx)).filter((i): i is StoredImage => !!i);
+    const t = (i: StoredImage) => (i.created ? Date.parse(i.created) || 0 : 0);
+    return out.sort((a, b) => t(b) - t(a) || a.id.localeCompare(b.id));
+  }
+
+  /** The id `ref` names, and whether it named it by id. Throws on an invalid reference. */
+  private lookup(ref: string, idx: Index): { id: string; byId: boolean; key?: string } | undefined {
+    const m = ID_RE.exec(ref);
+    if (m) {
+      const id = `sha256:${m[1]}`;
+      return existsSync(this.imageDir(id)) ? { id, byId: true } : undefined;
+    }
+    let key: string | undefined;
+    try {
+      const r = parseReference(ref);
+      key = r.digest ? `${repositoryOf(r)}@${r.digest}` : formatReference(r);
+    } catch (e) {
+      if (!/^[a-f0-9]{1,63}$/.test(ref)) throw e;
+    }
+    if (key && idx.refs[key] && existsSync(this.imageDir(idx.refs[key]!))) return { id: idx.refs[key]!, byId: false, key };
+    // A short id, as `podman images` prints it (docker accepts any unique prefix).
+    if (/^(?:sha256:)?[a-f0-9]{3,63}$/.test(ref)) {
+      const prefix = hexOf(ref);
+      const hits = this.ids().filter((id) => hexOf(id).startsWith(prefix));
+      if (hits.length > 1) throw new PodboxError('InvalidArgument', `image id prefix "${ref}" is ambiguous (${hits.length} images)`, 'give more digits of the id');
+      if (hits.length === 1) return { id: hits[0]!, byId: true };
+    }
+    return undefined;
+  }
+
+  /** The image `ref` (a reference, `sha256:<id>` or a unique id prefix) names, if present. */
+  resolve(ref: string): StoredImage | undefined {
+    const idx = this.readIndex();
+    const hit = this.lookup(ref, idx);
+    return hit ? this.readImage(hit.id, idx) : undefined;
+  }
+
+  get(ref: string): StoredImage {
+    const img = this.resolve(ref);
+    if (!img) throw notFound(ref);
+    return img;
+  }
+
+  // --- work directories and the worker ---
+
+  private mkTemp(kind: string): string {
+    const d = join(this.dir, 'tmp', `${process.pid}-${kind}-${randomBytes(6).toString('hex')}`);
+    mkdirSync(d, { recursive: true, mode: 0o700 });
+    return d;
+  }
+
+  /**
+   * Runs an unpack job. The one place that decides how: real root can chown to any id and delete
+   * anything, so the worker's code runs in-process; any other user runs the worker as root of a
+   * user namespace with the pod id mapping (sandbox/userns.ts).
+   */
+  private async runJob(job: UnpackJob): Promise<UnpackResult | undefined> {
+    if (process.getuid?.() === 0) return runUnpackJob(job);
+    if (!existsSync(WORKER)) {
+      throw new PodboxError('HostNotReady', `the unpack worker ${WORKER} is missing`, 'build podbox first (npm run build)');
+    }
+    try {
+      await runInUserNamespace([process.execPath, WORKER], { input: JSON.stringify(job) });
+    } catch (e) {
+      throw (isPodboxError(e) && decodeError(e.message)) || e;
+    }
+    if (job.op === 'unpack' && job.result) return JSON.parse(readFileSync(job.result, 'utf8')) as UnpackResult;
+    return undefined;
+  }
+
+  private async removeTrees(paths: string[]): Promise<void> {
+    if (paths.length) await this.runJob({ op: 'rm', paths });
+  }
+
+  /** Removes work directories of podbox processes that are gone (a load killed half-way). */
+  private async sweep(): Promise<void> {
+    const tmp = join(this.dir, 'tmp');
+    if (!existsSync(tmp)) return;
+    const stale = readdirSync(tmp).filter((n) => {
+      const pid = Number(n.split('-')[0]);
+      return !Number.isInteger(pid) || pid <= 0 || (pid !== process.pid && !alive(pid));
+    }).map((n) => join(tmp, n));
+    await this.removeTrees(stale);
+  }
+
+  /** Applies `layers` into a new work directory and returns it complete (config, meta, rootfs). */
+  private async unpack(what: string, layers: LayerSource[], warn: (l: string) => void): Promise<{ tmp: string; result: UnpackResult }> {
+    const tmp = this.mkTemp('image');
+    try {
+      mkdirSync(join(tmp, 'rootfs'), { mode: 0o755 });
+      const mapping = process.getuid?.() === 0 ? undefined : podIdMapping();
+      const ignoreChownErrors = mapping !== undefined && !mapping.full;
+      const result = (await this.runJob({ op: 'unpack', rootfs: join(tmp, 'rootfs'), layers, result: join(tmp, 'result.json'), ignoreChownErrors }))!;
+      rmSync(join(tmp, 'result.json'), { force: true });
+      const list = (xs: string[]) => xs.slice(0, 3).join(', ') + (xs.length > 3 ? ', …' : '');
+      if (result.skippedDevices.length) {
+        warn(`image ${what}: skipped ${result.skippedDevices.length} device node(s) (${list(result.skippedDevices)}): a user namespace cannot create them (runc gives each container its own /dev)`);
+      }
+      if (result.skippedOther.length) warn(`image ${what}: skipped ${result.skippedOther.length} entr(ies) podbox cannot write: ${list(result.skippedOther)}`);
+      if (result.chownFailures) {
+        warn(`image ${what}: ${result.chownFailures} file(s) are owned by root instead of their own user: this user has no subordinate id range for pods (run \`podbox doctor\`)`);
+      }
+      return { tmp, result };
+    } catch (e) {
+      await this.removeTrees([tmp]).catch(() => {});
+      // The worker names the layer; the user wants to know which image it belongs to too.
+      if (isPodboxError(e) && (e.code === 'UnsafeLayer' || e.code === 'InvalidImage') && !e.message.startsWith('image ')) {
+        throw new PodboxError(e.code, `image ${what}: ${e.message}`, e.hint);
+      }
+      throw e;
+    }
+  }
+
+  private static writeImageFiles(tmp: string, config: Buffer, size: number): void {
+    writeFileSync(join(tmp, 'config.json'), config, { mode: 0o600 });
+    writeFileSync(join(tmp, 'meta.json'), `${JSON.stringify({ size, loaded: new Date().toISOString() })}\n`, { mode: 0o600 });
+  }
+
+  /**
+   * Moves complete work directories into place and points `refs` at their ids, under the lock.
+   * A name that pointed at another image moves (that image stays, by id, as Docker keeps it).
+   * Returns the work directories that lost a race to an identical image, for removal.
+   */
+  private commit(staged: { id: string; tmp?: string; refs: string[] }[]): string[] {
+    const leftovers: string[] = [];
+    this.locked(() => {
+      mkdirSync(join(this.dir, 'sha256'), { recursive: true, mode: 0o700 });
+      for (const s of staged) {
+        if (!s.tmp) continue;
+        try {
+          renameSync(s.tmp, this.imageDir(s.id));
+        } catch (e) {
+          if (errnoOf(e) !== 'ENOTEMPTY' && errnoOf(e) !== 'EEXIST') throw e;
+          leftovers.push(s.tmp);
+        }
+      }
+      const idx = this.readIndex();
+      for (const s of staged) for (const r of s.refs) idx.refs[r] = s.id;
+      this.writeIndex(idx);
+    });
+    return leftovers;
+  }
+
+  private async withInput<T>(src: string, scratch: string, f: (path: string, describe: string) => Promise<T>): Promise<T> {
+    if (src !== '-') return f(resolvePath(src), src);
+    const path = join(scratch, 'stdin');
+    await pipeline(process.stdin, createWriteStream(path, { mode: 0o600 }));
+    return f(path, 'stdin');
+  }
+
+  // --- load, import, remove ---
+
+  /** `podbox image load FILE|-|DIR`: every image of the archive, under every name it carries. */
+  async load(src: string, opts: StoreOptions = {}): Promise<LoadedImage[]> {
+    const warn = opts.warn ?? (() => {});
+    await this.sweep();
+    const scratch = this.mkTemp('load');
+    const staged: { id: string; tmp?: string; refs: string[] }[] = [];
+    try {
+      const images: ImageToLoad[] = await this.withInput(src, scratch, (path, describe) => readImageSource(path, scratch, describe));
+      // Check every config before unpacking anything.
+      const plans = images.map((img) => {
+        const id = sha256(img.config);
+        const doc = parseConfigDocument(img.config, img.configName);
+        if (doc.diffIds.length !== img.layers.length) {
+          throw new PodboxError('InvalidImage', `image ${img.names[0] ? familiarize(img.names[0]) : id}: its config lists ${doc.diffIds.length} layer(s) but its manifest ${img.layers.length}`,
+            'the archive is damaged; save it again');
+        }
+        return { img, id, doc };
+      });
+      for (const { img, id, doc } of plans) {
+        const refs = [...img.names, ...img.digests];
+        if (existsSync(this.imageDir(id)) || staged.some((s) => s.id === id)) {
+          staged.push({ id, refs });
+          continue;
+        }
+        const what = img.names[0] ? familiarize(img.names[0]) : shortId(id);
+        const { tmp, result } = await this.unpack(what, img.layers.map((l) => ({ kind: 'file' as const, file: l.file, name: l.name, digest: l.digest })), warn);
+        staged.push({ id, tmp, refs });
+        const bad = doc.diffIds.findIndex((d, i) => d !== result.diffIds[i]);
+        if (bad >= 0) {
+          throw new PodboxError('InvalidImage', `image ${what}: layer ${img.layers[bad]!.name} has diff id ${result.diffIds[bad]}, but the image config says ${doc.diffIds[bad]}`,
+            'the archive is damaged or was tampered with; save or download it again');
+        }
+        ImageStore.writeImageFiles(tmp, img.config, result.size);
+      }
+      const leftovers = this.commit(staged);
+      await this.removeTrees(leftovers);
+    } catch (e) {
+      await this.removeTrees(staged.map((s) => s.tmp).filter((t): t is string => !!t)).catch(() => {});
+      throw e;
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+    const idx = this.readIndex();
+    return staged.map((s) => ({ ...this.readImage(s.id, idx)!, loaded: s.refs.filter((r) => !r.includes('@')) }));
+  }
+
+  /**
+   * `podbox image import ROOTFS.tar|DIR|- NAME [--change …]`: one layer made of the tar or the
+   * directory, with a config holding the changes (as `docker import`).
+   */
+  async import(src: string, name: string, changes: string[] = [], opts: StoreOptions = {}): Promise<StoredImage> {
+    const ref = parseReference(name);
+    if (ref.digest) throw new PodboxError('InvalidArgument', `cannot import under "${name}": a name for an import has no digest`, 'give NAME[:TAG]');
+    const config = applyChanges({}, changes);
+    await this.sweep();
+    const scratch = this.mkTemp('import');
+    let staged: { id: string; tmp?: string; refs: string[] } | undefined;
+    try {
+      await this.withInput(src, scratch, async (path, describe) => {
+        let st;
+        try {
+          st = statSync(path);
+        } catch (e) {
+          throw new PodboxError('InvalidArgument', `cannot read ${describe}: ${errnoOf(e) === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`,
+            'give a root filesystem as a tar (optionally gzipped) or a directory, or - for stdin');
+        }
+        const layer: LayerSource = st.isDirectory() ? { kind: 'dir', dir: path, name: describe } : { kind: 'file', file: path, name: describe };
+        const { tmp, result } = await this.unpack(familiarize(formatReference(ref)), [layer], opts.warn ?? (() => {}));
+        const created = new Date().toISOString();
+        const doc = {
+          architecture: hostArchitecture(),
+          config,
+          created,
+          history: [{ created, created_by: 'podbox image import', comment: `Imported from ${describe}` }],
+          os: 'linux',
+          rootfs: { type: 'layers', diff_ids: result.diffIds },
+        };
+        const bytes = Buffer.from(JSON.stringify(doc));
+        ImageStore.writeImageFiles(tmp, bytes, result.size);
+        staged = { id: sha256(bytes), tmp, refs: [formatReference(ref)] };
+      });
+      const leftovers = this.commit([staged!]);
+      await this.removeTrees(leftovers);
+    } catch (e) {
+      if (staged?.tmp) await this.removeTrees([staged.tmp]).catch(() => {});
+      throw e;
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+    return this.readImage(staged!.id, this.readIndex())!;
+  }
+
+  /**
+   * `podbox image rm REF`: a name is untagged, and the image deleted once it has no tag left; an
+   * id deletes the image with all its names (refused when it has several, unless `force`), as
+   * `docker rmi` does.
+   */
+  async remove(ref: string, opts: { force?: boolean } = {}): Promise<RemoveResult> {
+    let trash: string | undefined;
+    const out: RemoveResult = { untagged: [] };
+    this.locked(() => {
+      const idx = this.readIndex();
+      const hit = this.lookup(ref, idx);
+      if (!hit) throw notFound(ref);
+      const refsOf = () => Object.keys(idx.refs).filter((k) => idx.refs[k] === hit.id);
+      if (hit.byId) {
+        const tags = refsOf().filter((r) => !r.includes('@'));
+        if (tags.length > 1 && !opts.force) {
+          throw new PodboxError('InvalidArgument', `image ${shortId(hit.id)} has several names (${tags.map(familiarize).join(', ')})`,
+            'remove them by name one at a time, or use --force to remove the image with all of them');
+        }
+        for (const r of refsOf()) {
+          delete idx.refs[r];
+          out.untagged.push(r);
+        }
+      } else {
+        delete idx.refs[hit.key!];
+        out.untagged.push(hit.key!);
+        // With its last tag, a repository's digest references to the image go too (docker rmi).
+        const repo = repositoryOf(parseReference(hit.key!));
+        const sameRepo = (r: string) => repositoryOf(parseReference(r)) === repo;
+        if (!hit.key!.includes('@') && !refsOf().some((r) => !r.includes('@') && sameRepo(r))) {
+          for (const r of refsOf().filter((r) => r.includes('@') && sameRepo(r))) {
+            delete idx.refs[r];
+            out.untagged.push(r);
+          }
+        }
+      }
+      const left = refsOf();
+      if (!left.some((r) => !r.includes('@'))) {
+        // No tag left: its digest references go with it, and so does the image.
+        for (const r of left) {
+          delete idx.refs[r];
+          out.untagged.push(r);
+        }
+        out.deleted = hit.id;
+      }
+      this.writeIndex(idx);
+      if (out.deleted) {
+        trash = this.mkTemp('rm');
+        renameSync(this.imageDir(hit.id), join(trash, 'image'));
+      }
+    });
+    if (trash) await this.removeTrees([trash]);
+    return out;
+  }
+}
+
+export { imageConfigOf } from './config.js';

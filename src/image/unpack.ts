@@ -1,0 +1,101 @@
+import { lstatSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tarDirectory } from './dir-tar.js';
+import { applyLayerFile, applyTarStream, type LayerStats } from './layer.js';
+import { PodboxError, isPodboxError } from '../errors.js';
+
+/**
+ * The jobs of the unpack worker (unpack-worker.ts). Rootless, they run as root of a user namespace
+ * with the pod id mapping (sandbox/userns.ts), so that image files get the owners a pod sees and
+ * trees owned by subordinate ids can be deleted; as real root they run in-process (store.ts,
+ * runJob). Everything here is plain JSON in and out.
+ */
+
+export type LayerSource =
+  /** a layer file (tar or tar+gzip); `digest` is the blob digest it must have */
+  | { kind: 'file'; file: string; name: string; digest?: string }
+  /** a directory, taken whole as one layer (`podbox image import DIR`) */
+  | { kind: 'dir'; dir: string; name: string };
+
+export type UnpackJob =
+  | { op: 'unpack'; rootfs: string; layers: LayerSource[]; result?: string; ignoreChownErrors?: boolean }
+  | { op: 'rm'; paths: string[] };
+
+export interface UnpackResult {
+  diffIds: string[];
+  /** bytes of regular files in the flattened rootfs, each inode once */
+  size: number;
+  skippedDevices: string[];
+  skippedOther: string[];
+  chownFailures: number;
+}
+
+/** Bytes of regular files under `root`, hardlinks counted once (as `du --apparent-size` of files). */
+export function treeSize(root: string): number {
+  const seen = new Set<number>();
+  let size = 0;
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const p = `${dir}/${name}`;
+      const st = lstatSync(p);
+      if (st.isDirectory()) walk(p);
+      else if (st.isFile()) {
+        if (st.nlink > 1) {
+          if (seen.has(st.ino)) continue;
+          seen.add(st.ino);
+        }
+        size += st.size;
+      }
+    }
+  };
+  walk(root);
+  return size;
+}
+
+async function applySource(rootfs: string, l: LayerSource, ignoreChownErrors: boolean): Promise<{ diffId: string; stats: LayerStats }> {
+  if (l.kind === 'file') {
+    const r = await applyLayerFile(rootfs, l.file, { name: l.name, digest: l.digest, ignoreChownErrors });
+    return { diffId: r.diffId, stats: r };
+  }
+  // The directory is read as this process sees it: inside the user namespace a file of the
+  // invoking user is owned by 0, which is what the image should say.
+  return applyTarStream(rootfs, tarDirectory(l.dir), { name: l.name, ignoreChownErrors });
+}
+
+export async function runUnpackJob(job: UnpackJob): Promise<UnpackResult | undefined> {
+  if (job.op === 'rm') {
+    for (const p of job.paths) rmSync(p, { recursive: true, force: true });
+    return undefined;
+  }
+  if (job.op !== 'unpack') throw new PodboxError('InvalidArgument', `unknown unpack job ${(job as { op: string }).op}`);
+  const out: UnpackResult = { diffIds: [], size: 0, skippedDevices: [], skippedOther: [], chownFailures: 0 };
+  for (const l of job.layers) {
+    const { diffId, stats } = await applySource(job.rootfs, l, !!job.ignoreChownErrors);
+    out.diffIds.push(diffId);
+    out.skippedDevices.push(...stats.skippedDevices);
+    out.skippedOther.push(...stats.skippedOther);
+    out.chownFailures += stats.chownFailures;
+  }
+  out.size = treeSize(job.rootfs);
+  if (job.result) writeFileSync(job.result, JSON.stringify(out));
+  return out;
+}
+
+/** How the worker reports a failure on its last stderr line, and how the store reads it back. */
+export const ERROR_MARK = 'podbox-unpack-error:';
+
+export function encodeError(e: unknown): string {
+  const err = isPodboxError(e) ? { code: e.code, message: e.message, hint: e.hint }
+    : { code: 'InvalidImage', message: (e as Error)?.message ?? String(e), hint: undefined };
+  return ERROR_MARK + JSON.stringify(err);
+}
+
+export function decodeError(line: string): PodboxError | undefined {
+  const i = line.indexOf(ERROR_MARK);
+  if (i < 0) return undefined;
+  try {
+    const o = JSON.parse(line.slice(i + ERROR_MARK.length)) as { code: PodboxError['code']; message: string; hint?: string };
+    return new PodboxError(o.code, o.message, o.hint);
+  } catch {
+    return undefined;
+  }
+}
