@@ -183,7 +183,10 @@ async function readTar(path: string, scratch: string, describe: string): Promise
     try { closeSync(open.fd); } catch { /* closed */ }
     failure ??= invalid(describe, `is truncated (in ${open.path})`, damaged);
   }
-  if (failure) throw failure;
+  if (failure) {
+    if (failure instanceof PodboxError) throw failure;
+    throw new PodboxError('HostNotReady', `cannot copy ${describe} into the image store: ${(failure as Error).message}`, 'check the space and permissions of the image store (PODBOX_HOME)');
+  }
   return src;
 }
 

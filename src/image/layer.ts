@@ -108,6 +108,8 @@ export class LayerWriter {
   private readonly written = new Set<string>();
   /** directory mtimes, set at the end: adding entries to a directory changes its mtime */
   private readonly dirTimes = new Map<string, Date>();
+  /** directories walked and found real in this layer; forgotten whenever anything is removed */
+  private readonly dirs = new Set<string>();
   private failed: unknown;
   private open: { fd: number; rel: string } | undefined;
 
@@ -166,17 +168,26 @@ export class LayerWriter {
     let cur = '';
     for (const part of rel.split('/')) {
       cur = cur ? `${cur}/${part}` : part;
+      if (this.dirs.has(cur)) continue;
       const st = lstatOrUndefined(this.abs(cur));
       if (!st) {
         if (!create) return false;
         mkdirSync(this.abs(cur), 0o755);
         chmodSync(this.abs(cur), 0o755);
-        continue;
+      } else if (st.isSymbolicLink()) {
+        throw unsafeLayer(this.opts.name, entry, `would be written through the symlink "${cur}"`);
+      } else if (!st.isDirectory()) {
+        throw invalidLayer(this.opts.name, `entry "${entry}": "${cur}" is not a directory`);
       }
-      if (st.isSymbolicLink()) throw unsafeLayer(this.opts.name, entry, `would be written through the symlink "${cur}"`);
-      if (!st.isDirectory()) throw invalidLayer(this.opts.name, `entry "${entry}": "${cur}" is not a directory`);
+      this.dirs.add(cur);
     }
     return true;
+  }
+
+  /** rm -rf without following symlinks; what was walked before may be gone now. */
+  private remove(path: string): void {
+    this.dirs.clear();
+    rmSync(path, { recursive: true, force: true });
   }
 
   private chown(path: string, uid: number | undefined, gid: number | undefined, fd?: number): void {
@@ -225,7 +236,7 @@ export class LayerWriter {
     // Docker: "If path exits we almost always just want to remove and replace it. The only
     // exception is when it is a directory *and* the file from the layer is also a directory."
     if (existing && !(existing.isDirectory() && (type === 'Directory' || type === 'GNUDumpDir'))) {
-      rmSync(target, { recursive: true, force: true });
+      this.remove(target);
     }
 
     switch (type) {
@@ -326,7 +337,7 @@ export class LayerWriter {
     if (base === OPAQUE) {
       for (const name of readdirSync(dir)) {
         const rel = parent ? `${parent}/${name}` : name;
-        if (!this.written.has(rel)) rmSync(`${dir}/${name}`, { recursive: true, force: true });
+        if (!this.written.has(rel)) this.remove(`${dir}/${name}`);
       }
       return;
     }
@@ -334,7 +345,7 @@ export class LayerWriter {
     const name = base.slice(WHITEOUT_PREFIX.length);
     if (name === '' || name === '.' || name === '..') throw unsafeLayer(layer, entry, 'is a whiteout of no file');
     // rm of a symlink removes the link, never what it points to.
-    rmSync(`${dir}/${name}`, { recursive: true, force: true });
+    this.remove(`${dir}/${name}`);
   }
 
   /** Called after the last entry: sets directory times and checks nothing is left open. */

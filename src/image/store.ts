@@ -12,7 +12,7 @@ import { podIdMapping } from '../sandbox/idmap.js';
 import { parseReference, formatReference, repositoryOf, familiarize } from './reference.js';
 import { imageConfigOf, parseConfigDocument, applyChanges, hostArchitecture, type ImageConfig } from './config.js';
 import { readImageSource, type ImageToLoad } from './archive.js';
-import { runUnpackJob, decodeError, type UnpackJob, type UnpackResult, type LayerSource } from './unpack.js';
+import { runUnpackJob, decodeError, asPodboxError, type UnpackJob, type UnpackResult, type LayerSource } from './unpack.js';
 
 export type { ImageConfig } from './config.js';
 
@@ -260,7 +260,16 @@ export class ImageStore {
    * user namespace with the pod id mapping (sandbox/userns.ts).
    */
   private async runJob(job: UnpackJob): Promise<UnpackResult | undefined> {
-    if (process.getuid?.() === 0) return runUnpackJob(job);
+    if (process.getuid?.() === 0) {
+      try {
+        return await runUnpackJob(job);
+      } catch (e) {
+        throw asPodboxError(e);
+      }
+    }
+    // Without a full subordinate range a pod has fewer ids than the image's owners: those files
+    // are left to pod root rather than refusing the image (podman's ignore_chown_errors).
+    if (job.op === 'unpack') job = { ...job, ignoreChownErrors: !podIdMapping().full };
     if (!existsSync(WORKER)) {
       throw new PodboxError('HostNotReady', `the unpack worker ${WORKER} is missing`, 'build podbox first (npm run build)');
     }
@@ -293,9 +302,7 @@ export class ImageStore {
     const tmp = this.mkTemp('image');
     try {
       mkdirSync(join(tmp, 'rootfs'), { mode: 0o755 });
-      const mapping = process.getuid?.() === 0 ? undefined : podIdMapping();
-      const ignoreChownErrors = mapping !== undefined && !mapping.full;
-      const result = (await this.runJob({ op: 'unpack', rootfs: join(tmp, 'rootfs'), layers, result: join(tmp, 'result.json'), ignoreChownErrors }))!;
+      const result = (await this.runJob({ op: 'unpack', rootfs: join(tmp, 'rootfs'), layers, result: join(tmp, 'result.json') }))!;
       rmSync(join(tmp, 'result.json'), { force: true });
       const list = (xs: string[]) => xs.slice(0, 3).join(', ') + (xs.length > 3 ? ', …' : '');
       if (result.skippedDevices.length) {

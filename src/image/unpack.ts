@@ -1,7 +1,7 @@
 import { lstatSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tarDirectory } from './dir-tar.js';
 import { applyLayerFile, applyTarStream, type LayerStats } from './layer.js';
-import { PodboxError, isPodboxError } from '../errors.js';
+import { PodboxError, isPodboxError, errnoOf } from '../errors.js';
 
 /**
  * The jobs of the unpack worker (unpack-worker.ts). Rootless, they run as root of a user namespace
@@ -83,10 +83,17 @@ export async function runUnpackJob(job: UnpackJob): Promise<UnpackResult | undef
 /** How the worker reports a failure on its last stderr line, and how the store reads it back. */
 export const ERROR_MARK = 'podbox-unpack-error:';
 
+/** A failure of a job as the PodboxError the user sees: a system error is the host's. */
+export function asPodboxError(e: unknown): PodboxError {
+  if (isPodboxError(e)) return e;
+  const msg = (e as Error)?.message ?? String(e);
+  if (errnoOf(e)) return new PodboxError('HostNotReady', `cannot unpack the image: ${msg}`, 'check the space and permissions of the image store (PODBOX_HOME)');
+  return new PodboxError('InvalidImage', `cannot unpack the image: ${msg}`, 'the image may be damaged; save or download it again');
+}
+
 export function encodeError(e: unknown): string {
-  const err = isPodboxError(e) ? { code: e.code, message: e.message, hint: e.hint }
-    : { code: 'InvalidImage', message: (e as Error)?.message ?? String(e), hint: undefined };
-  return ERROR_MARK + JSON.stringify(err);
+  const err = asPodboxError(e);
+  return ERROR_MARK + JSON.stringify({ code: err.code, message: err.message, hint: err.hint });
 }
 
 export function decodeError(line: string): PodboxError | undefined {

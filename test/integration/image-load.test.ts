@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { lstatSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeDockerArchive, writeOciArchive, writeOciLayout, DEFAULT_CREATED, type ImageSpec } from '../helpers/image-archive.js';
@@ -141,6 +141,19 @@ describe('podbox image load', () => {
     expect((await h.run(['image', 'load', join(work, 'b.tar')])).stdout).toBe('Loaded image: docker.io/library/x:2');
     expect((await h.json()).map((i) => [i.id, i.names])).toEqual([[b!.id, ['docker.io/library/x:2']], [a!.id, ['docker.io/library/x:1']]]);
     expect((await h.inspect('x:2')).config).toEqual({ Cmd: ['other'] });
+  });
+});
+
+describe('work directories', () => {
+  it('a load cleans up what a killed load left behind, and keeps what a running one is doing', async () => {
+    const dead = join(h.home, 'images', 'tmp', '4194305-image-0123456789ab');
+    const live = join(h.home, 'images', 'tmp', `${process.pid}-image-0123456789ab`);
+    mkdirSync(join(dead, 'rootfs', 'etc'), { recursive: true });
+    mkdirSync(live, { recursive: true });
+    writeDockerArchive(join(work, 'a.tar'), layered(['x:1']));
+    expect((await h.run(['image', 'load', join(work, 'a.tar')])).exitCode).toBe(0);
+    expect(h.leftovers().tmp).toEqual([`${process.pid}-image-0123456789ab`]);
+    rmSync(live, { recursive: true });
   });
 });
 

@@ -240,6 +240,8 @@ describe('hostile layers are refused', () => {
     ['a directory through a symlink', [{ path: 'x', symlink: '../outside' }, { path: 'x/d/', dir: true }], 'entry "x/d/" would be written through the symlink "x"'],
     ['a symlink through a symlink', [{ path: 'x', symlink: '../outside' }, { path: 'x/l', symlink: '/' }], 'entry "x/l" would be written through the symlink "x"'],
     ['a deep path through a symlink', [{ path: 'a/b/', dir: true }, { path: 'a/b/c', symlink: '../../../outside' }, { path: 'a/b/c/d/e', content: 'x' }], 'entry "a/b/c/d/e" would be written through the symlink "a/b/c"'],
+    ['a directory replaced by a symlink, then written through', [{ path: 'd/', dir: true }, { path: 'd/a', content: 'x' }, { path: 'd', symlink: '../outside' }, { path: 'd/b', content: 'x' }], 'entry "d/b" would be written through the symlink "d"'],
+    ['a directory whited out and replaced by a symlink', [{ path: 'd/e/', dir: true }, { path: 'd/e/a', content: 'x' }, { path: 'd/.wh.e', content: '' }, { path: 'd/e', symlink: '../../outside' }, { path: 'd/e/b', content: 'x' }], 'entry "d/e/b" would be written through the symlink "d/e"'],
     ['a hardlink to a file outside', [{ path: 'h', link: '../outside/secret' }], 'entry "../outside/secret" has a hardlink target that escapes the root with ".."'],
     ['a hardlink to an absolute path', [{ path: 'h', link: '/etc/passwd' }], 'entry "/etc/passwd" has an absolute hardlink target'],
     ['a hardlink through a symlink', [{ path: 'x', symlink: '../outside' }, { path: 'h', link: 'x/secret' }], 'entry "h" would be written through the symlink "x"'],
