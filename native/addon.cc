@@ -8,6 +8,7 @@
 //   mountInNamespaces(pid, unmounts[], mounts[{source,target,fstype,flags,data}])
 //   watchExit(pid, (code, signal) => {})    calls back once when the child exits (pidfd + uv_poll)
 //   pipe() -> [readFd, writeFd]             close-on-exec
+//   socketInNamespace(pid, family 4|6) -> fd  a TCP socket made in the pod's network namespace
 #include <napi.h>
 #include <uv.h>
 
@@ -18,6 +19,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -265,7 +267,21 @@ Napi::Value Pipe(const Napi::CallbackInfo &info) {
   return r;
 }
 
+Napi::Value SocketInNamespace(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  pid_t target = info[0].As<Napi::Number>().Int32Value();
+  int family = info[1].As<Napi::Number>().Int32Value() == 6 ? AF_INET6 : AF_INET;
+  pb_failure f{};
+  int fd = pb_socket_in_namespace(target, family, SOCK_STREAM, &f);
+  if (fd < 0) {
+    ThrowFailure(env, f);
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, fd);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("socketInNamespace", Napi::Function::New(env, SocketInNamespace));
   exports.Set("createNamespaces", Napi::Function::New(env, CreateNamespaces));
   exports.Set("releaseChild", Napi::Function::New(env, ReleaseChild));
   exports.Set("spawnInNamespaces", Napi::Function::New(env, SpawnInNamespaces));

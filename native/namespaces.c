@@ -43,6 +43,8 @@ static const char *const step_names[PB_STEP_COUNT] = {
 	[PB_STEP_UNMOUNT] = "unmount",
 	[PB_STEP_MOUNT] = "mount",
 	[PB_STEP_READ_STATUS] = "read_status",
+	[PB_STEP_CREATE_SOCKET] = "create_socket",
+	[PB_STEP_PASS_SOCKET] = "pass_socket",
 };
 
 const char *pb_step_name(int step) {
@@ -437,5 +439,98 @@ int pb_mount_in_namespaces(pid_t target, const char *const *unmounts, int n_unmo
 		set_failure(failure, PB_STEP_READ_STATUS, errno);
 	else
 		set_failure(failure, r.step, r.value);
+	return -1;
+}
+
+/* --- a socket in a pod's network namespace ------------------------------------------------- */
+
+static int send_fd(int channel, int fd) {
+	char byte = 0;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	memset(&u, 0, sizeof u);
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(channel, &msg, 0) == 1 ? 0 : -1;
+}
+
+static int receive_fd(int channel) {
+	char byte;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+	ssize_t n;
+	do
+		n = recvmsg(channel, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		return -1;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_type != SCM_RIGHTS)
+		return -1;
+	int fd;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+int pb_socket_in_namespace(pid_t target, int domain, int type, struct pb_failure *failure) {
+	static const char *const names[] = {"user", "net"};
+	int fds[2];
+	int opened = open_namespaces(target, names, 2, fds, failure);
+	if (opened != 2) {
+		close_all(fds, opened);
+		return -1;
+	}
+	int channel[2], status[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) != 0 || pipe2(status, O_CLOEXEC) != 0) {
+		set_failure(failure, PB_STEP_CREATE_PIPE, errno);
+		close_all(fds, 2);
+		return -1;
+	}
+	pid_t helper = raw_clone(SIGCHLD);
+	if (helper == 0) {
+		close(status[0]);
+		close(channel[0]);
+		join_namespaces(status[1], fds, 2);
+		int sock = socket(domain, type | SOCK_CLOEXEC, 0);
+		if (sock < 0)
+			fail_child(status[1], PB_STEP_CREATE_SOCKET);
+		if (send_fd(channel[1], sock) != 0)
+			fail_child(status[1], PB_STEP_PASS_SOCKET);
+		_exit(0);
+	}
+	int saved = errno;
+	close(status[1]);
+	close(channel[1]);
+	close_all(fds, 2);
+	if (helper < 0) {
+		close(status[0]);
+		close(channel[0]);
+		set_failure(failure, PB_STEP_FORK, saved);
+		return -1;
+	}
+	int sock = receive_fd(channel[0]);
+	close(channel[0]);
+	while (waitpid(helper, NULL, 0) < 0 && errno == EINTR)
+		;
+	struct record r;
+	int rc = read_record(status[0], &r);
+	close(status[0]);
+	if (sock >= 0)
+		return sock;
+	if (rc == 1)
+		set_failure(failure, r.step, r.value);
+	else
+		set_failure(failure, PB_STEP_PASS_SOCKET, EPROTO);
 	return -1;
 }

@@ -37,6 +37,8 @@ enum pb_step {
 	PB_STEP_UNMOUNT,
 	PB_STEP_MOUNT,
 	PB_STEP_READ_STATUS,
+	PB_STEP_CREATE_SOCKET,
+	PB_STEP_PASS_SOCKET,
 	PB_STEP_COUNT
 };
 
@@ -94,6 +96,13 @@ struct pb_mount {
 /* Unmounts then mounts, in a forked child that joined the target's user and mount namespaces. */
 int pb_mount_in_namespaces(pid_t target, const char *const *unmounts, int n_unmounts,
 			   const struct pb_mount *mounts, int n_mounts, struct pb_failure *failure);
+
+/*
+ * Creates a socket inside the network namespace of `target` (joining its user namespace first)
+ * and returns its descriptor in the caller, which stays in its own namespaces: the supervisor
+ * then probes the pod's 127.0.0.1 with no tool inside the image. Returns -1 with *failure set.
+ */
+int pb_socket_in_namespace(pid_t target, int domain, int type, struct pb_failure *failure);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,6 @@
 import { closeSync, existsSync, readFileSync } from 'node:fs';
 import type { Manifest, Container } from '../spec/types.js';
-import { containerEnv } from '../spec/manifest.js';
+import { containerEnv, expandCommand } from '../spec/manifest.js';
 import type { StoredImage } from '../image/store.js';
 import { PodMachine, type Action } from './pod-machine.js';
 import { backoffPolicy, systemClock } from './timing.js';
@@ -141,7 +141,9 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
       const bundle = await mountRootfs(sandbox!.pid, dir.path, name, image.rootfs);
       const sc = { ...pod.spec.securityContext, ...c.securityContext };
       const user = resolveUser(image.config.User, readImageFile(image.rootfs, 'etc/passwd'), readImageFile(image.rootfs, 'etc/group'), {
-        runAsUser: sc.runAsUser, runAsGroup: sc.runAsGroup, supplementalGroups: pod.spec.securityContext.supplementalGroups,
+        runAsUser: sc.runAsUser, runAsGroup: sc.runAsGroup,
+        // fsGroup is added to every container's groups (https://kubernetes.io/docs/tasks/configure-pod-container/security-context/).
+        supplementalGroups: [...pod.spec.securityContext.supplementalGroups ?? [], ...pod.spec.securityContext.fsGroup !== undefined ? [pod.spec.securityContext.fsGroup] : []],
       });
       if (typeof user === 'string') throw configError(name, user);
       // runAsNonRoot (https://kubernetes.io/docs/tasks/configure-pod-container/security-context/)
@@ -150,9 +152,9 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
         const v = volumes.get(m.name)!;
         return { source: m.subPath ? `${v.path}/${m.subPath}` : v.path, destination: m.mountPath, readOnly: v.readOnly || m.readOnly === true };
       });
+      const env = containerEnv(c, manifest, { podIP: POD_IP, hostIP: HOST_IP });
       writeConfig(bundle, ociConfig({
-        pod, container: c, image: image.config, rootfs: bundle.rootfs,
-        env: containerEnv(c, manifest, { podIP: POD_IP, hostIP: HOST_IP }),
+        pod, container: expandCommand(c, env), image: image.config, rootfs: bundle.rootfs, env,
         user, hostname: podHostname(pod), podFiles, mounts,
         sharePid: pod.spec.shareProcessNamespace === true,
       }));

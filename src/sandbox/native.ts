@@ -38,6 +38,7 @@ export interface Native {
   mountInNamespaces(pid: number, unmounts: string[], mounts: NativeMount[]): void;
   watchExit(pid: number, cb: (code: number | null, signal: number | null) => void): void;
   pipe(): [number, number];
+  socketInNamespace(pid: number, family: 4 | 6): number;
 }
 
 /** mount(2) flags, from <sys/mount.h>. */

@@ -7,6 +7,7 @@
 
 export interface ObjectMeta {
   name: string;
+  generateName?: string;
   namespace: string;
   uid?: string;
   labels?: Record<string, string>;
@@ -169,6 +170,7 @@ export interface PodSpec {
   enableServiceLinks?: boolean;
   automountServiceAccountToken?: boolean;
   schedulerName: string;
+  serviceAccountName?: string;
 }
 
 export interface Pod {

@@ -1,0 +1,282 @@
+import { randomUUID, randomBytes } from 'node:crypto';
+import { parseAllDocuments } from 'yaml';
+import type { z } from 'zod';
+import { PodboxError } from '../errors.js';
+import type { ConfigMap, Container, Manifest, Pod, Secret } from './types.js';
+import * as schema from './schema.js';
+import { UNSUPPORTED } from './schema.js';
+
+export { containerEnv, expandCommand } from './env.js';
+
+/**
+ * `podbox run FILE`'s input: YAML or JSON, one or more documents, exactly one v1 Pod plus the
+ * v1 ConfigMaps and Secrets it uses. Returns the pod validated and defaulted as the API server
+ * would store it, or throws one PodboxError naming the file, the object and the field.
+ */
+export function parseManifest(text: string, source: string): Manifest {
+  const where = source === '-' ? 'stdin' : source;
+  const docs = parseAllDocuments(text, { prettyErrors: true });
+  if (!Array.isArray(docs)) throw invalid(where, 'is empty', 'give a v1 Pod manifest');
+  const objects: { value: unknown; index: number }[] = [];
+  docs.forEach((d, index) => {
+    const err = d.errors[0];
+    if (err) {
+      const pos = err.linePos?.[0];
+      const what = firstLine(err.message).replace(/ at line \d+, column \d+:?$/, '');
+      throw invalid(where, `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${what}`, 'fix the YAML');
+    }
+    const value = d.toJS({ maxAliasCount: 100 });
+    if (value !== null && value !== undefined) objects.push({ value, index });
+  });
+
+  let podObject: unknown;
+  const configMaps = new Map<string, ConfigMap>();
+  const secrets = new Map<string, Secret>();
+  for (const { value, index } of objects) {
+    const doc = objects.length > 1 ? ` (document ${index + 1})` : '';
+    if (typeof value !== 'object' || Array.isArray(value)) throw invalid(where, `document ${index + 1} is not an object`, 'give a v1 Pod manifest');
+    const { apiVersion, kind } = value as { apiVersion?: unknown; kind?: unknown };
+    const name = nameOf(value);
+    if (kind === 'Pod' || kind === undefined) {
+      if (podObject !== undefined) throw invalid(where, `holds more than one Pod${doc}`, 'podbox runs one pod per file: split them into files');
+      podObject = value;
+    } else if (kind === 'ConfigMap' && apiVersion === 'v1') {
+      configMaps.set(String(name), check(schema.configMap, value, where, `configmap "${name}"`) as ConfigMap);
+    } else if (kind === 'Secret' && apiVersion === 'v1') {
+      secrets.set(String(name), check(schema.secret, value, where, `secret "${name}"`) as Secret);
+    } else {
+      throw invalid(where, `${String(apiVersion ?? '?')}/${String(kind)} "${name}"${doc} is not something podbox runs`,
+        'give one v1 Pod, with the v1 ConfigMaps and Secrets it uses');
+    }
+  }
+  if (podObject === undefined) throw invalid(where, 'holds no Pod', 'give a manifest with kind: Pod and apiVersion: v1');
+
+  const podLabel = `pod "${nameOf(podObject)}"`;
+  const pod = check(schema.pod, podObject, where, podLabel) as unknown as Pod & { status?: unknown };
+  delete pod.status;
+  applyDefaults(pod);
+  const label = `pod "${pod.metadata.name}"`;
+  const manifest: Manifest = { pod, original: withoutStatus(podObject), configMaps, secrets };
+  for (const problem of crossChecks(manifest)) throw fieldError(where, label, problem);
+  for (const problem of notImplementedYet(pod)) throw fieldError(where, label, problem);
+  return manifest;
+}
+
+/** A problem found at a field, in the API server's terms. */
+interface Problem { path: string; message: string; hint?: string; unsupported?: boolean }
+
+function check<T extends z.ZodType>(s: T, value: unknown, where: string, label: string): z.output<T> {
+  const r = s.safeParse(value, { reportInput: true });
+  if (r.success) return r.data;
+  // A typo is the likeliest cause of any other complaint, so unknown fields are reported first.
+  const rank = (i: z.core.$ZodIssue) => (i.code === 'unrecognized_keys' ? 0 : i.code === 'custom' && (i.params as Record<string, unknown> | undefined)?.[UNSUPPORTED] ? 1 : 2);
+  const issue = [...r.error.issues].sort((a, b) => rank(a) - rank(b))[0]!;
+  const more = r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more problem${r.error.issues.length > 2 ? 's' : ''})` : '';
+  let problem: Problem;
+  if (issue.code === 'unrecognized_keys') {
+    const path = fieldPath([...issue.path, issue.keys[0]!]);
+    problem = { path, message: 'unknown field', hint: `remove it or fix its spelling (\`kubectl explain pod.${kindPath(issue.path)}\` lists the fields)` };
+  } else if (issue.code === 'custom' && (issue.params as Record<string, unknown> | undefined)?.[UNSUPPORTED]) {
+    problem = { path: fieldPath(issue.path), message: issue.message, unsupported: true };
+  } else {
+    const missing = issue.code === 'invalid_type' && issue.input === undefined;
+    const path = fieldPath(issue.path);
+    if (issue.code === 'invalid_value') {
+      // The API server's wording for an enum: Unsupported value: "X": supported values: "A", "B"
+      const values = issue.values.map((v) => JSON.stringify(v)).join(', ');
+      throw fieldError(where, label, { path, message: `Unsupported value${shown(issue.input)}: supported values: ${values}` }, more);
+    }
+    problem = {
+      path,
+      message: missing ? 'Required value' : `Invalid value${shown(issue.input)}: ${issue.message.replace(/^Invalid input: /, '')}`,
+      hint: missing ? `set ${path.split('.').pop()}` : undefined,
+    };
+  }
+  throw fieldError(where, label, problem, more);
+}
+
+function fieldError(where: string, label: string, p: Problem, more = ''): PodboxError {
+  if (p.unsupported) return new PodboxError('UnsupportedField', `${where}: ${label}: ${p.path}: ${p.message}${more}`);
+  return new PodboxError('InvalidManifest', `${where}: ${label} is invalid: ${p.path}: ${p.message}${more}`, p.hint);
+}
+
+function invalid(where: string, what: string, hint: string): PodboxError {
+  return new PodboxError('InvalidManifest', `${where}: ${what}`, hint);
+}
+
+/** ["spec","containers",0,"image"] → "spec.containers[0].image", as the API server writes paths. */
+export function fieldPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `${out ? '.' : ''}${String(p)}`;
+  return out;
+}
+
+/** The `kubectl explain` path of an object: indices dropped. */
+function kindPath(path: readonly PropertyKey[]): string {
+  return path.filter((p) => typeof p !== 'number').map(String).join('.') || '';
+}
+
+function shown(v: unknown): string {
+  if (typeof v === 'string') return ` "${v.length > 40 ? `${v.slice(0, 40)}…` : v}"`;
+  if (typeof v === 'number' || typeof v === 'boolean') return ` ${v}`;
+  return '';
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0]!.trim();
+}
+
+function nameOf(o: unknown): string {
+  const m = (o as { metadata?: { name?: unknown; generateName?: unknown } } | null)?.metadata;
+  return String(m?.name ?? m?.generateName ?? '');
+}
+
+function withoutStatus(o: unknown): unknown {
+  const { status: _status, ...rest } = o as Record<string, unknown>;
+  return rest;
+}
+
+/** Defaults that depend on other fields (defaults.go) and what the API server fills in on create. */
+function applyDefaults(pod: Pod & { metadata: { generateName?: string } }): void {
+  const meta = pod.metadata;
+  if (!meta.name && meta.generateName) {
+    // names.SimpleNameGenerator: generateName + 5 random alphanumerics.
+    const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+    meta.name = meta.generateName + [...randomBytes(5)].map((b) => alphabet[b % alphabet.length]).join('');
+  }
+  meta.uid ??= randomUUID();
+  for (const c of allContainers(pod)) c.imagePullPolicy ??= defaultPullPolicy(c.image);
+}
+
+/**
+ * SetDefaults_Container: `Always` when the image has no tag or the tag is `latest` (and no
+ * digest), `IfNotPresent` otherwise.
+ */
+export function defaultPullPolicy(image: string): 'Always' | 'IfNotPresent' {
+  if (image.includes('@')) return 'IfNotPresent';
+  const lastPart = image.slice(image.lastIndexOf('/') + 1);
+  const colon = lastPart.lastIndexOf(':');
+  const tag = colon < 0 ? '' : lastPart.slice(colon + 1);
+  return tag === '' || tag === 'latest' ? 'Always' : 'IfNotPresent';
+}
+
+export function allContainers(pod: Pod): Container[] {
+  return [...(pod.spec.initContainers ?? []), ...pod.spec.containers];
+}
+
+/** The rules validation.go checks across fields, plus references to ConfigMaps and Secrets. */
+function* crossChecks(m: Manifest): Generator<Problem> {
+  const { pod } = m;
+  if (!pod.metadata.name) yield { path: 'metadata.name', message: 'Required value: name or generateName is required', hint: 'set metadata.name' };
+  if (pod.metadata.generateName !== undefined && !schema.dnsSubdomain.safeParse(pod.metadata.name).success) {
+    yield { path: 'metadata.generateName', message: `Invalid value "${pod.metadata.generateName}": must make a lowercase RFC 1123 subdomain`, hint: 'use lowercase letters, digits and -' };
+  }
+  const volumes = new Set<string>();
+  for (const [i, v] of (pod.spec.volumes ?? []).entries()) {
+    const path = `spec.volumes[${i}]`;
+    if (volumes.has(v.name)) yield { path: `${path}.name`, message: `Duplicate value: "${v.name}"`, hint: 'give each volume its own name' };
+    volumes.add(v.name);
+    const sources = (['emptyDir', 'configMap', 'secret'] as const).filter((k) => v[k] !== undefined);
+    if (sources.length !== 1) {
+      yield { path, message: sources.length ? `may not specify more than 1 volume type (${sources.join(', ')})` : 'must specify a volume type', hint: 'give exactly one of emptyDir, configMap, secret' };
+    }
+    if (v.configMap) yield* keyRefs(m, `${path}.configMap`, 'configmap', v.configMap.name, v.configMap.optional, v.configMap.items?.map((it) => it.key));
+    if (v.secret) yield* keyRefs(m, `${path}.secret`, 'secret', v.secret.secretName, v.secret.optional, v.secret.items?.map((it) => it.key));
+  }
+
+  const names = new Set<string>();
+  const groups: [string, Container[]][] = [['spec.initContainers', pod.spec.initContainers ?? []], ['spec.containers', pod.spec.containers]];
+  for (const [group, list] of groups) {
+    for (const [i, c] of list.entries()) {
+      const path = `${group}[${i}]`;
+      if (names.has(c.name)) yield { path: `${path}.name`, message: `Duplicate value: "${c.name}"`, hint: 'give each container, init containers included, its own name' };
+      names.add(c.name);
+      if (c.restartPolicy && group === 'spec.containers') {
+        yield { path: `${path}.restartPolicy`, message: 'Forbidden: may not be set for non-init containers', hint: 'remove it; the pod\'s spec.restartPolicy applies' };
+      }
+      const mountPaths = new Set<string>();
+      for (const [j, vm] of (c.volumeMounts ?? []).entries()) {
+        const p = `${path}.volumeMounts[${j}]`;
+        if (!volumes.has(vm.name)) yield { path: `${p}.name`, message: `Not found: "${vm.name}"`, hint: 'add a volume of that name to spec.volumes' };
+        if (mountPaths.has(vm.mountPath)) yield { path: `${p}.mountPath`, message: `Invalid value "${vm.mountPath}": must be unique`, hint: 'mount each path once' };
+        mountPaths.add(vm.mountPath);
+        if (vm.subPath !== undefined && (vm.subPath.startsWith('/') || vm.subPath.split('/').includes('..'))) {
+          yield { path: `${p}.subPath`, message: `Invalid value "${vm.subPath}": must be a relative path without '..'`, hint: 'name a path inside the volume' };
+        }
+      }
+      const ports = new Set<string>();
+      for (const [j, port] of (c.ports ?? []).entries()) {
+        if (port.name && ports.has(port.name)) yield { path: `${path}.ports[${j}].name`, message: `Duplicate value: "${port.name}"`, hint: 'give each port its own name' };
+        if (port.name) ports.add(port.name);
+      }
+      for (const [j, e] of (c.env ?? []).entries()) {
+        const p = `${path}.env[${j}]`;
+        const from = e.valueFrom;
+        if (from && e.value !== undefined) yield { path: `${p}.valueFrom`, message: 'Invalid value: may not be specified when `value` is not empty', hint: 'give value or valueFrom' };
+        if (from) {
+          const n = [from.fieldRef, from.configMapKeyRef, from.secretKeyRef].filter(Boolean).length;
+          if (n !== 1) yield { path: `${p}.valueFrom`, message: 'Invalid value: must specify one of: `fieldRef`, `configMapKeyRef` or `secretKeyRef`', hint: 'give exactly one source' };
+          if (from.fieldRef && !FIELD_PATH.test(from.fieldRef.fieldPath)) {
+            yield { path: `${p}.valueFrom.fieldRef.fieldPath`, message: `Unsupported value: "${from.fieldRef.fieldPath}"`, hint: 'use metadata.name, metadata.namespace, metadata.uid, metadata.labels[\'KEY\'], metadata.annotations[\'KEY\'], spec.nodeName, spec.serviceAccountName, status.hostIP, status.hostIPs, status.podIP or status.podIPs' };
+          }
+          if (from.configMapKeyRef) yield* keyRefs(m, `${p}.valueFrom.configMapKeyRef`, 'configmap', from.configMapKeyRef.name, from.configMapKeyRef.optional, [from.configMapKeyRef.key]);
+          if (from.secretKeyRef) yield* keyRefs(m, `${p}.valueFrom.secretKeyRef`, 'secret', from.secretKeyRef.name, from.secretKeyRef.optional, [from.secretKeyRef.key]);
+        }
+      }
+      for (const [j, e] of (c.envFrom ?? []).entries()) {
+        const p = `${path}.envFrom[${j}]`;
+        if (!!e.configMapRef === !!e.secretRef) yield { path: p, message: 'Invalid value: must specify one of: `configMapRef` or `secretRef`', hint: 'give exactly one source' };
+        if (e.configMapRef) yield* keyRefs(m, `${p}.configMapRef`, 'configmap', e.configMapRef.name, e.configMapRef.optional);
+        if (e.secretRef) yield* keyRefs(m, `${p}.secretRef`, 'secret', e.secretRef.name, e.secretRef.optional);
+      }
+      for (const kind of ['livenessProbe', 'readinessProbe', 'startupProbe'] as const) {
+        const probe = c[kind];
+        if (!probe) continue;
+        const handlers = (['exec', 'httpGet', 'tcpSocket', 'grpc'] as const).filter((k) => probe[k]);
+        if (handlers.length !== 1) yield { path: `${path}.${kind}`, message: handlers.length ? 'may not specify more than 1 handler type' : 'must specify a handler type', hint: 'give exactly one of exec, httpGet, tcpSocket, grpc' };
+        if (kind !== 'readinessProbe' && probe.successThreshold !== 1) yield { path: `${path}.${kind}.successThreshold`, message: 'Invalid value: must be 1', hint: 'only readiness probes may need more than one success' };
+        if (group === 'spec.initContainers' && !c.restartPolicy) yield { path: `${path}.${kind}`, message: 'Forbidden: may not be set for init containers without restartPolicy=Always', hint: 'remove it' };
+      }
+      for (const hook of ['postStart', 'preStop'] as const) {
+        const h = c.lifecycle?.[hook];
+        if (!h) continue;
+        const handlers = (['exec', 'httpGet', 'tcpSocket', 'sleep'] as const).filter((k) => h[k]);
+        if (handlers.length !== 1) yield { path: `${path}.lifecycle.${hook}`, message: handlers.length ? 'may not specify more than 1 handler type' : 'must specify a handler type', hint: 'give exactly one of exec, httpGet, sleep' };
+        if (h.tcpSocket) yield { path: `${path}.lifecycle.${hook}.tcpSocket`, message: 'tcpSocket hooks are deprecated and not supported', hint: 'use exec or httpGet', unsupported: true };
+      }
+    }
+  }
+}
+
+/** fieldRef paths the downward API supports for env (validation.validEnvDownwardAPIFieldPathExpressions). */
+const FIELD_PATH = /^(metadata\.(name|namespace|uid)|metadata\.(labels|annotations)\['[^']+'\]|spec\.(nodeName|serviceAccountName)|status\.(hostIP|hostIPs|podIP|podIPs))$/;
+
+function* keyRefs(m: Manifest, path: string, kind: 'configmap' | 'secret', name: string, optional: boolean | undefined, keys?: string[]): Generator<Problem> {
+  if (optional) return;
+  const obj = kind === 'configmap' ? m.configMaps.get(name) : m.secrets.get(name);
+  if (!obj) {
+    yield { path, message: `${kind} "${name}" not found`, hint: `put a v1 ${kind === 'configmap' ? 'ConfigMap' : 'Secret'} named ${name} in the same file (separated by ---), or mark the reference optional` };
+    return;
+  }
+  const present = new Set([...Object.keys(obj.data ?? {}), ...Object.keys(('binaryData' in obj ? obj.binaryData : (obj as Secret).stringData) ?? {})]);
+  for (const k of keys ?? []) {
+    if (!present.has(k)) yield { path, message: `key "${k}" not found in ${kind} "${name}"`, hint: `add ${k} to the ${kind}'s data, or mark the reference optional` };
+  }
+}
+
+/**
+ * Kubernetes fields that the pod lifecycle does not carry out yet. They are refused rather than
+ * ignored: a probe that never runs or a hook that never fires would make the pod lie.
+ */
+function* notImplementedYet(pod: Pod): Generator<Problem> {
+  const groups: [string, Container[]][] = [['spec.initContainers', pod.spec.initContainers ?? []], ['spec.containers', pod.spec.containers]];
+  for (const [group, list] of groups) {
+    for (const [i, c] of list.entries()) {
+      for (const f of ['livenessProbe', 'readinessProbe', 'startupProbe', 'lifecycle'] as const) {
+        if (c[f]) yield { path: `${group}[${i}].${f}`, message: `${f} is not supported yet: remove it to run the pod with podbox`, unsupported: true };
+      }
+      if (c.restartPolicy) yield { path: `${group}[${i}].restartPolicy`, message: 'sidecar containers (restartPolicy: Always) are not supported yet: make it a regular container', unsupported: true };
+    }
+  }
+  if (pod.spec.activeDeadlineSeconds !== undefined) yield { path: 'spec.activeDeadlineSeconds', message: 'activeDeadlineSeconds is not supported yet: remove it', unsupported: true };
+}

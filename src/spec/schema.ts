@@ -1,0 +1,323 @@
+import { z } from 'zod';
+
+/**
+ * The v1 Pod, ConfigMap and Secret objects as the Kubernetes API server decodes them: strict
+ * (an unknown field is an error, as `kubectl apply --validate=strict` reports it), with the
+ * field defaults of pkg/apis/core/v1/defaults.go and the value rules of
+ * pkg/apis/core/validation/validation.go that a single object can check by itself. Rules that
+ * relate fields to each other (unique names, references) are in manifest.ts.
+ *
+ * Three kinds of field appear here besides the supported ones:
+ *  - `ignored()`: Kubernetes fields that only mean something to a scheduler or an API server
+ *    (nodeSelector, tolerations, serviceAccountName...). On one machine they are already
+ *    satisfied, so they are accepted and have no effect, as on a cluster's only node.
+ *  - `unsupported(why)`: real Kubernetes fields podbox does not implement. Setting one is an
+ *    UnsupportedField error naming the field, never a silent no-op.
+ *  - anything else is unknown: a typo, reported with its path.
+ */
+
+/** Marks an issue as "podbox does not support this field" rather than "this value is invalid". */
+export const UNSUPPORTED = 'podbox-unsupported';
+
+/** An empty or false value means the field is not really set (`hostNetwork: false`, `volumeDevices: []`). */
+function isUnset(v: unknown): boolean {
+  return v === undefined || v === null || v === false || v === ''
+    || (Array.isArray(v) && v.length === 0)
+    || (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
+}
+
+const ignored = () => z.unknown().optional();
+const unsupported = (why: string) =>
+  z.unknown().optional().superRefine((v, ctx) => {
+    if (!isUnset(v)) ctx.addIssue({ code: 'custom', message: why, params: { [UNSUPPORTED]: true } });
+  });
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** IANA service name, the rule for named ports (validation.ValidatePortName). */
+const PORT_NAME = /^(?=.*[a-z])[a-z0-9]([a-z0-9]|-(?!-))*[a-z0-9]?$/;
+/** resource.Quantity's text form: a number and an optional SI, binary or exponent suffix. */
+const QUANTITY = /^[+-]?(\d+(\.\d*)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+)?$/;
+/** ConfigMap/Secret keys (validation.IsConfigMapKey). */
+const CONFIG_KEY = /^[-._a-zA-Z0-9]+$/;
+
+export const dnsLabel = z.string()
+  .max(63, 'must be no more than 63 characters')
+  .regex(DNS_LABEL, "must be a lowercase RFC 1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit");
+export const dnsSubdomain = z.string()
+  .max(253, 'must be no more than 253 characters')
+  .regex(DNS_SUBDOMAIN, "must be a lowercase RFC 1123 subdomain: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit");
+const quantity = z.union([z.string(), z.number()]).transform((q) => String(q))
+  .refine((q) => QUANTITY.test(q), 'must be a quantity such as 64Mi, 1G, 500m or 2');
+const nonNegative = z.number().int().min(0);
+const positive = z.number().int().min(1);
+const port = z.number().int().min(1, 'must be between 1 and 65535').max(65535, 'must be between 1 and 65535');
+const portRef = z.union([port, z.string().max(15).regex(PORT_NAME, 'must be a port number or the name of a container port')]);
+const configKey = z.string().max(253).regex(CONFIG_KEY, "must consist of alphanumeric characters, '-', '_' or '.'");
+const stringMap = z.record(z.string(), z.string());
+
+const metadata = z.strictObject({
+  name: dnsSubdomain.optional(),
+  generateName: z.string().optional(),
+  namespace: dnsLabel.default('default'),
+  labels: stringMap.optional(),
+  annotations: stringMap.optional(),
+  uid: z.string().optional(),
+  // Set by an API server; accepted so `kubectl get -o yaml` output can be run again.
+  creationTimestamp: ignored(), resourceVersion: ignored(), generation: ignored(), selfLink: ignored(),
+  managedFields: ignored(), ownerReferences: ignored(), finalizers: ignored(),
+  deletionTimestamp: ignored(), deletionGracePeriodSeconds: ignored(),
+});
+
+const execAction = z.strictObject({ command: z.array(z.string()).min(1, 'Required value: give the command to run') });
+const httpGet = z.strictObject({
+  path: z.string().default('/'),
+  port: portRef,
+  host: z.string().optional(),
+  scheme: z.enum(['HTTP', 'HTTPS']).default('HTTP'),
+  httpHeaders: z.array(z.strictObject({ name: z.string().min(1), value: z.string() })).optional(),
+});
+const tcpSocket = z.strictObject({ port: portRef, host: z.string().optional() });
+const grpc = z.strictObject({ port, service: z.string().optional() });
+
+/** Probe defaults: timeout 1s, period 10s, success 1, failure 3 (defaults.go SetDefaults_Probe). */
+const probe = z.strictObject({
+  exec: execAction.optional(),
+  httpGet: httpGet.optional(),
+  tcpSocket: tcpSocket.optional(),
+  grpc: grpc.optional(),
+  initialDelaySeconds: nonNegative.default(0),
+  timeoutSeconds: positive.default(1),
+  periodSeconds: positive.default(10),
+  successThreshold: positive.default(1),
+  failureThreshold: positive.default(3),
+  terminationGracePeriodSeconds: positive.optional(),
+});
+
+const lifecycleHandler = z.strictObject({
+  exec: execAction.optional(),
+  httpGet: httpGet.optional(),
+  tcpSocket: tcpSocket.optional(),
+  sleep: z.strictObject({ seconds: z.number().int().min(0) }).optional(),
+});
+
+const capabilities = z.strictObject({ add: z.array(z.string()).optional(), drop: z.array(z.string()).optional() });
+const profileType = (what: string) => z.strictObject({
+  type: z.enum(['Unconfined', 'RuntimeDefault', 'Localhost']),
+  localhostProfile: z.string().optional(),
+}).superRefine((p, ctx) => {
+  if (p.type !== 'Unconfined') {
+    ctx.addIssue({ code: 'custom', path: ['type'], message: `${what} profiles are not applied by podbox: use type Unconfined or remove the field`, params: { [UNSUPPORTED]: true } });
+  }
+});
+
+const securityContext = z.strictObject({
+  runAsUser: nonNegative.optional(),
+  runAsGroup: nonNegative.optional(),
+  runAsNonRoot: z.boolean().optional(),
+  readOnlyRootFilesystem: z.boolean().optional(),
+  allowPrivilegeEscalation: z.boolean().optional(),
+  privileged: z.boolean().optional(),
+  capabilities: capabilities.optional(),
+  seccompProfile: profileType('seccomp').optional(),
+  appArmorProfile: profileType('AppArmor').optional(),
+  // No SELinux or Windows on the machines podbox runs on: the kubelet ignores these there too.
+  seLinuxOptions: ignored(), windowsOptions: ignored(),
+  procMount: z.enum(['Default', 'Unmasked']).optional().superRefine((v, ctx) => {
+    if (v === 'Unmasked') ctx.addIssue({ code: 'custom', message: 'procMount Unmasked is not supported', params: { [UNSUPPORTED]: true } });
+  }),
+});
+
+const podSecurityContext = z.strictObject({
+  runAsUser: nonNegative.optional(),
+  runAsGroup: nonNegative.optional(),
+  runAsNonRoot: z.boolean().optional(),
+  supplementalGroups: z.array(nonNegative).optional(),
+  supplementalGroupsPolicy: z.enum(['Merge', 'Strict']).optional(),
+  fsGroup: nonNegative.optional(),
+  fsGroupChangePolicy: ignored(),
+  seccompProfile: profileType('seccomp').optional(),
+  appArmorProfile: profileType('AppArmor').optional(),
+  seLinuxOptions: ignored(), windowsOptions: ignored(), seLinuxChangePolicy: ignored(),
+  sysctls: unsupported('sysctls are not supported: remove them'),
+});
+
+const keyRef = z.strictObject({ name: z.string().min(1), key: configKey, optional: z.boolean().optional() });
+const envVar = z.strictObject({
+  // Since Kubernetes 1.30 any printable ASCII except '=' (RelaxedEnvironmentVariableValidation).
+  name: z.string().min(1, 'Required value').regex(/^[\x20-\x3c\x3e-\x7e]+$/, "must be printable ASCII characters other than '='"),
+  value: z.string().optional(),
+  valueFrom: z.strictObject({
+    fieldRef: z.strictObject({ fieldPath: z.string(), apiVersion: z.literal('v1').optional() }).optional(),
+    configMapKeyRef: keyRef.optional(),
+    secretKeyRef: keyRef.optional(),
+    resourceFieldRef: unsupported('resourceFieldRef is not supported: set the value directly'),
+    fileKeyRef: unsupported('fileKeyRef is not supported: set the value directly'),
+  }).optional(),
+});
+const envFrom = z.strictObject({
+  prefix: z.string().optional(),
+  configMapRef: z.strictObject({ name: z.string().min(1), optional: z.boolean().optional() }).optional(),
+  secretRef: z.strictObject({ name: z.string().min(1), optional: z.boolean().optional() }).optional(),
+});
+
+const containerPort = z.strictObject({
+  name: z.string().max(15).regex(PORT_NAME, 'must be an IANA service name (lowercase letters, digits and single dashes, at least one letter)').optional(),
+  containerPort: port,
+  protocol: z.enum(['TCP', 'UDP', 'SCTP']).default('TCP'),
+  hostPort: unsupported('hostPort is not supported yet: reach the port with `podbox exec` or from another container of the pod'),
+  hostIP: ignored(),
+});
+
+const volumeMount = z.strictObject({
+  name: z.string().min(1),
+  mountPath: z.string().min(1, 'Required value').refine((p) => p.startsWith('/'), 'must be an absolute path'),
+  readOnly: z.boolean().optional(),
+  subPath: z.string().optional(),
+  subPathExpr: unsupported('subPathExpr is not supported: use subPath'),
+  mountPropagation: z.enum(['None', 'HostToContainer', 'Bidirectional']).optional().superRefine((v, ctx) => {
+    if (v && v !== 'None') ctx.addIssue({ code: 'custom', message: 'mount propagation is not supported', params: { [UNSUPPORTED]: true } });
+  }),
+  recursiveReadOnly: ignored(),
+});
+
+const resources = z.strictObject({
+  limits: z.record(z.string(), quantity).optional(),
+  requests: z.record(z.string(), quantity).optional(),
+  claims: unsupported('resource claims are not supported'),
+});
+
+export const container = z.strictObject({
+  name: dnsLabel,
+  image: z.string({ error: 'Required value: give the image to run' }).min(1, 'Required value: give the image to run'),
+  command: z.array(z.string()).optional(),
+  args: z.array(z.string()).optional(),
+  workingDir: z.string().optional(),
+  env: z.array(envVar).optional(),
+  envFrom: z.array(envFrom).optional(),
+  ports: z.array(containerPort).optional(),
+  volumeMounts: z.array(volumeMount).optional(),
+  resources: resources.optional(),
+  livenessProbe: probe.optional(),
+  readinessProbe: probe.optional(),
+  startupProbe: probe.optional(),
+  lifecycle: z.strictObject({
+    postStart: lifecycleHandler.optional(),
+    preStop: lifecycleHandler.optional(),
+    stopSignal: unsupported('lifecycle.stopSignal is not supported: the image\'s STOPSIGNAL is used'),
+  }).optional(),
+  securityContext: securityContext.optional(),
+  restartPolicy: z.literal('Always').optional(),
+  restartPolicyRules: unsupported('restartPolicyRules are not supported'),
+  imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional(),
+  terminationMessagePath: z.string().default('/dev/termination-log'),
+  terminationMessagePolicy: z.enum(['File', 'FallbackToLogsOnError']).default('File'),
+  stdin: unsupported('stdin is not supported for pod containers: use `podbox exec -i`'),
+  stdinOnce: z.boolean().optional(),
+  tty: unsupported('tty is not supported for pod containers: use `podbox exec -t`'),
+  resizePolicy: ignored(),
+  volumeDevices: unsupported('volumeDevices are not supported: podbox has no block volumes'),
+});
+
+const keyToPath = z.strictObject({
+  key: configKey,
+  path: z.string().min(1).refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), "must be a relative path without '..'"),
+  mode: z.number().int().min(0).max(0o777).optional(),
+});
+const mode = z.number().int().min(0, 'must be a file mode between 0 and 0777').max(0o777, 'must be a file mode between 0 and 0777');
+
+const UNSUPPORTED_VOLUME = 'is not a supported volume type: podbox supports emptyDir, configMap and secret';
+export const volume = z.strictObject({
+  name: dnsLabel,
+  emptyDir: z.strictObject({ medium: z.enum(['', 'Memory']).optional(), sizeLimit: quantity.optional() }).optional(),
+  configMap: z.strictObject({
+    name: z.string().min(1), items: z.array(keyToPath).optional(), defaultMode: mode.default(0o644), optional: z.boolean().optional(),
+  }).optional(),
+  secret: z.strictObject({
+    secretName: z.string().min(1), items: z.array(keyToPath).optional(), defaultMode: mode.default(0o644), optional: z.boolean().optional(),
+  }).optional(),
+  ...Object.fromEntries([
+    'hostPath', 'persistentVolumeClaim', 'projected', 'downwardAPI', 'ephemeral', 'image', 'csi', 'nfs', 'iscsi',
+    'gitRepo', 'awsElasticBlockStore', 'gcePersistentDisk', 'azureDisk', 'azureFile', 'cephfs', 'cinder', 'fc',
+    'flexVolume', 'flocker', 'glusterfs', 'photonPersistentDisk', 'portworxVolume', 'quobyte', 'rbd', 'scaleIO',
+    'storageos', 'vsphereVolume',
+  ].map((t) => [t, unsupported(`${t} ${UNSUPPORTED_VOLUME}`)])),
+});
+
+export const podSpec = z.strictObject({
+  containers: z.array(container).min(1, 'Required value: a pod needs at least one container'),
+  initContainers: z.array(container).optional(),
+  volumes: z.array(volume).optional(),
+  restartPolicy: z.enum(['Always', 'OnFailure', 'Never']).default('Always'),
+  terminationGracePeriodSeconds: nonNegative.default(30),
+  activeDeadlineSeconds: positive.optional(),
+  hostname: dnsLabel.optional(),
+  subdomain: dnsLabel.optional(),
+  hostAliases: z.array(z.strictObject({ ip: z.ipv4().or(z.ipv6()), hostnames: z.array(z.string()).optional() })).optional(),
+  shareProcessNamespace: z.boolean().optional(),
+  securityContext: podSecurityContext.default({}),
+  dnsPolicy: z.enum(['ClusterFirst', 'Default', 'None', 'ClusterFirstWithHostNet']).default('ClusterFirst'),
+  enableServiceLinks: z.boolean().default(true),
+  automountServiceAccountToken: z.boolean().optional(),
+  schedulerName: z.string().default('default-scheduler'),
+  // Scheduling and API-server fields: satisfied by construction on one machine.
+  nodeName: ignored(), nodeSelector: ignored(), affinity: ignored(), tolerations: ignored(),
+  topologySpreadConstraints: ignored(), priority: ignored(), priorityClassName: ignored(),
+  preemptionPolicy: ignored(), schedulingGates: ignored(), serviceAccountName: ignored(),
+  serviceAccount: ignored(), imagePullSecrets: ignored(), overhead: ignored(), resizePolicy: ignored(),
+  os: z.strictObject({ name: z.enum(['linux', 'windows']) }).optional().superRefine((v, ctx) => {
+    if (v?.name === 'windows') ctx.addIssue({ code: 'custom', message: 'podbox runs Linux pods only', params: { [UNSUPPORTED]: true } });
+  }),
+  // User namespaces are how podbox always runs; hostUsers is accepted whatever its value.
+  hostUsers: z.boolean().optional(),
+  hostNetwork: unsupported('host networking is not supported: a podbox pod always has its own network namespace'),
+  hostPID: unsupported('hostPID is not supported: a podbox pod never sees host processes'),
+  hostIPC: unsupported('hostIPC is not supported: a podbox pod always has its own IPC namespace'),
+  dnsConfig: unsupported('dnsConfig is not supported: the pod uses the machine\'s resolvers'),
+  readinessGates: unsupported('readinessGates are not supported: nothing could ever set their conditions'),
+  ephemeralContainers: z.unknown().optional().superRefine((v, ctx) => {
+    if (!isUnset(v)) ctx.addIssue({ code: 'custom', message: 'Forbidden: cannot be set on create' });
+  }),
+  runtimeClassName: unsupported('runtimeClassName is not supported: podbox always uses runc'),
+  setHostnameAsFQDN: unsupported('setHostnameAsFQDN is not supported'),
+  resourceClaims: unsupported('resource claims are not supported'),
+  resources: unsupported('pod-level resources are not supported: set them on containers'),
+  hostnameOverride: unsupported('hostnameOverride is not supported: use hostname'),
+});
+
+export const pod = z.strictObject({
+  apiVersion: z.literal('v1'),
+  kind: z.literal('Pod'),
+  metadata,
+  spec: podSpec,
+  // The API server ignores status on create; `kubectl get -o yaml` output carries one.
+  status: ignored(),
+});
+
+const base64 = z.string().refine((s) => /^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(s), 'must be base64-encoded');
+const objectMeta = z.strictObject({
+  name: dnsSubdomain,
+  namespace: dnsLabel.optional(),
+  labels: stringMap.optional(),
+  annotations: stringMap.optional(),
+  creationTimestamp: ignored(), resourceVersion: ignored(), uid: ignored(), managedFields: ignored(),
+});
+
+export const configMap = z.strictObject({
+  apiVersion: z.literal('v1'),
+  kind: z.literal('ConfigMap'),
+  metadata: objectMeta,
+  data: z.record(configKey, z.string()).optional(),
+  binaryData: z.record(configKey, base64).optional(),
+  immutable: z.boolean().optional(),
+});
+
+export const secret = z.strictObject({
+  apiVersion: z.literal('v1'),
+  kind: z.literal('Secret'),
+  metadata: objectMeta,
+  type: z.string().default('Opaque'),
+  data: z.record(configKey, base64).optional(),
+  stringData: z.record(configKey, z.string()).optional(),
+  immutable: z.boolean().optional(),
+});
