@@ -127,10 +127,15 @@ static pid_t raw_clone(unsigned long flags) {
 
 /* --- child steps --------------------------------------------------------------------------- */
 
+/* Puts the given fds at 0, 1 and 2. Node opens its own stdio with O_CLOEXEC, so an fd passed
+ * as itself (stdio[i] == i) must lose that flag, or the exec'd program starts without it. */
 static int set_up_stdio(const int stdio[3]) {
-	for (int i = 0; i < 3; i++)
-		if (stdio[i] >= 0 && stdio[i] != i && dup2(stdio[i], i) < 0)
+	for (int i = 0; i < 3; i++) {
+		if (stdio[i] < 0)
+			continue;
+		if (stdio[i] != i ? dup2(stdio[i], i) < 0 : fcntl(i, F_SETFD, 0) < 0)
 			return -1;
+	}
 	return 0;
 }
 

@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join, dirname } from 'node:path';
 import type { Command } from 'commander';
 import { PodDir } from '../store/pods.js';
 import { Runc } from '../container/runc.js';
@@ -16,7 +18,6 @@ export function registerExec(program: Command): void {
     .option('-c, --container <name>', 'the container (may be left out when the pod has one)')
     .option('-i, --stdin', 'pass stdin to the command')
     .option('-t, --tty', 'allocate a terminal')
-    .passThroughOptions()
     .action(async (pod: string, command: string[], o: { container?: string; stdin?: boolean; tty?: boolean }) => {
       const v = view(PodDir.open(pod));
       const spec = v.record.pod.spec;
@@ -30,8 +31,21 @@ export function registerExec(program: Command): void {
         throw new PodboxError('ContainerNotFound', `container "${name}" of pod "${pod}" is not running`, 'see `podbox get ' + pod + '`');
       }
       const runc = new Runc(pausePid, v.dir.file('runc'));
-      const pid = runc.exec(`${name}.${c.instance}`, command, { stdio: [o.stdin ? 0 : devNullFd(), 1, 2], tty: o.tty });
-      const { code, signal } = await waitForExit(pid);
-      process.exitCode = code ?? 128 + (signal ?? 0);
+      const log = join(mkdtempSync(join(v.dir.path, 'exec-')), 'runc.log');
+      try {
+        const pid = runc.exec(`${name}.${c.instance}`, command, { stdio: [o.stdin ? 0 : devNullFd(), 1, 2], tty: o.tty, log });
+        const { code, signal } = await waitForExit(pid);
+        // runc exits 255 when it could not start the command; its reason is in the log.
+        const failure = code === 255 ? Runc.loggedError(log) : undefined;
+        if (failure) {
+          // Docker's and CRI-O's convention: 127 for a command not found, 126 for one that cannot run.
+          process.stderr.write(`podbox: container "${name}" of pod "${pod}": ${failure}\n`);
+          process.exitCode = /not found|no such file/i.test(failure) ? 127 : 126;
+        } else {
+          process.exitCode = code ?? 128 + (signal ?? 0);
+        }
+      } finally {
+        rmSync(dirname(log), { recursive: true, force: true });
+      }
     });
 }

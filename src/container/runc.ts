@@ -41,12 +41,7 @@ export class Runc {
 
   /** The error runc logged for container `id`, if it failed to start it. */
   startError(id: string): string | undefined {
-    let text = '';
-    try { text = readFileSync(this.logFile(id), 'utf8'); } catch { return undefined; }
-    const errors = text.split('\n').filter(Boolean).map((l) => { try { return JSON.parse(l) as { level?: string; msg?: string }; } catch { return {}; } })
-      .filter((e) => e.level === 'error' || e.level === 'fatal');
-    const msg = errors.at(-1)?.msg;
-    return msg?.replace(/^runc run failed: /, '');
+    return Runc.loggedError(this.logFile(id));
   }
 
   /** Runs a short runc command (kill, delete, state) and returns its output; throws on failure. */
@@ -74,9 +69,19 @@ export class Runc {
   }
 
   /** `runc exec` with the caller's stdio; returns the host pid of runc exec. */
-  exec(id: string, argv: string[], o: { stdio: (number | null)[]; env?: string[]; cwd?: string; tty?: boolean }): number {
+  exec(id: string, argv: string[], o: { stdio: (number | null)[]; env?: string[]; cwd?: string; tty?: boolean; log?: string }): number {
     const args = ['exec', ...(o.cwd ? ['--cwd', o.cwd] : []), ...(o.env ?? []).flatMap((e) => ['--env', e]), ...(o.tty ? ['--tty'] : []), id, ...argv];
-    return spawnInPod(this.pausePid, this.argv(args), { stdio: o.stdio });
+    const log = o.log ? ['--log', o.log, '--log-format', 'json'] : [];
+    return spawnInPod(this.pausePid, [runcPath(), '--root', this.stateDir, ...log, ...args], { stdio: o.stdio });
+  }
+
+  /** The last error runc wrote to a JSON log file, without runc's "<verb> failed: " prefix. */
+  static loggedError(file: string): string | undefined {
+    let text = '';
+    try { text = readFileSync(file, 'utf8'); } catch { return undefined; }
+    const errors = text.split('\n').filter(Boolean).map((l) => { try { return JSON.parse(l) as { level?: string; msg?: string }; } catch { return {}; } })
+      .filter((e) => e.level === 'error' || e.level === 'fatal');
+    return errors.at(-1)?.msg?.replace(/^runc \w+ failed: /, '');
   }
 
   /** The container's init pid as the pod's PID namespace sees it, or undefined if not running. */
