@@ -16,11 +16,12 @@ export function makeHome(): string {
 
 export function cli(home: string, extraEnv: Record<string, string> = {}) {
   const env = { PODBOX_HOME: home, PODBOX_QUIET_IDMAP: '1', NO_COLOR: '1', ...extraEnv };
+  // Output as execa gives it: one final newline stripped.
   const run = async (args: string[], o: { input?: string; timeout?: number } = {}): Promise<CliResult> => {
-    const r = await execa(PODBOX, args, { env, reject: false, stripFinalNewline: false, input: o.input, timeout: o.timeout ?? 60_000 });
+    const r = await execa(PODBOX, args, { env, reject: false, input: o.input, timeout: o.timeout ?? 60_000 });
     return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
   };
-  const spawn = (args: string[]): ResultPromise => execa(PODBOX, args, { env, reject: false, stripFinalNewline: false, buffer: true, all: true });
+  const spawn = (args: string[]): ResultPromise => execa(PODBOX, args, { env, reject: false, buffer: true, all: true });
   return { run, spawn, env, home };
 }
 

@@ -46,7 +46,7 @@ describe('volumes', () => {
       box('r', 'until [ -e /v/f ]; do sleep 0.02; done; cat /v/f; echo no > /v/g 2>/dev/null || echo read-only', { volumeMounts: [{ name: 'v', mountPath: '/v', readOnly: true }] }),
     ] };
     const r = await c.run(['run', '-'], { input: pod('ro', spec) });
-    expect(r.stdout).toBe('r | shared\nr | read-only\n');
+    expect(r.stdout).toBe('r | shared\nr | read-only');
     expect(r.exitCode).toBe(0);
   });
 
@@ -64,7 +64,7 @@ describe('volumes', () => {
       })] }),
     ].join('\n---\n');
     const r = await c.run(['run', '-'], { input: docs });
-    expect(r.stdout).toBe('t | level=debug\nt | fast\n');
+    expect(r.stdout).toBe('t | level=debug\nt | fast');
   });
 });
 

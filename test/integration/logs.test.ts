@@ -9,13 +9,13 @@ describe('podbox logs and status', () => {
   it('keeps stdout and stderr per container; -c, --tail and --timestamps', async () => {
     const r = await c.run(['run', '--keep', '-'], { input: pod('lg', { restartPolicy: 'Never', containers: [box('a', 'echo one; echo two; echo three'), box('b', 'echo bee >&2')] }) });
     expect(r.exitCode).toBe(0);
-    expect((await c.run(['logs', 'lg', '-c', 'a'])).stdout).toBe('one\ntwo\nthree\n');
-    expect((await c.run(['logs', 'lg', '-c', 'a', '--tail', '1'])).stdout).toBe('three\n');
+    expect((await c.run(['logs', 'lg', '-c', 'a'])).stdout).toBe('one\ntwo\nthree');
+    expect((await c.run(['logs', 'lg', '-c', 'a', '--tail', '1'])).stdout).toBe('three');
     // stderr is kept too, and `podbox logs` prints it on stdout as kubectl does
-    expect((await c.run(['logs', 'lg', '-c', 'b', '--timestamps'])).stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z bee\n$/);
+    expect((await c.run(['logs', 'lg', '-c', 'b', '--timestamps'])).stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z bee$/);
     const noC = await c.run(['logs', 'lg']);
     expect(noC.exitCode).toBe(1);
-    expect(noC.stderr).toBe('podbox: a container name must be specified for pod lg, choose one of: [a b]: add -c NAME\n');
+    expect(noC.stderr).toBe('podbox: a container name must be specified for pod lg, choose one of: [a b]: add -c NAME');
   });
 
   it('a crashing container restarts with back-off; restartCount, lastState and logs --previous', async () => {
@@ -28,8 +28,8 @@ describe('podbox logs and status', () => {
     expect(s.lastState.terminated).toMatchObject({ exitCode: 2, reason: 'Error' });
     const prev = await c.run(['logs', 'crashy', '--previous']);
     const cur = await c.run(['logs', 'crashy']);
-    expect(prev.stdout).toMatch(/^run [0-9a-f-]{36}\n$/);
-    expect(cur.stdout).toMatch(/^run [0-9a-f-]{36}\n$/);
+    expect(prev.stdout).toMatch(/^run [0-9a-f-]{36}$/);
+    expect(cur.stdout).toMatch(/^run [0-9a-f-]{36}$/);
     expect(prev.stdout).not.toBe(cur.stdout);
     const table = (await c.run(['get', 'crashy'])).stdout.split('\n');
     expect(table[0]).toMatch(/^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE$/);
@@ -50,6 +50,6 @@ describe('podbox logs and status', () => {
     expect(o.status.startTime).toMatch(/Z$/);
     const y = await c.run(['get', 'js', '-o', 'yaml']);
     expect(y.stdout).toContain('phase: Succeeded');
-    expect((await c.run(['get', '-o', 'name'])).stdout).toBe('pod/js\n');
+    expect((await c.run(['get', '-o', 'name'])).stdout).toBe('pod/js');
   });
 });

@@ -49,7 +49,7 @@ describe('namespaces as Kubernetes defines them', () => {
   it('the hostname is the pod name (or spec.hostname); /etc/hosts is the kubelet\'s', async () => {
     const spec = { restartPolicy: 'Never', hostname: 'box1', hostAliases: [{ ip: '10.0.0.9', hostnames: ['db.local'] }], containers: [box('a', 'hostname; cat /etc/hostname; grep box1 /etc/hosts; tail -1 /etc/hosts; head -1 /etc/hosts')] };
     const r = await c.run(['run', '-'], { input: pod('hn', spec) });
-    expect(r.stdout).toBe('a | box1\na | box1\na | 127.0.0.1\tbox1\na | 10.0.0.9\tdb.local\na | # Kubernetes-managed hosts file.\n');
+    expect(r.stdout).toBe('a | box1\na | box1\na | 127.0.0.1\tbox1\na | 10.0.0.9\tdb.local\na | # Kubernetes-managed hosts file.');
     expect(r.exitCode).toBe(0);
   });
 
@@ -59,7 +59,7 @@ describe('namespaces as Kubernetes defines them', () => {
       box('client', 'until nc 127.0.0.1 7000 </dev/null; do sleep 0.02; done'),
     ] };
     const r = await c.run(['run', '-'], { input: pod('lo', spec), timeout: 20_000 });
-    expect(r.stdout).toBe('client | pong\n');
+    expect(r.stdout).toBe('client | pong');
     expect(r.exitCode).toBe(0);
   });
 });

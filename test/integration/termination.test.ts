@@ -34,7 +34,7 @@ describe('graceful termination', () => {
     expect((await c.run(['run', '-d', '-'], { input: pod('stubborn', { terminationGracePeriodSeconds: 1, containers: [box('s', 'trap "" TERM; while true; do sleep 0.05; done')] }) })).exitCode).toBe(0);
     const pids = await runningPids('stubborn');
     const r = await c.run(['delete', 'stubborn']);
-    expect(r.stdout).toBe('pod "stubborn" deleted\n');
+    expect(r.stdout).toBe('pod "stubborn" deleted');
     expect(r.exitCode).toBe(0);
     expect(alive(pids.pause)).toBe(false);
     for (const pid of pids.containers) expect(alive(pid)).toBe(false);
