@@ -38,8 +38,8 @@ export function registerExec(program: Command): void {
         // runc exits 255 when it could not start the command; its reason is in the log.
         const failure = code === 255 ? Runc.loggedError(log) : undefined;
         if (failure) {
-          // Docker's and CRI-O's convention: 127 for a command not found, 126 for one that cannot run.
-          process.stderr.write(`podbox: container "${name}" of pod "${pod}": ${failure}\n`);
+          // runc has already said why on stderr (it shares the command's). The exit status follows
+          // Docker's convention: 127 for a command not found, 126 for one that cannot run.
           process.exitCode = /not found|no such file/i.test(failure) ? 127 : 126;
         } else {
           process.exitCode = code ?? 128 + (signal ?? 0);

@@ -110,7 +110,7 @@ describe('podbox exec', () => {
     expect(await c.run(['exec', 'ex', '-c', 'a', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3'])).toEqual({ exitCode: 3, stdout: 'out', stderr: 'err' });
     const missing = await c.run(['exec', 'ex', '-c', 'a', '--', 'no-such-command']);
     expect(missing.exitCode).toBe(127);
-    expect(missing.stderr).toBe('podbox: container "a" of pod "ex": exec failed: unable to start container process: exec: "no-such-command": executable file not found in $PATH');
+    expect(missing.stderr).toBe('exec failed: unable to start container process: exec: "no-such-command": executable file not found in $PATH');
     const noC = await c.run(['exec', 'ex', '--', 'true']);
     expect(noC.exitCode).toBe(1);
     expect(noC.stderr).toBe('podbox: a container name must be specified for pod ex, choose one of: [a b]: add -c NAME');
