@@ -1,53 +1,88 @@
-import type { Container, Pod } from '../spec/types.js';
-import { iso, type ContainerState, type ContainerStatus, type PodCondition, type PodEvent, type PodPhase, type PodStatus } from './status.js';
-import { goDuration, type BackoffPolicy, type Clock } from './timing.js';
+import type { Container, Pod, Probe } from '../spec/types.js';
+import { iso, type ContainerStatus, type PodCondition, type PodEvent, type PodPhase, type PodStatus } from './status.js';
+import { goDuration, MINIMUM_GRACE_PERIOD_SECONDS, type BackoffPolicy, type Clock } from './timing.js';
 
 /**
  * One state machine per pod, as the kubelet's pod worker (pkg/kubelet/pod_workers.go,
- * kuberuntime_manager.go computePodActions). It never touches the kernel: the supervisor feeds it
- * what happened (started, exited, delete requested, time passed) and performs the actions it
- * returns (start, kill, tear down). The clock is injected so unit tests can drive back-off
- * without sleeping.
+ * kuberuntime_manager.go computePodActions, prober/worker.go). It never touches the kernel: the
+ * supervisor feeds it what happened (started, exited, a probe or hook result, delete requested,
+ * time passed) and performs the actions it returns (start, run a hook or a probe, signal, tear
+ * down). The clock is injected so unit tests can drive back-off and probe timing without sleeping.
  *
- * Per container:   idle ──start──▶ starting ──started──▶ running ──exit──▶ exited
- *                    ▲                                      │stop           │
- *                    └──────── back-off expired ◀── backoff ◀──restart policy┘──▶ done
- * Pod:  Pending (init containers one at a time, in order) ─▶ Running (app containers together)
- *       ─▶ Succeeded | Failed (every app container done) ─▶ teardown.
- *       Delete at any time: stop running containers (grace, then SIGKILL) ─▶ teardown.
+ * Per container:
+ *   idle ─start─▶ starting ─started─▶ postStart ─hook ok─▶ running ─exit─▶ restart policy ─▶ backoff ─▶ idle
+ *                                        │ hook failed          │ liveness/startup failed,       └──▶ done
+ *                                        └────────────▶ stopping ◀─ delete, deadline, pod done
+ *   stopping: preStop hook (if any) ─▶ stop signal ─▶ SIGKILL when the grace period ends ─▶ exit
+ *
+ * Pod: Pending (init containers in order; a sidecar, i.e. an init container with restartPolicy
+ * Always, lets the next one start once it is started) ─▶ Running (app containers together)
+ * ─▶ Succeeded | Failed (every app container done; sidecars are then stopped in reverse order)
+ * ─▶ teardown. Delete at any time: app containers stopped together, then sidecars in reverse order.
  */
 
-export type ContainerKind = 'init' | 'app';
+/** `sidecar`: an init container with restartPolicy Always (https://kubernetes.io/docs/concepts/workloads/pods/sidecar-containers/). */
+export type ContainerKind = 'init' | 'sidecar' | 'app';
+export type ProbeKind = 'startup' | 'liveness' | 'readiness';
+export type HookKind = 'postStart' | 'preStop';
+type StopReason = 'delete' | 'liveness' | 'startup' | 'postStart' | 'finished' | 'deadline';
 
-type SlotPhase = 'idle' | 'starting' | 'running' | 'stopping' | 'backoff' | 'done';
+type SlotPhase = 'idle' | 'starting' | 'postStart' | 'running' | 'stopping' | 'backoff' | 'done';
+
+interface ProbeState {
+  nextAt: number;
+  inFlight: boolean;
+  successes: number;
+  failures: number;
+}
+
+interface StopState {
+  reason: StopReason;
+  /** SIGKILL when this passes */
+  deadline: number;
+  preStop: 'none' | 'due' | 'running' | 'over';
+  signalled: boolean;
+  killed: boolean;
+}
 
 interface Slot {
   spec: Container;
   kind: ContainerKind;
   phase: SlotPhase;
   status: ContainerStatus;
-  /** how many instances were created */
+  /** how many instances were created; the current one is instances - 1 */
   instances: number;
   runningSince?: number;
   /** kubelet back-off: the delay before the next restart (0 = restart at once) */
   backoffSeconds: number;
   backoffUntil?: number;
-  /** the container exited with code 0 (for init containers: may move on) */
+  /** the last instance exited with code 0 */
   succeeded?: boolean;
+  /** a sidecar that has been started once no longer holds back the next init container */
+  everStarted: boolean;
+  probes: Partial<Record<ProbeKind, ProbeState>>;
+  stop?: StopState;
 }
 
 export type Action =
   | { type: 'start'; container: string; instance: number; kind: ContainerKind }
+  | { type: 'hook'; container: string; instance: number; hook: HookKind; timeoutSeconds: number }
+  | { type: 'probe'; container: string; instance: number; probe: ProbeKind }
   | { type: 'kill'; container: string; signal: 'SIGTERM' | 'SIGKILL' }
   | { type: 'teardown' };
+
+const PROBE_NAME: Record<ProbeKind, string> = { startup: 'Startup', liveness: 'Liveness', readiness: 'Readiness' };
+const PROBE_FIELD: Record<ProbeKind, 'startupProbe' | 'livenessProbe' | 'readinessProbe'> = { startup: 'startupProbe', liveness: 'livenessProbe', readiness: 'readinessProbe' };
 
 export class PodMachine {
   private readonly slots: Slot[];
   private readonly events: PodEvent[] = [];
   private readonly conditions = new Map<PodCondition['type'], PodCondition>();
+  private readonly queue: Action[] = [];
   private phase: PodPhase = 'Pending';
+  private reason?: { reason: string; message: string };
   private startTime?: number;
-  private deleting?: { deadline: number; killed: boolean };
+  private deleting?: { deadline: number };
   private tornDown = false;
   private readonly podRef: string;
 
@@ -59,24 +94,17 @@ export class PodMachine {
     readonly podIP = '127.0.0.1',
   ) {
     const slot = (spec: Container, kind: ContainerKind): Slot => ({
-      spec,
-      kind,
-      phase: 'idle',
-      instances: 0,
-      backoffSeconds: 0,
+      spec, kind, phase: 'idle', instances: 0, backoffSeconds: 0, everStarted: false, probes: {},
       status: {
-        name: spec.name,
-        image: spec.image,
-        imageID: '',
-        ready: false,
-        started: false,
-        restartCount: 0,
-        state: { waiting: { reason: kind === 'init' ? 'PodInitializing' : 'PodInitializing' } },
-        lastState: {},
+        name: spec.name, image: spec.image, imageID: '', ready: false, started: false, restartCount: 0,
+        state: { waiting: { reason: 'PodInitializing' } }, lastState: {},
       },
     });
-    this.slots = [...(pod.spec.initContainers ?? []).map((c) => slot(c, 'init')), ...pod.spec.containers.map((c) => slot(c, 'app'))];
-    for (const s of this.slots) if (s.kind === 'init' || !pod.spec.initContainers?.length) s.status.state = { waiting: { reason: 'ContainerCreating' } };
+    this.slots = [
+      ...(pod.spec.initContainers ?? []).map((c) => slot(c, c.restartPolicy === 'Always' ? 'sidecar' : 'init')),
+      ...pod.spec.containers.map((c) => slot(c, 'app')),
+    ];
+    for (const s of this.slots) if (s.kind !== 'app' || !pod.spec.initContainers?.length) s.status.state = { waiting: { reason: 'ContainerCreating' } };
     // kubelet's format.Pod(): NAME_NAMESPACE(UID)
     this.podRef = `${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid ?? ''})`;
     this.setCondition('PodScheduled', true);
@@ -99,16 +127,75 @@ export class PodMachine {
     this.record('Normal', 'Pulled', `Container image "${s.spec.image}" already present on machine`, s);
   }
 
+  /**
+   * runc started the container's process. With a postStart hook it is not running (nor started)
+   * until the hook completes (https://kubernetes.io/docs/concepts/containers/container-lifecycle-hooks/).
+   */
   started(name: string, containerID: string): void {
     const s = this.slot(name);
-    const now = this.clock.now();
-    s.phase = 'running';
-    s.runningSince = now;
+    s.runningSince = this.clock.now();
     s.status.containerID = containerID;
-    s.status.state = { running: { startedAt: iso(now) } };
-    s.status.started = true;
-    s.status.ready = true; // no readiness probe: ready once running (probes come with the lifecycle issue)
     this.record('Normal', 'Started', `Started container ${name}`, s);
+    if (s.phase === 'stopping') return; // deletion came first: the stop goes ahead
+    const hook = s.spec.lifecycle?.postStart;
+    if (hook) {
+      s.phase = 'postStart';
+      this.queue.push({ type: 'hook', container: name, instance: s.instances - 1, hook: 'postStart', timeoutSeconds: this.pod.spec.terminationGracePeriodSeconds });
+    } else {
+      this.becomeRunning(s);
+    }
+    this.refresh();
+  }
+
+  /** A hook finished. `message` is the kubelet's event message when it failed. */
+  hookDone(name: string, instance: number, hook: HookKind, ok: boolean, message = ''): void {
+    const s = this.slot(name);
+    if (instance !== s.instances - 1) return;
+    if (hook === 'postStart') {
+      if (s.phase !== 'postStart') return;
+      if (ok) {
+        this.becomeRunning(s);
+      } else {
+        // kuberuntime_container.go startContainer: FailedPostStartHook event, then kill.
+        this.record('Warning', 'FailedPostStartHook', message, s);
+        s.status.state = { waiting: { reason: 'PostStartHookError', message } };
+        this.beginStop(s, 'postStart', this.pod.spec.terminationGracePeriodSeconds);
+      }
+    } else if (s.stop?.preStop === 'running') {
+      if (!ok) this.record('Warning', 'FailedPreStopHook', message, s);
+      this.preStopOver(s);
+    }
+    this.refresh();
+  }
+
+  /** A probe finished (prober/worker.go doProbe). */
+  probeResult(name: string, instance: number, kind: ProbeKind, ok: boolean, message = ''): void {
+    const s = this.slot(name);
+    const p = s.probes[kind];
+    const spec = s.spec[PROBE_FIELD[kind]];
+    if (!p || !spec || instance !== s.instances - 1 || s.phase !== 'running') return;
+    const now = this.clock.now();
+    p.inFlight = false;
+    p.nextAt = now + spec.periodSeconds * 1000;
+    if (ok) {
+      p.successes += 1;
+      p.failures = 0;
+    } else {
+      p.failures += 1;
+      p.successes = 0;
+      this.record('Warning', 'Unhealthy', `${PROBE_NAME[kind]} probe failed: ${message}`.trimEnd(), s);
+    }
+    if (kind === 'readiness') {
+      if (ok && p.successes >= spec.successThreshold) s.status.ready = true;
+      if (!ok && p.failures >= spec.failureThreshold) s.status.ready = false;
+    } else if (ok && kind === 'startup') {
+      // Startup succeeded: it is not run again, and liveness and readiness begin.
+      delete s.probes.startup;
+      this.markStarted(s);
+    } else if (!ok && p.failures >= spec.failureThreshold) {
+      this.record('Normal', 'Killing', `Container ${name} failed ${kind} probe, will be restarted`, s);
+      this.beginStop(s, kind, spec.terminationGracePeriodSeconds ?? this.pod.spec.terminationGracePeriodSeconds);
+    }
     this.refresh();
   }
 
@@ -123,7 +210,7 @@ export class PodMachine {
   exited(name: string, exitCode: number, signal?: number, reasonOverride?: string, message?: string): void {
     const s = this.slot(name);
     const now = this.clock.now();
-    const startedAt = 'running' in s.status.state ? s.status.state.running.startedAt : undefined;
+    const startedAt = s.runningSince !== undefined ? iso(s.runningSince) : undefined;
     const reason = reasonOverride ?? (exitCode === 0 ? 'Completed' : 'Error');
     s.status.state = {
       terminated: {
@@ -135,32 +222,36 @@ export class PodMachine {
     s.status.ready = false;
     s.status.started = false;
     s.succeeded = exitCode === 0;
+    s.probes = {};
     const ranFor = s.runningSince !== undefined ? (now - s.runningSince) / 1000 : 0;
     s.runningSince = undefined;
+    const stoppedBy = s.stop?.reason;
+    s.stop = undefined;
 
-    if (this.deleting || s.phase === 'stopping') {
-      s.phase = 'done';
-    } else if (this.shouldRestart(s)) {
-      this.scheduleRestart(s, ranFor);
-    } else {
-      s.phase = 'done';
-    }
+    // Stopped because the pod is going away: it stays down. Killed for a failed probe or hook,
+    // or exited by itself: the restart policy decides.
+    const goingAway = this.deleting || stoppedBy === 'delete' || stoppedBy === 'finished' || stoppedBy === 'deadline' || this.isFinished();
+    if (!goingAway && this.shouldRestart(s)) this.scheduleRestart(s, ranFor);
+    else s.phase = 'done';
     this.refresh();
   }
 
   /** Graceful deletion: https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination */
   deleteRequested(graceSeconds: number): void {
-    const now = this.clock.now();
-    const deadline = now + graceSeconds * 1000;
+    const deadline = this.clock.now() + graceSeconds * 1000;
     if (this.deleting) {
       // A second request may only shorten the grace period, as with kubectl delete.
       this.deleting.deadline = Math.min(this.deleting.deadline, deadline);
+      for (const s of this.slots) if (s.stop) s.stop.deadline = Math.min(s.stop.deadline, deadline);
       return;
     }
-    this.deleting = { deadline, killed: false };
+    this.deleting = { deadline };
     for (const s of this.slots) {
       if (s.phase === 'idle' || s.phase === 'backoff') s.phase = 'done';
     }
+    // App (and regular init) containers are stopped together; sidecars after them (actions()).
+    for (const s of this.slots) if (s.kind !== 'sidecar' && this.isUp(s)) this.beginStop(s, 'delete', graceSeconds);
+    this.refresh();
   }
 
   // --- what to do ------------------------------------------------------------------------
@@ -168,34 +259,17 @@ export class PodMachine {
   /** The actions due now. Each is returned once: the machine assumes the supervisor does it. */
   actions(): Action[] {
     const now = this.clock.now();
-    const out: Action[] = [];
+    const out: Action[] = this.queue.splice(0);
     if (this.tornDown) return out;
 
-    if (this.deleting) {
-      const grace = now >= this.deleting.deadline;
-      for (const s of this.slots) {
-        if (s.phase === 'running' || s.phase === 'starting') {
-          s.phase = 'stopping';
-          this.record('Normal', 'Killing', `Stopping container ${s.spec.name}`, s);
-          out.push({ type: 'kill', container: s.spec.name, signal: grace ? 'SIGKILL' : 'SIGTERM' });
-        } else if (s.phase === 'stopping' && grace && !this.deleting.killed) {
-          out.push({ type: 'kill', container: s.spec.name, signal: 'SIGKILL' });
-        }
-      }
-      if (grace) this.deleting.killed = true;
-    } else {
-      for (const s of this.slots) {
-        if (s.phase === 'backoff' && s.backoffUntil !== undefined && now >= s.backoffUntil) s.phase = 'idle';
-      }
-      const inits = this.slots.filter((s) => s.kind === 'init');
-      const pendingInit = inits.find((s) => !(s.phase === 'done' && s.succeeded));
-      if (pendingInit) {
-        // Init containers run one at a time, in order, each to success
-        // (https://kubernetes.io/docs/concepts/workloads/pods/init-containers/).
-        if (pendingInit.phase === 'idle' && this.phase !== 'Failed') out.push(this.start(pendingInit));
-      } else {
-        for (const s of this.slots) if (s.kind === 'app' && s.phase === 'idle') out.push(this.start(s));
-      }
+    this.checkActiveDeadline(now);
+    if (!this.deleting && !this.isFinished()) out.push(...this.startsDue(now));
+    if (this.deleting || this.isFinished()) this.stopSidecarsInReverse();
+    out.push(...this.queue.splice(0));
+
+    for (const s of this.slots) {
+      if (s.phase === 'running' && !s.stop) out.push(...this.probesDue(s, now));
+      if (s.stop) out.push(...this.stopSteps(s, now));
     }
 
     if (this.allStopped() && (this.deleting || this.isFinished())) {
@@ -205,10 +279,16 @@ export class PodMachine {
     return out;
   }
 
-  /** When the machine next has something to do on its own (a back-off or grace period ending). */
+  /** When the machine next has something to do on its own (back-off, probe period, grace period, deadline). */
   wakeAt(): number | undefined {
-    if (this.deleting && !this.deleting.killed) return this.deleting.deadline;
-    const times = this.slots.filter((s) => s.phase === 'backoff' && s.backoffUntil !== undefined).map((s) => s.backoffUntil!);
+    const times: number[] = [];
+    for (const s of this.slots) {
+      if (s.phase === 'backoff' && s.backoffUntil !== undefined) times.push(s.backoffUntil);
+      if (s.stop && !s.stop.killed) times.push(s.stop.deadline);
+      if (s.phase === 'running' && !s.stop) for (const p of Object.values(s.probes)) if (!p.inFlight) times.push(p.nextAt);
+    }
+    const ads = this.pod.spec.activeDeadlineSeconds;
+    if (ads !== undefined && this.startTime !== undefined && !this.isFinished() && !this.deleting) times.push(this.startTime + ads * 1000);
     return times.length ? Math.min(...times) : undefined;
   }
 
@@ -224,10 +304,12 @@ export class PodMachine {
   /**
    * The exit status of `podbox run` (../shared/CONTRACT.md): 0 if the pod Succeeded, else the exit
    * code of the first container in spec order (init containers first) that failed, else 1.
+   * Sidecars never decide it: the kubelet stops them, and the pod's outcome is its app containers'.
    */
   exitCode(): number {
     if (this.phase === 'Succeeded') return 0;
     for (const s of this.slots) {
+      if (s.kind === 'sidecar') continue;
       const t = 'terminated' in s.status.state ? s.status.state.terminated : undefined;
       if (t && t.exitCode !== 0) return t.exitCode;
     }
@@ -235,9 +317,10 @@ export class PodMachine {
   }
 
   status(): PodStatus {
-    const inits = this.slots.filter((s) => s.kind === 'init').map((s) => s.status);
+    const inits = this.slots.filter((s) => s.kind !== 'app').map((s) => s.status);
     return {
       phase: this.phase,
+      ...(this.reason ?? {}),
       conditions: [...this.conditions.values()],
       hostIP: this.hostIP,
       podIP: this.podIP,
@@ -255,6 +338,121 @@ export class PodMachine {
 
   // --- rules -----------------------------------------------------------------------------
 
+  /**
+   * Which containers start now (kuberuntime_manager.go computeInitContainerActions): init
+   * containers one at a time, in order, each to success; a sidecar lets the next one start once it
+   * is started; then every app container together. Sidecars that exited restart on their own.
+   */
+  private startsDue(now: number): Action[] {
+    const out: Action[] = [];
+    for (const s of this.slots) {
+      if (s.phase === 'backoff' && s.backoffUntil !== undefined && now >= s.backoffUntil) s.phase = 'idle';
+    }
+    let initsDone = true;
+    for (const s of this.slots.filter((x) => x.kind !== 'app')) {
+      if (s.kind === 'sidecar' && s.everStarted) {
+        if (s.phase === 'idle') out.push(this.start(s));
+        continue;
+      }
+      if (s.kind === 'init' && s.phase === 'done' && s.succeeded) continue;
+      // https://kubernetes.io/docs/concepts/workloads/pods/init-containers/
+      if (s.phase === 'idle') out.push(this.start(s));
+      initsDone = false;
+      break;
+    }
+    if (initsDone) for (const s of this.slots) if (s.kind === 'app' && s.phase === 'idle') out.push(this.start(s));
+    return out;
+  }
+
+  /**
+   * Probes due now (prober/worker.go): nothing before initialDelaySeconds; the startup probe
+   * alone until it succeeds; one run of each probe at a time, every periodSeconds.
+   */
+  private probesDue(s: Slot, now: number): Action[] {
+    const out: Action[] = [];
+    for (const kind of ['startup', 'liveness', 'readiness'] as const) {
+      const p = s.probes[kind];
+      if (!p || p.inFlight || now < p.nextAt) continue;
+      if (kind !== 'startup' && s.probes.startup) continue;
+      p.inFlight = true;
+      out.push({ type: 'probe', container: s.spec.name, instance: s.instances - 1, probe: kind });
+    }
+    return out;
+  }
+
+  /**
+   * Stopping one container (https://kubernetes.io/docs/concepts/containers/container-lifecycle-hooks/#hook-handler-execution,
+   * kuberuntime_container.go killContainer): the preStop hook first, inside the grace period;
+   * then the stop signal; SIGKILL when the grace period ends. A preStop hook that overruns gets
+   * the kubelet's one-time extension of 2 s before SIGKILL.
+   */
+  private stopSteps(s: Slot, now: number): Action[] {
+    const st = s.stop!;
+    const name = s.spec.name;
+    const out: Action[] = [];
+    if (st.preStop === 'due') {
+      st.preStop = 'running';
+      out.push({ type: 'hook', container: name, instance: s.instances - 1, hook: 'preStop', timeoutSeconds: Math.max(0, (st.deadline - now) / 1000) });
+      return out;
+    }
+    if (st.preStop === 'running') {
+      if (now < st.deadline) return out;
+      this.preStopOver(s);
+    }
+    if (!st.signalled) {
+      st.signalled = true;
+      out.push({ type: 'kill', container: name, signal: now >= st.deadline ? 'SIGKILL' : 'SIGTERM' });
+      if (now >= st.deadline) st.killed = true;
+    } else if (!st.killed && now >= st.deadline) {
+      st.killed = true;
+      out.push({ type: 'kill', container: name, signal: 'SIGKILL' });
+    }
+    return out;
+  }
+
+  private preStopOver(s: Slot): void {
+    const st = s.stop!;
+    st.preStop = 'over';
+    st.deadline = Math.max(st.deadline, this.clock.now() + MINIMUM_GRACE_PERIOD_SECONDS * 1000);
+  }
+
+  private beginStop(s: Slot, reason: StopReason, graceSeconds: number): void {
+    if (s.stop || !this.isUp(s)) return;
+    if (reason === 'delete' || reason === 'finished' || reason === 'deadline') this.record('Normal', 'Killing', `Stopping container ${s.spec.name}`, s);
+    // postStart still running: the kubelet does not run preStop for a container that never started.
+    const preStop = s.spec.lifecycle?.preStop && s.phase === 'running' ? 'due' : 'none';
+    s.phase = 'stopping';
+    s.status.ready = false;
+    s.stop = { reason, deadline: this.clock.now() + graceSeconds * 1000, preStop, signalled: false, killed: false };
+  }
+
+  /** Sidecars stop after every other container, in reverse order, one after the other. */
+  private stopSidecarsInReverse(): void {
+    if (this.slots.some((s) => s.kind !== 'sidecar' && (this.isUp(s) || s.phase === 'stopping'))) return;
+    const sidecars = this.slots.filter((s) => s.kind === 'sidecar');
+    for (const s of sidecars) if (s.phase === 'idle' || s.phase === 'backoff') s.phase = 'done';
+    const last = [...sidecars].reverse().find((s) => this.isUp(s) || s.phase === 'stopping');
+    if (!last || last.phase === 'stopping') return;
+    const grace = this.deleting ? Math.max(0, (this.deleting.deadline - this.clock.now()) / 1000) : this.pod.spec.terminationGracePeriodSeconds;
+    this.beginStop(last, this.deleting ? 'delete' : 'finished', grace);
+  }
+
+  /** activeDeadlineSeconds: https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-phase (kubelet DeadlineExceeded). */
+  private checkActiveDeadline(now: number): void {
+    const ads = this.pod.spec.activeDeadlineSeconds;
+    if (ads === undefined || this.startTime === undefined || this.isFinished() || this.deleting) return;
+    if (now < this.startTime + ads * 1000) return;
+    const message = 'Pod was active on the node longer than the specified deadline';
+    this.phase = 'Failed';
+    this.reason = { reason: 'DeadlineExceeded', message };
+    this.record('Normal', 'DeadlineExceeded', message);
+    for (const s of this.slots) {
+      if (s.phase === 'idle' || s.phase === 'backoff') s.phase = 'done';
+      if (s.kind !== 'sidecar') this.beginStop(s, 'deadline', this.pod.spec.terminationGracePeriodSeconds);
+    }
+    this.refresh();
+  }
+
   private start(s: Slot): Action {
     s.phase = 'starting';
     s.instances += 1;
@@ -264,12 +462,41 @@ export class PodMachine {
     return { type: 'start', container: s.spec.name, instance: s.instances - 1, kind: s.kind };
   }
 
+  private becomeRunning(s: Slot): void {
+    const since = s.runningSince ?? this.clock.now();
+    s.phase = 'running';
+    s.status.state = { running: { startedAt: iso(since) } };
+    // Probes start after initialDelaySeconds, counted from the container's start (prober/worker.go).
+    for (const kind of ['startup', 'liveness', 'readiness'] as const) {
+      const spec: Probe | undefined = s.spec[PROBE_FIELD[kind]];
+      if (spec) s.probes[kind] = { nextAt: since + spec.initialDelaySeconds * 1000, inFlight: false, successes: 0, failures: 0 };
+    }
+    if (!s.probes.startup) this.markStarted(s);
+  }
+
+  /** `started`: running with its startup probe (if any) passed; `ready` too when it has no readiness probe. */
+  private markStarted(s: Slot): void {
+    s.status.started = true;
+    s.everStarted = true;
+    if (!s.spec.readinessProbe) s.status.ready = true;
+    for (const kind of ['liveness', 'readiness'] as const) {
+      const p = s.probes[kind];
+      if (p) p.nextAt = Math.max(p.nextAt, this.clock.now());
+    }
+  }
+
+  private isUp(s: Slot): boolean {
+    return s.phase === 'starting' || s.phase === 'postStart' || s.phase === 'running';
+  }
+
   /**
    * restartPolicy (https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#restart-policy):
-   * app containers follow the pod's policy; init containers restart on failure unless it is Never.
+   * app containers follow the pod's policy; init containers restart on failure unless it is
+   * Never; sidecars always restart.
    */
   private shouldRestart(s: Slot): boolean {
     const policy = this.pod.spec.restartPolicy;
+    if (s.kind === 'sidecar') return true;
     if (s.kind === 'init') return !s.succeeded && policy !== 'Never';
     if (policy === 'Always') return true;
     if (policy === 'OnFailure') return !s.succeeded;
@@ -283,8 +510,8 @@ export class PodMachine {
     s.backoffSeconds = delay === 0 ? b.initialSeconds : Math.min(delay * 2, b.maxSeconds);
     s.phase = 'backoff';
     s.backoffUntil = this.clock.now() + delay * 1000;
+    s.status.lastState = s.status.state;
     if (delay > 0) {
-      s.status.lastState = s.status.state;
       s.status.state = {
         waiting: {
           reason: 'CrashLoopBackOff',
@@ -292,48 +519,46 @@ export class PodMachine {
         },
       };
       this.record('Warning', 'BackOff', `Back-off restarting failed container ${s.spec.name} in pod ${this.podRef}`, s);
-    } else {
-      s.status.lastState = s.status.state;
     }
   }
 
   private allStopped(): boolean {
-    return this.slots.every((s) => s.phase !== 'running' && s.phase !== 'starting' && s.phase !== 'stopping');
+    return this.slots.every((s) => !this.isUp(s) && s.phase !== 'stopping');
   }
 
   /** Phase and conditions, as kubelet_pods.go getPhase and pkg/kubelet/status/generate.go. */
   private refresh(): void {
     const inits = this.slots.filter((s) => s.kind === 'init');
+    const sidecars = this.slots.filter((s) => s.kind === 'sidecar');
     const apps = this.slots.filter((s) => s.kind === 'app');
     const initFailedForGood = inits.some((s) => s.phase === 'done' && !s.succeeded);
-    const initDone = inits.every((s) => s.phase === 'done' && s.succeeded);
+    const initDone = inits.every((s) => s.phase === 'done' && s.succeeded) && sidecars.every((s) => s.everStarted);
     const appsDone = apps.every((s) => s.phase === 'done');
 
     let phase: PodPhase;
     if (initFailedForGood && !this.deleting) phase = 'Failed';
-    else if (!initDone) phase = this.phase === 'Failed' ? 'Failed' : 'Pending';
+    else if (!initDone) phase = 'Pending';
     else if (appsDone && apps.every((s) => s.instances > 0)) phase = apps.every((s) => s.succeeded) ? 'Succeeded' : 'Failed';
-    else if (apps.some((s) => s.phase === 'running' || s.instances > 0)) phase = 'Running';
+    else if (apps.some((s) => s.instances > 0)) phase = 'Running';
     else phase = 'Pending';
-    if (this.phase !== 'Succeeded' && this.phase !== 'Failed') this.phase = phase;
+    if (!this.isFinished()) this.phase = phase;
 
     if (initDone) {
       this.setCondition('Initialized', true);
       for (const s of apps) if (s.phase === 'idle' && s.instances === 0 && 'waiting' in s.status.state) s.status.state = { waiting: { reason: 'ContainerCreating' } };
+    } else {
+      const pending = [...inits.filter((s) => !(s.phase === 'done' && s.succeeded)), ...sidecars.filter((s) => !s.everStarted)].map((s) => s.spec.name);
+      this.setCondition('Initialized', false, 'ContainersNotInitialized', `containers with incomplete status: [${pending.join(' ')}]`);
     }
-    const finished = this.phase === 'Succeeded' || this.phase === 'Failed';
-    const ready = !finished && apps.every((s) => s.status.ready);
+    // Ready counts app containers and sidecars (https://kubernetes.io/docs/concepts/workloads/pods/sidecar-containers/).
+    const counted = [...sidecars, ...apps];
+    const finished = this.isFinished();
+    const ready = !finished && initDone && counted.every((s) => s.status.ready);
     const reason = finished ? 'PodCompleted' : 'ContainersNotReady';
-    const notReady = apps.filter((s) => !s.status.ready).map((s) => s.spec.name);
+    const notReady = counted.filter((s) => !s.status.ready).map((s) => s.spec.name);
     const message = finished ? undefined : `containers with unready status: [${notReady.join(' ')}]`;
     this.setCondition('ContainersReady', ready, ready ? undefined : reason, ready ? undefined : message);
     this.setCondition('Ready', ready, ready ? undefined : reason, ready ? undefined : message);
-    if (!initDone && !initFailedForGood) {
-      const pending = inits.filter((s) => !(s.phase === 'done' && s.succeeded)).map((s) => s.spec.name);
-      this.setCondition('Initialized', false, 'ContainersNotInitialized', `containers with incomplete status: [${pending.join(' ')}]`);
-    } else if (initFailedForGood) {
-      this.setCondition('Initialized', false, 'ContainersNotInitialized', `containers with incomplete status: [${inits.filter((s) => !s.succeeded).map((s) => s.spec.name).join(' ')}]`);
-    }
   }
 
   private setCondition(type: PodCondition['type'], ok: boolean, reason?: string, message?: string): void {
@@ -348,7 +573,7 @@ export class PodMachine {
 
   private record(type: PodEvent['type'], reason: string, message: string, s?: Slot): void {
     const now = iso(this.clock.now());
-    const fieldPath = s ? `spec.${s.kind === 'init' ? 'initContainers' : 'containers'}{${s.spec.name}}` : undefined;
+    const fieldPath = s ? `spec.${s.kind === 'app' ? 'containers' : 'initContainers'}{${s.spec.name}}` : undefined;
     // Identical events are aggregated with a count, as the API server's event correlator does.
     const same = this.events.find((e) => e.type === type && e.reason === reason && e.message === message && e.fieldPath === fieldPath);
     if (same) {

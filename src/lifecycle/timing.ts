@@ -38,3 +38,9 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => Date.now() };
+
+/**
+ * The kubelet's minimumGracePeriodInSeconds (kuberuntime_container.go): a preStop hook that used
+ * up the grace period still leaves the container this long to stop before SIGKILL.
+ */
+export const MINIMUM_GRACE_PERIOD_SECONDS = 2;

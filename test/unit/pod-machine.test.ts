@@ -143,3 +143,201 @@ describe('PodMachine: graceful deletion', () => {
     expect(m.actions()).toEqual([{ type: 'teardown' }]);
   });
 });
+
+const probe = (extra: Record<string, unknown> = {}) => ({
+  exec: { command: ['true'] }, initialDelaySeconds: 0, timeoutSeconds: 1, periodSeconds: 10, successThreshold: 1, failureThreshold: 3, ...extra,
+});
+const probes = (a: Action[]) => a.filter((x) => x.type === 'probe').map((x) => `${(x as { container: string }).container}:${(x as { probe: string }).probe}`);
+const ready = (m: PodMachine) => m.status().conditions.find((c) => c.type === 'Ready')!;
+
+describe('PodMachine: probes (https://kubernetes.io/docs/concepts/configure-liveness-readiness-startup-probes/)', () => {
+  it('readiness gates ready and the Ready condition; failureThreshold failures make it unready', () => {
+    const clock = new FakeClock();
+    const m = new PodMachine(pod({ containers: [container('web', { readinessProbe: probe({ initialDelaySeconds: 5, periodSeconds: 2, failureThreshold: 2 }) })] }), clock, KUBELET_BACKOFF);
+    m.actions();
+    m.started('web', 'x');
+    expect(probes(m.actions())).toEqual([]); // not before initialDelaySeconds
+    expect(m.wakeAt()).toBe(clock.t + 5000);
+    expect(status(m, 'web')).toMatchObject({ ready: false, started: true });
+    expect(ready(m)).toMatchObject({ status: 'False', reason: 'ContainersNotReady', message: 'containers with unready status: [web]' });
+    clock.advance(5);
+    expect(probes(m.actions())).toEqual(['web:readiness']);
+    expect(probes(m.actions())).toEqual([]); // one at a time
+    m.probeResult('web', 0, 'readiness', true);
+    expect(status(m, 'web').ready).toBe(true);
+    expect(ready(m).status).toBe('True');
+    clock.advance(2);
+    m.actions();
+    m.probeResult('web', 0, 'readiness', false, 'HTTP probe failed with statuscode: 503');
+    expect(status(m, 'web').ready).toBe(true);
+    clock.advance(2);
+    m.actions();
+    m.probeResult('web', 0, 'readiness', false, 'HTTP probe failed with statuscode: 503');
+    expect(status(m, 'web').ready).toBe(false);
+    expect(ready(m).status).toBe('False');
+    expect(m.eventLog().find((e) => e.reason === 'Unhealthy')).toMatchObject({ type: 'Warning', message: 'Readiness probe failed: HTTP probe failed with statuscode: 503', count: 2, fieldPath: 'spec.containers{web}' });
+  });
+
+  it('liveness failures kill the container with its grace period; the restart policy brings it back', () => {
+    const clock = new FakeClock();
+    const m = new PodMachine(pod({ terminationGracePeriodSeconds: 5, containers: [container('app', { livenessProbe: probe({ failureThreshold: 2, periodSeconds: 1 }) })] }), clock, KUBELET_BACKOFF);
+    m.actions();
+    m.started('app', 'x');
+    expect(probes(m.actions())).toEqual(['app:liveness']);
+    m.probeResult('app', 0, 'liveness', false, 'cat: /tmp/healthy: No such file or directory');
+    clock.advance(1);
+    expect(probes(m.actions())).toEqual(['app:liveness']);
+    m.probeResult('app', 0, 'liveness', false, 'cat: /tmp/healthy: No such file or directory');
+    expect(m.actions()).toEqual([{ type: 'kill', container: 'app', signal: 'SIGTERM' }]);
+    expect(m.eventLog().find((e) => e.reason === 'Killing')?.message).toBe('Container app failed liveness probe, will be restarted');
+    clock.advance(5);
+    expect(m.actions()).toEqual([{ type: 'kill', container: 'app', signal: 'SIGKILL' }]);
+    m.exited('app', 137);
+    expect(starts(m.actions())).toEqual(['app']); // first restart at once
+    expect(status(m, 'app').restartCount).toBe(1);
+    expect(status(m, 'app').lastState).toMatchObject({ terminated: { exitCode: 137, reason: 'Error' } });
+  });
+
+  it('startup gates liveness and readiness; started only once it succeeds', () => {
+    const clock = new FakeClock();
+    const m = new PodMachine(pod({ containers: [container('app', { startupProbe: probe({ periodSeconds: 1, failureThreshold: 30 }), livenessProbe: probe(), readinessProbe: probe() })] }), clock, KUBELET_BACKOFF);
+    m.actions();
+    m.started('app', 'x');
+    expect(probes(m.actions())).toEqual(['app:startup']);
+    m.probeResult('app', 0, 'startup', false, 'not yet');
+    expect(status(m, 'app')).toMatchObject({ started: false, ready: false });
+    clock.advance(1);
+    expect(probes(m.actions())).toEqual(['app:startup']);
+    m.probeResult('app', 0, 'startup', true);
+    expect(status(m, 'app')).toMatchObject({ started: true, ready: false });
+    expect(probes(m.actions())).toEqual(['app:liveness', 'app:readiness']);
+    m.probeResult('app', 0, 'liveness', true);
+    m.probeResult('app', 0, 'readiness', true);
+    expect(status(m, 'app').ready).toBe(true);
+    clock.advance(10);
+    expect(probes(m.actions())).toEqual(['app:liveness', 'app:readiness']); // startup never again
+  });
+
+  it('a result for an earlier instance is ignored', () => {
+    const m = new PodMachine(pod({ containers: [container('app', { readinessProbe: probe() })] }), new FakeClock(), KUBELET_BACKOFF);
+    m.actions();
+    m.started('app', 'x');
+    m.actions();
+    m.probeResult('app', 7, 'readiness', true);
+    expect(status(m, 'app').ready).toBe(false);
+  });
+});
+
+describe('PodMachine: hooks (https://kubernetes.io/docs/concepts/containers/container-lifecycle-hooks/)', () => {
+  const hooks = { postStart: { exec: { command: ['true'] } }, preStop: { exec: { command: ['true'] } } };
+
+  it('not running until postStart completes; a failed postStart kills it and the policy restarts it', () => {
+    const clock = new FakeClock();
+    const m = new PodMachine(pod({ containers: [container('app', { lifecycle: hooks })] }), clock, KUBELET_BACKOFF);
+    m.actions();
+    m.started('app', 'x');
+    expect(m.actions()).toEqual([{ type: 'hook', container: 'app', instance: 0, hook: 'postStart', timeoutSeconds: 30 }]);
+    expect(status(m, 'app')).toMatchObject({ started: false, state: { waiting: { reason: 'ContainerCreating' } } });
+    m.hookDone('app', 0, 'postStart', true);
+    expect(status(m, 'app')).toMatchObject({ started: true, ready: true, state: { running: {} } });
+
+    m.exited('app', 1);
+    expect(starts(m.actions())).toEqual(['app']);
+    m.started('app', 'y');
+    m.actions();
+    m.hookDone('app', 1, 'postStart', false, 'Exec lifecycle hook ([false]) for Container "app" in Pod "demo_default(1111-2222)" failed - error: command \'false\' exited with 1, message: ""');
+    expect(status(m, 'app').state).toMatchObject({ waiting: { reason: 'PostStartHookError' } });
+    expect(m.eventLog().find((e) => e.reason === 'FailedPostStartHook')?.type).toBe('Warning');
+    // no preStop for a container whose postStart failed
+    expect(m.actions()).toEqual([{ type: 'kill', container: 'app', signal: 'SIGTERM' }]);
+    m.exited('app', 143);
+    expect(m.status().containerStatuses[0]!.state).toMatchObject({ waiting: { reason: 'CrashLoopBackOff' } });
+  });
+
+  it('preStop runs before the stop signal, inside the grace period, with a 2 s extension when it overruns', () => {
+    const clock = new FakeClock();
+    const m = new PodMachine(pod({ terminationGracePeriodSeconds: 10, containers: [container('app', { lifecycle: { preStop: hooks.preStop } })] }), clock, KUBELET_BACKOFF);
+    m.actions();
+    m.started('app', 'x');
+    m.deleteRequested(10);
+    expect(m.actions()).toEqual([{ type: 'hook', container: 'app', instance: 0, hook: 'preStop', timeoutSeconds: 10 }]);
+    clock.advance(9);
+    expect(m.actions()).toEqual([]);
+    clock.advance(1); // the hook is still running when the grace period ends
+    expect(m.actions()).toEqual([{ type: 'kill', container: 'app', signal: 'SIGTERM' }]);
+    expect(m.wakeAt()).toBe(clock.t + 2000);
+    clock.advance(2);
+    expect(m.actions()).toEqual([{ type: 'kill', container: 'app', signal: 'SIGKILL' }]);
+    m.exited('app', 137);
+    expect(m.actions()).toEqual([{ type: 'teardown' }]);
+  });
+
+  it('a preStop that returns in time: the stop signal follows at once', () => {
+    const clock = new FakeClock();
+    const m = new PodMachine(pod({ containers: [container('app', { lifecycle: { preStop: hooks.preStop } })] }), clock, KUBELET_BACKOFF);
+    m.actions();
+    m.started('app', 'x');
+    m.deleteRequested(30);
+    m.actions();
+    clock.advance(1);
+    m.hookDone('app', 0, 'preStop', true);
+    expect(m.actions()).toEqual([{ type: 'kill', container: 'app', signal: 'SIGTERM' }]);
+    expect(m.wakeAt()).toBe(clock.t + 29000);
+  });
+});
+
+describe('PodMachine: native sidecars (https://kubernetes.io/docs/concepts/workloads/pods/sidecar-containers/)', () => {
+  it('the next init container starts once the sidecar is started; the pod ends with its app containers; sidecars stop in reverse order', () => {
+    const clock = new FakeClock();
+    const m = new PodMachine(pod({
+      restartPolicy: 'Never',
+      initContainers: [container('proxy', { restartPolicy: 'Always', startupProbe: probe({ periodSeconds: 1 }) }), container('log', { restartPolicy: 'Always' }), container('setup')],
+      containers: [container('app')],
+    }), clock, KUBELET_BACKOFF);
+    expect(starts(m.actions())).toEqual(['proxy']);
+    m.started('proxy', 'p');
+    expect(starts(m.actions())).toEqual([]); // its startup probe has not passed
+    m.probeResult('proxy', 0, 'startup', true);
+    expect(starts(m.actions())).toEqual(['log']);
+    m.started('log', 'l');
+    expect(starts(m.actions())).toEqual(['setup']);
+    m.started('setup', 's');
+    m.exited('setup', 0);
+    expect(starts(m.actions())).toEqual(['app']);
+    m.started('app', 'a');
+    expect(m.status().phase).toBe('Running');
+    expect(ready(m).status).toBe('True');
+
+    // a sidecar that crashes restarts, whatever the pod's restartPolicy
+    m.exited('log', 1);
+    expect(starts(m.actions())).toEqual(['log']);
+    m.started('log', 'l2');
+
+    m.exited('app', 0);
+    expect(m.status().phase).toBe('Succeeded');
+    expect(m.actions()).toEqual([{ type: 'kill', container: 'log', signal: 'SIGTERM' }]);
+    m.exited('log', 143);
+    expect(m.actions()).toEqual([{ type: 'kill', container: 'proxy', signal: 'SIGTERM' }]);
+    m.exited('proxy', 143);
+    expect(m.actions()).toEqual([{ type: 'teardown' }]);
+    expect(m.status().phase).toBe('Succeeded');
+    expect(m.exitCode()).toBe(0);
+  });
+});
+
+describe('PodMachine: activeDeadlineSeconds', () => {
+  it('fails the pod with DeadlineExceeded and stops its containers', () => {
+    const clock = new FakeClock();
+    const m = new PodMachine(pod({ activeDeadlineSeconds: 60, terminationGracePeriodSeconds: 3, containers: [container('app')] }), clock, KUBELET_BACKOFF);
+    m.sandboxReady();
+    m.actions();
+    m.started('app', 'x');
+    expect(m.wakeAt()).toBe(clock.t + 60000);
+    clock.advance(60);
+    expect(m.actions()).toEqual([{ type: 'kill', container: 'app', signal: 'SIGTERM' }]);
+    expect(m.status()).toMatchObject({ phase: 'Failed', reason: 'DeadlineExceeded', message: 'Pod was active on the node longer than the specified deadline' });
+    m.exited('app', 143);
+    expect(m.actions()).toEqual([{ type: 'teardown' }]);
+    expect(m.exitCode()).toBe(143);
+  });
+});
