@@ -76,7 +76,7 @@ describe('bad input: one line on stderr, non-zero, nothing left', () => {
   });
 
   it('a pod whose name exists is refused; --replace replaces it', async () => {
-    const manifest = pod('twice', { containers: [box('s', 'sleep 30')] });
+    const manifest = pod('twice', { terminationGracePeriodSeconds: 1, containers: [box('s', 'sleep 30')] });
     expect((await c.run(['run', '-d', '-'], { input: manifest })).stdout).toBe('twice');
     const again = await c.run(['run', '-d', '-'], { input: manifest });
     expect(again.exitCode).toBe(1);
