@@ -8,6 +8,8 @@ import { registerDelete } from './delete.js';
 import { registerInspect } from './inspect.js';
 import { registerExec } from './exec.js';
 import { registerDoctor } from './doctor.js';
+import { registerDescribe } from './describe.js';
+import { registerWait } from './wait.js';
 
 export const VERSION = '0.1.0';
 
@@ -29,6 +31,8 @@ export async function main(argv: string[]): Promise<number> {
   registerLogs(program);
   registerExec(program);
   registerDelete(program);
+  registerDescribe(program);
+  registerWait(program);
   registerInspect(program);
   registerImageCommands(program);
   registerDoctor(program);
