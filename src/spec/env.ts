@@ -1,5 +1,7 @@
-import { hostname } from 'node:os';
 import type { Container, Manifest, Pod } from './types.js';
+
+/** The one node podbox schedules to. */
+export const NODE_NAME = 'podbox';
 
 /**
  * A container's environment as the kubelet builds it (kubelet_pods.go makeEnvironmentVariables):
@@ -71,7 +73,8 @@ function fieldValue(pod: Pod, path: string, ips: { podIP: string; hostIP: string
     case 'metadata.name': return meta.name;
     case 'metadata.namespace': return meta.namespace;
     case 'metadata.uid': return meta.uid ?? '';
-    case 'spec.nodeName': return hostname();
+    // The node's name, as the Scheduled event and `podbox get -o wide` give it.
+    case 'spec.nodeName': return NODE_NAME;
     case 'spec.serviceAccountName': return pod.spec.serviceAccountName ?? 'default';
     case 'status.hostIP': case 'status.hostIPs': return ips.hostIP;
     case 'status.podIP': case 'status.podIPs': return ips.podIP;
