@@ -329,8 +329,7 @@ function events(w: Lines, list: PodEvent[], now: number): void {
   for (const e of sorted) {
     const first = since(Date.parse(e.firstTimestamp), now);
     const age = e.count > 1 ? `${since(Date.parse(e.lastTimestamp), now)} (x${e.count} over ${first})` : first;
-    const message = e.fieldPath ? `${e.fieldPath}: ${e.message.trim()}` : e.message.trim();
-    w.add(1, `${e.type}\t${e.reason}\t${age}\t${source(e)}\t${message}`);
+    w.add(1, `${e.type}\t${e.reason}\t${age}\t${source(e)}\t${e.message.trim()}`);
   }
 }
 

@@ -1,8 +1,10 @@
 import { closeSync, existsSync, readFileSync } from 'node:fs';
 import type { Manifest, Container } from '../spec/types.js';
+import { runProbe, runHook, hookFailureMessage, type HandlerTarget } from './handlers.js';
+import { pollUntil } from '../poll.js';
 import { containerEnv, expandCommand } from '../spec/manifest.js';
 import type { StoredImage } from '../image/store.js';
-import { PodMachine, type Action } from './pod-machine.js';
+import { PodMachine, PROBE_FIELD, type Action } from './pod-machine.js';
 import { backoffPolicy, systemClock } from './timing.js';
 import { createSandbox, mountInPod, tmpfsMount, type Sandbox } from '../sandbox/sandbox.js';
 import { native } from '../sandbox/native.js';
@@ -59,6 +61,7 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
   const sinks = new Set<Promise<void>>();
+  const currentSinks = new Map<string, LogSink>();
 
   const teardown = async () => {
     tearingDown = true;
@@ -100,6 +103,11 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
     switch (a.type) {
       case 'start':
         await startContainer(a.container, a.instance);
+        break;
+      case 'probe':
+      case 'hook':
+        // Probes and hooks run beside the pod's other work; their result comes back as an event.
+        void runHandler(a).then(kick);
         break;
       case 'kill':
         await killContainer(a.container, a.signal);
@@ -175,6 +183,7 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
       sink.attach('stderr', errR);
       const closed = sink.closed();
       sinks.add(closed);
+      currentSinks.set(name, sink);
       runtime.containers[name] = { runcPid: pid, instance };
       machine.started(name, `runc://${id}`);
       void native().watchExit(pid, async (code, signal) => {
@@ -197,6 +206,35 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
       machine.startFailed(name, msg);
       if (o.echo) o.echo(name, 'stderr', `podbox: cannot start container: ${msg}`);
     }
+  };
+
+  /** runc ids known to be running: `runc run` returns before the process exists, and an exec needs it. */
+  const knownRunning = new Set<string>();
+  const untilRunning = async (id: string) => {
+    if (knownRunning.has(id)) return;
+    if (await pollUntil(async () => (await runc.state(id))?.status === 'running', 10_000, 20)) knownRunning.add(id);
+  };
+
+  /** Runs a probe or hook for the machine and reports its result (src/lifecycle/handlers.ts does the work). */
+  const runHandler = async (a: Extract<Action, { type: 'probe' | 'hook' }>) => {
+    const c = spec(a.container);
+    const id = `${a.container}.${a.instance}`;
+    const target: HandlerTarget = { pausePid: sandbox!.pid, runc, containerId: id, container: c, podIP: POD_IP };
+    if (a.type === 'probe') {
+      const probe = c[PROBE_FIELD[a.probe]]!;
+      if (probe.exec) await untilRunning(id);
+      const r = await runProbe(probe, target);
+      machine.probeResult(a.container, a.instance, a.probe, r.ok, r.message);
+      return;
+    }
+    const handler = c.lifecycle![a.hook]!;
+    if (handler.exec) await untilRunning(id);
+    const r = await runHook(handler, target, a.timeoutSeconds);
+    // Hook output goes to the container's log, marked (the kubelet drops it; users want it).
+    const sink = currentSinks.get(a.container);
+    for (const line of (r.output ?? '').split('\n').filter(Boolean)) sink?.line('stdout', `[${a.hook} hook] ${line}`);
+    const podRef = `${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid ?? ''})`;
+    machine.hookDone(a.container, a.instance, a.hook, r.ok, r.ok ? '' : hookFailureMessage(handler, a.container, podRef, r));
   };
 
   const killContainer = async (name: string, signal: 'SIGTERM' | 'SIGKILL') => {

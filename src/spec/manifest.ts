@@ -58,7 +58,6 @@ export function parseManifest(text: string, source: string): Manifest {
   const label = `pod "${pod.metadata.name}"`;
   const manifest: Manifest = { pod, original: withoutStatus(podObject), configMaps, secrets };
   for (const problem of crossChecks(manifest)) throw fieldError(where, label, problem);
-  for (const problem of notImplementedYet(pod)) throw fieldError(where, label, problem);
   return manifest;
 }
 
@@ -262,21 +261,4 @@ function* keyRefs(m: Manifest, path: string, kind: 'configmap' | 'secret', name:
   for (const k of keys ?? []) {
     if (!present.has(k)) yield { path, message: `key "${k}" not found in ${kind} "${name}"`, hint: `add ${k} to the ${kind}'s data, or mark the reference optional` };
   }
-}
-
-/**
- * Kubernetes fields that the pod lifecycle does not carry out yet. They are refused rather than
- * ignored: a probe that never runs or a hook that never fires would make the pod lie.
- */
-function* notImplementedYet(pod: Pod): Generator<Problem> {
-  const groups: [string, Container[]][] = [['spec.initContainers', pod.spec.initContainers ?? []], ['spec.containers', pod.spec.containers]];
-  for (const [group, list] of groups) {
-    for (const [i, c] of list.entries()) {
-      for (const f of ['livenessProbe', 'readinessProbe', 'startupProbe', 'lifecycle'] as const) {
-        if (c[f]) yield { path: `${group}[${i}].${f}`, message: `${f} is not supported yet: remove it to run the pod with podbox`, unsupported: true };
-      }
-      if (c.restartPolicy) yield { path: `${group}[${i}].restartPolicy`, message: 'sidecar containers (restartPolicy: Always) are not supported yet: make it a regular container', unsupported: true };
-    }
-  }
-  if (pod.spec.activeDeadlineSeconds !== undefined) yield { path: 'spec.activeDeadlineSeconds', message: 'activeDeadlineSeconds is not supported yet: remove it', unsupported: true };
 }

@@ -46,9 +46,9 @@ describe('podbox describe', () => {
     expect(rows[1]).toEqual(['----', '------', '----', '----', '-------']);
     expect(rows.slice(2).map(([type, reason, , from, message]) => [type, reason, from, message])).toEqual([
       ['Normal', 'Scheduled', 'default-scheduler', 'Successfully assigned default/dsc to podbox'],
-      ['Normal', 'Pulled', 'kubelet', `spec.containers{main}: Container image "${IMAGE}" already present on machine`],
-      ['Normal', 'Created', 'kubelet', 'spec.containers{main}: Created container main'],
-      ['Normal', 'Started', 'kubelet', 'spec.containers{main}: Started container main'],
+      ['Normal', 'Pulled', 'kubelet', `Container image "${IMAGE}" already present on machine`],
+      ['Normal', 'Created', 'kubelet', 'Created container main'],
+      ['Normal', 'Started', 'kubelet', 'Started container main'],
     ]);
     for (const row of rows.slice(2)) expect(row[2]).toMatch(/^\d+s$/);
   });

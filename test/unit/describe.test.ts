@@ -134,10 +134,10 @@ Events:
   Type    Reason     Age    From               Message
   ----    ------     ----   ----               -------
   Normal  Scheduled  2m12s  default-scheduler  Successfully assigned default/demo to podbox
-  Normal  Pulled     2m12s  kubelet            spec.initContainers{init}: Container image "localhost/busybox:test" already present on machine
-  Normal  Created    2m12s  kubelet            spec.initContainers{init}: Created container init
-  Normal  Started    2m11s  kubelet            spec.initContainers{init}: Started container init
-  Normal  Started    2m10s  kubelet            spec.containers{web}: Started container web
+  Normal  Pulled     2m12s  kubelet            Container image "localhost/busybox:test" already present on machine
+  Normal  Created    2m12s  kubelet            Created container init
+  Normal  Started    2m11s  kubelet            Started container init
+  Normal  Started    2m10s  kubelet            Started container web
 `);
   });
 
@@ -190,8 +190,8 @@ Events:
   Type     Reason     Age                 From               Message
   ----     ------     ----                ----               -------
   Normal   Scheduled  5m3s                default-scheduler  Successfully assigned default/demo to podbox
-  Normal   Started    13s (x5 over 5m3s)  kubelet            spec.containers{app}: Started container app
-  Warning  BackOff    3s (x4 over 4m53s)  kubelet            spec.containers{app}: Back-off restarting failed container app in pod demo_default(1111-2222)
+  Normal   Started    13s (x5 over 5m3s)  kubelet            Started container app
+  Warning  BackOff    3s (x4 over 4m53s)  kubelet            Back-off restarting failed container app in pod demo_default(1111-2222)
 `);
   });
 
