@@ -40,7 +40,8 @@ export function registerGet(program: Command): void {
       const rows = [['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE', ...(wide ? ['IP', 'NODE', 'NOMINATED NODE', 'READINESS GATES'] : [])]];
       for (const v of views) {
         const s = statusOf(v);
-        const r = tableRow(s, v.record.createdAt, Date.now(), isTerminating(v));
+        const sidecars = new Set((v.record.pod.spec.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map((c) => c.name));
+        const r = tableRow(s, v.record.createdAt, Date.now(), isTerminating(v), sidecars);
         rows.push([v.dir.name, r.ready, r.status, r.restarts, r.age, ...(wide ? [s.podIP ?? '<none>', 'podbox', '<none>', '<none>'] : [])]);
       }
       process.stdout.write(formatTable(rows));
@@ -78,8 +79,11 @@ export function podObject(v: PodView): Record<string, unknown> {
   };
 }
 
-/** kubectl's STATUS, READY and RESTARTS columns (k8s.io/kubectl/pkg/cmd/get printPod / printers). */
-export function tableRow(s: PodStatus, createdAt: string, now: number, terminating: boolean): { ready: string; status: string; restarts: string; age: string } {
+/**
+ * kubectl's STATUS, READY and RESTARTS columns (k8s.io/kubernetes/pkg/printers/internalversion
+ * printPod). Sidecars (restartable init containers) count in READY once started.
+ */
+export function tableRow(s: PodStatus, createdAt: string, now: number, terminating: boolean, sidecars: ReadonlySet<string> = new Set()): { ready: string; status: string; restarts: string; age: string } {
   let reason: string = s.reason ?? s.phase;
   const inits = s.initContainerStatuses ?? [];
   let initializing = false;
@@ -91,10 +95,15 @@ export function tableRow(s: PodStatus, createdAt: string, now: number, terminati
     if (t?.finishedAt) lastRestart = Math.max(lastRestart, Date.parse(t.finishedAt));
   };
   inits.forEach(count);
+  let ready = 0;
   for (let i = 0; i < inits.length; i++) {
     const c = inits[i]!;
     const st = c.state;
     if ('terminated' in st && st.terminated.exitCode === 0) continue;
+    if (sidecars.has(c.name) && c.started) {
+      if (c.ready) ready++;
+      continue;
+    }
     if ('terminated' in st) {
       reason = st.terminated.reason ? `Init:${st.terminated.reason}` : st.terminated.signal ? `Init:Signal:${st.terminated.signal}` : `Init:ExitCode:${st.terminated.exitCode}`;
     } else if ('waiting' in st && st.waiting.reason && st.waiting.reason !== 'PodInitializing') {
@@ -105,10 +114,10 @@ export function tableRow(s: PodStatus, createdAt: string, now: number, terminati
     initializing = true;
     break;
   }
-  let ready = 0;
   const apps = s.containerStatuses;
   apps.forEach(count);
-  if (!initializing) {
+  const initialized = s.conditions.some((c) => c.type === 'Initialized' && c.status === 'True');
+  if (!initializing || initialized) {
     let hasRunning = false;
     for (let i = apps.length - 1; i >= 0; i--) {
       const c = apps[i]!;
@@ -125,7 +134,7 @@ export function tableRow(s: PodStatus, createdAt: string, now: number, terminati
   }
   if (terminating) reason = 'Terminating';
   const restartsText = lastRestart && restarts > 0 ? `${restarts} (${humanDuration(now - lastRestart)} ago)` : String(restarts);
-  return { ready: `${ready}/${apps.length}`, status: reason, restarts: restartsText, age: humanDuration(now - Date.parse(createdAt)) };
+  return { ready: `${ready}/${apps.length + sidecars.size}`, status: reason, restarts: restartsText, age: humanDuration(now - Date.parse(createdAt)) };
 }
 
 /** k8s.io/apimachinery/pkg/util/duration.HumanDuration, as kubectl prints AGE. */

@@ -33,3 +33,21 @@ describe('kubectl get pods columns', () => {
     expect([59_000, 119_000, 150_000, 600_000, 7_200_000, 90_000_000].map(humanDuration)).toEqual(['59s', '119s', '2m30s', '10m', '120m', '25h']);
   });
 });
+
+describe('kubectl table with native sidecars', () => {
+  it('a started sidecar counts in READY; after the app completes the pod shows Completed', () => {
+    const clock = new FakeClock();
+    const created = new Date(clock.t).toISOString();
+    const sidecars = new Set(['proxy']);
+    const m = new PodMachine(pod({ restartPolicy: 'Never', initContainers: [container('proxy', { restartPolicy: 'Always' })], containers: [container('app')] }), clock, KUBELET_BACKOFF);
+    m.actions();
+    m.started('proxy', 'p');
+    m.actions();
+    m.started('app', 'a');
+    expect(tableRow(m.status(), created, clock.t, false, sidecars)).toMatchObject({ ready: '2/2', status: 'Running' });
+    m.exited('app', 0);
+    m.actions();
+    m.exited('proxy', 143);
+    expect(tableRow(m.status(), created, clock.t, false, sidecars)).toMatchObject({ ready: '0/2', status: 'Completed' });
+  });
+});
