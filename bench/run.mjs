@@ -61,7 +61,8 @@ try {
   const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
   spec.process.terminal = false;
   spec.process.args = ['echo', 'hello'];
-  spec.root = { path: rootfsSrc?.rootfs ?? join(bundle, 'rootfs'), readonly: true };
+  // The image's unpacked root filesystem in the store (src/image/store.ts: images/sha256/<id>/rootfs).
+  spec.root = { path: join(home, 'images', 'sha256', rootfsSrc.id.replace(/^sha256:/, ''), 'rootfs'), readonly: true };
   writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
   const runcRoot = join(home, 'runc');
   let n = 0;

@@ -1,15 +1,24 @@
 import { Command, CommanderError } from 'commander';
 import { PodboxError } from '../errors.js';
-import { registerImageCommands } from './image.js';
-import { registerRun } from './run.js';
-import { registerGet } from './get.js';
-import { registerLogs } from './logs.js';
-import { registerDelete } from './delete.js';
-import { registerInspect } from './inspect.js';
-import { registerExec } from './exec.js';
-import { registerDoctor } from './doctor.js';
-import { registerDescribe } from './describe.js';
-import { registerWait } from './wait.js';
+
+/**
+ * Every command, in `podbox --help` order, with the names it answers to. A command's module (and
+ * what it imports: the YAML and schema libraries, tar...) is loaded only when that command runs,
+ * so a command starts without paying for the others.
+ */
+type Register = (program: Command) => void;
+const COMMANDS: [names: string[], load: () => Promise<Register>][] = [
+  [['run', '__supervise'], async () => (await import('./run.js')).registerRun],
+  [['get'], async () => (await import('./get.js')).registerGet],
+  [['logs'], async () => (await import('./logs.js')).registerLogs],
+  [['exec'], async () => (await import('./exec.js')).registerExec],
+  [['delete'], async () => (await import('./delete.js')).registerDelete],
+  [['describe'], async () => (await import('./describe.js')).registerDescribe],
+  [['wait'], async () => (await import('./wait.js')).registerWait],
+  [['inspect'], async () => (await import('./inspect.js')).registerInspect],
+  [['image'], async () => (await import('./image.js')).registerImageCommands],
+  [['doctor'], async () => (await import('./doctor.js')).registerDoctor],
+];
 
 export const VERSION = '0.1.0';
 
@@ -26,16 +35,10 @@ export async function main(argv: string[]): Promise<number> {
     .showSuggestionAfterError(true)
     .enablePositionalOptions();
 
-  registerRun(program);
-  registerGet(program);
-  registerLogs(program);
-  registerExec(program);
-  registerDelete(program);
-  registerDescribe(program);
-  registerWait(program);
-  registerInspect(program);
-  registerImageCommands(program);
-  registerDoctor(program);
+  // The command named on the line, or all of them (for --help, and suggestions for a typo).
+  const named = argv.find((a) => !a.startsWith('-'));
+  const chosen = COMMANDS.filter(([names]) => named !== undefined && names.includes(named));
+  for (const [, load] of chosen.length ? chosen : COMMANDS) (await load())(program);
   for (const c of program.commands) c.exitOverride();
 
   try {

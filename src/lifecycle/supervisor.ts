@@ -1,6 +1,6 @@
 import { closeSync, existsSync, readFileSync } from 'node:fs';
 import type { Manifest, Container } from '../spec/types.js';
-import { runProbe, runHook, hookFailureMessage, type HandlerTarget } from './handlers.js';
+import type { HandlerTarget } from './handlers.js';
 import { pollUntil } from '../poll.js';
 import { containerEnv, expandCommand } from '../spec/manifest.js';
 import type { StoredImage } from '../image/store.js';
@@ -217,6 +217,8 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
 
   /** Runs a probe or hook for the machine and reports its result (src/lifecycle/handlers.ts does the work). */
   const runHandler = async (a: Extract<Action, { type: 'probe' | 'hook' }>) => {
+    // Loaded on first use: http, https, http2 and tls cost a pod without probes or hooks nothing.
+    const { runProbe, runHook, hookFailureMessage } = await import('./handlers.js');
     const c = spec(a.container);
     const id = `${a.container}.${a.instance}`;
     const target: HandlerTarget = { pausePid: sandbox!.pid, runc, containerId: id, container: c, podIP: POD_IP };

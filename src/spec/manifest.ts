@@ -65,10 +65,10 @@ export function parseManifest(text: string, source: string): Manifest {
 interface Problem { path: string; message: string; hint?: string; unsupported?: boolean }
 
 function check<T extends z.ZodType>(s: T, value: unknown, where: string, label: string): z.output<T> {
-  const r = s.safeParse(value, { reportInput: true });
+  const r = s.safeParse(value);
   if (r.success) return r.data;
   // A typo is the likeliest cause of any other complaint, so unknown fields are reported first.
-  const rank = (i: z.core.$ZodIssue) => (i.code === 'unrecognized_keys' ? 0 : i.code === 'custom' && (i.params as Record<string, unknown> | undefined)?.[UNSUPPORTED] ? 1 : 2);
+  const rank = (i: z.ZodIssue) => (i.code === 'unrecognized_keys' ? 0 : i.code === 'custom' && (i.params as Record<string, unknown> | undefined)?.[UNSUPPORTED] ? 1 : 2);
   const issue = [...r.error.issues].sort((a, b) => rank(a) - rank(b))[0]!;
   const more = r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more problem${r.error.issues.length > 2 ? 's' : ''})` : '';
   let problem: Problem;
@@ -78,16 +78,19 @@ function check<T extends z.ZodType>(s: T, value: unknown, where: string, label: 
   } else if (issue.code === 'custom' && (issue.params as Record<string, unknown> | undefined)?.[UNSUPPORTED]) {
     problem = { path: fieldPath(issue.path), message: issue.message, unsupported: true };
   } else {
-    const missing = issue.code === 'invalid_type' && issue.input === undefined;
+    const input = valueAt(value, issue.path);
+    const missing = issue.code === 'invalid_type' && input === undefined;
     const path = fieldPath(issue.path);
-    if (issue.code === 'invalid_value') {
+    if (issue.code === 'invalid_enum_value' || issue.code === 'invalid_literal') {
       // The API server's wording for an enum: Unsupported value: "X": supported values: "A", "B"
-      const values = issue.values.map((v) => JSON.stringify(v)).join(', ');
-      throw fieldError(where, label, { path, message: `Unsupported value${shown(issue.input)}: supported values: ${values}` }, more);
+      const values = (issue.code === 'invalid_enum_value' ? issue.options : [issue.expected]).map((v) => JSON.stringify(v)).join(', ');
+      throw fieldError(where, label, { path, message: `Unsupported value${shown(input)}: supported values: ${values}` }, more);
     }
+    // zod's own wording starts with a capital ("Expected array, received string"); ours does not.
+    const what = issue.message.charAt(0).toLowerCase() + issue.message.slice(1);
     problem = {
       path,
-      message: missing ? 'Required value' : `Invalid value${shown(issue.input)}: ${issue.message.replace(/^Invalid input: /, '')}`,
+      message: missing ? 'Required value' : `Invalid value${shown(input)}: ${what}`,
       hint: missing ? `set ${path.split('.').pop()}` : undefined,
     };
   }
@@ -113,6 +116,13 @@ export function fieldPath(path: readonly PropertyKey[]): string {
 /** The `kubectl explain` path of an object: indices dropped. */
 function kindPath(path: readonly PropertyKey[]): string {
   return path.filter((p) => typeof p !== 'number').map(String).join('.') || '';
+}
+
+/** The value at a zod issue's path in what the user wrote. */
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let v = root;
+  for (const k of path) v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined;
+  return v;
 }
 
 function shown(v: unknown): string {

@@ -189,7 +189,7 @@ const resources = z.strictObject({
 
 export const container = z.strictObject({
   name: dnsLabel,
-  image: z.string({ error: 'Required value: give the image to run' }).min(1, 'Required value: give the image to run'),
+  image: z.string().min(1, 'Required value: give the image to run'),
   command: z.array(z.string()).optional(),
   args: z.array(z.string()).optional(),
   workingDir: z.string().optional(),
@@ -253,7 +253,7 @@ export const podSpec = z.strictObject({
   activeDeadlineSeconds: positive.optional(),
   hostname: dnsLabel.optional(),
   subdomain: dnsLabel.optional(),
-  hostAliases: z.array(z.strictObject({ ip: z.ipv4().or(z.ipv6()), hostnames: z.array(z.string()).optional() })).optional(),
+  hostAliases: z.array(z.strictObject({ ip: z.string().ip('must be a valid IP address'), hostnames: z.array(z.string()).optional() })).optional(),
   shareProcessNamespace: z.boolean().optional(),
   securityContext: podSecurityContext.default({}),
   dnsPolicy: z.enum(['ClusterFirst', 'Default', 'None', 'ClusterFirstWithHostNet']).default('ClusterFirst'),
