@@ -246,6 +246,9 @@ function* crossChecks(m: Manifest): Generator<Problem> {
         if (kind !== 'readinessProbe' && probe.successThreshold !== 1) yield { path: `${path}.${kind}.successThreshold`, message: 'Invalid value: must be 1', hint: 'only readiness probes may need more than one success' };
         if (group === 'spec.initContainers' && !c.restartPolicy) yield { path: `${path}.${kind}`, message: 'Forbidden: may not be set for init containers without restartPolicy=Always', hint: 'remove it' };
       }
+      if (c.lifecycle && group === 'spec.initContainers' && !c.restartPolicy) {
+        yield { path: `${path}.lifecycle`, message: 'Forbidden: may not be set for init containers without restartPolicy=Always', hint: 'remove it, or make the container a sidecar' };
+      }
       for (const hook of ['postStart', 'preStop'] as const) {
         const h = c.lifecycle?.[hook];
         if (!h) continue;

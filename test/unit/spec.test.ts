@@ -102,6 +102,16 @@ describe('parseManifest errors: one line naming the file, the object and the fie
     expect(errorOf(text).message).toBe('pod.yaml: pod "web" is invalid: spec.containers[0].name: Duplicate value: "app"');
   });
 
+  it('allows probes and hooks on init containers only when they are sidecars', () => {
+    const init = (extra: string) => minimal.replace('spec:\n', `spec:\n  initContainers: [{name: i, image: x:1${extra}}]\n`);
+    expect(errorOf(init(', readinessProbe: {exec: {command: ["true"]}}')).message)
+      .toBe('pod.yaml: pod "web" is invalid: spec.initContainers[0].readinessProbe: Forbidden: may not be set for init containers without restartPolicy=Always');
+    expect(errorOf(init(', lifecycle: {postStart: {exec: {command: ["true"]}}}')).message)
+      .toBe('pod.yaml: pod "web" is invalid: spec.initContainers[0].lifecycle: Forbidden: may not be set for init containers without restartPolicy=Always');
+    const sidecar = parseManifest(init(', restartPolicy: Always, startupProbe: {tcpSocket: {port: 80}}'), 'pod.yaml');
+    expect(sidecar.pod.spec.initContainers![0]!.startupProbe).toMatchObject({ periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 3, successThreshold: 1, initialDelaySeconds: 0 });
+  });
+
   it('rejects a mount of a volume that does not exist, and subPaths that escape', () => {
     expect(errorOf(minimal + '    volumeMounts: [{name: data, mountPath: /data}]\n').message)
       .toBe('pod.yaml: pod "web" is invalid: spec.containers[0].volumeMounts[0].name: Not found: "data"');
