@@ -1,5 +1,5 @@
+import { childOf } from '../sandbox/processes.js';
 import type { Command } from 'commander';
-import { readFileSync, readdirSync } from 'node:fs';
 import { PodDir } from '../store/pods.js';
 import { namespaceInodes, NAMESPACE_KINDS } from '../sandbox/sandbox.js';
 import { view } from './pod-ref.js';
@@ -50,7 +50,7 @@ export function inspectPod(name: string): { pod: string; pause: ProcessView; con
   const containers: ProcessView[] = [];
   for (const [cname, c] of Object.entries(v.state!.runtime.containers)) {
     if (!c.runcPid) continue;
-    const pid = containerInitPid(c.runcPid);
+    const pid = childOf(c.runcPid); // the container's first process
     if (pid) containers.push({ name: cname, pid, namespaces: namespaceInodes(pid) });
   }
   const shared: Record<string, boolean> = {};
@@ -58,17 +58,4 @@ export function inspectPod(name: string): { pod: string; pause: ProcessView; con
     shared[ns] = containers.length > 0 && containers.every((c) => c.namespaces[ns] !== undefined && c.namespaces[ns] === pause.namespaces[ns]);
   }
   return { pod: name, pause, containers, shared };
-}
-
-/** The container's first process is the child of its `runc run` (found by parent pid in /proc). */
-export function containerInitPid(runcPid: number): number | undefined {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === runcPid) return Number(entry);
-    } catch { /* exited meanwhile */ }
-  }
-  return undefined;
 }

@@ -1,9 +1,10 @@
+import { childOf } from '../sandbox/processes.js';
 import net from 'node:net';
 import tls from 'node:tls';
 import http from 'node:http';
 import http2 from 'node:http2';
 import { lookup } from 'node:dns/promises';
-import { closeSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { getSystemErrorMap } from 'node:util';
 import { native } from '../sandbox/native.js';
@@ -784,17 +785,6 @@ async function execInContainer(t: HandlerTarget, command: string[], timeoutMs: n
 function killExec(runcPid: number): void {
   const target = childOf(runcPid) ?? runcPid;
   try { process.kill(target, 'SIGKILL'); } catch { /* gone meanwhile */ }
-}
-
-function childOf(pid: number): number | undefined {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) return Number(entry);
-    } catch { /* exited meanwhile */ }
-  }
-  return undefined;
 }
 
 /** Reads a pipe to its end, keeping the first MAX_OUTPUT bytes (the rest is drained and dropped). */
