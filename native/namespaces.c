@@ -396,9 +396,16 @@ pid_t pb_spawn_in_namespaces(const struct pb_spawn_config *c, struct pb_failure 
 	return -1;
 }
 
-int pb_mount_in_namespaces(pid_t target, const char *const *unmounts, int n_unmounts,
-			   const struct pb_mount *mounts, int n_mounts, struct pb_failure *failure) {
-	static const char *const names[] = {"user", "mnt"};
+/*
+ * Runs work(arg, status_wr) in a helper process that has joined the user namespace of `target`
+ * and one more of its namespaces, and waits for the helper. The work reports a failed step on
+ * status_wr (fail_child) or returns; 0 means it returned, -1 that *failure says which step failed.
+ */
+typedef void (*namespace_work)(void *arg, int status_wr);
+
+static int run_in_namespaces(pid_t target, const char *other, namespace_work work, void *arg,
+			     struct pb_failure *failure) {
+	const char *const names[] = {"user", other};
 	int fds[2];
 	int opened = open_namespaces(target, names, 2, fds, failure);
 	if (opened != 2) {
@@ -415,14 +422,7 @@ int pb_mount_in_namespaces(pid_t target, const char *const *unmounts, int n_unmo
 	if (helper == 0) {
 		close(status[0]);
 		join_namespaces(status[1], fds, 2);
-		for (int i = 0; i < n_unmounts; i++)
-			if (umount2(unmounts[i], MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
-				fail_child(status[1], PB_STEP_UNMOUNT);
-		for (int i = 0; i < n_mounts; i++) {
-			const struct pb_mount *m = &mounts[i];
-			if (mount(m->source, m->target, m->fstype, m->flags, m->data) != 0)
-				fail_child(status[1], PB_STEP_MOUNT);
-		}
+		work(arg, status[1]);
 		_exit(0);
 	}
 	int saved = errno;
@@ -445,6 +445,33 @@ int pb_mount_in_namespaces(pid_t target, const char *const *unmounts, int n_unmo
 	else
 		set_failure(failure, r.step, r.value);
 	return -1;
+}
+
+/* --- mounts in a pod's mount namespace ------------------------------------------------------ */
+
+struct mount_work {
+	const char *const *unmounts;
+	int n_unmounts;
+	const struct pb_mount *mounts;
+	int n_mounts;
+};
+
+static void unmount_then_mount(void *arg, int status_wr) {
+	const struct mount_work *w = arg;
+	for (int i = 0; i < w->n_unmounts; i++)
+		if (umount2(w->unmounts[i], MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
+			fail_child(status_wr, PB_STEP_UNMOUNT);
+	for (int i = 0; i < w->n_mounts; i++) {
+		const struct pb_mount *m = &w->mounts[i];
+		if (mount(m->source, m->target, m->fstype, m->flags, m->data) != 0)
+			fail_child(status_wr, PB_STEP_MOUNT);
+	}
+}
+
+int pb_mount_in_namespaces(pid_t target, const char *const *unmounts, int n_unmounts,
+			   const struct pb_mount *mounts, int n_mounts, struct pb_failure *failure) {
+	struct mount_work w = {unmounts, n_unmounts, mounts, n_mounts};
+	return run_in_namespaces(target, "mnt", unmount_then_mount, &w, failure);
 }
 
 /* --- a socket in a pod's network namespace ------------------------------------------------- */
@@ -488,54 +515,34 @@ static int receive_fd(int channel) {
 	return fd;
 }
 
+struct socket_work {
+	int domain, type, channel;
+};
+
+static void make_and_pass_socket(void *arg, int status_wr) {
+	const struct socket_work *w = arg;
+	int sock = socket(w->domain, w->type | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		fail_child(status_wr, PB_STEP_CREATE_SOCKET);
+	if (send_fd(w->channel, sock) != 0)
+		fail_child(status_wr, PB_STEP_PASS_SOCKET);
+}
+
+/* A socket made in the pod's network namespace, passed back over a socketpair (SCM_RIGHTS): it
+ * stays in that namespace, so connect() from here reaches the pod's 127.0.0.1. */
 int pb_socket_in_namespace(pid_t target, int domain, int type, struct pb_failure *failure) {
-	static const char *const names[] = {"user", "net"};
-	int fds[2];
-	int opened = open_namespaces(target, names, 2, fds, failure);
-	if (opened != 2) {
-		close_all(fds, opened);
-		return -1;
-	}
-	int channel[2], status[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) != 0 || pipe2(status, O_CLOEXEC) != 0) {
+	int channel[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) != 0) {
 		set_failure(failure, PB_STEP_CREATE_PIPE, errno);
-		close_all(fds, 2);
 		return -1;
 	}
-	pid_t helper = raw_clone(SIGCHLD);
-	if (helper == 0) {
-		close(status[0]);
-		close(channel[0]);
-		join_namespaces(status[1], fds, 2);
-		int sock = socket(domain, type | SOCK_CLOEXEC, 0);
-		if (sock < 0)
-			fail_child(status[1], PB_STEP_CREATE_SOCKET);
-		if (send_fd(channel[1], sock) != 0)
-			fail_child(status[1], PB_STEP_PASS_SOCKET);
-		_exit(0);
-	}
-	int saved = errno;
-	close(status[1]);
+	struct socket_work w = {domain, type, channel[1]};
+	int rc = run_in_namespaces(target, "net", make_and_pass_socket, &w, failure);
 	close(channel[1]);
-	close_all(fds, 2);
-	if (helper < 0) {
-		close(status[0]);
-		close(channel[0]);
-		set_failure(failure, PB_STEP_FORK, saved);
-		return -1;
-	}
-	int sock = receive_fd(channel[0]);
+	/* The passed fd waits in the socketpair even though the helper has exited. */
+	int sock = rc == 0 ? receive_fd(channel[0]) : -1;
 	close(channel[0]);
-	while (waitpid(helper, NULL, 0) < 0 && errno == EINTR)
-		;
-	struct record r;
-	int rc = read_record(status[0], &r);
-	close(status[0]);
-	if (sock >= 0)
-		return sock;
-	if (rc == 1)
-		set_failure(failure, r.step, r.value);
-	else
+	if (rc == 0 && sock < 0)
 		set_failure(failure, PB_STEP_PASS_SOCKET, EPROTO);
-	return -1;
+	return sock;
 }
