@@ -107,7 +107,13 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
       case 'probe':
       case 'hook':
         // Probes and hooks run beside the pod's other work; their result comes back as an event.
-        void runHandler(a).then(kick);
+        // A handler that throws (it should not) counts as failed, so the machine never waits on it.
+        void runHandler(a)
+          .catch((e: Error) => {
+            if (a.type === 'probe') machine.probeResult(a.container, a.instance, a.probe, false, e.message);
+            else machine.hookDone(a.container, a.instance, a.hook, false, e.message);
+          })
+          .then(kick);
         break;
       case 'kill':
         await killContainer(a.container, a.signal);
