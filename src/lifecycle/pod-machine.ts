@@ -105,8 +105,7 @@ export class PodMachine {
       ...pod.spec.containers.map((c) => slot(c, 'app')),
     ];
     for (const s of this.slots) if (s.kind !== 'app' || !pod.spec.initContainers?.length) s.status.state = { waiting: { reason: 'ContainerCreating' } };
-    // kubelet's format.Pod(): NAME_NAMESPACE(UID)
-    this.podRef = `${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid ?? ''})`;
+    this.podRef = podRef(pod);
     this.setCondition('PodScheduled', true);
     this.setCondition('Initialized', !pod.spec.initContainers?.length);
     this.setCondition('ContainersReady', false, 'ContainersNotReady');
@@ -589,6 +588,11 @@ export class PodMachine {
     if (!s) throw new Error(`no container ${name}`);
     return s;
   }
+}
+
+/** How the kubelet names a pod in messages (format.Pod): NAME_NAMESPACE(UID). */
+export function podRef(pod: Pod): string {
+  return `${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid ?? ''})`;
 }
 
 /** QoS class (https://kubernetes.io/docs/concepts/workloads/pods/pod-qos/). */

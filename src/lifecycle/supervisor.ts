@@ -4,7 +4,7 @@ import type { HandlerTarget } from './handlers.js';
 import { pollUntil } from '../poll.js';
 import { containerEnv, expandCommand } from '../spec/manifest.js';
 import type { StoredImage } from '../image/store.js';
-import { PodMachine, PROBE_FIELD, type Action } from './pod-machine.js';
+import { PodMachine, PROBE_FIELD, podRef, type Action } from './pod-machine.js';
 import { backoffPolicy, systemClock } from './timing.js';
 import { createSandbox, mountInPod, tmpfsMount, type Sandbox } from '../sandbox/sandbox.js';
 import { native } from '../sandbox/native.js';
@@ -241,8 +241,7 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
     // Hook output goes to the container's log, marked (the kubelet drops it; users want it).
     const sink = currentSinks.get(a.container);
     for (const line of (r.output ?? '').split('\n').filter(Boolean)) sink?.line('stdout', `[${a.hook} hook] ${line}`);
-    const podRef = `${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid ?? ''})`;
-    machine.hookDone(a.container, a.instance, a.hook, r.ok, r.ok ? '' : hookFailureMessage(handler, a.container, podRef, r));
+    machine.hookDone(a.container, a.instance, a.hook, r.ok, r.ok ? '' : hookFailureMessage(handler, a.container, podRef(pod), r));
   };
 
   const killContainer = async (name: string, signal: 'SIGTERM' | 'SIGKILL') => {
