@@ -1,3 +1,4 @@
+import { metadataFieldValue } from '../spec/env.js';
 import type { Command } from 'commander';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { PodDir, DELETE_REQUEST_FILE } from '../store/pods.js';
@@ -194,12 +195,7 @@ function containers(w: Lines, label: string, pod: Pod, specs: Container[], statu
  * fieldpath.ExtractFieldPathAsString, which knows metadata only; other paths show empty.
  */
 function fieldRefValue(pod: Pod, path: string): string {
-  const keyed = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(path);
-  if (keyed) return (keyed[1] === 'labels' ? pod.metadata.labels : pod.metadata.annotations)?.[keyed[2]!] ?? '';
-  if (path === 'metadata.name') return pod.metadata.name;
-  if (path === 'metadata.namespace') return pod.metadata.namespace;
-  if (path === 'metadata.uid') return pod.metadata.uid ?? '';
-  return '';
+  return metadataFieldValue(pod, path) ?? '';
 }
 
 function state(w: Lines, title: string, st: ContainerState): void {

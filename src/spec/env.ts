@@ -65,7 +65,11 @@ export function expand(input: string, vars: Map<string, string>): string {
   return out;
 }
 
-function fieldValue(pod: Pod, path: string, ips: { podIP: string; hostIP: string }): string {
+/**
+ * A downward-API path into the pod's metadata (name, namespace, uid, labels['k'],
+ * annotations['k']; fieldpath.ExtractFieldPathAsString), or undefined for any other path.
+ */
+export function metadataFieldValue(pod: Pod, path: string): string | undefined {
   const meta = pod.metadata;
   const keyed = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(path);
   if (keyed) return (keyed[1] === 'labels' ? meta.labels : meta.annotations)?.[keyed[2]!] ?? '';
@@ -73,6 +77,14 @@ function fieldValue(pod: Pod, path: string, ips: { podIP: string; hostIP: string
     case 'metadata.name': return meta.name;
     case 'metadata.namespace': return meta.namespace;
     case 'metadata.uid': return meta.uid ?? '';
+    default: return undefined;
+  }
+}
+
+function fieldValue(pod: Pod, path: string, ips: { podIP: string; hostIP: string }): string {
+  const meta = metadataFieldValue(pod, path);
+  if (meta !== undefined) return meta;
+  switch (path) {
     // The node's name, as the Scheduled event and `podbox get -o wide` give it.
     case 'spec.nodeName': return NODE_NAME;
     case 'spec.serviceAccountName': return pod.spec.serviceAccountName ?? 'default';
