@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { PodDir, supervisorAlive, DELETE_REQUEST_FILE } from '../store/pods.js';
 import { removeTrees } from '../sandbox/userns.js';
-import { parseManifest } from '../spec/manifest.js';
+import { parseManifest } from '../api/manifest.js';
 import { pollUntil } from '../poll.js';
 import { view, collectGarbage } from './pod-ref.js';
 import { PodboxError, isPodboxError } from '../errors.js';

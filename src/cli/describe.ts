@@ -1,9 +1,9 @@
-import { metadataFieldValue } from '../spec/env.js';
+import { metadataFieldValue } from '../api/env.js';
 import type { Command } from 'commander';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { PodDir, DELETE_REQUEST_FILE } from '../store/pods.js';
-import type { Container, Pod, Probe, Volume } from '../spec/types.js';
-import type { ContainerState, ContainerStatus, PodEvent, PodStatus } from '../lifecycle/status.js';
+import type { Container, Pod, Probe, Volume } from '../api/types.js';
+import type { ContainerState, ContainerStatus, PodEvent, PodStatus } from '../api/status.js';
 import { view, collectGarbage, type PodView } from './pod-ref.js';
 import { statusOf, humanDuration } from './get.js';
 

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { existsSync } from 'node:fs';
 import { PodDir, DELETE_REQUEST_FILE } from '../store/pods.js';
-import type { PodStatus, ContainerStatus } from '../lifecycle/status.js';
+import type { PodStatus, ContainerStatus } from '../api/status.js';
 import { view, isLost, collectGarbage, type PodView } from './pod-ref.js';
 import { PodboxError } from '../errors.js';
 

@@ -1,4 +1,4 @@
-import type { Manifest } from '../spec/types.js';
+import type { Manifest } from '../api/types.js';
 import { ImageStore, type StoredImage } from '../image/store.js';
 import { PodboxError } from '../errors.js';
 

@@ -1,4 +1,4 @@
-import type { Container, Pod } from '../spec/types.js';
+import type { Container, Pod } from '../api/types.js';
 
 /**
  * Manifest + image config → OCI runtime config.json, as a pure function (no kernel, no files),

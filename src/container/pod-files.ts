@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Pod } from '../spec/types.js';
+import type { Pod } from '../api/types.js';
 
 /**
  * The files every container of a pod shares: /etc/hosts, /etc/hostname, /etc/resolv.conf.

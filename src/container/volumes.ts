@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { join, dirname } from 'node:path';
-import type { Manifest, Volume } from '../spec/types.js';
+import type { Manifest, Volume } from '../api/types.js';
 import type { NativeMount } from '../sandbox/native.js';
 import { tmpfsMount } from '../sandbox/sandbox.js';
 

@@ -1,4 +1,4 @@
-import type { LifecycleHandler, Probe } from '../spec/types.js';
+import type { LifecycleHandler, Probe } from '../api/types.js';
 import { goDuration } from './timing.js';
 import { errorText, goQuote } from './handlers/text.js';
 import { connect } from './handlers/dial.js';

@@ -1,5 +1,5 @@
-import type { Container, Pod, Probe } from '../spec/types.js';
-import { iso, type ContainerStatus, type PodCondition, type PodEvent, type PodPhase, type PodStatus } from './status.js';
+import type { Container, Pod, Probe } from '../api/types.js';
+import { iso, type ContainerStatus, type PodCondition, type PodEvent, type PodPhase, type PodStatus } from '../api/status.js';
 import { goDuration, MINIMUM_GRACE_PERIOD_SECONDS, type BackoffPolicy, type Clock } from './timing.js';
 
 /**

@@ -1,8 +1,8 @@
 import { closeSync, existsSync, readFileSync } from 'node:fs';
-import type { Manifest, Container } from '../spec/types.js';
+import type { Manifest, Container } from '../api/types.js';
 import type { HandlerTarget } from './handlers.js';
 import { pollUntil } from '../poll.js';
-import { containerEnv, expandCommand } from '../spec/manifest.js';
+import { containerEnv, expandCommand } from '../api/manifest.js';
 import type { StoredImage } from '../image/store.js';
 import { PodMachine, PROBE_FIELD, podRef, type Action } from './pod-machine.js';
 import { backoffPolicy, systemClock } from './timing.js';

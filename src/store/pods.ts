@@ -2,8 +2,8 @@ import { mkdirSync, readFileSync, writeFileSync, renameSync, readdirSync, exists
 import { join } from 'node:path';
 import { stateDirs, ensurePrivateDir } from '../paths.js';
 import { PodboxError } from '../errors.js';
-import type { Pod, ConfigMap, Secret } from '../spec/types.js';
-import type { PodStatus, PodEvent } from '../lifecycle/status.js';
+import type { Pod, ConfigMap, Secret } from '../api/types.js';
+import type { PodStatus, PodEvent } from '../api/status.js';
 
 /**
  * A pod's directory under the pods state dir: what the supervisor writes and every other

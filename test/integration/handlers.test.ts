@@ -12,7 +12,7 @@ import { Runc } from '../../src/container/runc.js';
 import { native } from '../../src/sandbox/native.js';
 import { waitForExit } from '../../src/sandbox/sandbox.js';
 import { devNullFd } from '../../src/sandbox/namespaces.js';
-import type { Container, Probe } from '../../src/spec/types.js';
+import type { Container, Probe } from '../../src/api/types.js';
 
 const c = podTestHome();
 

@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { describePod, describeProbe, rfc1123z, tabwrite, type DescribeInput } from '../../src/cli/describe.js';
-import type { ContainerStatus, PodCondition, PodEvent, PodStatus } from '../../src/lifecycle/status.js';
-import type { Probe } from '../../src/spec/types.js';
+import type { ContainerStatus, PodCondition, PodEvent, PodStatus } from '../../src/api/status.js';
+import type { Probe } from '../../src/api/types.js';
 import { container, pod } from './fixtures.js';
 
 // kubectl prints times in the local zone; pin it so the expected text is exact.

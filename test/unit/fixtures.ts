@@ -1,4 +1,4 @@
-import type { Container, Pod } from '../../src/spec/types.js';
+import type { Container, Pod } from '../../src/api/types.js';
 
 /** A defaulted Container, as the spec module returns it. */
 export function container(name: string, extra: Partial<Container> = {}): Container {

@@ -7,7 +7,7 @@ import {
   encodeHealthCheckRequest, decodeHealthCheckResponse, servingStatusName, grpcCodeName, hookFailureMessage,
   runProbe, runHook, KUBE_VERSION, type HandlerTarget,
 } from '../../src/lifecycle/handlers.js';
-import type { HTTPGetAction, Probe } from '../../src/spec/types.js';
+import type { HTTPGetAction, Probe } from '../../src/api/types.js';
 import { container } from './fixtures.js';
 
 const web = container('web', { ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }, { name: 'grpc', containerPort: 9090, protocol: 'TCP' }] });

@@ -6,8 +6,8 @@ import { native } from '../../sandbox/native.js';
 import { waitForExit } from '../../sandbox/sandbox.js';
 import { devNullFd } from '../../sandbox/namespaces.js';
 import { Runc } from '../../container/runc.js';
-import { expand } from '../../spec/env.js';
-import type { ExecAction } from '../../spec/types.js';
+import { expand } from '../../api/env.js';
+import type { ExecAction } from '../../api/types.js';
 import { MAX_OUTPUT, errorText, goQuote } from './text.js';
 import type { HandlerResult, HandlerTarget } from './types.js';
 

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import http2 from 'node:http2';
-import type { GRPCAction } from '../../spec/types.js';
+import type { GRPCAction } from '../../api/types.js';
 import { goDuration } from '../timing.js';
 import { KUBE_VERSION, errorText, goQuote } from './text.js';
 import { connect, joinHostPort } from './dial.js';

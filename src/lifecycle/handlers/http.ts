@@ -1,7 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import http from 'node:http';
-import type { HTTPGetAction } from '../../spec/types.js';
+import type { HTTPGetAction } from '../../api/types.js';
 import { KUBE_VERSION, MAX_OUTPUT, errnoText, errorText, goQuote } from './text.js';
 import { DialError, connect, joinHostPort } from './dial.js';
 import { resolveHookPort, resolveProbePort } from './ports.js';

@@ -1,4 +1,4 @@
-import type { Container } from '../../spec/types.js';
+import type { Container } from '../../api/types.js';
 import { goQuote } from './text.js';
 
 /** Which port a handler's `port` names: the probe's rule (tcpSocket, httpGet) and the hook's. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseManifest, containerEnv, expandCommand, defaultPullPolicy } from '../../src/spec/manifest.js';
-import { expand } from '../../src/spec/env.js';
+import { parseManifest, containerEnv, expandCommand, defaultPullPolicy } from '../../src/api/manifest.js';
+import { expand } from '../../src/api/env.js';
 import { PodboxError } from '../../src/errors.js';
 
 const minimal = `
