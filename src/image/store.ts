@@ -8,13 +8,14 @@ import { pipeline } from 'node:stream/promises';
 import { PodboxError, errnoOf, isPodboxError } from '../errors.js';
 import { stateDirs, ensurePrivateDir, projectRoot } from '../paths.js';
 import { runInUserNamespace } from '../sandbox/userns.js';
+import { alive } from '../host/proc.js';
+import { writeAtomic } from '../host/fs.js';
 import { podIdMapping } from '../sandbox/idmap.js';
 import { parseReference, formatReference, repositoryOf, familiarize } from './reference.js';
 import { imageConfigOf, parseConfigDocument, applyChanges, hostArchitecture, type ImageConfig } from './config.js';
 import { readImageSource, type ImageToLoad } from './archive.js';
 import { runUnpackJob, decodeError, asPodboxError, type UnpackJob, type UnpackResult, type LayerSource } from './unpack.js';
 
-export type { ImageConfig } from './config.js';
 
 /**
  * The local image store (../shared/CONTRACT.md, Images), under stateDirs().images (mode 0700):
@@ -80,15 +81,6 @@ function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return errnoOf(e) === 'EPERM';
-  }
-}
-
 export class ImageStore {
   private constructor(readonly dir: string) {}
 
@@ -123,10 +115,8 @@ export class ImageStore {
   }
 
   private writeIndex(idx: Index): void {
-    const tmp = `${this.indexFile}.${process.pid}.tmp`;
     const sorted = Object.fromEntries(Object.entries(idx.refs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    writeFileSync(tmp, `${JSON.stringify({ refs: sorted }, null, 1)}\n`, { mode: 0o600 });
-    renameSync(tmp, this.indexFile);
+    writeAtomic(this.indexFile, `${JSON.stringify({ refs: sorted }, null, 1)}\n`);
   }
 
   /** Runs `f` holding the store's lock file (short critical sections: index and renames). */
@@ -510,4 +500,3 @@ export class ImageStore {
   }
 }
 
-export { imageConfigOf } from './config.js';
