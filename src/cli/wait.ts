@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
-import { PodDir } from '../store/pods.js';
-import { pollUntil } from '../poll.js';
-import { view, collectGarbage } from './pod-ref.js';
-import { podObject } from './get.js';
+import { PodDir } from '../pod/dir.js';
+import { pollUntil } from '../host/poll.js';
+import { view, collectGarbage, podObject } from '../pod/view.js';
+import { parseGoDuration } from '../kubectl/duration.js';
+import { evalJsonPath, goString, isObject, parseJsonPath, splitJsonPathInput, type PathStep } from '../kubectl/jsonpath.js';
 import { PodboxError, errnoOf, isPodboxError } from '../errors.js';
 
 /**
@@ -36,8 +37,6 @@ export type WaitCondition =
   | { kind: 'condition'; name: string; value: string }
   | { kind: 'jsonpath'; expression: string; path: PathStep[]; value?: string };
 
-export type PathStep = { field: string } | { index: number } | { filter: { path: string[]; value: string } };
-
 const FOR_HINT = "use --for=condition=NAME[=VALUE], --for=delete, --for=create or --for=jsonpath='{.status.phase}'=VALUE";
 
 /** One --for value (wait.go conditionFuncsFor): the keywords are case-insensitive, the prefixes are not. */
@@ -66,97 +65,6 @@ export function parseFor(text: string): WaitCondition {
   throw new PodboxError('InvalidArgument', `unrecognized condition: "${text}"`, FOR_HINT);
 }
 
-/** Splits on a single '=', keeping '==' (filters) whole, as kubectl's splitJSONPathInput. */
-function splitJsonPathInput(input: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  for (let i = 0; i < input.length; i++) {
-    if (input[i] === '=') {
-      if (input[i + 1] === '=') { cur += '=='; i++; continue; }
-      out.push(cur);
-      cur = '';
-      continue;
-    }
-    cur += input[i];
-  }
-  out.push(cur);
-  return out;
-}
-
-const JSONPATH_HINT = "podbox understands dotted fields, [N] indices and [?(@.field==\"value\")] filters, e.g. '{.status.containerStatuses[0].ready}'";
-
-/**
- * The subset of kubectl's JSONPath that `wait` needs. Like kubectl (cmd/get
- * RelaxedJSONPathExpression) the braces and the leading dot may be left out. A dot inside a
- * field name is written `\.`.
- */
-export function parseJsonPath(expression: string): PathStep[] {
-  const relaxed = /^\{\.?([^{}]+)\}$|^\.?([^{}]+)$/.exec(expression);
-  if (!relaxed) throw new PodboxError('InvalidArgument', `unexpected path string "${expression}", expected a 'name1.name2' or '.name1.name2' or '{name1.name2}' or '{.name1.name2}'`, JSONPATH_HINT);
-  const src = relaxed[1] ?? relaxed[2]!;
-  const steps: PathStep[] = [];
-  const bad = () => new PodboxError('InvalidArgument', `jsonpath "${expression}" is not supported`, JSONPATH_HINT);
-  let i = 0;
-  while (i < src.length) {
-    if (src[i] === '[') {
-      const close = src.indexOf(']', i);
-      if (close < 0) throw bad();
-      const inner = src.slice(i + 1, close);
-      const filter = /^\?\(@((?:\.[A-Za-z0-9_-]+)+)\s*==\s*(?:"([^"]*)"|'([^']*)')\)$/.exec(inner);
-      if (/^-?\d+$/.test(inner)) steps.push({ index: Number(inner) });
-      else if (filter) steps.push({ filter: { path: filter[1]!.slice(1).split('.'), value: filter[2] ?? filter[3]! } });
-      else throw bad();
-      i = close + 1;
-      continue;
-    }
-    if (src[i] === '.') i++;
-    let field = '';
-    while (i < src.length && src[i] !== '.' && src[i] !== '[') {
-      if (src[i] === '\\' && src[i + 1] === '.') { field += '.'; i += 2; continue; }
-      field += src[i++];
-    }
-    if (!field || field === '*' || field === '..') throw bad();
-    steps.push({ field });
-  }
-  if (!steps.length) throw bad();
-  return steps;
-}
-
-/** Every value the path leads to; a missing key or index leads nowhere (AllowMissingKeys). */
-export function evalJsonPath(obj: unknown, path: PathStep[]): unknown[] {
-  let values: unknown[] = [obj];
-  for (const step of path) {
-    const next: unknown[] = [];
-    for (const v of values) {
-      if ('field' in step) {
-        if (isObject(v) && step.field in v) next.push(v[step.field]);
-      } else if ('index' in step) {
-        if (Array.isArray(v)) {
-          const at = step.index < 0 ? v.length + step.index : step.index;
-          if (at >= 0 && at < v.length) next.push(v[at]);
-        }
-      } else if (Array.isArray(v)) {
-        for (const item of v) {
-          const got = evalJsonPath(item, step.filter.path.map((field) => ({ field })));
-          if (got.length === 1 && goString(got[0]) === step.filter.value) next.push(item);
-        }
-      }
-    }
-    values = next;
-  }
-  return values;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** A JSON value as Go's fmt %v prints what encoding/json decoded. */
-function goString(v: unknown): string {
-  if (v === null || v === undefined) return '<nil>';
-  return String(v);
-}
-
 /**
  * Whether the Pod object meets a condition or jsonpath test (condition.go checkCondition, json.go
  * checkCondition): the first condition of that type decides.
@@ -179,27 +87,6 @@ export function podMeets(pod: unknown, c: WaitCondition): boolean {
     return goString(results[0]).trim() === c.value.trim();
   }
   return true;
-}
-
-const UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Go's time.ParseDuration ("30s", "1m30s", "500ms", "0", "-1s"), in milliseconds. */
-export function parseGoDuration(text: string): number | undefined {
-  const m = /^([-+]?)(.*)$/.exec(text)!;
-  const body = m[2]!;
-  if (body === '0') return 0;
-  if (!body) return undefined;
-  let total = 0;
-  const re = /(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
-  let at = 0;
-  while (at < body.length) {
-    re.lastIndex = at;
-    const part = re.exec(body);
-    if (!part) return undefined;
-    total += Number(part[1]) * UNITS[part[2]!]!;
-    at = re.lastIndex;
-  }
-  return m[1] === '-' ? -total : total;
 }
 
 /** --timeout: a negative value waits a week, as kubectl's; 0 checks once. */

@@ -25,14 +25,6 @@ export function backoffPolicy(env: NodeJS.ProcessEnv = process.env): BackoffPoli
   return { initialSeconds: initial!, maxSeconds: max!, resetAfterSeconds: reset! };
 }
 
-/** Formats seconds as Go's time.Duration.String does for whole values ("10s", "5m0s"). */
-export function goDuration(seconds: number): string {
-  if (seconds < 60) return `${Number(seconds.toFixed(3))}s`;
-  const m = Math.floor(seconds / 60);
-  const s = Number((seconds - m * 60).toFixed(3));
-  return `${m}m${s}s`;
-}
-
 export interface Clock {
   now(): number;
 }
