@@ -1,12 +1,13 @@
 import type { LifecycleHandler, Probe } from '../api/types.js';
-import { goDuration } from './timing.js';
-import { errorText, goQuote } from './handlers/text.js';
-import { connect } from './handlers/dial.js';
-import { resolveProbePort } from './handlers/ports.js';
-import { httpHook, httpProbe } from './handlers/http.js';
-import { grpcProbe } from './handlers/grpc.js';
-import { execHook, execProbe } from './handlers/exec.js';
-import type { HandlerResult, HandlerTarget } from './handlers/types.js';
+import { errorText } from './text.js';
+import { goQuote } from '../kubectl/quote.js';
+import { tcpProbe } from './tcp.js';
+import { sleepHook } from './sleep.js';
+import { resolveProbePort } from './ports.js';
+import { httpHook, httpProbe } from './http.js';
+import { grpcProbe } from './grpc.js';
+import { execHook, execProbe } from './exec.js';
+import type { HandlerResult, HandlerTarget } from './types.js';
 
 /**
  * Runs Kubernetes probe and lifecycle-hook handlers the way the kubelet's prober does
@@ -16,15 +17,9 @@ import type { HandlerResult, HandlerTarget } from './handlers/types.js';
  * 127.0.0.1 in its pod is reachable, as it is from a kubelet dialling the pod IP. exec runs under
  * `runc exec` in the container. Messages are the kubelet's, so events read as in Kubernetes.
  * When to run a handler, and what a result means for the container, is the pod state machine's.
+ * One file per handler beside this one (http.ts, tcp.ts, grpc.ts, exec.ts, sleep.ts), as the kubelet's
+ * prober has one runner per protocol; this file only dispatches.
  */
-
-// One module per handler under handlers/; what callers and tests use is exported from here.
-export type { Dial, HandlerResult, HandlerTarget } from './handlers/types.js';
-export { KUBE_VERSION, MAX_OUTPUT, goQuote } from './handlers/text.js';
-export { joinHostPort, podDial } from './handlers/dial.js';
-export { resolveHookPort, resolveProbePort } from './handlers/ports.js';
-export { canonicalHeaderName, probeHeaders, probeURL } from './handlers/http.js';
-export { decodeHealthCheckResponse, encodeHealthCheckRequest, grpcCodeName, servingStatusName } from './handlers/grpc.js';
 
 /** Runs a probe's handler once, within p.timeoutSeconds. Never throws. */
 export async function runProbe(p: Probe, t: HandlerTarget): Promise<HandlerResult> {
@@ -74,37 +69,3 @@ export function hookFailureMessage(h: LifecycleHandler, containerName: string, p
   return r.message;
 }
 
-// ---------------------------------------------------------------------------------------------
-// tcpSocket
-
-/** pkg/probe/tcp/tcp.go: success is a connection made within the timeout; it is closed at once. */
-async function tcpProbe(host: string, port: number, t: HandlerTarget, timeoutMs: number): Promise<HandlerResult> {
-  try {
-    const s = await connect(t, host, port, Date.now() + timeoutMs);
-    s.destroy();
-    return { ok: true, message: '' };
-  } catch (e) {
-    return { ok: false, message: errorText(e) };
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// sleep
-
-/** handlers.go runSleepHandler: waits, unless the container ends first (`signal`). */
-function sleepHook(seconds: number, timeoutMs: number, signal?: AbortSignal): Promise<HandlerResult> {
-  const ended = { ok: false, message: 'container terminated before sleep hook finished' };
-  if (signal?.aborted) return Promise.resolve(ended);
-  return new Promise((resolve) => {
-    const cut = timeoutMs < seconds * 1000;
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve(cut ? { ok: false, message: `sleep hook did not finish within ${goDuration(timeoutMs / 1000)}` } : { ok: true, message: '' });
-    }, Math.min(seconds * 1000, timeoutMs));
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(ended);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}

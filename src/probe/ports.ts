@@ -1,5 +1,5 @@
-import type { Container } from '../../api/types.js';
-import { goQuote } from './text.js';
+import type { Container } from '../api/types.js';
+import { goQuote } from '../kubectl/quote.js';
 
 /** Which port a handler's `port` names: the probe's rule (tcpSocket, httpGet) and the hook's. */
 

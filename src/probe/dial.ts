@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { closeSync } from 'node:fs';
-import { native } from '../../sandbox/native.js';
+import { native } from '../sandbox/native.js';
 import { errnoText, errorText } from './text.js';
 import type { Dial, HandlerTarget } from './types.js';
 

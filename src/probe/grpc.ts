@@ -1,8 +1,9 @@
 import http from 'node:http';
 import http2 from 'node:http2';
-import type { GRPCAction } from '../../api/types.js';
-import { goDuration } from '../timing.js';
-import { KUBE_VERSION, errorText, goQuote } from './text.js';
+import type { GRPCAction } from '../api/types.js';
+import { goDuration } from '../kubectl/duration.js';
+import { KUBE_VERSION, errorText } from './text.js';
+import { goQuote } from '../kubectl/quote.js';
 import { connect, joinHostPort } from './dial.js';
 import type { HandlerResult, HandlerTarget } from './types.js';
 

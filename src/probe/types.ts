@@ -1,6 +1,6 @@
 import type net from 'node:net';
-import type { Runc } from '../../container/runc.js';
-import type { Container } from '../../api/types.js';
+import type { Runc } from '../container/runc.js';
+import type { Container } from '../api/types.js';
 
 /** The shapes every handler shares: what it runs against (the pod, the container) and what it reports. */
 

@@ -1,14 +1,15 @@
 import net from 'node:net';
 import { closeSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { childOf } from '../../sandbox/processes.js';
-import { native } from '../../sandbox/native.js';
-import { waitForExit } from '../../sandbox/sandbox.js';
-import { devNullFd } from '../../sandbox/namespaces.js';
-import { Runc } from '../../container/runc.js';
-import { expand } from '../../api/env.js';
-import type { ExecAction } from '../../api/types.js';
-import { MAX_OUTPUT, errorText, goQuote } from './text.js';
+import { childOf } from '../host/proc.js';
+import { native } from '../sandbox/native.js';
+import { waitForExit } from '../sandbox/sandbox.js';
+import { devNullFd } from '../sandbox/namespaces.js';
+import { Runc } from '../container/runc.js';
+import { expand } from '../api/env.js';
+import type { ExecAction } from '../api/types.js';
+import { MAX_OUTPUT, errorText } from './text.js';
+import { goQuote } from '../kubectl/quote.js';
 import type { HandlerResult, HandlerTarget } from './types.js';
 
 /**

@@ -1,8 +1,9 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import http from 'node:http';
-import type { HTTPGetAction } from '../../api/types.js';
-import { KUBE_VERSION, MAX_OUTPUT, errnoText, errorText, goQuote } from './text.js';
+import type { HTTPGetAction } from '../api/types.js';
+import { KUBE_VERSION, MAX_OUTPUT, errnoText, errorText } from './text.js';
+import { goQuote } from '../kubectl/quote.js';
 import { DialError, connect, joinHostPort } from './dial.js';
 import { resolveHookPort, resolveProbePort } from './ports.js';
 import type { HandlerResult, HandlerTarget } from './types.js';
