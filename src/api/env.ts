@@ -1,7 +1,7 @@
+import { NODE_NAME } from './node.js';
 import type { Container, Manifest, Pod } from './types.js';
 
 /** The one node podbox schedules to. */
-export const NODE_NAME = 'podbox';
 
 /**
  * A container's environment as the kubelet builds it (kubelet_pods.go makeEnvironmentVariables):

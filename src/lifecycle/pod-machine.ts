@@ -1,6 +1,9 @@
+import { allContainers } from '../api/containers.js';
+import { goDuration } from '../kubectl/duration.js';
+import { NODE_NAME, HOST_IP, POD_IP } from '../api/node.js';
 import type { Container, Pod, Probe } from '../api/types.js';
 import { iso, type ContainerStatus, type PodCondition, type PodEvent, type PodPhase, type PodStatus } from '../api/status.js';
-import { goDuration, MINIMUM_GRACE_PERIOD_SECONDS, type BackoffPolicy, type Clock } from './timing.js';
+import { MINIMUM_GRACE_PERIOD_SECONDS, type BackoffPolicy, type Clock } from './timing.js';
 
 /**
  * One state machine per pod, as the kubelet's pod worker (pkg/kubelet/pod_workers.go,
@@ -90,8 +93,8 @@ export class PodMachine {
     readonly pod: Pod,
     private readonly clock: Clock,
     private readonly backoff: BackoffPolicy,
-    readonly hostIP = '127.0.0.1',
-    readonly podIP = '127.0.0.1',
+    readonly hostIP = HOST_IP,
+    readonly podIP = POD_IP,
   ) {
     const slot = (spec: Container, kind: ContainerKind): Slot => ({
       spec, kind, phase: 'idle', instances: 0, backoffSeconds: 0, everStarted: false, probes: {},
@@ -110,7 +113,7 @@ export class PodMachine {
     this.setCondition('Initialized', !pod.spec.initContainers?.length);
     this.setCondition('ContainersReady', false, 'ContainersNotReady');
     this.setCondition('Ready', false, 'ContainersNotReady');
-    this.record('Normal', 'Scheduled', `Successfully assigned ${pod.metadata.namespace}/${pod.metadata.name} to podbox`);
+    this.record('Normal', 'Scheduled', `Successfully assigned ${pod.metadata.namespace}/${pod.metadata.name} to ${NODE_NAME}`);
   }
 
   // --- what happened ---------------------------------------------------------------------
@@ -597,7 +600,7 @@ export function podRef(pod: Pod): string {
 
 /** QoS class (https://kubernetes.io/docs/concepts/workloads/pods/pod-qos/). */
 export function qosClass(pod: Pod): PodStatus['qosClass'] {
-  const all = [...(pod.spec.initContainers ?? []), ...pod.spec.containers];
+  const all = allContainers(pod);
   const has = (c: Container) => Object.keys(c.resources?.requests ?? {}).length + Object.keys(c.resources?.limits ?? {}).length > 0;
   if (!all.some(has)) return 'BestEffort';
   const guaranteed = all.every((c) => {
