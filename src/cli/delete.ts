@@ -1,10 +1,8 @@
 import type { Command } from 'commander';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { PodDir, supervisorAlive, DELETE_REQUEST_FILE } from '../store/pods.js';
-import { removeTrees } from '../sandbox/userns.js';
+import { readFileSync } from 'node:fs';
 import { parseManifest } from '../api/manifest.js';
-import { pollUntil } from '../poll.js';
-import { view, collectGarbage } from './pod-ref.js';
+import { collectGarbage } from '../pod/view.js';
+import { deletePod } from '../pod/delete.js';
 import { PodboxError, isPodboxError } from '../errors.js';
 
 /**
@@ -47,30 +45,3 @@ export function registerDelete(program: Command): void {
       if (failed) process.exitCode = 1;
     });
 }
-
-export async function deletePod(name: string, o: { gracePeriod?: number; missingOk?: boolean } = {}): Promise<boolean> {
-  let dir: PodDir;
-  try {
-    dir = PodDir.open(name);
-  } catch (e) {
-    if (o.missingOk && isPodboxError(e) && e.code === 'PodNotFound') return false;
-    throw e;
-  }
-  const v = view(dir);
-  if (v.alive) {
-    writeFileSync(dir.file(DELETE_REQUEST_FILE), JSON.stringify({ gracePeriodSeconds: o.gracePeriod }));
-    const pid = v.record.supervisor.pid;
-    try { process.kill(pid, 'SIGTERM'); } catch { /* it just finished */ }
-    const grace = o.gracePeriod ?? v.record.pod.spec.terminationGracePeriodSeconds;
-    // The grace period, the kubelet's 2 s preStop extension, and time to tear down.
-    const gone = await pollUntil(() => !supervisorAlive(v.record), (grace + 15) * 1000);
-    if (!gone) {
-      // Its pause process dies with it, and the kernel kills the rest of the pod.
-      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-      await pollUntil(() => !supervisorAlive(v.record), 5000);
-    }
-  }
-  await removeTrees([dir.path]);
-  return true;
-}
-

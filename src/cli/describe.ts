@@ -1,11 +1,13 @@
 import { metadataFieldValue } from '../api/env.js';
 import type { Command } from 'commander';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { PodDir, DELETE_REQUEST_FILE } from '../store/pods.js';
+import { PodDir } from '../pod/dir.js';
 import type { Container, Pod, Probe, Volume } from '../api/types.js';
 import type { ContainerState, ContainerStatus, PodEvent, PodStatus } from '../api/status.js';
-import { view, collectGarbage, type PodView } from './pod-ref.js';
-import { statusOf, humanDuration } from './get.js';
+import { view, collectGarbage, statusOf, type PodView } from '../pod/view.js';
+import { NODE_NAME } from '../api/node.js';
+import { humanDuration } from '../kubectl/duration.js';
+import { tabwrite } from '../kubectl/table.js';
+import { rfc1123z } from '../kubectl/time.js';
 
 /**
  * `podbox describe POD`: the pod, its containers and its events, laid out as `kubectl describe pod`
@@ -46,21 +48,13 @@ export function describeInput(v: PodView): DescribeInput {
   };
 }
 
-/** The deletion `podbox delete` requested (its request file), while the supervisor still works on it. */
+/** The deletion `podbox delete` requested, while the supervisor still works on it. */
 function deletionOf(v: PodView): DescribeInput['deletion'] {
-  const file = v.dir.file(DELETE_REQUEST_FILE);
-  if (!v.alive || v.state?.runtime.finished || !existsSync(file)) return undefined;
-  try {
-    const req = JSON.parse(readFileSync(file, 'utf8')) as { gracePeriodSeconds?: number };
-    const grace = typeof req.gracePeriodSeconds === 'number' ? req.gracePeriodSeconds : v.record.pod.spec.terminationGracePeriodSeconds;
-    return { requestedAt: statSync(file).mtimeMs, gracePeriodSeconds: grace };
-  } catch {
-    return undefined; // the pod went away meanwhile
-  }
+  const req = v.dir.deleteRequest();
+  if (!v.alive || v.state?.runtime.finished || !req) return undefined;
+  return { requestedAt: req.requestedAt, gracePeriodSeconds: req.gracePeriodSeconds ?? v.record.pod.spec.terminationGracePeriodSeconds };
 }
 
-// The node podbox "schedules" to: the name the Scheduled event and `get -o wide` use.
-const NODE = 'podbox';
 // kubectl skips this annotation and shortens longer ones (describe.go skipAnnotations, maxAnnotationLen).
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 const MAX_ANNOTATION_LEN = 140;
@@ -78,7 +72,7 @@ export function describePod(d: DescribeInput, now: number): string {
   if (ospec.priorityClassName) w.add(0, `Priority Class Name:\t${ospec.priorityClassName}`);
   // The ServiceAccount admission names the "default" account when none is given.
   w.add(0, `Service Account:\t${pod.spec.serviceAccountName ?? 'default'}`);
-  w.add(0, `Node:\t${NODE}/${s.hostIP}`);
+  w.add(0, `Node:\t${NODE_NAME}/${s.hostIP}`);
   if (s.startTime) w.add(0, `Start Time:\t${rfc1123z(Date.parse(s.startTime))}`);
   labelsMultiline(w, 'Labels', pod.metadata.labels);
   annotationsMultiline(w, pod.metadata.annotations);
@@ -334,54 +328,4 @@ function since(t: number, now: number): string {
   if (Number.isNaN(t)) return '<unknown>';
   if (Math.trunc((now - t) / 1000) < -1) return '<invalid>';
   return humanDuration(Math.max(0, now - t));
-}
-
-const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-/**
- * Go's time.RFC1123Z ("Mon, 02 Jan 2006 15:04:05 -0700") in the local time zone, as kubectl
- * prints times. A time that was never set prints as Go's zero time.
- */
-export function rfc1123z(ms: number | undefined): string {
-  if (ms === undefined || Number.isNaN(ms)) return 'Mon, 01 Jan 0001 00:00:00 +0000';
-  const d = new Date(ms);
-  const p = (n: number) => String(n).padStart(2, '0');
-  const off = -d.getTimezoneOffset();
-  const zone = `${off < 0 ? '-' : '+'}${p(Math.floor(Math.abs(off) / 60))}${p(Math.abs(off) % 60)}`;
-  return `${DAYS[d.getDay()]}, ${p(d.getDate())} ${MONTHS[d.getMonth()]} ${d.getFullYear()} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${zone}`;
-}
-
-/**
- * Go's text/tabwriter as kubectl's tabbedString sets it up (minwidth 0, padding 2, padding with
- * spaces, no flags). A tab ends a cell; the last cell of a line is not in any column. A column
- * block is a run of adjacent lines that all have a cell in that column: its cells are padded to
- * the widest plus `padding`. A line without a tab ends every block, which is why each section of
- * `kubectl describe` is aligned on its own.
- */
-export function tabwrite(text: string, padding = 2): string {
-  const trailingNewline = text.endsWith('\n');
-  const lines = (trailingNewline ? text.slice(0, -1) : text).split('\n').map((l) => l.split('\t'));
-  const width = (s: string) => [...s].length; // runes, as utf8.RuneCountInString
-  const out: string[] = [];
-  const emit = (from: number, to: number, widths: number[]) => {
-    for (let i = from; i < to; i++) {
-      out.push(lines[i]!.map((cell, j) => (j < widths.length ? cell + ' '.repeat(Math.max(0, widths[j]! - width(cell))) : cell)).join(''));
-    }
-  };
-  const format = (line0: number, line1: number, widths: number[]) => {
-    const column = widths.length;
-    for (let i = line0; i < line1; i++) {
-      if (column >= lines[i]!.length - 1) continue;
-      emit(line0, i, widths);
-      line0 = i;
-      let w = 0;
-      for (; i < line1 && column < lines[i]!.length - 1; i++) w = Math.max(w, width(lines[i]![column]!) + padding);
-      format(line0, i, [...widths, w]);
-      line0 = i;
-    }
-    emit(line0, line1, widths);
-  };
-  format(0, lines.length, []);
-  return out.join('\n') + (trailingNewline ? '\n' : '');
 }

@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import type { Command } from 'commander';
-import { PodDir } from '../store/pods.js';
-import { Runc } from '../container/runc.js';
+import { PodDir } from '../pod/dir.js';
+import { Runc, containerId } from '../container/runc.js';
 import { waitForExit } from '../sandbox/sandbox.js';
 import { devNullFd } from '../sandbox/namespaces.js';
-import { view } from './pod-ref.js';
+import { view } from '../pod/view.js';
 import { PodboxError } from '../errors.js';
 
 /** `podbox exec POD [-c NAME] [-i] [-t] -- CMD [ARG...]`: runs CMD in the container; exits with its status. */
@@ -33,7 +33,7 @@ export function registerExec(program: Command): void {
       const runc = new Runc(pausePid, v.dir.file('runc'));
       const log = join(mkdtempSync(join(v.dir.path, 'exec-')), 'runc.log');
       try {
-        const pid = runc.exec(`${name}.${c.instance}`, command, { stdio: [o.stdin ? 0 : devNullFd(), 1, 2], tty: o.tty, log });
+        const pid = runc.exec(containerId(name, c.instance), command, { stdio: [o.stdin ? 0 : devNullFd(), 1, 2], tty: o.tty, log });
         const { code, signal } = await waitForExit(pid);
         // runc exits 255 when it could not start the command; its reason is in the log.
         const failure = code === 255 ? Runc.loggedError(log) : undefined;

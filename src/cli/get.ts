@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
-import { existsSync } from 'node:fs';
-import { PodDir, DELETE_REQUEST_FILE } from '../store/pods.js';
+import { PodDir } from '../pod/dir.js';
 import type { PodStatus, ContainerStatus } from '../api/status.js';
-import { view, isLost, collectGarbage, type PodView } from './pod-ref.js';
+import { view, collectGarbage, statusOf, podObject, isTerminating } from '../pod/view.js';
+import { NODE_NAME } from '../api/node.js';
+import { humanDuration } from '../kubectl/duration.js';
+import { formatTable } from '../kubectl/table.js';
 import { PodboxError } from '../errors.js';
 
 /**
@@ -42,41 +44,10 @@ export function registerGet(program: Command): void {
         const s = statusOf(v);
         const sidecars = new Set((v.record.pod.spec.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map((c) => c.name));
         const r = tableRow(s, v.record.createdAt, Date.now(), isTerminating(v), sidecars);
-        rows.push([v.dir.name, r.ready, r.status, r.restarts, r.age, ...(wide ? [s.podIP ?? '<none>', 'podbox', '<none>', '<none>'] : [])]);
+        rows.push([v.dir.name, r.ready, r.status, r.restarts, r.age, ...(wide ? [s.podIP ?? '<none>', NODE_NAME, '<none>', '<none>'] : [])]);
       }
       process.stdout.write(formatTable(rows));
     });
-}
-
-/** Deletion requested and not finished (kubectl shows Terminating while deletionTimestamp is set). */
-function isTerminating(v: PodView): boolean {
-  return v.alive && !v.state?.runtime.finished && existsSync(v.dir.file(DELETE_REQUEST_FILE));
-}
-
-/** The status to show: a pod whose supervisor died unexpectedly is Unknown. */
-export function statusOf(v: PodView): PodStatus {
-  const s: PodStatus = v.state?.status ?? { phase: 'Pending', conditions: [], hostIP: '127.0.0.1', containerStatuses: [], qosClass: 'BestEffort' };
-  if (isLost(v)) return { ...s, phase: 'Unknown', reason: 'SupervisorLost', message: 'the podbox process supervising this pod died; its containers died with it' };
-  return s;
-}
-
-/** The Kubernetes Pod object of `get -o json|yaml`: the spec as given plus the status. */
-export function podObject(v: PodView): Record<string, unknown> {
-  const original = (v.record.original ?? {}) as { metadata?: Record<string, unknown>; spec?: unknown };
-  const pod = v.record.pod;
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      ...(original.metadata ?? {}),
-      name: pod.metadata.name,
-      namespace: pod.metadata.namespace,
-      uid: pod.metadata.uid,
-      creationTimestamp: v.record.createdAt.replace(/\.\d{3}Z$/, 'Z'),
-    },
-    spec: original.spec ?? pod.spec,
-    status: statusOf(v),
-  };
 }
 
 /**
@@ -135,26 +106,4 @@ export function tableRow(s: PodStatus, createdAt: string, now: number, terminati
   if (terminating) reason = 'Terminating';
   const restartsText = lastRestart && restarts > 0 ? `${restarts} (${humanDuration(now - lastRestart)} ago)` : String(restarts);
   return { ready: `${ready}/${apps.length + sidecars.size}`, status: reason, restarts: restartsText, age: humanDuration(now - Date.parse(createdAt)) };
-}
-
-/** k8s.io/apimachinery/pkg/util/duration.HumanDuration, as kubectl prints AGE. */
-export function humanDuration(ms: number): string {
-  const s = Math.floor(ms / 1000);
-  if (s < 0) return '0s';
-  if (s < 60 * 2) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 10) return s % 60 === 0 ? `${m}m` : `${m}m${s % 60}s`;
-  if (m < 60 * 3) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 8) return m % 60 === 0 ? `${h}h` : `${h}h${m % 60}m`;
-  if (h < 48) return `${h}h`;
-  const d = Math.floor(h / 24);
-  if (h < 24 * 8) return h % 24 === 0 ? `${d}d` : `${d}d${h % 24}h`;
-  if (d < 365 * 2) return `${d}d`;
-  return `${Math.floor(d / 365)}y`;
-}
-
-export function formatTable(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 3))).join('').trimEnd()).join('\n') + '\n';
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { ImageStore, shortId, type StoredImage } from '../image/store.js';
 import { parseReference, repositoryOf, familiarize } from '../image/reference.js';
 import { PodboxError } from '../errors.js';
-import { formatTable } from './get.js';
+import { formatTable } from '../kubectl/table.js';
 
 /**
  * `podbox image load|import|ls|rm|inspect` (../shared/CONTRACT.md, Images). Output follows the

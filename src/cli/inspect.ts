@@ -1,9 +1,9 @@
-import { childOf } from '../sandbox/processes.js';
+import { childOf } from '../host/proc.js';
 import type { Command } from 'commander';
-import { PodDir } from '../store/pods.js';
+import { PodDir } from '../pod/dir.js';
 import { namespaceInodes, NAMESPACE_KINDS } from '../sandbox/sandbox.js';
-import { view } from './pod-ref.js';
-import { formatTable } from './get.js';
+import { view } from '../pod/view.js';
+import { formatTable } from '../kubectl/table.js';
 import { PodboxError } from '../errors.js';
 
 /**

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { readdirSync } from 'node:fs';
-import { PodDir } from '../store/pods.js';
+import { PodDir } from '../pod/dir.js';
+import { allContainers } from '../api/containers.js';
 import { readLogFile, type LogLine } from '../logs/cri-log.js';
-import { view } from './pod-ref.js';
+import { view } from '../pod/view.js';
 import { PodboxError } from '../errors.js';
 
 /** `podbox logs POD [-c NAME] [-f] [-p|--previous] [--timestamps] [--tail N]`, as `kubectl logs`. */
@@ -19,7 +20,7 @@ export function registerLogs(program: Command): void {
     .action(async (pod: string, o: { container?: string; follow?: boolean; previous?: boolean; timestamps?: boolean; tail: string }) => {
       const dir = PodDir.open(pod);
       const spec = dir.record().pod.spec;
-      const names = [...(spec.initContainers ?? []), ...spec.containers].map((c) => c.name);
+      const names = allContainers(dir.record().pod).map((c) => c.name);
       let name = o.container;
       if (!name) {
         if (spec.containers.length + (spec.initContainers?.length ?? 0) > 1) {

@@ -1,5 +1,5 @@
 import type { Manifest } from '../api/types.js';
-import { ImageStore, type StoredImage } from '../image/store.js';
+import { ImageStore, type StoredImage } from './store.js';
 import { PodboxError } from '../errors.js';
 
 /**

@@ -1,7 +1,9 @@
-import { mkdirSync, readFileSync, writeFileSync, renameSync, readdirSync, existsSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { stateDirs, ensurePrivateDir } from '../paths.js';
 import { PodboxError } from '../errors.js';
+import { writeAtomic } from '../host/fs.js';
+import { alive, processStartTime } from '../host/proc.js';
 import type { Pod, ConfigMap, Secret } from '../api/types.js';
 import type { PodStatus, PodEvent } from '../api/status.js';
 
@@ -13,10 +15,19 @@ import type { PodStatus, PodEvent } from '../api/status.js';
  *   status.json    the Kubernetes status plus what the kernel knows (pids)
  *   events.json    the pod's events
  *   logs/NAME/N.log  container NAME's output, instance N (CRI log format)
+ *   delete-request.json  written by `podbox delete` before it signals the supervisor (pod/delete.ts)
+ *   supervisor.log the background supervisor's stdout and stderr (pod/launch.ts)
  *   runc/          runc's state; containers/NAME/ bundles; volumes/NAME/ emptyDirs; etc/ hosts...
  */
-/** Written by `podbox delete` before it signals the supervisor: the grace period to use. */
-export const DELETE_REQUEST_FILE = 'delete-request.json';
+const DELETE_REQUEST_FILE = 'delete-request.json';
+
+/** A deletion asked for by `podbox delete`: the grace period to use, and when it was asked. */
+export interface DeleteRequest {
+  /** undefined: the pod's own terminationGracePeriodSeconds */
+  gracePeriodSeconds?: number;
+  /** ms since the epoch */
+  requestedAt: number;
+}
 
 export interface PodRecord {
   pod: Pod;
@@ -122,6 +133,23 @@ export class PodDir {
     }
   }
 
+  /** Records that deletion was asked for, with the grace period to use (before the supervisor is signalled). */
+  requestDelete(gracePeriodSeconds: number | undefined): void {
+    writeAtomic(this.file(DELETE_REQUEST_FILE), JSON.stringify({ gracePeriodSeconds }));
+  }
+
+  /** The deletion asked for, if any. */
+  deleteRequest(): DeleteRequest | undefined {
+    const file = this.file(DELETE_REQUEST_FILE);
+    try {
+      const req = JSON.parse(readFileSync(file, 'utf8')) as { gracePeriodSeconds?: unknown };
+      const grace = typeof req.gracePeriodSeconds === 'number' ? req.gracePeriodSeconds : undefined;
+      return { gracePeriodSeconds: grace, requestedAt: statSync(file).mtimeMs };
+    } catch {
+      return undefined;
+    }
+  }
+
   logFile(container: string, instance: number): string {
     return this.file('logs', container, `${instance}.log`);
   }
@@ -132,23 +160,12 @@ export class PodDir {
   }
 }
 
-function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
-}
-
-/** Start time of a process (field 22 of /proc/PID/stat), to tell a live pid from a reused one. */
-export function processStartTime(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Is the pod's supervisor still alive (the same process, not a reused pid)? */
+/** Is the pod's supervisor still alive (the same process, not a reused pid, not a zombie)? */
 export function supervisorAlive(r: PodRecord): boolean {
-  return processStartTime(r.supervisor.pid) === r.supervisor.startTime;
+  return alive(r.supervisor.pid) && processStartTime(r.supervisor.pid) === r.supervisor.startTime;
+}
+
+/** Who supervises a pod: this process. */
+export function thisSupervisor(): PodRecord['supervisor'] {
+  return { pid: process.pid, startTime: processStartTime(process.pid)! };
 }

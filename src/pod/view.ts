@@ -1,0 +1,76 @@
+import { PodDir, supervisorAlive, type PodRecord, type PodState } from './dir.js';
+import { removeTrees } from '../sandbox/userns.js';
+import type { PodStatus } from '../api/status.js';
+import { HOST_IP } from '../api/node.js';
+
+/**
+ * What the commands other than `run` know of a pod: its record, its last state, and whether its
+ * supervisor still lives. A pod whose supervisor died (SIGKILL, a crash, a reboot) is found here:
+ * its processes died with it (pause has PR_SET_PDEATHSIG), so only files can be left.
+ */
+export interface PodView {
+  dir: PodDir;
+  record: PodRecord;
+  state?: PodState;
+  alive: boolean;
+}
+
+export function view(dir: PodDir): PodView {
+  const record = dir.record();
+  return { dir, record, state: dir.state(), alive: supervisorAlive(record) };
+}
+
+/** A pod whose supervisor is gone without finishing: it is lost. */
+export function isLost(v: PodView): boolean {
+  return !v.alive && !v.state?.runtime.finished;
+}
+
+/**
+ * Cleans the pods of foreground runs whose supervisor was killed before it could clean up
+ * (they were to be removed anyway). Every command that lists pods calls this first.
+ */
+export async function collectGarbage(): Promise<void> {
+  for (const d of PodDir.list()) {
+    let v: PodView;
+    try { v = view(d); } catch { continue; }
+    if (!v.alive && v.record.removeWhenDone) await removeTrees([d.path]).catch(() => {});
+  }
+}
+
+/** Deletion requested and not finished (kubectl shows Terminating while deletionTimestamp is set). */
+export function isTerminating(v: PodView): boolean {
+  return v.alive && !v.state?.runtime.finished && v.dir.deleteRequest() !== undefined;
+}
+
+/** The status to show: a pod whose supervisor died unexpectedly is Unknown. */
+export function statusOf(v: PodView): PodStatus {
+  const s: PodStatus = v.state?.status ?? {
+    phase: 'Pending', conditions: [], hostIP: HOST_IP, containerStatuses: [], qosClass: 'BestEffort',
+  };
+  if (isLost(v)) {
+    return {
+      ...s, phase: 'Unknown', reason: 'SupervisorLost',
+      message: 'the podbox process supervising this pod died; its containers died with it',
+    };
+  }
+  return s;
+}
+
+/** The Kubernetes Pod object of `get -o json|yaml`: the spec as given plus the status. */
+export function podObject(v: PodView): Record<string, unknown> {
+  const original = (v.record.original ?? {}) as { metadata?: Record<string, unknown>; spec?: unknown };
+  const pod = v.record.pod;
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      ...(original.metadata ?? {}),
+      name: pod.metadata.name,
+      namespace: pod.metadata.namespace,
+      uid: pod.metadata.uid,
+      creationTimestamp: v.record.createdAt.replace(/\.\d{3}Z$/, 'Z'),
+    },
+    spec: original.spec ?? pod.spec,
+    status: statusOf(v),
+  };
+}
