@@ -1,4 +1,6 @@
 import type { Container, Pod } from '../api/types.js';
+import type { ProcessUser } from './user.js';
+import type { ImageConfig } from '../image/config.js';
 
 /**
  * Manifest + image config → OCI runtime config.json, as a pure function (no kernel, no files),
@@ -8,14 +10,7 @@ import type { Container, Pod } from '../api/types.js';
  */
 
 /** The parts of an OCI image config a container's process comes from. */
-export interface ImageProcessConfig {
-  Entrypoint?: string[] | null;
-  Cmd?: string[] | null;
-  Env?: string[] | null;
-  WorkingDir?: string;
-  User?: string;
-  StopSignal?: string;
-}
+export type ImageProcessConfig = Pick<ImageConfig, 'Entrypoint' | 'Cmd' | 'Env' | 'WorkingDir' | 'User' | 'StopSignal'>;
 
 /** containerd's default capability set for containers (pkg/oci/spec.go defaultUnixCaps). */
 export const DEFAULT_CAPABILITIES = [
@@ -58,66 +53,6 @@ export function mergeEnv(imageEnv: string[], containerEnv: string[], hostname: s
   imageEnv.forEach(put);
   containerEnv.forEach(put);
   return [...out].map(([k, v]) => `${k}=${v}`);
-}
-
-export interface ProcessUser { uid: number; gid: number; additionalGids: number[] }
-
-/**
- * Resolves the image's `User` ("uid", "uid:gid", "name", "name:group") against the image's
- * /etc/passwd and /etc/group text, then applies runAsUser/runAsGroup (container over pod).
- * Returns an error string for a name the image does not know.
- */
-export function resolveUser(
-  imageUser: string | undefined,
-  passwd: string,
-  group: string,
-  sc: { runAsUser?: number; runAsGroup?: number; supplementalGroups?: number[] },
-): ProcessUser | string {
-  let uid = 0, gid = 0, userName: string | undefined;
-  let gidFromSpec = false;
-  const [u, g] = (imageUser || '').split(':');
-  const passwdEntries = passwd.split('\n').map((l) => l.split(':')).filter((f) => f.length >= 4);
-  const groupEntries = group.split('\n').map((l) => l.split(':')).filter((f) => f.length >= 3);
-  const byUid = (id: number) => passwdEntries.find((f) => Number(f[2]) === id);
-  if (sc.runAsUser !== undefined) {
-    uid = sc.runAsUser;
-    const e = byUid(uid);
-    gid = e ? Number(e[3]) : 0;
-    userName = e?.[0];
-  } else if (u) {
-    if (/^\d+$/.test(u)) {
-      uid = Number(u);
-      const e = byUid(uid);
-      gid = e ? Number(e[3]) : 0;
-      userName = e?.[0];
-    } else {
-      const e = passwdEntries.find((f) => f[0] === u);
-      if (!e) return `user "${u}" is not in the image's /etc/passwd`;
-      uid = Number(e[2]);
-      gid = Number(e[3]);
-      userName = u;
-    }
-  }
-  if (g && sc.runAsUser === undefined) {
-    if (/^\d+$/.test(g)) gid = Number(g);
-    else {
-      const e = groupEntries.find((f) => f[0] === g);
-      if (!e) return `group "${g}" is not in the image's /etc/group`;
-      gid = Number(e[2]);
-    }
-    gidFromSpec = true;
-  }
-  if (sc.runAsGroup !== undefined) {
-    gid = sc.runAsGroup;
-    gidFromSpec = true;
-  }
-  const additional = new Set<number>();
-  if (userName && !gidFromSpec) {
-    for (const e of groupEntries) if ((e[3] || '').split(',').includes(userName)) additional.add(Number(e[2]));
-  }
-  for (const s of sc.supplementalGroups ?? []) additional.add(s);
-  additional.delete(gid);
-  return { uid, gid, additionalGids: [...additional].sort((a, b) => a - b) };
 }
 
 export interface MountSource {

@@ -1,6 +1,6 @@
-import { existsSync, closeSync, readFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, mkdirSync } from 'node:fs';
 import { spawnInPod, waitForExit } from '../sandbox/sandbox.js';
-import { native } from '../sandbox/native.js';
+import { withPipes } from '../host/pipes.js';
 import { readAll } from '../sandbox/userns.js';
 import { devNullFd } from '../sandbox/namespaces.js';
 import { PodboxError } from '../errors.js';
@@ -15,6 +15,11 @@ export function runcPath(): string {
     if (p && existsSync(p)) return p;
   }
   throw new PodboxError('HostNotReady', 'runc is not installed', 'install it: sudo apt-get install runc');
+}
+
+/** The runc id of a container's instance: NAME.INSTANCE, so a restart never meets the old state. */
+export function containerId(name: string, instance: number): string {
+  return `${name}.${instance}`;
 }
 
 export class Runc {
@@ -46,17 +51,10 @@ export class Runc {
 
   /** Runs a short runc command (kill, delete, state) and returns its output; throws on failure. */
   async command(args: string[]): Promise<string> {
-    const n = native();
-    const [outR, outW] = n.pipe();
-    const [errR, errW] = n.pipe();
-    let pid: number;
-    try {
-      pid = spawnInPod(this.pausePid, this.argv(args), { stdio: [devNullFd(), outW, errW] });
-    } finally {
-      closeSync(outW);
-      closeSync(errW);
-    }
-    const [out, err, exit] = await Promise.all([readAll(outR), readAll(errR), waitForExit(pid)]);
+    const { value: pid, readEnds: [outR, errR] } = withPipes(2, ([outW, errW]) =>
+      spawnInPod(this.pausePid, this.argv(args), { stdio: [devNullFd(), outW!, errW!] }),
+    );
+    const [out, err, exit] = await Promise.all([readAll(outR!), readAll(errR!), waitForExit(pid)]);
     if (exit.code !== 0) {
       const msg = err.trim().split('\n').pop()?.replace(/^time="[^"]*" level=\w+ msg="?/, '').replace(/"$/, '');
       throw new PodboxError('RuntimeFailed', `runc ${args[0]}: ${msg || `exit ${exit.code ?? exit.signal}`}`, '');

@@ -1,21 +1,21 @@
-import { closeSync, existsSync, readFileSync } from 'node:fs';
-import type { Manifest, Container } from '../api/types.js';
-import type { HandlerTarget } from './handlers.js';
-import { pollUntil } from '../poll.js';
-import { containerEnv, expandCommand } from '../api/manifest.js';
+import { existsSync } from 'node:fs';
+import type { Manifest } from '../api/types.js';
+import { containerNamed } from '../api/containers.js';
+import { POD_IP } from '../api/node.js';
+import type { HandlerTarget } from '../probe/types.js';
+import { pollUntil } from '../host/poll.js';
 import type { StoredImage } from '../image/store.js';
 import { PodMachine, PROBE_FIELD, podRef, type Action } from './pod-machine.js';
 import { backoffPolicy, systemClock } from './timing.js';
 import { createSandbox, mountInPod, tmpfsMount, type Sandbox } from '../sandbox/sandbox.js';
 import { native } from '../sandbox/native.js';
 import { removeTrees } from '../sandbox/userns.js';
-import { Runc } from '../container/runc.js';
-import { mountRootfs, writeConfig, readImageFile, configError } from '../container/bundle.js';
-import { ociConfig, resolveUser } from '../container/oci-config.js';
-import { writePodFiles, podHostname, type PodFiles } from '../container/pod-files.js';
-import { prepareVolumes, type PreparedVolume } from '../container/volumes.js';
-import { LogSink, type LogStream } from '../logs/cri-log.js';
-import { PodDir, DELETE_REQUEST_FILE, type RuntimeInfo } from '../store/pods.js';
+import { writePodFiles, podHostname } from '../sandbox/pod-files.js';
+import { prepareVolumes } from '../volume/volumes.js';
+import { Runc, containerId } from '../container/runc.js';
+import { startContainer, type PodContext } from '../container/start.js';
+import type { LogSink, LogStream } from '../logs/cri-log.js';
+import type { PodDir, RuntimeInfo } from '../pod/dir.js';
 import { PodboxError } from '../errors.js';
 
 /**
@@ -36,253 +36,254 @@ export interface SuperviseOptions {
   onCreated?: (error?: PodboxError) => void;
 }
 
-/** The pod has no network but loopback yet: its IP is 127.0.0.1. */
-const POD_IP = '127.0.0.1';
-const HOST_IP = '127.0.0.1';
-
-
+/**
+ * One pod, start to end (as kubelet's SyncPod, but for the pod's whole life):
+ *  1. create the sandbox (pause + namespaces), the pod's files and volumes
+ *  2. loop: perform machine.actions() (start, probe, hook, kill, teardown), then sleep until
+ *     machine.wakeAt() or an event (a container exits, a probe answers, a signal)
+ *  3. on SIGTERM/SIGINT (`podbox delete`, Ctrl-C): machine.deleteRequested(grace)
+ *  4. on the machine's `teardown`: stop pause (the kernel kills the rest), flush the logs, write
+ *     the final state, remove what only a running pod needs
+ * Returns the exit status `podbox run` reports.
+ */
 export async function supervise(o: SuperviseOptions): Promise<number> {
-  const { manifest, dir } = o;
-  const pod = manifest.pod;
-  const machine = new PodMachine(pod, systemClock, backoffPolicy(), HOST_IP, POD_IP);
-  const runtime: RuntimeInfo = { containers: {}, finished: false };
-  const save = () => {
-    if (!existsSync(dir.path)) return;
-    dir.writeState({ status: machine.status(), runtime });
-    dir.writeEvents(machine.eventLog());
-  };
-  let sandbox: Sandbox | undefined;
-  let runc: Runc;
-  let podFiles: PodFiles;
-  let volumes: Map<string, PreparedVolume>;
-  let signalExit: number | undefined;
-  let tearingDown = false;
-  let wakeTimer: NodeJS.Timeout | undefined;
-  let resolveDone!: () => void;
-  const done = new Promise<void>((r) => (resolveDone = r));
-  const sinks = new Set<Promise<void>>();
-  const currentSinks = new Map<string, LogSink>();
+  return new Supervisor(o).run();
+}
 
-  const teardown = async () => {
-    tearingDown = true;
-    if (wakeTimer) clearTimeout(wakeTimer);
-    if (sandbox) {
-      // pause exits on SIGTERM; the kernel then kills whatever is left in the pod's PID namespace,
-      // and the mount namespace, with every overlay and tmpfs of the pod, goes with the last process.
-      try { process.kill(sandbox.pid, 'SIGTERM'); } catch { /* already gone */ }
-      await sandbox.exited;
-    }
-    await Promise.all(sinks);
-    runtime.finished = true;
-    runtime.exitCode = signalExit ?? machine.exitCode();
-    save();
-    if (o.removeWhenDone) {
-      await removeTrees([dir.path]);
-    } else {
-      // Keep status, events and logs until `podbox delete`; drop what only a running pod needs.
-      await removeTrees(['containers', 'volumes', 'runc', 'runc-logs', 'shm'].map((d) => dir.file(d)));
-    }
-    resolveDone();
-  };
+class Supervisor {
+  private readonly machine: PodMachine;
+  private readonly runtime: RuntimeInfo = { containers: {}, finished: false };
+  private pod!: PodContext;
+  private sandbox?: Sandbox;
+  private signalExit?: number;
+  private tearingDown = false;
+  private wakeTimer?: NodeJS.Timeout;
+  private chain = Promise.resolve();
+  private readonly done: Promise<void>;
+  private resolveDone!: () => void;
+  /** every log sink still draining, and the current one of each container (for hook output) */
+  private readonly draining = new Set<Promise<void>>();
+  private readonly sinks = new Map<string, LogSink>();
+  /** runc ids known to be running: `runc run` returns before the process exists, and an exec needs it */
+  private readonly knownRunning = new Set<string>();
 
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (tearingDown) return;
-    if (signalExit === undefined) signalExit = sig === 'SIGINT' ? 130 : 143;
-    let grace = pod.spec.terminationGracePeriodSeconds;
+  constructor(private readonly o: SuperviseOptions) {
+    this.machine = new PodMachine(o.manifest.pod, systemClock, backoffPolicy());
+    this.done = new Promise<void>((r) => (this.resolveDone = r));
+  }
+
+  async run(): Promise<number> {
+    const onSignal = (sig: NodeJS.Signals) => this.onSignal(sig);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    // Step 1: the sandbox.
     try {
-      const req = JSON.parse(readFileSync(dir.file(DELETE_REQUEST_FILE), 'utf8')) as { gracePeriodSeconds?: number };
-      if (typeof req.gracePeriodSeconds === 'number') grace = req.gracePeriodSeconds;
-    } catch { /* a plain signal: the pod's own grace period */ }
-    // A second Ctrl-C does not wait for the grace period.
-    if (machine.isDeleting() && sig === 'SIGINT') grace = 0;
-    machine.deleteRequested(grace);
-    kick();
+      await this.createSandbox();
+    } catch (e) {
+      await this.teardown();
+      const name = this.o.manifest.pod.metadata.name;
+      const err = e instanceof PodboxError ? e : new PodboxError('SandboxFailed', `pod "${name}": ${(e as Error).message}`, 'run `podbox doctor`');
+      this.o.onCreated?.(err);
+      throw err;
+    }
+    // Step 2: the loop, until step 4 resolves `done`.
+    this.kick();
+    await this.chain;
+    this.o.onCreated?.();
+    await this.done;
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    return this.signalExit ?? this.machine.exitCode();
+  }
+
+  private save(): void {
+    if (!existsSync(this.o.dir.path)) return;
+    this.o.dir.writeState({ status: this.machine.status(), runtime: this.runtime });
+    this.o.dir.writeEvents(this.machine.eventLog());
+  }
+
+  private async createSandbox(): Promise<void> {
+    const { manifest, dir } = this.o;
+    const pod = manifest.pod;
+    this.save();
+    this.sandbox = await createSandbox({ hostname: podHostname(pod), name: pod.metadata.name });
+    const sandbox = this.sandbox;
+    this.runtime.pausePid = sandbox.pid;
+    const podFiles = writePodFiles(dir.path, pod, POD_IP);
+    const prepared = prepareVolumes(dir.path, manifest);
+    const memoryMounts = [tmpfsMount(podFiles.shm, 64 * 1024 * 1024), ...prepared.mounts];
+    mountInPod(sandbox.pid, `pod "${pod.metadata.name}": mount /dev/shm and memory volumes`, memoryMounts);
+    this.pod = {
+      manifest, podDir: dir.path, pausePid: sandbox.pid, runc: new Runc(sandbox.pid, dir.file('runc')),
+      podFiles, volumes: prepared.volumes,
+    };
+    this.machine.sandboxReady();
+    for (const [name, img] of this.o.images) this.machine.imageResolved(name, img.id);
+    void sandbox.exited.then(() => {
+      if (this.tearingDown) return;
+      process.stderr.write(`podbox: pod "${pod.metadata.name}": its pause process died; stopping the pod\n`);
+      this.machine.deleteRequested(0);
+      this.kick();
+    });
+  }
+
+  /** Runs the loop once more after whatever it is doing now (step 2). */
+  private kick = (): void => {
+    this.chain = this.chain.then(() => this.pump()).catch(async (e) => {
+      const name = this.o.manifest.pod.metadata.name;
+      process.stderr.write(`podbox: pod "${name}": ${e instanceof PodboxError ? e.toLine() : (e as Error).stack}\n`);
+      if (!this.tearingDown) await this.teardown();
+    });
   };
 
-  const perform = async (a: Action) => {
+  private async pump(): Promise<void> {
+    if (this.tearingDown) return;
+    for (let actions = this.machine.actions(); actions.length; actions = this.machine.actions()) {
+      for (const a of actions) await this.perform(a);
+      if (this.tearingDown) return;
+    }
+    this.save();
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    const at = this.machine.wakeAt();
+    if (at !== undefined) this.wakeTimer = setTimeout(this.kick, Math.max(0, at - Date.now()));
+  }
+
+  private async perform(a: Action): Promise<void> {
     switch (a.type) {
       case 'start':
-        await startContainer(a.container, a.instance);
+        await this.start(a.container, a.instance);
         break;
       case 'probe':
       case 'hook':
         // Probes and hooks run beside the pod's other work; their result comes back as an event.
         // A handler that throws (it should not) counts as failed, so the machine never waits on it.
-        void runHandler(a)
+        void this.runHandler(a)
           .catch((e: Error) => {
-            if (a.type === 'probe') machine.probeResult(a.container, a.instance, a.probe, false, e.message);
-            else machine.hookDone(a.container, a.instance, a.hook, false, e.message);
+            if (a.type === 'probe') this.machine.probeResult(a.container, a.instance, a.probe, false, e.message);
+            else this.machine.hookDone(a.container, a.instance, a.hook, false, e.message);
           })
-          .then(kick);
+          .then(this.kick);
         break;
       case 'kill':
-        await killContainer(a.container, a.signal);
+        await this.kill(a.container, a.signal);
         break;
       case 'teardown':
-        await teardown();
+        await this.teardown();
         break;
     }
-  };
+  }
 
-  let chain = Promise.resolve();
-  const pump = async () => {
-    if (tearingDown) return;
-    for (let actions = machine.actions(); actions.length; actions = machine.actions()) {
-      for (const a of actions) await perform(a);
-      if (tearingDown) return;
-    }
-    save();
-    if (wakeTimer) clearTimeout(wakeTimer);
-    const at = machine.wakeAt();
-    if (at !== undefined) wakeTimer = setTimeout(kick, Math.max(0, at - Date.now()));
-  };
-  const kick = () => {
-    chain = chain.then(pump).catch(async (e) => {
-      process.stderr.write(`podbox: pod "${pod.metadata.name}": ${e instanceof PodboxError ? e.toLine() : (e as Error).stack}\n`);
-      if (!tearingDown) await teardown();
-    });
-  };
+  /** Step 3: a signal asks for the pod's deletion, with `podbox delete`'s grace period if it gave one. */
+  private onSignal(sig: NodeJS.Signals): void {
+    if (this.tearingDown) return;
+    if (this.signalExit === undefined) this.signalExit = sig === 'SIGINT' ? 130 : 143;
+    let grace = this.o.dir.deleteRequest()?.gracePeriodSeconds ?? this.o.manifest.pod.spec.terminationGracePeriodSeconds;
+    // A second Ctrl-C does not wait for the grace period.
+    if (this.machine.isDeleting() && sig === 'SIGINT') grace = 0;
+    this.machine.deleteRequested(grace);
+    this.kick();
+  }
 
-  const spec = (name: string): Container =>
-    [...(pod.spec.initContainers ?? []), ...pod.spec.containers].find((c) => c.name === name)!;
-
-  const startContainer = async (name: string, instance: number) => {
-    const c = spec(name);
-    const image = o.images.get(name)!;
-    const id = `${name}.${instance}`;
-    let sink: LogSink | undefined;
+  private async start(name: string, instance: number): Promise<void> {
+    const echo = this.o.echo;
     try {
-      const bundle = await mountRootfs(sandbox!.pid, dir.path, name, image.rootfs);
-      const sc = { ...pod.spec.securityContext, ...c.securityContext };
-      const user = resolveUser(image.config.User, readImageFile(image.rootfs, 'etc/passwd'), readImageFile(image.rootfs, 'etc/group'), {
-        runAsUser: sc.runAsUser, runAsGroup: sc.runAsGroup,
-        // fsGroup is added to every container's groups (https://kubernetes.io/docs/tasks/configure-pod-container/security-context/).
-        supplementalGroups: [...pod.spec.securityContext.supplementalGroups ?? [], ...pod.spec.securityContext.fsGroup !== undefined ? [pod.spec.securityContext.fsGroup] : []],
+      const { runcPid, sink } = await startContainer(this.pod, name, instance, this.o.images.get(name)!, {
+        file: this.o.dir.logFile(name, instance),
+        echo: echo && ((stream, text) => echo(name, stream, text)),
       });
-      if (typeof user === 'string') throw configError(name, user);
-      // runAsNonRoot (https://kubernetes.io/docs/tasks/configure-pod-container/security-context/)
-      if (sc.runAsNonRoot && user.uid === 0) throw configError(name, 'runAsNonRoot is set but the image runs as root (uid 0)');
-      const mounts = (c.volumeMounts ?? []).map((m) => {
-        const v = volumes.get(m.name)!;
-        return { source: m.subPath ? `${v.path}/${m.subPath}` : v.path, destination: m.mountPath, readOnly: v.readOnly || m.readOnly === true };
-      });
-      const env = containerEnv(c, manifest, { podIP: POD_IP, hostIP: HOST_IP });
-      writeConfig(bundle, ociConfig({
-        pod, container: expandCommand(c, env), image: image.config, rootfs: bundle.rootfs, env,
-        user, hostname: podHostname(pod), podFiles, mounts,
-        sharePid: pod.spec.shareProcessNamespace === true,
-      }));
-      const n = native();
-      const [outR, outW] = n.pipe();
-      const [errR, errW] = n.pipe();
-      let pid: number;
-      try {
-        pid = runc.run(id, bundle.dir, outW, errW);
-      } catch (e) {
-        closeSync(outR); closeSync(errR);
-        throw e;
-      } finally {
-        closeSync(outW); closeSync(errW);
-      }
-      sink = new LogSink(dir.logFile(name, instance), o.echo && ((stream, text) => o.echo!(name, stream, text)));
-      sink.attach('stdout', outR);
-      sink.attach('stderr', errR);
       const closed = sink.closed();
-      sinks.add(closed);
-      currentSinks.set(name, sink);
-      runtime.containers[name] = { runcPid: pid, instance };
-      machine.started(name, `runc://${id}`);
-      void native().watchExit(pid, async (code, signal) => {
+      this.draining.add(closed);
+      this.sinks.set(name, sink);
+      this.runtime.containers[name] = { runcPid, instance };
+      const id = containerId(name, instance);
+      this.machine.started(name, `runc://${id}`);
+      void native().watchExit(runcPid, async (code, signal) => {
         await closed;
-        sinks.delete(closed);
-        delete runtime.containers[name]?.runcPid;
-        const startError = code !== 0 ? runc.startError(id) : undefined;
+        this.draining.delete(closed);
+        delete this.runtime.containers[name]?.runcPid;
+        const startError = code !== 0 ? this.pod.runc.startError(id) : undefined;
         if (startError) {
           // runc could not start it: the kubelet's StartError (exit code 128).
-          o.echo?.(name, 'stderr', `podbox: cannot start container: ${startError}`);
-          machine.startFailed(name, startError);
+          echo?.(name, 'stderr', `podbox: cannot start container: ${startError}`);
+          this.machine.startFailed(name, startError);
         } else {
           // runc run exits with the container's status, 128+N when a signal N killed it.
-          machine.exited(name, code ?? 128 + (signal ?? 0));
+          this.machine.exited(name, code ?? 128 + (signal ?? 0));
         }
-        kick();
+        this.kick();
       });
     } catch (e) {
-      const msg = e instanceof PodboxError ? e.message : (e as Error).message;
-      machine.startFailed(name, msg);
-      if (o.echo) o.echo(name, 'stderr', `podbox: cannot start container: ${msg}`);
+      const msg = (e as Error).message;
+      this.machine.startFailed(name, msg);
+      echo?.(name, 'stderr', `podbox: cannot start container: ${msg}`);
     }
-  };
+  }
 
-  /** runc ids known to be running: `runc run` returns before the process exists, and an exec needs it. */
-  const knownRunning = new Set<string>();
-  const untilRunning = async (id: string) => {
-    if (knownRunning.has(id)) return;
-    if (await pollUntil(async () => (await runc.state(id))?.status === 'running', 10_000, 20)) knownRunning.add(id);
-  };
+  private async untilRunning(id: string): Promise<void> {
+    if (this.knownRunning.has(id)) return;
+    const running = async () => (await this.pod.runc.state(id))?.status === 'running';
+    if (await pollUntil(running, 10_000, 20)) this.knownRunning.add(id);
+  }
 
-  /** Runs a probe or hook for the machine and reports its result (src/lifecycle/handlers.ts does the work). */
-  const runHandler = async (a: Extract<Action, { type: 'probe' | 'hook' }>) => {
+  /** Runs a probe or hook for the machine and reports its result (probe/run.ts does the work). */
+  private async runHandler(a: Extract<Action, { type: 'probe' | 'hook' }>): Promise<void> {
     // Loaded on first use: http, https, http2 and tls cost a pod without probes or hooks nothing.
-    const { runProbe, runHook, hookFailureMessage } = await import('./handlers.js');
-    const c = spec(a.container);
-    const id = `${a.container}.${a.instance}`;
-    const target: HandlerTarget = { pausePid: sandbox!.pid, runc, containerId: id, container: c, podIP: POD_IP };
+    const { runProbe, runHook, hookFailureMessage } = await import('../probe/run.js');
+    const c = containerNamed(this.o.manifest.pod, a.container);
+    const id = containerId(a.container, a.instance);
+    const target: HandlerTarget = { pausePid: this.pod.pausePid, runc: this.pod.runc, containerId: id, container: c, podIP: POD_IP };
     if (a.type === 'probe') {
       const probe = c[PROBE_FIELD[a.probe]]!;
-      if (probe.exec) await untilRunning(id);
+      if (probe.exec) await this.untilRunning(id);
       const r = await runProbe(probe, target);
-      machine.probeResult(a.container, a.instance, a.probe, r.ok, r.message);
+      this.machine.probeResult(a.container, a.instance, a.probe, r.ok, r.message);
       return;
     }
     const handler = c.lifecycle![a.hook]!;
-    if (handler.exec) await untilRunning(id);
+    if (handler.exec) await this.untilRunning(id);
     const r = await runHook(handler, target, a.timeoutSeconds);
     // Hook output goes to the container's log, marked (the kubelet drops it; users want it).
-    const sink = currentSinks.get(a.container);
+    const sink = this.sinks.get(a.container);
     for (const line of (r.output ?? '').split('\n').filter(Boolean)) sink?.line('stdout', `[${a.hook} hook] ${line}`);
-    machine.hookDone(a.container, a.instance, a.hook, r.ok, r.ok ? '' : hookFailureMessage(handler, a.container, podRef(pod), r));
-  };
+    const message = r.ok ? '' : hookFailureMessage(handler, a.container, podRef(this.o.manifest.pod), r);
+    this.machine.hookDone(a.container, a.instance, a.hook, r.ok, message);
+  }
 
-  const killContainer = async (name: string, signal: 'SIGTERM' | 'SIGKILL') => {
-    const info = runtime.containers[name];
+  private async kill(name: string, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+    const info = this.runtime.containers[name];
     if (!info?.runcPid) return;
     // The image's STOPSIGNAL replaces SIGTERM (https://kubernetes.io/docs/concepts/containers/container-lifecycle-hooks/).
-    const image = o.images.get(name);
-    const sig = signal === 'SIGTERM' ? image?.config.StopSignal || 'SIGTERM' : 'SIGKILL';
-    await runc.kill(`${name}.${info.instance}`, sig).catch(() => { /* it exited meanwhile */ });
-  };
-
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    save();
-    sandbox = await createSandbox({ hostname: podHostname(pod), name: pod.metadata.name });
-    runtime.pausePid = sandbox.pid;
-    runc = new Runc(sandbox.pid, dir.file('runc'));
-    podFiles = writePodFiles(dir.path, pod, POD_IP);
-    const prepared = prepareVolumes(dir.path, manifest);
-    volumes = prepared.volumes;
-    mountInPod(sandbox.pid, `pod "${pod.metadata.name}": mount /dev/shm and memory volumes`, [tmpfsMount(podFiles.shm, 64 * 1024 * 1024), ...prepared.mounts]);
-    machine.sandboxReady();
-    for (const [name, img] of o.images) machine.imageResolved(name, img.id);
-    void sandbox.exited.then(() => {
-      if (tearingDown) return;
-      process.stderr.write(`podbox: pod "${pod.metadata.name}": its pause process died; stopping the pod\n`);
-      machine.deleteRequested(0);
-      kick();
+    const sig = signal === 'SIGTERM' ? this.o.images.get(name)?.config.StopSignal || 'SIGTERM' : 'SIGKILL';
+    await this.pod.runc.kill(containerId(name, info.instance), sig).catch(() => {
+      /* it exited meanwhile */
     });
-  } catch (e) {
-    await teardown();
-    const err = e instanceof PodboxError ? e : new PodboxError('SandboxFailed', `pod "${pod.metadata.name}": ${(e as Error).message}`, 'run `podbox doctor`');
-    o.onCreated?.(err);
-    throw err;
   }
-  kick();
-  await chain;
-  o.onCreated?.();
-  await done;
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
-  return signalExit ?? machine.exitCode();
+
+  /** Step 4. */
+  private async teardown(): Promise<void> {
+    this.tearingDown = true;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    if (this.sandbox) {
+      // pause exits on SIGTERM; the kernel then kills whatever is left in the pod's PID namespace,
+      // and the mount namespace, with every overlay and tmpfs of the pod, goes with the last process.
+      try {
+        process.kill(this.sandbox.pid, 'SIGTERM');
+      } catch {
+        /* already gone */
+      }
+      await this.sandbox.exited;
+    }
+    await Promise.all(this.draining);
+    this.runtime.finished = true;
+    this.runtime.exitCode = this.signalExit ?? this.machine.exitCode();
+    this.save();
+    const dir = this.o.dir;
+    if (this.o.removeWhenDone) {
+      await removeTrees([dir.path]);
+    } else {
+      // Keep status, events and logs until `podbox delete`; drop what only a running pod needs.
+      await removeTrees(['containers', 'volumes', 'runc', 'runc-logs', 'shm'].map((d) => dir.file(d)));
+    }
+    this.resolveDone();
+  }
 }

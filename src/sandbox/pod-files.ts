@@ -30,7 +30,7 @@ export function hostsFileContent(pod: Pod, podIP: string): string {
   const aliases = pod.spec.hostAliases ?? [];
   if (aliases.length) {
     out += '\n# Entries added by HostAliases.\n';
-    for (const a of aliases) out += `${a.ip}\t${a.hostnames.join('\t')}\n`;
+    for (const a of aliases) out += `${a.ip}\t${(a.hostnames ?? []).join('\t')}\n`;
   }
   return out;
 }

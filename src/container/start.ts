@@ -1,0 +1,100 @@
+import type { Manifest } from '../api/types.js';
+import { containerEnv, expandCommand } from '../api/env.js';
+import { containerNamed } from '../api/containers.js';
+import { HOST_IP, POD_IP } from '../api/node.js';
+import type { StoredImage } from '../image/store.js';
+import type { PodFiles } from '../sandbox/pod-files.js';
+import { podHostname } from '../sandbox/pod-files.js';
+import type { PreparedVolume } from '../volume/volumes.js';
+import { withPipes } from '../host/pipes.js';
+import { LogSink, type LogStream } from '../logs/cri-log.js';
+import { mountRootfs, writeConfig, readImageFile, configError } from './bundle.js';
+import { ociConfig, type MountSource } from './oci-config.js';
+import { processUser } from './user.js';
+import { containerId, type Runc } from './runc.js';
+
+/**
+ * Starting one container of a running pod, as the kubelet's startContainer (kuberuntime_container.go)
+ * is kept apart from SyncPod:
+ *  1. mount a fresh overlay root filesystem over the image (container/bundle.ts)
+ *  2. decide the user it runs as (container/user.ts: runAsUser, runAsNonRoot, fsGroup...)
+ *  3. map its volumeMounts to the pod's volumes
+ *  4. build its env and write config.json (container/oci-config.ts)
+ *  5. `runc run` it inside the pod, its stdout and stderr into its log (logs/cri-log.ts)
+ * A failure before runc runs throws a PodboxError (CreateContainerConfigError and the like); a
+ * failure of runc itself shows as runc's exit.
+ */
+export interface PodContext {
+  manifest: Manifest;
+  /** the pod's directory */
+  podDir: string;
+  pausePid: number;
+  runc: Runc;
+  podFiles: PodFiles;
+  volumes: Map<string, PreparedVolume>;
+}
+
+export interface StartedContainer {
+  /** host pid of `runc run`, whose exit is the container's */
+  runcPid: number;
+  sink: LogSink;
+}
+
+export async function startContainer(
+  pod: PodContext,
+  name: string,
+  instance: number,
+  image: StoredImage,
+  log: { file: string; echo?: (stream: LogStream, text: string) => void },
+): Promise<StartedContainer> {
+  const spec = pod.manifest.pod;
+  const c = containerNamed(spec, name);
+
+  // Step 1: root filesystem.
+  const bundle = await mountRootfs(pod.pausePid, pod.podDir, name, image.rootfs);
+
+  // Step 2: the user.
+  const user = processUser(spec, c, {
+    user: image.config.User,
+    passwd: readImageFile(image.rootfs, 'etc/passwd'),
+    group: readImageFile(image.rootfs, 'etc/group'),
+  });
+  if (typeof user === 'string') throw configError(name, user);
+
+  // Step 3: volumes.
+  const mounts: MountSource[] = (c.volumeMounts ?? []).map((m) => {
+    const v = pod.volumes.get(m.name)!;
+    return {
+      source: m.subPath ? `${v.path}/${m.subPath}` : v.path,
+      destination: m.mountPath,
+      readOnly: v.readOnly || m.readOnly === true,
+    };
+  });
+
+  // Step 4: env and config.json.
+  const env = containerEnv(c, pod.manifest, { podIP: POD_IP, hostIP: HOST_IP });
+  writeConfig(
+    bundle,
+    ociConfig({
+      pod: spec,
+      container: expandCommand(c, env),
+      image: image.config,
+      rootfs: bundle.rootfs,
+      env,
+      user,
+      hostname: podHostname(spec),
+      podFiles: pod.podFiles,
+      mounts,
+      sharePid: spec.spec.shareProcessNamespace === true,
+    }),
+  );
+
+  // Step 5: runc run, output into the log.
+  const { value: runcPid, readEnds } = withPipes(2, ([outW, errW]) =>
+    pod.runc.run(containerId(name, instance), bundle.dir, outW!, errW!),
+  );
+  const sink = new LogSink(log.file, log.echo);
+  sink.attach('stdout', readEnds[0]!);
+  sink.attach('stderr', readEnds[1]!);
+  return { runcPid, sink };
+}
