@@ -2,11 +2,10 @@ import { randomUUID, randomBytes } from 'node:crypto';
 import { parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import { PodboxError } from '../errors.js';
-import type { ConfigMap, Container, Manifest, Pod, Secret } from './types.js';
+import type { ConfigMap, Container, DecodedPod, Manifest, Pod, Secret } from './types.js';
 import * as schema from './schema.js';
 import { UNSUPPORTED } from './schema.js';
 
-export { containerEnv, expandCommand } from './env.js';
 
 /**
  * `podbox run FILE`'s input: YAML or JSON, one or more documents, exactly one v1 Pod plus the
@@ -52,9 +51,7 @@ export function parseManifest(text: string, source: string): Manifest {
   if (podObject === undefined) throw invalid(where, 'holds no Pod', 'give a manifest with kind: Pod and apiVersion: v1');
 
   const podLabel = `pod "${nameOf(podObject)}"`;
-  const pod = check(schema.pod, podObject, where, podLabel) as unknown as Pod & { status?: unknown };
-  delete pod.status;
-  applyDefaults(pod);
+  const pod = withDefaults(check(schema.pod, podObject, where, podLabel));
   const label = `pod "${pod.metadata.name}"`;
   const manifest: Manifest = { pod, original: withoutStatus(podObject), configMaps, secrets };
   for (const problem of crossChecks(manifest)) throw fieldError(where, label, problem);
@@ -146,15 +143,22 @@ function withoutStatus(o: unknown): unknown {
 }
 
 /** Defaults that depend on other fields (defaults.go) and what the API server fills in on create. */
-function applyDefaults(pod: Pod & { metadata: { generateName?: string } }): void {
-  const meta = pod.metadata;
-  if (!meta.name && meta.generateName) {
+function withDefaults(decoded: DecodedPod): Pod {
+  const { status: _status, ...p } = decoded;
+  let name = p.metadata.name;
+  if (!name) {
     // names.SimpleNameGenerator: generateName + 5 random alphanumerics.
     const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
-    meta.name = meta.generateName + [...randomBytes(5)].map((b) => alphabet[b % alphabet.length]).join('');
+    name = (p.metadata.generateName ?? '') + [...randomBytes(5)].map((b) => alphabet[b % alphabet.length]).join('');
   }
-  meta.uid ??= randomUUID();
-  for (const c of allContainers(pod)) c.imagePullPolicy ??= defaultPullPolicy(c.image);
+  const withPolicy = (c: DecodedPod['spec']['containers'][number]): Container => ({
+    ...c,
+    imagePullPolicy: c.imagePullPolicy ?? defaultPullPolicy(c.image),
+  });
+  const { containers, initContainers, ...rest } = p.spec;
+  const spec: Pod['spec'] = { ...rest, containers: containers.map(withPolicy) };
+  if (initContainers) spec.initContainers = initContainers.map(withPolicy);
+  return { ...p, metadata: { ...p.metadata, name, uid: p.metadata.uid ?? randomUUID() }, spec };
 }
 
 /**
@@ -167,10 +171,6 @@ export function defaultPullPolicy(image: string): 'Always' | 'IfNotPresent' {
   const colon = lastPart.lastIndexOf(':');
   const tag = colon < 0 ? '' : lastPart.slice(colon + 1);
   return tag === '' || tag === 'latest' ? 'Always' : 'IfNotPresent';
-}
-
-export function allContainers(pod: Pod): Container[] {
-  return [...(pod.spec.initContainers ?? []), ...pod.spec.containers];
 }
 
 /** The rules validation.go checks across fields, plus references to ConfigMaps and Secrets. */

@@ -69,8 +69,8 @@ const metadata = z.strictObject({
   deletionTimestamp: ignored(), deletionGracePeriodSeconds: ignored(),
 });
 
-const execAction = z.strictObject({ command: z.array(z.string()).min(1, 'Required value: give the command to run') });
-const httpGet = z.strictObject({
+export const execAction = z.strictObject({ command: z.array(z.string()).min(1, 'Required value: give the command to run') });
+export const httpGet = z.strictObject({
   path: z.string().default('/'),
   port: portRef,
   host: z.string().optional(),
@@ -78,10 +78,10 @@ const httpGet = z.strictObject({
   httpHeaders: z.array(z.strictObject({ name: z.string().min(1), value: z.string() })).optional(),
 });
 const tcpSocket = z.strictObject({ port: portRef, host: z.string().optional() });
-const grpc = z.strictObject({ port, service: z.string().optional() });
+export const grpc = z.strictObject({ port, service: z.string().optional() });
 
 /** Probe defaults: timeout 1s, period 10s, success 1, failure 3 (defaults.go SetDefaults_Probe). */
-const probe = z.strictObject({
+export const probe = z.strictObject({
   exec: execAction.optional(),
   httpGet: httpGet.optional(),
   tcpSocket: tcpSocket.optional(),
@@ -94,7 +94,7 @@ const probe = z.strictObject({
   terminationGracePeriodSeconds: positive.optional(),
 });
 
-const lifecycleHandler = z.strictObject({
+export const lifecycleHandler = z.strictObject({
   exec: execAction.optional(),
   httpGet: httpGet.optional(),
   tcpSocket: tcpSocket.optional(),
@@ -263,7 +263,7 @@ export const podSpec = z.strictObject({
   // Scheduling and API-server fields: satisfied by construction on one machine.
   nodeName: ignored(), nodeSelector: ignored(), affinity: ignored(), tolerations: ignored(),
   topologySpreadConstraints: ignored(), priority: ignored(), priorityClassName: ignored(),
-  preemptionPolicy: ignored(), schedulingGates: ignored(), serviceAccountName: ignored(),
+  preemptionPolicy: ignored(), schedulingGates: ignored(), serviceAccountName: z.string().optional(),
   serviceAccount: ignored(), imagePullSecrets: ignored(), overhead: ignored(), resizePolicy: ignored(),
   os: z.strictObject({ name: z.enum(['linux', 'windows']) }).optional().superRefine((v, ctx) => {
     if (v?.name === 'windows') ctx.addIssue({ code: 'custom', message: 'podbox runs Linux pods only', params: { [UNSUPPORTED]: true } });
