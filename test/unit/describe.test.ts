@@ -1,5 +1,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
-import { describePod, describeProbe, rfc1123z, tabwrite, type DescribeInput } from '../../src/cli/describe.js';
+import { describePod, describeProbe, type DescribeInput } from '../../src/cli/describe.js';
+import { rfc1123z } from '../../src/kubectl/time.js';
+import { tabwrite } from '../../src/kubectl/table.js';
 import type { ContainerStatus, PodCondition, PodEvent, PodStatus } from '../../src/api/status.js';
 import type { Probe } from '../../src/api/types.js';
 import { container, pod } from './fixtures.js';
@@ -37,7 +39,7 @@ describe('kubectl describe pod layout', () => {
         livenessProbe: probe({ httpGet: { path: '/healthz', port: 8080, scheme: 'HTTP' } }),
         volumeMounts: [{ name: 'cache', mountPath: '/cache' }, { name: 'cfg', mountPath: '/etc/app', readOnly: true }],
       })],
-      volumes: [{ name: 'cache', emptyDir: {} }, { name: 'cfg', configMap: { name: 'app-config' } }],
+      volumes: [{ name: 'cache', emptyDir: {} }, { name: 'cfg', configMap: { name: 'app-config', defaultMode: 0o644 } }],
     });
     p.metadata.labels = { tier: 'web', app: 'demo' };
     const input: DescribeInput = {
@@ -240,7 +242,7 @@ Events:           <none>
         envFrom: [{ configMapRef: { name: 'cm' } }, { prefix: 'S_', secretRef: { name: 'sec', optional: true } }],
         env: [{ name: 'PASSWORD', valueFrom: { secretKeyRef: { name: 'sec', key: 'pw' } } }, { name: 'LEVEL', valueFrom: { configMapKeyRef: { name: 'cm', key: 'level', optional: true } } }, { name: 'MULTI', value: 'a\nb' }],
       })],
-      volumes: [{ name: 'tls', secret: { secretName: 'tls-cert', optional: true } }],
+      volumes: [{ name: 'tls', secret: { secretName: 'tls-cert', optional: true, defaultMode: 0o644 } }],
     });
     p.metadata.annotations = { 'example.com/note': 'hello', 'kubectl.kubernetes.io/last-applied-configuration': '{}', 'example.com/long': 'x'.repeat(150) };
     const out = describePod({ pod: p, original: { spec: { priority: 7, nodeSelector: { disk: 'ssd' }, tolerations: [{ key: 'gpu', operator: 'Exists', effect: 'NoSchedule' }] } }, status: status({}), events: [] }, T0);

@@ -14,7 +14,8 @@ export function pod(spec: Partial<Pod['spec']> = {}, name = 'demo'): Pod {
     metadata: { name, namespace: 'default', uid: '1111-2222' },
     spec: {
       containers: [container('app')], restartPolicy: 'Always', terminationGracePeriodSeconds: 30,
-      securityContext: {}, dnsPolicy: 'ClusterFirst', schedulerName: 'default-scheduler', ...spec,
+      securityContext: {}, dnsPolicy: 'ClusterFirst', schedulerName: 'default-scheduler', enableServiceLinks: true,
+      ...spec,
     },
   };
 }

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { tableRow, humanDuration } from '../../src/cli/get.js';
+import { tableRow } from '../../src/cli/get.js';
+import { humanDuration } from '../../src/kubectl/duration.js';
 import { PodMachine } from '../../src/lifecycle/pod-machine.js';
 import { KUBELET_BACKOFF } from '../../src/lifecycle/timing.js';
 import { container, pod, FakeClock } from './fixtures.js';

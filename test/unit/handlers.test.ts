@@ -2,11 +2,16 @@ import { describe, it, expect, afterEach } from 'vitest';
 import net from 'node:net';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { resolveProbePort, resolveHookPort } from '../../src/probe/ports.js';
+import { probeHeaders, probeURL, canonicalHeaderName } from '../../src/probe/http.js';
+import { joinHostPort } from '../../src/probe/dial.js';
+import { goQuote } from '../../src/kubectl/quote.js';
 import {
-  resolveProbePort, resolveHookPort, probeHeaders, probeURL, canonicalHeaderName, joinHostPort, goQuote,
-  encodeHealthCheckRequest, decodeHealthCheckResponse, servingStatusName, grpcCodeName, hookFailureMessage,
-  runProbe, runHook, KUBE_VERSION, type HandlerTarget,
-} from '../../src/lifecycle/handlers.js';
+  encodeHealthCheckRequest, decodeHealthCheckResponse, servingStatusName, grpcCodeName,
+} from '../../src/probe/grpc.js';
+import { hookFailureMessage, runProbe, runHook } from '../../src/probe/run.js';
+import { KUBE_VERSION } from '../../src/probe/text.js';
+import type { HandlerTarget } from '../../src/probe/types.js';
 import type { HTTPGetAction, Probe } from '../../src/api/types.js';
 import { container } from './fixtures.js';
 
@@ -128,7 +133,7 @@ describe('the grpc probe against a local HTTP/2 server', () => {
 
   it('sends Health/Check with the service and reads the status from the response', async () => {
     let seen: http2.IncomingHttpHeaders = {};
-    let request = Buffer.alloc(0);
+    let request: Buffer = Buffer.alloc(0);
     const port = await serve((stream, headers, body) => {
       seen = headers;
       request = body;

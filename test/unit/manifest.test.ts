@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseManifest, containerEnv, expandCommand, defaultPullPolicy } from '../../src/api/manifest.js';
+import { parseManifest, defaultPullPolicy } from '../../src/api/manifest.js';
+import { containerEnv, expandCommand } from '../../src/api/env.js';
 import { expand } from '../../src/api/env.js';
 import { PodboxError } from '../../src/errors.js';
 

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { hostsFileContent, podHostname } from '../../src/container/pod-files.js';
+import { hostsFileContent, podHostname } from '../../src/sandbox/pod-files.js';
 import { pod } from './fixtures.js';
 
 describe('/etc/hosts as the kubelet writes it', () => {

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { PodMachine, type Action } from '../../src/lifecycle/pod-machine.js';
-import { KUBELET_BACKOFF, backoffPolicy, goDuration } from '../../src/lifecycle/timing.js';
+import { KUBELET_BACKOFF, backoffPolicy } from '../../src/lifecycle/timing.js';
+import { goDuration } from '../../src/kubectl/duration.js';
 import { container, pod, FakeClock } from './fixtures.js';
 
 const starts = (a: Action[]) => a.filter((x) => x.type === 'start').map((x) => (x as { container: string }).container);
@@ -85,7 +86,7 @@ describe('PodMachine: restarts with the kubelet back-off', () => {
     const s = status(m, 'app');
     expect(s.state).toEqual({ waiting: { reason: 'CrashLoopBackOff', message: 'back-off 10s restarting failed container=app pod=demo_default(1111-2222)' } });
     expect(s.restartCount).toBe(1);
-    expect('terminated' in s.lastState && s.lastState.terminated.exitCode).toBe(2);
+    expect('terminated' in s.lastState ? s.lastState.terminated?.exitCode : undefined).toBe(2);
     expect(m.wakeAt()).toBe(clock.t + 10_000);
     expect(m.eventLog().find((e) => e.reason === 'BackOff')?.message).toBe('Back-off restarting failed container app in pod demo_default(1111-2222)');
     expect(m.status().phase).toBe('Running');

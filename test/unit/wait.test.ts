@@ -1,5 +1,7 @@
 import { describe, it, expect } from 'vitest';
-import { parseFor, parseJsonPath, evalJsonPath, podMeets, parseGoDuration, parseTimeout } from '../../src/cli/wait.js';
+import { parseFor, podMeets, parseTimeout } from '../../src/cli/wait.js';
+import { parseJsonPath, evalJsonPath } from '../../src/kubectl/jsonpath.js';
+import { parseGoDuration } from '../../src/kubectl/duration.js';
 import { PodboxError } from '../../src/errors.js';
 
 const podObj = {
