@@ -54,8 +54,3 @@ export function podDirs(home: string): string[] {
   const d = join(home, 'pods');
   return existsSync(d) ? readdirSync(d) : [];
 }
-
-/** A pod manifest in YAML from a compact object. */
-export function podYaml(name: string, spec: Record<string, unknown>): string {
-  return JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec });
-}

@@ -31,8 +31,9 @@ export function podTestHome(extraEnv: Record<string, string> = {}) {
   return c;
 }
 
-export function pod(name: string, spec: Record<string, unknown>): string {
-  return JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec });
+/** The one pod builder: a v1 Pod manifest (JSON, which is YAML) named `name` with `spec`. */
+export function pod(name: string, spec: Record<string, unknown>, metadata: Record<string, unknown> = {}): string {
+  return JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, ...metadata }, spec });
 }
 
 export function box(name: string, script: string, extra: Record<string, unknown> = {}): Record<string, unknown> {

@@ -4,7 +4,7 @@ import { rfc1123z } from '../../src/kubectl/time.js';
 import { tabwrite } from '../../src/kubectl/table.js';
 import type { ContainerStatus, PodCondition, PodEvent, PodStatus } from '../../src/api/status.js';
 import type { Probe } from '../../src/api/types.js';
-import { container, pod } from './fixtures.js';
+import { container, object, pod } from '../helpers/fixtures.js';
 
 // kubectl prints times in the local zone; pin it so the expected text is exact.
 beforeAll(() => {
@@ -40,7 +40,7 @@ describe('kubectl describe pod layout', () => {
         volumeMounts: [{ name: 'cache', mountPath: '/cache' }, { name: 'cfg', mountPath: '/etc/app', readOnly: true }],
       })],
       volumes: [{ name: 'cache', emptyDir: {} }, { name: 'cfg', configMap: { name: 'app-config', defaultMode: 0o644 } }],
-    });
+    }, 'demo', [object('ConfigMap', 'app-config')]);
     p.metadata.labels = { tier: 'web', app: 'demo' };
     const input: DescribeInput = {
       pod: p, original: {},
@@ -243,7 +243,7 @@ Events:           <none>
         env: [{ name: 'PASSWORD', valueFrom: { secretKeyRef: { name: 'sec', key: 'pw' } } }, { name: 'LEVEL', valueFrom: { configMapKeyRef: { name: 'cm', key: 'level', optional: true } } }, { name: 'MULTI', value: 'a\nb' }],
       })],
       volumes: [{ name: 'tls', secret: { secretName: 'tls-cert', optional: true, defaultMode: 0o644 } }],
-    });
+    }, 'demo', [object('ConfigMap', 'cm'), object('Secret', 'sec', { pw: 'c2VjcmV0' })]);
     p.metadata.annotations = { 'example.com/note': 'hello', 'kubectl.kubernetes.io/last-applied-configuration': '{}', 'example.com/long': 'x'.repeat(150) };
     const out = describePod({ pod: p, original: { spec: { priority: 7, nodeSelector: { disk: 'ssd' }, tolerations: [{ key: 'gpu', operator: 'Exists', effect: 'NoSchedule' }] } }, status: status({}), events: [] }, T0);
     expect(out).toContain(`Annotations:      example.com/long:\n                    ${'x'.repeat(138)}...\n                  example.com/note: hello\n`);

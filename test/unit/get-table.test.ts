@@ -3,7 +3,7 @@ import { tableRow } from '../../src/cli/get.js';
 import { humanDuration } from '../../src/kubectl/duration.js';
 import { PodMachine } from '../../src/lifecycle/pod-machine.js';
 import { KUBELET_BACKOFF } from '../../src/lifecycle/timing.js';
-import { container, pod, FakeClock } from './fixtures.js';
+import { container, pod, FakeClock } from '../helpers/fixtures.js';
 
 describe('kubectl get pods columns', () => {
   it('Init:0/1, then Running 1/1, then Completed', () => {

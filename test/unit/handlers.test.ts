@@ -13,7 +13,7 @@ import { hookFailureMessage, runProbe, runHook } from '../../src/probe/run.js';
 import { KUBE_VERSION } from '../../src/probe/text.js';
 import type { HandlerTarget } from '../../src/probe/types.js';
 import type { HTTPGetAction, Probe } from '../../src/api/types.js';
-import { container } from './fixtures.js';
+import { container } from '../helpers/fixtures.js';
 
 const web = container('web', { ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }, { name: 'grpc', containerPort: 9090, protocol: 'TCP' }] });
 const get = (extra: Partial<HTTPGetAction> = {}): HTTPGetAction => ({ path: '/healthz', port: 8080, scheme: 'HTTP', ...extra });

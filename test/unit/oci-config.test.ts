@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { ociConfig, processArgs, mergeEnv, DEFAULT_CAPABILITIES } from '../../src/container/oci-config.js';
 import { resolveUser } from '../../src/container/user.js';
-import { container, pod } from './fixtures.js';
+import { container, pod } from '../helpers/fixtures.js';
 
 const files = { hosts: '/p/etc/hosts', hostname: '/p/etc/hostname', resolvConf: '/p/etc/resolv.conf', shm: '/p/shm' };
 const base = (c = container('app'), p = pod()) => ({

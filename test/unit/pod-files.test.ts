@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { hostsFileContent, podHostname } from '../../src/sandbox/pod-files.js';
-import { pod } from './fixtures.js';
+import { pod } from '../helpers/fixtures.js';
 
 describe('/etc/hosts as the kubelet writes it', () => {
   it('header, localhost lines, the pod line', () => {

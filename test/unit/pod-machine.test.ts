@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { PodMachine, type Action } from '../../src/lifecycle/pod-machine.js';
 import { KUBELET_BACKOFF, backoffPolicy } from '../../src/lifecycle/timing.js';
 import { goDuration } from '../../src/kubectl/duration.js';
-import { container, pod, FakeClock } from './fixtures.js';
+import { container, pod, FakeClock } from '../helpers/fixtures.js';
 
 const starts = (a: Action[]) => a.filter((x) => x.type === 'start').map((x) => (x as { container: string }).container);
 const status = (m: PodMachine, name: string) =>
