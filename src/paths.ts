@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import { PodboxError } from './errors.js';
 
 /**
- * Where podbox keeps state, exactly as ../shared/CONTRACT.md says:
+ * Where podbox keeps state, as docs/cli.md documents it:
  *  - PODBOX_HOME overrides everything: $PODBOX_HOME/images and $PODBOX_HOME/pods;
  *  - otherwise images in ${XDG_DATA_HOME:-~/.local/share}/podbox and pods in
  *    ${XDG_RUNTIME_DIR:-/tmp/podbox-$UID}/podbox.

@@ -5,7 +5,7 @@ import { PodboxError } from '../errors.js';
 import { formatTable } from '../kubectl/table.js';
 
 /**
- * `podbox image load|import|ls|rm|inspect` (../shared/CONTRACT.md, Images). Output follows the
+ * `podbox image load|import|ls|rm|inspect` (docs/cli.md, "podbox image"). Output follows the
  * tools people know: `Loaded image: NAME` per tag as `docker load` prints it, a `podman images`
  * table, `Untagged:`/`Deleted:` as `docker rmi`.
  */

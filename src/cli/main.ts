@@ -23,7 +23,7 @@ const COMMANDS: [names: string[], load: () => Promise<Register>][] = [
 export const VERSION = '0.1.0';
 
 /**
- * The podbox command line (../shared/CONTRACT.md). One file per command under cli/; this file
+ * The podbox command line (docs/cli.md). One file per command under cli/; this file
  * only wires them together and turns every failure into one line on stderr.
  */
 export async function main(argv: string[]): Promise<number> {

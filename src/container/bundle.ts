@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync, existsSync, readFileSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { mountInPod, overlayMount, spawnInPod, waitForExit } from '../sandbox/sandbox.js';
+import { mountInPod, overlayMount } from '../sandbox/sandbox.js';
+import { removeTrees } from '../sandbox/userns.js';
 import { PodboxError } from '../errors.js';
 
 /**
@@ -26,8 +27,7 @@ export async function mountRootfs(pausePid: number, podDir: string, container: s
     // A restart: drop the previous instance's overlay and its writable layer. Its files may belong
     // to any pod uid, so they are removed from inside the pod's user namespace.
     mountInPod(pausePid, `container "${container}": unmount previous root filesystem`, [], [p.rootfs]);
-    const rm = spawnInPod(pausePid, ['/bin/rm', '-rf', '--', p.upper, p.work]);
-    await waitForExit(rm);
+    await removeTrees([p.upper, p.work], { inPod: pausePid });
   }
   for (const d of [p.rootfs, p.upper, p.work]) mkdirSync(d, { recursive: true });
   mountInPod(pausePid, `container "${container}": mount overlay root filesystem`, [overlayMount(lower, p.upper, p.work, p.rootfs)]);

@@ -1,3 +1,4 @@
+import { statInput } from '../host/fs.js';
 import { closeSync, createReadStream, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { createGunzip } from 'node:zlib';
@@ -346,13 +347,7 @@ function readOci(src: Source): ImageToLoad[] {
  * share a config (one image under several tags) come out once, with all their names.
  */
 export async function readImageSource(path: string, scratch: string, describe = path): Promise<ImageToLoad[]> {
-  let st;
-  try {
-    st = statSync(path);
-  } catch (e) {
-    throw new PodboxError('InvalidArgument', `cannot read ${describe}: ${errnoOf(e) === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`,
-      'give the path of an image archive or OCI layout directory, or - for stdin');
-  }
+  const st = statInput(path, describe, 'give the path of an image archive or OCI layout directory, or - for stdin');
   const src: Source = st.isDirectory() ? new DirSource(path) : await readTar(path, scratch, describe);
   let images: ImageToLoad[];
   if (src.file('manifest.json')) images = readDockerArchive(src);

@@ -55,18 +55,14 @@ export function imageConfigOf(doc: unknown, what = ''): ImageConfig {
   if (c === null || c === undefined) return {};
   if (!isObject(c)) throw bad(what, 'config must be an object');
   const out: ImageConfig = {};
-  const ep = stringArray(c.Entrypoint, 'Entrypoint', what);
-  if (ep) out.Entrypoint = ep;
-  const cmd = stringArray(c.Cmd, 'Cmd', what);
-  if (cmd) out.Cmd = cmd;
-  const env = stringArray(c.Env, 'Env', what);
-  if (env) out.Env = env;
-  const wd = str(c.WorkingDir, 'WorkingDir', what);
-  if (wd) out.WorkingDir = wd;
-  const user = str(c.User, 'User', what);
-  if (user) out.User = user;
-  const sig = str(c.StopSignal, 'StopSignal', what);
-  if (sig) out.StopSignal = sig;
+  for (const field of ['Entrypoint', 'Cmd', 'Env'] as const) {
+    const v = stringArray(c[field], field, what);
+    if (v) out[field] = v;
+  }
+  for (const field of ['WorkingDir', 'User', 'StopSignal'] as const) {
+    const v = str(c[field], field, what);
+    if (v) out[field] = v;
+  }
   if (c.ExposedPorts !== undefined && c.ExposedPorts !== null) {
     if (!isObject(c.ExposedPorts)) throw bad(what, 'config.ExposedPorts must be an object');
     out.ExposedPorts = Object.fromEntries(Object.keys(c.ExposedPorts).map((k) => [k, {}]));

@@ -1,3 +1,4 @@
+import { statInput } from '../host/fs.js';
 import {
   closeSync, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync,
   statSync, unlinkSync, writeFileSync, writeSync,
@@ -18,7 +19,7 @@ import { runUnpackJob, decodeError, asPodboxError, type UnpackJob, type UnpackRe
 
 
 /**
- * The local image store (../shared/CONTRACT.md, Images), under stateDirs().images (mode 0700):
+ * The local image store (docs/cli.md, "podbox image"), under stateDirs().images (mode 0700):
  *
  *   repositories.json         {"refs": {"docker.io/library/busybox:latest": "sha256:<id>", "repo@sha256:<manifest>": …}}
  *   sha256/<id>/config.json   the image config exactly as loaded (its sha256 is the id)
@@ -411,13 +412,7 @@ export class ImageStore {
     let staged: { id: string; tmp?: string; refs: string[] } | undefined;
     try {
       await this.withInput(src, scratch, async (path, describe) => {
-        let st;
-        try {
-          st = statSync(path);
-        } catch (e) {
-          throw new PodboxError('InvalidArgument', `cannot read ${describe}: ${errnoOf(e) === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`,
-            'give a root filesystem as a tar (optionally gzipped) or a directory, or - for stdin');
-        }
+        const st = statInput(path, describe, 'give a root filesystem as a tar (optionally gzipped) or a directory, or - for stdin');
         const layer: LayerSource = st.isDirectory() ? { kind: 'dir', dir: path, name: describe } : { kind: 'file', file: path, name: describe };
         const { tmp, result } = await this.unpack(familiarize(formatReference(ref)), [layer], opts.warn ?? (() => {}));
         const created = new Date().toISOString();

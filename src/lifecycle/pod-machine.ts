@@ -304,7 +304,7 @@ export class PodMachine {
   }
 
   /**
-   * The exit status of `podbox run` (../shared/CONTRACT.md): 0 if the pod Succeeded, else the exit
+   * The exit status of `podbox run` (docs/cli.md): 0 if the pod Succeeded, else the exit
    * code of the first container in spec order (init containers first) that failed, else 1.
    * Sidecars never decide it: the kubelet stops them, and the pod's outcome is its app containers'.
    */

@@ -1,16 +1,9 @@
 import { openSync, closeSync } from 'node:fs';
-import { native, kernelStepOf, type NamespaceName } from './native.js';
+import { native, kernelStepOf, type CreateNamespacesOptions } from './native.js';
 import { podIdMapping, writeIdMaps, type IdMapping } from './idmap.js';
 import { PodboxError } from '../errors.js';
 
-export interface StartInNewNamespaces {
-  argv: string[];
-  env: string[];
-  namespaces: NamespaceName[];
-  hostname?: string;
-  mountProc?: boolean;
-  giveStatusFd?: boolean;
-  stdio?: (number | null)[];
+export interface StartInNewNamespaces extends CreateNamespacesOptions {
   /** what is being started, for error messages ("pod web", "image unpacker") */
   what: string;
 }

@@ -15,17 +15,20 @@ export interface NativeMount {
   data?: string;
 }
 
+/** What createNamespaces starts, and in which new namespaces. */
+export interface CreateNamespacesOptions {
+  argv: string[];
+  env: string[];
+  namespaces: NamespaceName[];
+  hostname?: string;
+  mountProc?: boolean;
+  giveStatusFd?: boolean;
+  stdio?: (number | null)[];
+}
+
 /** The addon built from native/addon.cc (see that file for what each verb does). */
 export interface Native {
-  createNamespaces(o: {
-    argv: string[];
-    env: string[];
-    namespaces: NamespaceName[];
-    hostname?: string;
-    mountProc?: boolean;
-    giveStatusFd?: boolean;
-    stdio?: (number | null)[];
-  }): { pid: number; syncFd: number; statusFd: number };
+  createNamespaces(o: CreateNamespacesOptions): { pid: number; syncFd: number; statusFd: number };
   releaseChild(syncFd: number, statusFd: number): void;
   spawnInNamespaces(o: {
     pid: number;

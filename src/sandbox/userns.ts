@@ -3,6 +3,8 @@ import { closeSync, writeSync } from 'node:fs';
 import { native } from './native.js';
 import { startInNewNamespaces, devNullFd } from './namespaces.js';
 import { podIdMapping } from './idmap.js';
+import { spawnInPod, waitForExit } from './sandbox.js';
+import { withPipes } from '../host/pipes.js';
 import { PodboxError } from '../errors.js';
 
 /**
@@ -12,22 +14,23 @@ import { PodboxError } from '../errors.js';
  */
 export async function runInUserNamespace(argv: string[], opts: { input?: string } = {}): Promise<void> {
   const n = native();
-  const [errR, errW] = n.pipe();
   let inR: number | null = null, inW: number | null = null;
   if (opts.input !== undefined) [inR, inW] = n.pipe();
-  let pid: number;
+  let started: { value: Promise<number>; readEnds: number[] };
   try {
-    pid = await startInNewNamespaces({
+    // startInNewNamespaces clones before its first await: the child holds errW when withPipes closes ours.
+    started = withPipes(1, ([errW]) => startInNewNamespaces({
       argv,
       env: Object.entries(process.env).map(([k, v]) => `${k}=${v}`),
       namespaces: ['user'],
-      stdio: [inR ?? devNullFd(), devNullFd(), errW],
+      stdio: [inR ?? devNullFd(), devNullFd(), errW!],
       what: argv[0]!,
-    });
+    }));
   } finally {
-    closeSync(errW);
     if (inR !== null) closeSync(inR);
   }
+  const errR = started.readEnds[0]!;
+  const pid = await started.value;
   const exited = new Promise<{ code: number | null; signal: number | null }>((resolve) =>
     n.watchExit(pid, (code, signal) => resolve({ code, signal })));
   if (inW !== null) {
@@ -52,9 +55,17 @@ export function readAll(fd: number): Promise<string> {
   });
 }
 
-/** Deletes trees that may hold files owned by the pod's subordinate ids. */
-export async function removeTrees(paths: string[]): Promise<void> {
+/**
+ * Deletes trees that may hold files owned by the pod's subordinate ids: as root, or without
+ * subordinate ids, directly; inside a running pod (`inPod`: its pause pid), from the pod's own user
+ * namespace; otherwise from a fresh user namespace with the pod id mapping.
+ */
+export async function removeTrees(paths: string[], o: { inPod?: number } = {}): Promise<void> {
   if (paths.length === 0) return;
+  if (o.inPod !== undefined) {
+    await waitForExit(spawnInPod(o.inPod, ['/bin/rm', '-rf', '--', ...paths]));
+    return;
+  }
   if (process.getuid!() === 0 || !podIdMapping().helper) {
     const { rmSync } = await import('node:fs');
     for (const p of paths) rmSync(p, { recursive: true, force: true });
