@@ -27,7 +27,11 @@ describe('podbox logs and status', () => {
     });
     expect(s.lastState.terminated).toMatchObject({ exitCode: 2, reason: 'Error' });
     const prev = await c.run(['logs', 'crashy', '--previous']);
-    const cur = await c.run(['logs', 'crashy']);
+    // The current instance may have just started and not printed yet: wait for its line.
+    const cur = await until('a line from the current instance', async () => {
+      const r = await c.run(['logs', 'crashy']);
+      return r.stdout ? r : undefined;
+    });
     expect(prev.stdout).toMatch(/^run [0-9a-f-]{36}$/);
     expect(cur.stdout).toMatch(/^run [0-9a-f-]{36}$/);
     expect(prev.stdout).not.toBe(cur.stdout);
