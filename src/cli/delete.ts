@@ -31,17 +31,14 @@ export function registerDelete(program: Command): void {
       // kubectl: --now is --grace-period=1
       if (o.now) grace = 1;
       await collectGarbage();
-      let failed = false;
-      for (const name of names) {
-        try {
-          await deletePod(name, { gracePeriod: grace });
-          process.stdout.write(`pod "${name}" deleted\n`);
-        } catch (e) {
-          if (!isPodboxError(e) || names.length === 1) throw e;
-          process.stderr.write(`podbox: ${e.toLine()}\n`);
-          failed = true;
-        }
-      }
-      if (failed) process.exitCode = 1;
+      // Every pod is stopped at once (each waits for its own grace period), reported in the order given.
+      const results = await Promise.allSettled(names.map((name) => deletePod(name, { gracePeriod: grace })));
+      if (names.length === 1 && results[0]!.status === 'rejected') throw results[0]!.reason;
+      results.forEach((r, i) => {
+        if (r.status === 'fulfilled') process.stdout.write(`pod "${names[i]}" deleted\n`);
+        else if (isPodboxError(r.reason)) process.stderr.write(`podbox: ${r.reason.toLine()}\n`);
+        else throw r.reason;
+      });
+      if (results.some((r) => r.status === 'rejected')) process.exitCode = 1;
     });
 }

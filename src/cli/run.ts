@@ -6,7 +6,8 @@ import type { Manifest } from '../api/types.js';
 import { resolveImages } from '../image/resolve.js';
 import { collectGarbage } from '../pod/view.js';
 import { deletePod } from '../pod/delete.js';
-import { createPod, startDetached, superviseDetached } from '../pod/launch.js';
+import { startDetached, superviseDetached } from '../pod/launch.js';
+import { launchRequest } from '../pod/dir.js';
 import { supervise } from '../lifecycle/supervisor.js';
 import { PodboxError } from '../errors.js';
 import type { LogStream } from '../logs/cri-log.js';
@@ -30,9 +31,9 @@ export function registerRun(program: Command): void {
 
   program
     .command('__supervise', { hidden: true })
-    .argument('<name>')
-    .action(async (name: string) => {
-      process.exitCode = await superviseDetached(name);
+    .argument('<parent-pid>')
+    .action(async (parent: string) => {
+      process.exitCode = await superviseDetached(Number(parent));
     });
 }
 
@@ -49,15 +50,14 @@ async function run(file: string, opts: { detach?: boolean; keep?: boolean; repla
   const images = resolveImages(manifest);
   await collectGarbage();
   if (opts.replace) await deletePod(manifest.pod.metadata.name, { missingOk: true });
-  const removeWhenDone = !opts.detach && !opts.keep;
-  const dir = createPod(manifest, images, removeWhenDone);
-  if (!opts.detach) return supervise({ manifest, dir, images, removeWhenDone, echo: echoer(manifest) });
-  const error = await startDetached(dir);
+  const request = launchRequest(manifest, images, !opts.detach && !opts.keep);
+  if (!opts.detach) return supervise({ request, images, echo: echoer(manifest) });
+  const error = await startDetached(request);
   if (error) {
     process.stderr.write(`podbox: ${error}\n`);
     return 1;
   }
-  process.stdout.write(`${dir.name}\n`);
+  process.stdout.write(`${manifest.pod.metadata.name}\n`);
   return 0;
 }
 

@@ -8,6 +8,8 @@ export interface ProcStat {
   /** R, S, D, Z (zombie), T, X... */
   state: string;
   ppid: number;
+  /** PF_EXITING: the process is dying (it may wait in the kernel for its PID namespace to empty) */
+  exiting: boolean;
   /** clock ticks after boot: with the pid, it names one process even after the pid is reused */
   startTime: number;
 }
@@ -22,7 +24,9 @@ export function procStat(pid: number): ProcStat | undefined {
   }
   // The command name (field 2) may hold spaces and parentheses: fields are counted after its last ')'.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0]!, ppid: Number(fields[1]), startTime: Number(fields[19]) };
+  // flags is field 9 (fields[6] here); PF_EXITING is 0x4 (include/linux/sched.h).
+  const exiting = (Number(fields[6]) & 0x4) !== 0;
+  return { state: fields[0]!, ppid: Number(fields[1]), exiting, startTime: Number(fields[19]) };
 }
 
 /** Start time of a process (field 22 of /proc/PID/stat), to tell a live pid from a reused one. */
@@ -31,12 +35,13 @@ export function processStartTime(pid: number): number | undefined {
 }
 
 /**
- * Does `pid` still run? A zombie has finished: it only waits for its parent to reap it. A process
- * of another user (EPERM to signal 0) is alive.
+ * Does `pid` still run? A zombie has finished: it only waits for its parent to reap it; a process
+ * that is exiting has finished too (pause, killed, waits in the kernel for its PID namespace to
+ * empty before it becomes a zombie).
  */
 export function alive(pid: number): boolean {
   const s = procStat(pid);
-  return s !== undefined && s.state !== 'Z' && s.state !== 'X';
+  return s !== undefined && s.state !== 'Z' && s.state !== 'X' && !s.exiting;
 }
 
 /**

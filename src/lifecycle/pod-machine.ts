@@ -86,6 +86,7 @@ export class PodMachine {
   private reason?: { reason: string; message: string };
   private startTime?: number;
   private deleting?: { deadline: number };
+  private sandboxDead = false;
   private tornDown = false;
   private readonly podRef: string;
 
@@ -254,6 +255,32 @@ export class PodMachine {
     // App (and regular init) containers are stopped together; sidecars after them (actions()).
     for (const s of this.slots) if (s.kind !== 'sidecar' && this.isUp(s)) this.beginStop(s, 'delete', graceSeconds);
     this.refresh();
+  }
+
+  /**
+   * The sandbox (pause and the pod's namespaces) is gone, and every container with it. podbox does
+   * not make a new one (the kubelet would: SandboxChanged), so the pod fails at once: nothing
+   * restarts, and a container that had already exited shows its termination, not a back-off.
+   */
+  sandboxDied(message: string): void {
+    if (this.sandboxDead) return;
+    this.sandboxDead = true;
+    this.record('Warning', 'SandboxDied', message);
+    this.phase = 'Failed';
+    this.reason = { reason: 'SandboxDied', message };
+    this.deleting ??= { deadline: this.clock.now() };
+    for (const s of this.slots) {
+      const last = 'terminated' in s.status.lastState ? s.status.lastState.terminated : undefined;
+      if (s.phase === 'backoff' && last) s.status.state = { terminated: last };
+      if (s.phase === 'idle' || s.phase === 'backoff') s.phase = 'done';
+      // Its processes are gone: no preStop, no signal can reach them; their exits are on the way.
+      if (s.stop) s.stop = { ...s.stop, preStop: 'over', signalled: true, killed: true };
+    }
+    this.refresh();
+  }
+
+  sandboxIsDead(): boolean {
+    return this.sandboxDead;
   }
 
   // --- what to do ------------------------------------------------------------------------

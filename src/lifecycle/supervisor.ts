@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import type { Manifest } from '../api/types.js';
 import { containerNamed } from '../api/containers.js';
 import { POD_IP } from '../api/node.js';
@@ -15,7 +14,8 @@ import { prepareVolumes } from '../volume/volumes.js';
 import { Runc, containerId } from '../container/runc.js';
 import { startContainer, type PodContext } from '../container/start.js';
 import type { LogSink, LogStream } from '../logs/cri-log.js';
-import type { PodDir, RuntimeInfo } from '../pod/dir.js';
+import { PodDir, recordOf, manifestOf, type LaunchRequest, type RuntimeInfo } from '../pod/dir.js';
+import { alive, childOf } from '../host/proc.js';
 import { PodboxError } from '../errors.js';
 
 /**
@@ -25,11 +25,12 @@ import { PodboxError } from '../errors.js';
  * PR_SET_PDEATHSIG, and everything of the pod is in pause's PID namespace).
  */
 export interface SuperviseOptions {
-  manifest: Manifest;
-  dir: PodDir;
+  /** the pod, its objects and options, as `podbox run` read them */
+  request: LaunchRequest;
   /** container name → its image, resolved before the sandbox is made */
   images: Map<string, StoredImage>;
-  removeWhenDone: boolean;
+  /** `podbox run -d`'s pid, when it launched this supervisor: its launch log becomes supervisor.log */
+  launchedBy?: number;
   /** foreground: print each line of each container */
   echo?: (container: string, stream: LogStream, text: string) => void;
   /** called once the pod is created and its first containers are started (or it failed to) */
@@ -38,10 +39,15 @@ export interface SuperviseOptions {
 
 /**
  * One pod, start to end (as kubelet's SyncPod, but for the pod's whole life):
- *  1. create the sandbox (pause + namespaces), the pod's files and volumes
+ *  0. with the signal handlers in place, claim the pod's name: its directory and record, naming
+ *     this process as its supervisor, before any process of the pod exists (pod/dir.ts create)
+ *  1. create the sandbox (pause + namespaces), the pod's files and volumes; a signal that comes
+ *     meanwhile is acted on once the sandbox exists (or its creation failed)
  *  2. loop: perform machine.actions() (start, probe, hook, kill, teardown), then sleep until
  *     machine.wakeAt() or an event (a container exits, a probe answers, a signal)
- *  3. on SIGTERM/SIGINT (`podbox delete`, Ctrl-C): machine.deleteRequested(grace)
+ *  3. on SIGTERM/SIGINT (`podbox delete`, Ctrl-C), or when the pod's directory disappears (its
+ *     runtime dir removed at logout): machine.deleteRequested(grace); when pause dies:
+ *     machine.sandboxDied()
  *  4. on the machine's `teardown`: stop pause (the kernel kills the rest), flush the logs, write
  *     the final state, remove what only a running pod needs
  * Returns the exit status `podbox run` reports.
@@ -52,8 +58,13 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
 
 class Supervisor {
   private readonly machine: PodMachine;
+  private readonly manifest: Manifest;
   private readonly runtime: RuntimeInfo = { containers: {}, finished: false };
+  private dir?: PodDir;
   private pod!: PodContext;
+  /** a signal that came before the sandbox existed, acted on once it does */
+  private pendingSignal?: NodeJS.Signals;
+  private dirWatch?: NodeJS.Timeout;
   private sandbox?: Sandbox;
   private signalExit?: number;
   private tearingDown = false;
@@ -68,7 +79,8 @@ class Supervisor {
   private readonly knownRunning = new Set<string>();
 
   constructor(private readonly o: SuperviseOptions) {
-    this.machine = new PodMachine(o.manifest.pod, systemClock, backoffPolicy());
+    this.manifest = manifestOf(o.request);
+    this.machine = new PodMachine(this.manifest.pod, systemClock, backoffPolicy());
     this.done = new Promise<void>((r) => (this.resolveDone = r));
   }
 
@@ -76,34 +88,69 @@ class Supervisor {
     const onSignal = (sig: NodeJS.Signals) => this.onSignal(sig);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    try {
+      return await this.live();
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+
+  private async live(): Promise<number> {
+    const name = this.manifest.pod.metadata.name;
+    // Step 0: the name.
+    try {
+      this.dir = PodDir.create(recordOf(this.o.request));
+    } catch (e) {
+      if (e instanceof PodboxError) this.o.onCreated?.(e);
+      throw e;
+    }
+    if (this.o.launchedBy !== undefined) this.dir.adoptLaunchLog(this.o.launchedBy);
     // Step 1: the sandbox.
     try {
-      await this.createSandbox();
+      if (this.pendingSignal) throw new PodboxError('SandboxFailed', `pod "${name}" was deleted while it was being created`);
+      await this.createSandbox(this.dir);
     } catch (e) {
       await this.teardown();
-      const name = this.o.manifest.pod.metadata.name;
       const err = e instanceof PodboxError ? e : new PodboxError('SandboxFailed', `pod "${name}": ${(e as Error).message}`, 'run `podbox doctor`');
       this.o.onCreated?.(err);
+      if (this.signalExit !== undefined) return this.signalExit;
       throw err;
     }
+    this.runtime.created = true;
+    this.watchDir(this.dir);
+    if (this.pendingSignal) this.onSignal(this.pendingSignal);
     // Step 2: the loop, until step 4 resolves `done`.
     this.kick();
     await this.chain;
     this.o.onCreated?.();
     await this.done;
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     return this.signalExit ?? this.machine.exitCode();
   }
 
   private save(): void {
-    if (!existsSync(this.o.dir.path)) return;
-    this.o.dir.writeState({ status: this.machine.status(), runtime: this.runtime });
-    this.o.dir.writeEvents(this.machine.eventLog());
+    // Only into our own directory: after a logout another pod may have the same path.
+    if (!this.dir?.stillOurs()) return;
+    this.dir.writeState({ status: this.machine.status(), runtime: this.runtime });
+    this.dir.writeEvents(this.machine.eventLog());
   }
 
-  private async createSandbox(): Promise<void> {
-    const { manifest, dir } = this.o;
+  /**
+   * Step 3's other cause: the pod's directory removed under it (its runtime dir removed at logout,
+   * or by hand). The pod is deleted with its own grace period: nobody could see or delete it else.
+   */
+  private watchDir(dir: PodDir): void {
+    this.dirWatch = setInterval(() => {
+      if (this.tearingDown || dir.stillOurs()) return;
+      process.stderr.write(`podbox: pod "${dir.name}": its directory ${dir.path} was removed; deleting the pod\n`);
+      this.machine.deleteRequested(this.manifest.pod.spec.terminationGracePeriodSeconds);
+      this.kick();
+    }, 1000);
+    this.dirWatch.unref();
+  }
+
+  private async createSandbox(dir: PodDir): Promise<void> {
+    const manifest = this.manifest;
     const pod = manifest.pod;
     this.save();
     this.sandbox = await createSandbox({ hostname: podHostname(pod), name: pod.metadata.name });
@@ -119,18 +166,31 @@ class Supervisor {
     };
     this.machine.sandboxReady();
     for (const [name, img] of this.o.images) this.machine.imageResolved(name, img.id);
-    void sandbox.exited.then(() => {
+    void sandbox.exited.then((how) => {
       if (this.tearingDown) return;
-      process.stderr.write(`podbox: pod "${pod.metadata.name}": its pause process died; stopping the pod\n`);
-      this.machine.deleteRequested(0);
+      this.sandboxDied(how);
       this.kick();
     });
+  }
+
+  /**
+   * pause died (killed, or out of memory): the kernel killed every process of the pod with it and
+   * its namespaces are gone, so nothing can be restarted. The kubelet would make a new sandbox
+   * (SandboxChanged); podbox fails the pod and says why.
+   */
+  private sandboxDied(how?: { code: number | null; signal: number | null }): void {
+    if (this.machine.sandboxIsDead()) return;
+    const pid = this.pod.pausePid;
+    const cause = how?.signal ? `was killed by signal ${how.signal}` : how ? `exited with code ${how.code}` : 'died';
+    const message = `the pod's pause process (pid ${pid}) ${cause}: the pod's namespaces and every container died with it`;
+    process.stderr.write(`podbox: pod "${this.manifest.pod.metadata.name}": ${message}; the pod has failed\n`);
+    this.machine.sandboxDied(message);
   }
 
   /** Runs the loop once more after whatever it is doing now (step 2). */
   private kick = (): void => {
     this.chain = this.chain.then(() => this.pump()).catch(async (e) => {
-      const name = this.o.manifest.pod.metadata.name;
+      const name = this.manifest.pod.metadata.name;
       process.stderr.write(`podbox: pod "${name}": ${e instanceof PodboxError ? e.toLine() : (e as Error).stack}\n`);
       if (!this.tearingDown) await this.teardown();
     });
@@ -177,7 +237,12 @@ class Supervisor {
   private onSignal(sig: NodeJS.Signals): void {
     if (this.tearingDown) return;
     if (this.signalExit === undefined) this.signalExit = sig === 'SIGINT' ? 130 : 143;
-    let grace = this.o.dir.deleteRequest()?.gracePeriodSeconds ?? this.o.manifest.pod.spec.terminationGracePeriodSeconds;
+    if (!this.runtime.created) {
+      // Step 1 is under way: it acts on this once the sandbox exists (or gives up).
+      this.pendingSignal = sig;
+      return;
+    }
+    let grace = this.dir?.deleteRequest()?.gracePeriodSeconds ?? this.manifest.pod.spec.terminationGracePeriodSeconds;
     // A second Ctrl-C does not wait for the grace period.
     if (this.machine.isDeleting() && sig === 'SIGINT') grace = 0;
     this.machine.deleteRequested(grace);
@@ -188,7 +253,7 @@ class Supervisor {
     const echo = this.o.echo;
     try {
       const { runcPid, sink } = await startContainer(this.pod, name, instance, this.o.images.get(name)!, {
-        file: this.o.dir.logFile(name, instance),
+        file: this.dir!.logFile(name, instance),
         echo: echo && ((stream, text) => echo(name, stream, text)),
       });
       const closed = sink.closed();
@@ -201,6 +266,8 @@ class Supervisor {
         await closed;
         this.draining.delete(closed);
         delete this.runtime.containers[name]?.runcPid;
+        // pause gone too (a zombie until reaped): the container died with its sandbox.
+        if (!alive(this.pod.pausePid)) this.sandboxDied(await this.sandbox!.exited);
         const startError = code !== 0 ? this.pod.runc.startError(id) : undefined;
         if (startError) {
           // runc could not start it: the kubelet's StartError (exit code 128).
@@ -229,7 +296,7 @@ class Supervisor {
   private async runHandler(a: Extract<Action, { type: 'probe' | 'hook' }>): Promise<void> {
     // Loaded on first use: http, https, http2 and tls cost a pod without probes or hooks nothing.
     const { runProbe, runHook, hookFailureMessage } = await import('../probe/run.js');
-    const c = containerNamed(this.o.manifest.pod, a.container);
+    const c = containerNamed(this.manifest.pod, a.container);
     const id = containerId(a.container, a.instance);
     const target: HandlerTarget = { pausePid: this.pod.pausePid, runc: this.pod.runc, containerId: id, container: c, podIP: POD_IP };
     if (a.type === 'probe') {
@@ -245,7 +312,7 @@ class Supervisor {
     // Hook output goes to the container's log, marked (the kubelet drops it; users want it).
     const sink = this.sinks.get(a.container);
     for (const line of (r.output ?? '').split('\n').filter(Boolean)) sink?.line('stdout', `[${a.hook} hook] ${line}`);
-    const message = r.ok ? '' : hookFailureMessage(handler, a.container, podRef(this.o.manifest.pod), r);
+    const message = r.ok ? '' : hookFailureMessage(handler, a.container, podRef(this.manifest.pod), r);
     this.machine.hookDone(a.container, a.instance, a.hook, r.ok, message);
   }
 
@@ -254,36 +321,52 @@ class Supervisor {
     if (!info?.runcPid) return;
     // The image's STOPSIGNAL replaces SIGTERM (https://kubernetes.io/docs/concepts/containers/container-lifecycle-hooks/).
     const sig = signal === 'SIGTERM' ? this.o.images.get(name)?.config.StopSignal || 'SIGTERM' : 'SIGKILL';
-    await this.pod.runc.kill(containerId(name, info.instance), sig).catch(() => {
-      /* it exited meanwhile */
-    });
+    const direct = () => {
+      // runc's state went with the pod's directory: signal the container's first process directly.
+      const init = info.runcPid !== undefined ? childOf(info.runcPid) : undefined;
+      try {
+        if (init !== undefined) process.kill(init, sig);
+      } catch {
+        /* gone */
+      }
+    };
+    // (runc would make its state directory again, inside a pod directory that is gone.)
+    if (!this.dir?.stillOurs()) return direct();
+    await this.pod.runc.kill(containerId(name, info.instance), sig).catch(direct);
   }
 
-  /** Step 4. */
+  /** Step 4. Every part runs whatever the others did: a supervisor never hangs in teardown. */
   private async teardown(): Promise<void> {
     this.tearingDown = true;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
-    if (this.sandbox) {
-      // pause exits on SIGTERM; the kernel then kills whatever is left in the pod's PID namespace,
-      // and the mount namespace, with every overlay and tmpfs of the pod, goes with the last process.
-      try {
-        process.kill(this.sandbox.pid, 'SIGTERM');
-      } catch {
-        /* already gone */
+    if (this.dirWatch) clearInterval(this.dirWatch);
+    try {
+      if (this.sandbox) {
+        // pause exits on SIGTERM; the kernel then kills whatever is left in the pod's PID namespace,
+        // and the mount namespace, with every overlay and tmpfs of the pod, goes with the last process.
+        try {
+          process.kill(this.sandbox.pid, 'SIGTERM');
+        } catch {
+          /* already gone */
+        }
+        await this.sandbox.exited;
       }
-      await this.sandbox.exited;
+      await Promise.all(this.draining);
+      this.runtime.finished = true;
+      this.runtime.exitCode = this.signalExit ?? this.machine.exitCode();
+      this.save();
+      const dir = this.dir;
+      if (dir && !dir.isPinnedDir()) dir.removeEmptyRemains();
+      if (dir?.isPinnedDir()) {
+        // A pod that was never created leaves nothing; a finished one keeps its status, events and
+        // logs until `podbox delete`, without what only a running pod needs.
+        if (this.o.request.removeWhenDone || !this.runtime.created || !dir.stillOurs()) await removeTrees([dir.path]);
+        else await removeTrees(['containers', 'volumes', 'runc', 'runc-logs', 'shm'].map((d) => dir.file(d)));
+      }
+    } catch (e) {
+      process.stderr.write(`podbox: pod "${this.manifest.pod.metadata.name}": teardown: ${(e as Error).message}\n`);
+    } finally {
+      this.resolveDone();
     }
-    await Promise.all(this.draining);
-    this.runtime.finished = true;
-    this.runtime.exitCode = this.signalExit ?? this.machine.exitCode();
-    this.save();
-    const dir = this.o.dir;
-    if (this.o.removeWhenDone) {
-      await removeTrees([dir.path]);
-    } else {
-      // Keep status, events and logs until `podbox delete`; drop what only a running pod needs.
-      await removeTrees(['containers', 'volumes', 'runc', 'runc-logs', 'shm'].map((d) => dir.file(d)));
-    }
-    this.resolveDone();
   }
 }

@@ -1,10 +1,12 @@
-import { mkdirSync, readFileSync, readdirSync, existsSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, existsSync, renameSync, rmSync, rmdirSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { stateDirs, ensurePrivateDir } from '../paths.js';
-import { PodboxError } from '../errors.js';
+import { PodboxError, errnoOf } from '../errors.js';
 import { writeAtomic } from '../host/fs.js';
 import { alive, processStartTime } from '../host/proc.js';
-import type { Pod, ConfigMap, Secret } from '../api/types.js';
+import type { Pod, ConfigMap, Secret, Manifest } from '../api/types.js';
+import type { StoredImage } from '../image/store.js';
 import type { PodStatus, PodEvent } from '../api/status.js';
 
 /**
@@ -48,6 +50,8 @@ export interface RuntimeInfo {
   pausePid?: number;
   /** container name → host pid of its runc and, when known, its init's pid in the host */
   containers: Record<string, { runcPid?: number; instance: number }>;
+  /** the sandbox was made: the pod was created (a pod whose supervisor died before is garbage) */
+  created?: boolean;
   /** the supervisor finished its work: everything is torn down */
   finished: boolean;
   /** the exit status `podbox run` reports for this pod */
@@ -63,30 +67,115 @@ export function podsDir(): string {
   return ensurePrivateDir(stateDirs().pods);
 }
 
+/**
+ * Names in the pods directory that are not pods start with a dot (a pod name never does):
+ *   .new-NAME.PID.RANDOM/   a pod being claimed by process PID (see PodDir.create)
+ *   .launch-NAME.PID.log    a background supervisor's output until it has claimed its pod
+ */
+const NEW_PREFIX = '.new-';
+const LAUNCH_PREFIX = '.launch-';
+
 export class PodDir {
+  /** the directory's identity when this process claimed or opened it (see stillOurs) */
+  private pinned?: { dev: number; ino: number };
+
   constructor(readonly name: string, readonly path: string) {}
 
   static of(name: string): PodDir {
     return new PodDir(name, join(podsDir(), name));
   }
 
-  /** Claims the name: mkdir is atomic, so two `podbox run` of one name cannot both win. */
-  static create(name: string): PodDir {
+  /**
+   * Claims the name with the record already in place: the directory is made and filled under a
+   * private name, then renamed to NAME, which fails if a pod of that name exists. So a pod
+   * directory never exists without its record, and two `podbox run` of one name cannot both win.
+   */
+  static create(record: PodRecord): PodDir {
+    const name = record.pod.metadata.name;
     const d = PodDir.of(name);
+    const tmp = join(podsDir(), `${NEW_PREFIX}${name}.${process.pid}.${randomBytes(4).toString('hex')}`);
+    mkdirSync(tmp, { mode: 0o700 });
     try {
-      mkdirSync(d.path, { mode: 0o700 });
+      writeAtomic(join(tmp, 'pod.json'), JSON.stringify(record, null, 1));
+      renameSync(tmp, d.path);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw new PodboxError('PodExists', `pod "${name}" already exists`, 'delete it with `podbox delete ' + name + '` or run with --replace');
+      rmSync(tmp, { recursive: true, force: true });
+      if (errnoOf(e) === 'EEXIST' || errnoOf(e) === 'ENOTEMPTY') {
+        throw new PodboxError('PodExists', `pod "${name}" already exists`, `delete it with \`podbox delete ${name}\` or run with --replace`);
       }
       throw e;
     }
+    d.pin();
     return d;
+  }
+
+  /** Remembers which directory this is, so a pod directory removed or replaced meanwhile is noticed. */
+  pin(): void {
+    const st = statSync(this.path);
+    this.pinned = { dev: st.dev, ino: st.ino };
+  }
+
+  /** Is the directory at the path still the pinned one (not removed, not replaced by another pod's)? */
+  isPinnedDir(): boolean {
+    try {
+      const st = statSync(this.path);
+      return this.pinned !== undefined && st.dev === this.pinned.dev && st.ino === this.pinned.ino;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * After the directory was removed under a running pod, a runc call may have made `NAME/runc/`
+   * again: remove such remains if they are empty (never anything else: the path may be another pod's).
+   */
+  removeEmptyRemains(): void {
+    for (const d of [this.file('runc'), this.file('runc-logs'), this.path]) {
+      try {
+        rmdirSync(d);
+      } catch {
+        /* not empty, or not there */
+      }
+    }
+  }
+
+  /** The pinned directory, with its record: not removed (e.g. with /run/user at logout), even in part. */
+  stillOurs(): boolean {
+    return this.isPinnedDir() && existsSync(this.file('pod.json'));
+  }
+
+  /** A background supervisor's output file before its pod exists (moved into the pod by adoptLaunchLog). */
+  static launchLog(name: string): string {
+    return join(podsDir(), `${LAUNCH_PREFIX}${name}.${process.pid}.log`);
+  }
+
+  /** Moves this process's launch log into the pod, as supervisor.log. */
+  adoptLaunchLog(parentPid: number): void {
+    try {
+      renameSync(join(podsDir(), `${LAUNCH_PREFIX}${this.name}.${parentPid}.log`), this.file('supervisor.log'));
+    } catch {
+      /* started some other way: no launch log */
+    }
+  }
+
+  /**
+   * Leftovers of claims and launches whose process died (`.new-*` and `.launch-*` names): removed by
+   * garbage collection.
+   */
+  static leftovers(): { path: string; pid: number }[] {
+    const dir = podsDir();
+    const out: { path: string; pid: number }[] = [];
+    for (const n of readdirSync(dir)) {
+      if (!n.startsWith(NEW_PREFIX) && !n.startsWith(LAUNCH_PREFIX)) continue;
+      const pid = Number(/\.(\d+)\.[^.]+$/.exec(n)?.[1]);
+      if (Number.isInteger(pid)) out.push({ path: join(dir, n), pid });
+    }
+    return out;
   }
 
   static open(name: string): PodDir {
     const d = PodDir.of(name);
-    if (!existsSync(join(d.path, 'pod.json'))) {
+    if (name.startsWith('.') || !existsSync(join(d.path, 'pod.json'))) {
       throw new PodboxError('PodNotFound', `pod "${name}" not found`, 'list pods with `podbox get`');
     }
     return d;
@@ -94,7 +183,10 @@ export class PodDir {
 
   static list(): PodDir[] {
     const dir = podsDir();
-    return readdirSync(dir).sort().filter((n) => existsSync(join(dir, n, 'pod.json'))).map((n) => new PodDir(n, join(dir, n)));
+    return readdirSync(dir)
+      .sort()
+      .filter((n) => !n.startsWith('.') && existsSync(join(dir, n, 'pod.json')))
+      .map((n) => new PodDir(n, join(dir, n)));
   }
 
   file(...parts: string[]): string {
@@ -168,4 +260,34 @@ export function supervisorAlive(r: PodRecord): boolean {
 /** Who supervises a pod: this process. */
 export function thisSupervisor(): PodRecord['supervisor'] {
   return { pid: process.pid, startTime: processStartTime(process.pid)! };
+}
+
+/** What a supervisor starts from: the record, less who supervises it. */
+export type LaunchRequest = Omit<PodRecord, 'supervisor'>;
+
+export function launchRequest(manifest: Manifest, images: Map<string, StoredImage>, removeWhenDone: boolean): LaunchRequest {
+  return {
+    pod: manifest.pod,
+    original: manifest.original,
+    createdAt: new Date().toISOString(),
+    removeWhenDone,
+    configMaps: [...manifest.configMaps.values()],
+    secrets: [...manifest.secrets.values()],
+    images: Object.fromEntries([...images].map(([c, img]) => [c, img.id])),
+  };
+}
+
+/** The record of a pod this process supervises. */
+export function recordOf(request: LaunchRequest): PodRecord {
+  return { ...request, supervisor: thisSupervisor() };
+}
+
+/** The manifest a record was made from (the ConfigMaps and Secrets keyed by name again). */
+export function manifestOf(record: LaunchRequest): Manifest {
+  return {
+    pod: record.pod,
+    original: record.original,
+    configMaps: new Map(record.configMaps.map((c) => [c.metadata.name, c])),
+    secrets: new Map(record.secrets.map((s) => [s.metadata.name, s])),
+  };
 }

@@ -1,60 +1,29 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { Manifest } from '../api/types.js';
-import { PodDir, thisSupervisor, type PodRecord } from './dir.js';
+import { PodDir, type LaunchRequest } from './dir.js';
 import { supervise } from '../lifecycle/supervisor.js';
 import { imagesById } from '../image/resolve.js';
-import type { StoredImage } from '../image/store.js';
-import { removeTrees } from '../sandbox/userns.js';
 import { PodboxError } from '../errors.js';
 
 /**
- * Creating a pod and starting its supervisor, in the foreground or in the background.
+ * Creating a pod and supervising it, in the foreground or in the background. Whichever process
+ * supervises the pod is the one that claims its name (lifecycle/supervisor.ts, step 0): it writes
+ * the record, naming itself, before any process of the pod exists, and it has its signal handlers
+ * in place before that, so a `podbox delete` always reaches the pod's one supervisor.
  *
  * `podbox run -d` hands the pod to a background supervisor and waits for one word from it:
  *
- *   podbox run -d ──spawn──▶ podbox __supervise NAME   (own session; fd 3 = pipe back; stdout and
- *        │                        │                   stderr to the pod's supervisor.log)
- *        │                        reads pod.json, records itself as the supervisor
+ *   podbox run -d ──spawn──▶ podbox __supervise      (own session; stdin: the pod's launch request;
+ *        │                        │                  fd 3: the pipe back; stdout and stderr: the
+ *        │                        │                  pods dir's .launch-NAME.PID.log)
+ *        │                        claims the pod (supervisor = itself), moves the log to
+ *        │                        NAME/supervisor.log, creates the sandbox, starts containers
  *        │◀── "ok\n" ──────────── pod created, first containers started
  *        │◀── "error: LINE\n" ─── the pod could not be created; nothing is left behind
- *        │◀── (exit, no word) ─── it died: its supervisor.log says why
+ *        │◀── (exit, no word) ─── it died: the launch log says why (kept if it is not empty)
  *   prints NAME and exits 0, or the error line and exits 1
  */
-
-/** Claims the pod's name and writes its record; the caller's process supervises it. */
-export function createPod(manifest: Manifest, images: Map<string, StoredImage>, removeWhenDone: boolean): PodDir {
-  const dir = PodDir.create(manifest.pod.metadata.name);
-  const record: PodRecord = {
-    pod: manifest.pod,
-    original: manifest.original,
-    createdAt: new Date().toISOString(),
-    supervisor: thisSupervisor(),
-    removeWhenDone,
-    configMaps: [...manifest.configMaps.values()],
-    secrets: [...manifest.secrets.values()],
-    images: Object.fromEntries([...images].map(([c, img]) => [c, img.id])),
-  };
-  try {
-    dir.writeRecord(record);
-  } catch (e) {
-    dir.removeOwnFiles();
-    throw e;
-  }
-  return dir;
-}
-
-/** The manifest a record was made from (the ConfigMaps and Secrets keyed by name again). */
-export function manifestOf(record: PodRecord): Manifest {
-  return {
-    pod: record.pod,
-    original: record.original,
-    configMaps: new Map(record.configMaps.map((c) => [c.metadata.name, c])),
-    secrets: new Map(record.secrets.map((s) => [s.metadata.name, s])),
-  };
-}
-
 
 const cliPath = fileURLToPath(new URL('../../bin/podbox', import.meta.url));
 
@@ -62,35 +31,42 @@ const cliPath = fileURLToPath(new URL('../../bin/podbox', import.meta.url));
  * `run -d`: starts the supervisor in the background and waits for its word. Returns undefined once
  * the pod is created, or the error line.
  */
-export async function startDetached(dir: PodDir): Promise<string | undefined> {
-  const log = openSync(dir.file('supervisor.log'), 'a', 0o600);
-  const child = spawn(process.execPath, [cliPath, '__supervise', dir.name], {
+export async function startDetached(request: LaunchRequest): Promise<string | undefined> {
+  const name = request.pod.metadata.name;
+  const logPath = PodDir.launchLog(name);
+  const log = openSync(logPath, 'wx', 0o600);
+  const child = spawn(process.execPath, [cliPath, '__supervise', String(process.pid)], {
     detached: true,
-    stdio: ['ignore', log, log, 'pipe'],
+    stdio: ['pipe', log, log, 'pipe'],
     env: process.env,
   });
   closeSync(log);
+  child.stdin!.end(JSON.stringify(request));
   const word = await new Promise<string>((resolve) => {
     let text = '';
     const pipe = child.stdio[3] as NodeJS.ReadableStream;
     pipe.setEncoding('utf8');
     pipe.on('data', (d: string) => (text += d));
     pipe.on('end', () => resolve(text));
-    child.on('exit', (code) =>
-      resolve(text || `error: the supervisor exited with code ${code}; see ${dir.file('supervisor.log')}`),
-    );
+    child.on('exit', (code) => resolve(text || `error: the supervisor of pod "${name}" exited with code ${code}`));
   });
   child.unref();
   (child.stdio[3] as unknown as { destroy(): void }).destroy();
-  return word.startsWith('ok') ? undefined : word.replace(/^error: /, '').trim();
+  if (word.startsWith('ok')) return undefined;
+  // Not created: the launch log was not adopted by a pod. Keep it only if it says something.
+  let said = '';
+  try {
+    said = readFileSync(logPath, 'utf8').trim();
+  } catch {
+    /* adopted or gone */
+  }
+  if (!said) rmSync(logPath, { force: true });
+  const line = word.replace(/^error: /, '').trim();
+  return said && !word.startsWith('error: ') ? `${line}; see ${logPath}` : line;
 }
 
-/** `podbox __supervise NAME`: the background supervisor's side of the handshake. */
-export async function superviseDetached(name: string): Promise<number> {
-  const dir = PodDir.open(name);
-  const record = dir.record();
-  record.supervisor = thisSupervisor();
-  dir.writeRecord(record);
+/** `podbox __supervise PARENT_PID`: the background supervisor's side of the handshake. */
+export async function superviseDetached(parentPid: number): Promise<number> {
   let told = false;
   const tell = (text: string) => {
     if (told) return;
@@ -103,16 +79,15 @@ export async function superviseDetached(name: string): Promise<number> {
     }
   };
   try {
+    const request = JSON.parse(readFileSync(0, 'utf8')) as LaunchRequest;
     return await supervise({
-      manifest: manifestOf(record),
-      dir,
-      images: imagesById(record.images),
-      removeWhenDone: false,
+      request,
+      images: imagesById(request.images),
+      launchedBy: parentPid,
       onCreated: (e) => tell(e ? `error: ${e.toLine()}\n` : 'ok\n'),
     });
   } catch (e) {
     tell(`error: ${e instanceof PodboxError ? e.toLine() : (e as Error).message}\n`);
-    await removeTrees([dir.path]).catch(() => {});
     throw e;
   }
 }

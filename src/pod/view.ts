@@ -1,5 +1,6 @@
 import { PodDir, supervisorAlive, type PodRecord, type PodState } from './dir.js';
 import { removeTrees } from '../sandbox/userns.js';
+import { alive } from '../host/proc.js';
 import type { PodStatus } from '../api/status.js';
 import { HOST_IP } from '../api/node.js';
 
@@ -26,14 +27,22 @@ export function isLost(v: PodView): boolean {
 }
 
 /**
- * Cleans the pods of foreground runs whose supervisor was killed before it could clean up
- * (they were to be removed anyway). Every command that lists pods calls this first.
+ * Cleans what a supervisor killed at the wrong moment left: the pods of foreground runs (they were
+ * to be removed anyway), pods whose supervisor died before the pod was created, and half-made
+ * claims and launch logs. Every command that lists or creates pods calls this first.
  */
 export async function collectGarbage(): Promise<void> {
+  for (const l of PodDir.leftovers()) if (!alive(l.pid)) await removeTrees([l.path]).catch(() => {});
   for (const d of PodDir.list()) {
     let v: PodView;
-    try { v = view(d); } catch { continue; }
-    if (!v.alive && v.record.removeWhenDone) await removeTrees([d.path]).catch(() => {});
+    try {
+      v = view(d);
+    } catch {
+      continue;
+    }
+    if (!v.alive && (v.record.removeWhenDone || !v.state?.runtime.created)) {
+      await removeTrees([d.path]).catch(() => {});
+    }
   }
 }
 

@@ -17,8 +17,8 @@ export const POD_NAMESPACES: NamespaceName[] = ['user', 'mnt', 'pid', 'net', 'ip
 export interface Sandbox {
   /** host pid of pause */
   pid: number;
-  /** resolves when pause exits */
-  exited: Promise<void>;
+  /** resolves when pause exits, with how it did */
+  exited: Promise<{ code: number | null; signal: number | null }>;
 }
 
 export async function createSandbox(o: { hostname: string; name: string }): Promise<Sandbox> {
@@ -32,7 +32,7 @@ export async function createSandbox(o: { hostname: string; name: string }): Prom
     stdio: [devNullFd(), devNullFd(), null],
     what: `pod "${o.name}": create sandbox`,
   });
-  const exited = new Promise<void>((resolve) => native().watchExit(pid, () => resolve()));
+  const exited = waitForExit(pid);
   return { pid, exited };
 }
 

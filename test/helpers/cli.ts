@@ -36,10 +36,11 @@ export async function until<T>(what: string, f: () => T | undefined | false | Pr
   }
 }
 
+/** Is `pid` running (a zombie is not)? Read from /proc here, apart from podbox's own code. */
 export function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0];
+    return state !== 'Z' && state !== 'X';
   } catch {
     return false;
   }
@@ -53,4 +54,24 @@ export function podRecord(home: string, name: string): { supervisor: { pid: numb
 export function podDirs(home: string): string[] {
   const d = join(home, 'pods');
   return existsSync(d) ? readdirSync(d) : [];
+}
+
+/**
+ * The podbox processes (commands and supervisors) working on `home`, found by their environment:
+ * a supervisor left running after its pod is gone is a leak. pause has no environment, but dies
+ * with its supervisor (PR_SET_PDEATHSIG).
+ */
+export function podboxProcesses(home: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const env = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
+      const state = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]![0];
+      if (env.includes(`PODBOX_HOME=${home}`) && state !== 'Z') out.push(Number(entry));
+    } catch {
+      /* gone, or not ours */
+    }
+  }
+  return out;
 }
