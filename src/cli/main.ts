@@ -31,15 +31,21 @@ export async function main(argv: string[]): Promise<number> {
     .description('Run a Kubernetes v1/Pod manifest on one Linux machine, rootless, with no daemon.')
     .version(VERSION)
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: usageError('podbox') })
     .showSuggestionAfterError(true)
     .enablePositionalOptions();
+  if (argv.length === 0) {
+    // As kubectl and docker: no command prints the help, on stdout, and is no error.
+    for (const [, load] of COMMANDS) (await load())(program);
+    process.stdout.write(program.helpInformation());
+    return 0;
+  }
 
   // The command named on the line, or all of them (for --help, and suggestions for a typo).
   const named = argv.find((a) => !a.startsWith('-'));
   const chosen = COMMANDS.filter(([names]) => named !== undefined && names.includes(named));
   for (const [, load] of chosen.length ? chosen : COMMANDS) (await load())(program);
-  for (const c of program.commands) c.exitOverride();
+  for (const c of program.commands) c.exitOverride().configureOutput({ outputError: usageError(`podbox ${c.name()}`) });
 
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -47,6 +53,17 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     return reportError(e);
   }
+}
+
+/**
+ * A usage error from the argument parser, as one line like every other podbox error:
+ * "podbox: unknown command 'gte' (did you mean get?): see `podbox --help`".
+ */
+function usageError(command: string): (text: string, write: (s: string) => void) => void {
+  return (text, write) => {
+    const line = text.replace(/^error: /, '').trim().split('\n').map((l) => l.trim()).join(' ').replace('(Did you', '(did you');
+    write(`podbox: ${line}: see \`${command} --help\`\n`);
+  };
 }
 
 /** Prints an error as the contract wants it: one line naming the object and what to do. */
