@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { tmpdir, userInfo } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { runInUserNamespace } from '../sandbox/userns.js';
-import { findSubordinateRange } from '../sandbox/idmap.js';
+import { findSubordinateRange, addSubordinateRangeCommand } from '../sandbox/idmap.js';
 import { createSandbox, mountInPod, overlayMount } from '../sandbox/sandbox.js';
 import { runcPath } from '../container/runc.js';
 
@@ -52,9 +52,12 @@ function checks(): Check[] {
       run: async () => {
         if (root) return 'running as root: identity map 0..65535';
         const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
-        const u = findSubordinateRange(read('/etc/subuid'), user, process.getuid!());
-        const g = findSubordinateRange(read('/etc/subgid'), user, process.getgid!());
-        if (!u || !g) throw new Error(`${user} has no range in /etc/subuid and /etc/subgid: pods get a single uid; add one: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${user}`);
+        const subuid = read('/etc/subuid'), subgid = read('/etc/subgid');
+        const u = findSubordinateRange(subuid, user, process.getuid!());
+        const g = findSubordinateRange(subgid, user, process.getgid!());
+        if (!u || !g) {
+          throw new Error(`${user} has no range in /etc/subuid and /etc/subgid: pods get a single uid; add one: ${addSubordinateRangeCommand(user, subuid, subgid)}`);
+        }
         return `uids ${u.start}+${u.count}, gids ${g.start}+${g.count}`;
       },
     },
