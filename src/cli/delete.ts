@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { PodDir, supervisorAlive, DELETE_REQUEST_FILE } from '../store/pods.js';
 import { removeTrees } from '../sandbox/userns.js';
 import { parseManifest } from '../spec/manifest.js';
+import { readManifestFile } from '../spec/manifest-file.js';
 import { pollUntil } from '../poll.js';
 import { view, collectGarbage } from './pod-ref.js';
 import { PodboxError, isPodboxError } from '../errors.js';
@@ -23,7 +24,7 @@ export function registerDelete(program: Command): void {
     .option('--now', 'signal immediate shutdown (same as --grace-period=1)')
     .action(async (pods: string[], o: { filename?: string; gracePeriod?: string; now?: boolean }) => {
       const names = [...pods];
-      if (o.filename) names.push(parseManifest(readFileSync(o.filename === '-' ? 0 : o.filename, 'utf8'), o.filename).pod.metadata.name);
+      if (o.filename) names.push(parseManifest(readManifestFile(o.filename), o.filename).pod.metadata.name);
       if (names.length === 0) throw new PodboxError('InvalidArgument', 'no pod named', 'give one or more pod names, or -f FILE');
       let grace: number | undefined;
       if (o.gracePeriod !== undefined) {

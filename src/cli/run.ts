@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
-import { readFileSync, openSync, closeSync, writeSync } from 'node:fs';
+import { openSync, closeSync, writeSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseManifest } from '../spec/manifest.js';
+import { readManifestFile } from '../spec/manifest-file.js';
 import type { Manifest } from '../spec/types.js';
 import { PodDir, processStartTime, type PodRecord } from '../store/pods.js';
 import { supervise } from '../lifecycle/supervisor.js';
@@ -38,16 +39,8 @@ export function registerRun(program: Command): void {
     });
 }
 
-function readInput(file: string): string {
-  try {
-    return file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new PodboxError('InvalidArgument', `cannot read ${file}: ${(e as Error).message.replace(/^[A-Z]+: /, '')}`, 'give the path of a Pod manifest, or - for stdin');
-  }
-}
-
 async function run(file: string, opts: { detach?: boolean; keep?: boolean; replace?: boolean }): Promise<number> {
-  const manifest = parseManifest(readInput(file), file);
+  const manifest = parseManifest(readManifestFile(file), file);
   const name = manifest.pod.metadata.name;
   const images = resolveImages(manifest);
   await collectGarbage();
