@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { join, resolve as resolvePath } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { PodboxError, errnoOf, isPodboxError } from '../errors.js';
-import { stateDirs, ensurePrivateDir, projectRoot } from '../paths.js';
+import { ensureStateDir, projectRoot } from '../paths.js';
 import { runInUserNamespace } from '../sandbox/userns.js';
 import { podIdMapping } from '../sandbox/idmap.js';
 import { parseReference, formatReference, repositoryOf, familiarize } from './reference.js';
@@ -17,7 +17,7 @@ import { runUnpackJob, decodeError, asPodboxError, type UnpackJob, type UnpackRe
 export type { ImageConfig } from './config.js';
 
 /**
- * The local image store (../shared/CONTRACT.md, Images), under stateDirs().images (mode 0700):
+ * The local image store (../shared/CONTRACT.md, Images), under stateDirs().images (mode 0700, checked by ensureStateDir):
  *
  *   repositories.json         {"refs": {"docker.io/library/busybox:latest": "sha256:<id>", "repo@sha256:<manifest>": …}}
  *   sha256/<id>/config.json   the image config exactly as loaded (its sha256 is the id)
@@ -92,8 +92,8 @@ function alive(pid: number): boolean {
 export class ImageStore {
   private constructor(readonly dir: string) {}
 
-  static open(dir: string = stateDirs().images): ImageStore {
-    return new ImageStore(ensurePrivateDir(dir));
+  static open(): ImageStore {
+    return new ImageStore(ensureStateDir('images'));
   }
 
   private get indexFile(): string {

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync, renameSync, readdirSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { stateDirs, ensurePrivateDir } from '../paths.js';
+import { ensureStateDir } from '../paths.js';
 import { PodboxError } from '../errors.js';
 import type { Pod, ConfigMap, Secret } from '../spec/types.js';
 import type { PodStatus, PodEvent } from '../lifecycle/status.js';
@@ -49,7 +49,7 @@ export interface PodState {
 }
 
 export function podsDir(): string {
-  return ensurePrivateDir(stateDirs().pods);
+  return ensureStateDir('pods');
 }
 
 export class PodDir {
