@@ -457,9 +457,12 @@ export class ImageStore {
   /**
    * `podbox image rm REF`: a name is untagged, and the image deleted once it has no tag left; an
    * id deletes the image with all its names (refused when it has several, unless `force`), as
-   * `docker rmi` does.
+   * `docker rmi` does. `refuseDelete` may refuse the deletion (not an untagging) of the image.
    */
-  async remove(ref: string, opts: { force?: boolean } = {}): Promise<RemoveResult> {
+  async remove(
+    ref: string,
+    opts: { force?: boolean; refuseDelete?: (id: string) => PodboxError | undefined } = {},
+  ): Promise<RemoveResult> {
     let trash: string | undefined;
     const out: RemoveResult = { untagged: [] };
     this.locked(() => {
@@ -492,6 +495,9 @@ export class ImageStore {
       }
       const left = refsOf();
       if (!left.some((r) => !r.includes('@'))) {
+        // Untagging leaves the image, so only its deletion asks (e.g. whether a pod uses it).
+        const refusal = opts.refuseDelete?.(hit.id);
+        if (refusal) throw refusal;
         // No tag left: its digest references go with it, and so does the image.
         for (const r of left) {
           delete idx.refs[r];
