@@ -7,6 +7,8 @@ import { runInUserNamespace } from '../sandbox/userns.js';
 import { findSubordinateRange, addSubordinateRangeCommand } from '../sandbox/idmap.js';
 import { createSandbox, mountInPod, overlayMount } from '../sandbox/sandbox.js';
 import { runcPath } from '../container/runc.js';
+import { stateDirs } from '../paths.js';
+import { lingerFile, logoutWarning, SYSTEMD_MARKER } from '../runtime-dir.js';
 
 /**
  * `podbox doctor`: checks this machine for what podbox needs and says how to fix each problem.
@@ -106,6 +108,16 @@ function checks(): Check[] {
         if (!existsSync(v2)) throw new Error('cgroups are v1 or hybrid here and none is delegated to you: resource limits are not enforced (a systemd user session with cgroup v2 delegates one)');
         try { accessSync('/sys/fs/cgroup', constants.W_OK); } catch { throw new Error('no cgroup is delegated to you: resource limits are not enforced'); }
         return '';
+      },
+    },
+    {
+      name: 'pods across logout', required: false,
+      run: async () => {
+        const pods = stateDirs().pods;
+        const lingering = existsSync(lingerFile(user));
+        const warning = logoutWarning({ systemd: existsSync(SYSTEMD_MARKER), lingering }, pods, process.getuid!(), user);
+        if (warning) throw new Error(warning);
+        return lingering ? `${user} lingers: /run/user/${process.getuid!()} outlives a logout` : `pod state in ${pods}`;
       },
     },
     {
