@@ -29,17 +29,18 @@ export function stateDirs(env: NodeJS.ProcessEnv = process.env): StateDirs {
  * ones podbox names itself are `ours`; XDG_RUNTIME_DIR and PODBOX_HOME are the user's (a runtime dir
  * must be the user's alone, mode 0700: XDG Base Directory Specification).
  */
-export function stateDirChain(which: keyof StateDirs, env: NodeJS.ProcessEnv = process.env): { chain: ChainDir[]; hint: string } {
+export function stateDirChain(
+  which: keyof StateDirs,
+  env: NodeJS.ProcessEnv = process.env,
+): { chain: ChainDir[]; hint: string } {
   const leaf = stateDirs(env)[which];
+  const hint = (vars: string) => `remove it, or set ${vars} to a private directory (yours, mode 0700)`;
   if (env.PODBOX_HOME) {
-    return { chain: [{ path: env.PODBOX_HOME, ours: false }, { path: leaf, ours: true }], hint: 'remove it, or set PODBOX_HOME to a private directory (yours, mode 0700)' };
+    return { chain: [{ path: env.PODBOX_HOME, ours: false }, { path: leaf, ours: true }], hint: hint('PODBOX_HOME') };
   }
-  if (which === 'images') {
-    return { chain: [{ path: leaf, ours: true }], hint: 'remove it, or set XDG_DATA_HOME or PODBOX_HOME to a private directory (yours, mode 0700)' };
-  }
-  const hint = 'remove it, or set XDG_RUNTIME_DIR or PODBOX_HOME to a private directory (yours, mode 0700)';
+  if (which === 'images') return { chain: [{ path: leaf, ours: true }], hint: hint('XDG_DATA_HOME or PODBOX_HOME') };
   const runtime = env.XDG_RUNTIME_DIR ? { path: env.XDG_RUNTIME_DIR, ours: false } : { path: dirname(leaf), ours: true };
-  return { chain: [runtime, { path: leaf, ours: true }], hint };
+  return { chain: [runtime, { path: leaf, ours: true }], hint: hint('XDG_RUNTIME_DIR or PODBOX_HOME') };
 }
 
 /** The state directory `which`, created if need be, after checking that it and the chain above it are private. */

@@ -45,11 +45,13 @@ export function ensurePrivateChain(chain: ChainDir[], hint: string): string {
       mkdirSync(d.path, { mode: 0o700, recursive: i === 0 });
     } catch (e) {
       if (errnoOf(e) !== 'EEXIST') {
-        throw new PodboxError('HostNotReady', `cannot create state directory ${d.path}: ${(e as Error).message.replace(/^[A-Z]+: /, '')}`, hint);
+        const why = (e as Error).message.replace(/^[A-Z]+: /, '');
+        throw new PodboxError('HostNotReady', `cannot create state directory ${d.path}: ${why}`, hint);
       }
     }
     const st = lstatSync(d.path);
-    const problem = privateDirProblem({ symlink: st.isSymbolicLink(), directory: st.isDirectory(), uid: st.uid, mode: st.mode }, uid);
+    const facts = { symlink: st.isSymbolicLink(), directory: st.isDirectory(), uid: st.uid, mode: st.mode };
+    const problem = privateDirProblem(facts, uid);
     if (problem) throw new PodboxError('HostNotReady', `state directory ${d.path} ${problem}`, hint);
     if (d.ours && (st.mode & 0o077) !== 0) chmodSync(d.path, 0o700);
   }

@@ -58,7 +58,8 @@ function checks(): Check[] {
         const u = findSubordinateRange(subuid, user, process.getuid!());
         const g = findSubordinateRange(subgid, user, process.getgid!());
         if (!u || !g) {
-          throw new Error(`${user} has no range in /etc/subuid and /etc/subgid: pods get a single uid; add one: ${addSubordinateRangeCommand(user, subuid, subgid)}`);
+          const add = addSubordinateRangeCommand(user, subuid, subgid);
+          throw new Error(`${user} has no range in /etc/subuid and /etc/subgid: pods get a single uid; add one: ${add}`);
         }
         return `uids ${u.start}+${u.count}, gids ${g.start}+${g.count}`;
       },
@@ -115,7 +116,8 @@ function checks(): Check[] {
       run: async () => {
         const pods = stateDirs().pods;
         const lingering = existsSync(lingerFile(user));
-        const warning = logoutWarning({ systemd: existsSync(SYSTEMD_MARKER), lingering }, pods, process.getuid!(), user);
+        const host = { systemd: existsSync(SYSTEMD_MARKER), lingering };
+        const warning = logoutWarning(host, pods, process.getuid!(), user);
         if (warning) throw new Error(warning);
         return lingering ? `${user} lingers: /run/user/${process.getuid!()} outlives a logout` : `pod state in ${pods}`;
       },

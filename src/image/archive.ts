@@ -202,7 +202,8 @@ const MAX_JSON_BYTES = 4 << 20;
 function readBounded(src: Source, file: string, path: string, what: string, limit: number): Buffer {
   const r = readAtMost(file, limit);
   if (r.over) {
-    throw invalid(src.describe, `${path}${what ? ` (${what})` : ''} is larger than ${limit >> 20} MiB, more than an image needs`, damaged);
+    const name = `${path}${what ? ` (${what})` : ''}`;
+    throw invalid(src.describe, `${name} is larger than ${limit >> 20} MiB, more than an image needs`, damaged);
   }
   return r.bytes;
 }

@@ -17,7 +17,7 @@ import { runUnpackJob, decodeError, asPodboxError, type UnpackJob, type UnpackRe
 export type { ImageConfig } from './config.js';
 
 /**
- * The local image store (../shared/CONTRACT.md, Images), under stateDirs().images (mode 0700, checked by ensureStateDir):
+ * The local image store, under stateDirs().images (mode 0700, checked by ensureStateDir):
  *
  *   repositories.json         {"refs": {"docker.io/library/busybox:latest": "sha256:<id>", "repo@sha256:<manifest>": …}}
  *   sha256/<id>/config.json   the image config exactly as loaded (its sha256 is the id)

@@ -99,7 +99,8 @@ export function podIdMapping(): IdMapping {
   if (!warned && !process.env.PODBOX_QUIET_IDMAP) {
     warned = true;
     const why = !helpers ? 'newuidmap/newgidmap are not installed (apt-get install uidmap)'
-      : `${name} has no subordinate id range in /etc/subuid and /etc/subgid (add one: ${addSubordinateRangeCommand(name, subuidText, subgidText)})`;
+      : `${name} has no subordinate id range in /etc/subuid and /etc/subgid `
+        + `(add one: ${addSubordinateRangeCommand(name, subuidText, subgidText)})`;
     process.stderr.write(`podbox: warning: pods get a single id (uid 0 = you) because ${why}\n`);
   }
   return { uid: [{ inside: 0, outside: uid, count: 1 }], gid: [{ inside: 0, outside: gid, count: 1 }], full: false, helper: false };

@@ -69,7 +69,8 @@ export function parseManifest(text: string, source: string): Manifest {
 export const MAX_MANIFEST_BYTES = 3 * 1024 * 1024;
 
 export function manifestTooLarge(where: string): PodboxError {
-  return new PodboxError('InvalidManifest', `${where}: is larger than 3 MiB (${MAX_MANIFEST_BYTES} bytes), the API server's limit`,
+  return new PodboxError('InvalidManifest',
+    `${where}: is larger than 3 MiB (${MAX_MANIFEST_BYTES} bytes), the API server's limit`,
     'make it smaller: large data belongs in an image or a volume, not in the manifest');
 }
 
@@ -106,7 +107,8 @@ function check<T extends z.ZodType>(s: T, value: unknown, where: string, label: 
   } else if (issue.code === 'custom' && (issue.params as Record<string, unknown> | undefined)?.[UNSUPPORTED]) {
     problem = { path: fieldPath(issue.path), message: issue.message, unsupported: true };
   } else if (issue.code === 'custom' && (issue.params as Record<string, unknown> | undefined)?.[API_MESSAGE]) {
-    problem = { path: fieldPath(issue.path), message: issue.message, hint: String((issue.params as Record<string, unknown>).hint) };
+    const hint = String((issue.params as Record<string, unknown>).hint);
+    problem = { path: fieldPath(issue.path), message: issue.message, hint };
   } else {
     const input = valueAt(value, issue.path);
     const missing = issue.code === 'invalid_type' && input === undefined;

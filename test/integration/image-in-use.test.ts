@@ -13,7 +13,8 @@ async function ownImage(name: string): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'podbox-busybox-'));
   try {
     makeBusyboxRootfs(root);
-    const r = await c.run(['image', 'import', root, name, '--change', `LABEL=test=${name}`, '--change', 'ENV=PATH=/bin']);
+    const r = await c.run(['image', 'import', root, name, '--change', `LABEL=test=${name}`,
+      '--change', 'ENV=PATH=/bin']);
     expect(r.stderr).toBe('');
   } finally {
     rmSync(root, { recursive: true, force: true });
@@ -28,7 +29,8 @@ describe('image rm of an image a pod uses', () => {
   it('is refused while the pod runs, even with --force; the pod keeps running; after delete it succeeds', async () => {
     const img = 'localhost/inuse:running';
     await ownImage(img);
-    const run = await c.run(['run', '-d', '-'], { input: pod('sleeper', { containers: [{ ...box('app', 'sleep 300'), image: img }] }) });
+    const sleeper = pod('sleeper', { containers: [{ ...box('app', 'sleep 300'), image: img }] });
+    const run = await c.run(['run', '-d', '-'], { input: sleeper });
     expect(run.stderr).toBe('');
     await until('sleeper running', async () => (await phase('sleeper')) === 'Running');
 
@@ -54,11 +56,13 @@ describe('image rm of an image a pod uses', () => {
   it('is refused for a finished pod that was kept, naming it, unless --force', async () => {
     const img = 'localhost/inuse:kept';
     await ownImage(img);
-    const run = await c.run(['run', '--keep', '-'], { input: pod('done', { restartPolicy: 'Never', containers: [{ ...box('app', 'true'), image: img }] }) });
+    const done = pod('done', { restartPolicy: 'Never', containers: [{ ...box('app', 'true'), image: img }] });
+    const run = await c.run(['run', '--keep', '-'], { input: done });
     expect(run.exitCode).toBe(0);
 
     const r = await c.run(['image', 'rm', img]);
-    expect(r.stderr).toBe(`podbox: image ${img} is in use by pod(s) done: delete it first with \`podbox delete done\`, or use --force`);
+    expect(r.stderr).toBe(`podbox: image ${img} is in use by pod(s) done: `
+      + 'delete it first with `podbox delete done`, or use --force');
     expect(r.exitCode).toBe(1);
     expect(await listed(img)).toBe(true);
 

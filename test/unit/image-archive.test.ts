@@ -179,7 +179,8 @@ describe('an archive\'s JSON is bounded before it is read (containers/image ioli
   const padded = (json: string, size: number) => Buffer.from(json + ' '.repeat(size - json.length));
 
   it('refuses a docker-archive manifest.json over 1 MiB', async () => {
-    writeDockerArchive(join(work, 'd.tar'), spec(['app:v1']), { override: { 'manifest.json': padded('[]', (1 << 20) + 1) } });
+    const manifest = padded('[]', (1 << 20) + 1);
+    writeDockerArchive(join(work, 'd.tar'), spec(['app:v1']), { override: { 'manifest.json': manifest } });
     const e = await refused(readImageSource(join(work, 'd.tar'), scratch, 'd.tar'));
     expect(e.toLine()).toBe('d.tar: manifest.json (docker-archive) is larger than 1 MiB, more than an image needs: '
       + 'the archive is damaged or was tampered with; save or download it again');
@@ -197,7 +198,7 @@ describe('an archive\'s JSON is bounded before it is read (containers/image ioli
     const hex = a!.id.slice('sha256:'.length);
     writeFileSync(join(work, 'l', 'blobs', 'sha256', hex), padded('{}', (4 << 20) + 1));
     const e = await refused(readImageSource(join(work, 'l'), scratch, 'l'));
-    expect(e.toLine()).toBe(`${join(work, 'l')}: blobs/sha256/${hex} (config of ${a!.manifestDigest}) is larger than 4 MiB, more than an image needs: `
-      + 'the archive is damaged or was tampered with; save or download it again');
+    expect(e.toLine()).toBe(`${join(work, 'l')}: blobs/sha256/${hex} (config of ${a!.manifestDigest}) `
+      + 'is larger than 4 MiB, more than an image needs: the archive is damaged or was tampered with; save or download it again');
   });
 });

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { imageRemovalRefusal } from '../../src/store/image-users.js';
 
 describe('imageRemovalRefusal: an image a pod uses is not deleted from under it', () => {
-  const line = (users: { pod: string; running: boolean }[], force: boolean) => imageRemovalRefusal('app:1', users, force)?.toLine();
+  const line = (users: { pod: string; running: boolean }[], force: boolean) =>
+    imageRemovalRefusal('app:1', users, force)?.toLine();
 
   it('allows an image no pod uses', () => {
     expect(line([], false)).toBeUndefined();

@@ -36,8 +36,8 @@ describe('manifest limits: what the API server would refuse, refused before it c
     const half = 'x'.repeat(128 * 1024);
     const e = errorOf(pod(`{name: web, annotations: {a: "${half}", b: "${half}"}}`));
     expect(e.code).toBe('InvalidManifest');
-    expect(e.toLine()).toBe('pod.yaml: pod "web" is invalid: metadata.annotations: Too long: must have at most 262144 bytes: '
-      + 'keep annotations under 256 KiB in total');
+    expect(e.toLine()).toBe('pod.yaml: pod "web" is invalid: metadata.annotations: '
+      + 'Too long: must have at most 262144 bytes: keep annotations under 256 KiB in total');
   });
 
   it('accepts annotations of exactly 256 KiB (keys count too)', () => {
@@ -46,7 +46,8 @@ describe('manifest limits: what the API server would refuse, refused before it c
   });
 
   it('refuses annotations over 256 KiB on a ConfigMap given with the pod', () => {
-    const cm = `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, annotations: {a: "${'x'.repeat(256 * 1024)}"}}\n`;
+    const big = 'x'.repeat(256 * 1024);
+    const cm = `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, annotations: {a: "${big}"}}\n`;
     expect(errorOf(`${pod('{name: web}')}---\n${cm}`).message)
       .toBe('pod.yaml: configmap "cfg" is invalid: metadata.annotations: Too long: must have at most 262144 bytes');
   });
@@ -54,7 +55,7 @@ describe('manifest limits: what the API server would refuse, refused before it c
   it('refuses a YAML alias bomb as bad input naming the file', () => {
     const e = errorOf(aliasBomb);
     expect(e.code).toBe('InvalidManifest');
-    expect(e.toLine()).toBe('pod.yaml: expands its YAML aliases too far (over 100 aliased nodes, as a "billion laughs" does): '
-      + 'write the values out, or use fewer aliases (*name)');
+    expect(e.toLine()).toBe('pod.yaml: expands its YAML aliases too far '
+      + '(over 100 aliased nodes, as a "billion laughs" does): write the values out, or use fewer aliases (*name)');
   });
 });

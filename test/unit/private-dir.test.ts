@@ -16,7 +16,7 @@ describe('privateDirProblem: a state directory must be the user\'s alone', () =>
 
   it('refuses what is not a directory, another user\'s directory, and one others can write to', () => {
     expect(privateDirProblem({ ...dir, directory: false }, 1001)).toBe('is not a directory');
-    expect(privateDirProblem({ ...dir, uid: 65534, mode: 0o40700 }, 1001)).toBe('belongs to uid 65534, not to you (uid 1001)');
+    expect(privateDirProblem({ ...dir, uid: 65534 }, 1001)).toBe('belongs to uid 65534, not to you (uid 1001)');
     expect(privateDirProblem({ ...dir, mode: 0o40777 }, 1001)).toBe('is writable by others (mode 0777)');
     expect(privateDirProblem({ ...dir, mode: 0o40770 }, 1001)).toBe('is writable by others (mode 0770)');
     expect(privateDirProblem({ ...dir, mode: 0o41733 }, 1001)).toBe('is writable by others (mode 1733)');

@@ -15,7 +15,8 @@ describe('logoutWarning: doctor says when a logout would take pod state away', (
     expect(logoutWarning(systemd, '/tmp/podbox-1001/podbox', 1001, 'pbtest')).toBeUndefined();
     expect(logoutWarning(systemd, '/home/pbtest/pb/pods', 1001, 'pbtest')).toBeUndefined();
     expect(logoutWarning(systemd, '/run/user/10010/podbox', 1001, 'pbtest')).toBeUndefined();
-    expect(logoutWarning({ systemd: false, lingering: false }, '/run/user/1001/podbox', 1001, 'pbtest')).toBeUndefined();
+    const noSystemd = { systemd: false, lingering: false };
+    expect(logoutWarning(noSystemd, '/run/user/1001/podbox', 1001, 'pbtest')).toBeUndefined();
   });
 
   it('reads lingering where logind records it', () => {
