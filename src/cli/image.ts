@@ -63,9 +63,9 @@ export function registerImageCommands(program: Command): void {
       'remove an image given by id with all its names, or one a finished pod kept (never one a running pod uses)')
     .action(async (refs: string[], opts: { force?: boolean }) => {
       const store = ImageStore.open();
-      const users = imageUsers();
       for (const ref of refs) {
-        const refuseDelete = (id: string) => imageRemovalRefusal(ref, users.get(id) ?? [], !!opts.force);
+        // Asked under the store's lock, just before the image goes: the pods as they are then.
+        const refuseDelete = (id: string) => imageRemovalRefusal(ref, imageUsers().get(id) ?? [], !!opts.force);
         const r = await store.remove(ref, { force: opts.force, refuseDelete });
         for (const u of r.untagged) process.stdout.write(`Untagged: ${familiarize(u)}\n`);
         if (r.deleted) process.stdout.write(`Deleted: ${r.deleted}\n`);
