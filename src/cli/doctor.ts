@@ -7,7 +7,8 @@ import { runInUserNamespace } from '../sandbox/userns.js';
 import { findSubordinateRange, addSubordinateRangeCommand } from '../sandbox/idmap.js';
 import { createSandbox, mountInPod, overlayMount } from '../sandbox/sandbox.js';
 import { runcPath } from '../container/runc.js';
-import { stateDirs } from '../paths.js';
+import { stateDirs, ensureStateDir } from '../paths.js';
+import { isPodboxError } from '../errors.js';
 import { lingerFile, logoutWarning, SYSTEMD_MARKER } from '../runtime-dir.js';
 
 /**
@@ -27,7 +28,7 @@ export function registerDoctor(program: Command): void {
           const detail = await c.run();
           process.stdout.write(`ok    ${c.name}${detail ? `: ${detail}` : ''}\n`);
         } catch (e) {
-          const msg = (e as Error).message;
+          const msg = isPodboxError(e) ? e.toLine() : (e as Error).message;
           process.stdout.write(`${c.required ? 'FAIL' : 'warn'}  ${c.name}: ${msg}\n`);
           if (c.required) failed = true;
         }
@@ -110,6 +111,10 @@ function checks(): Check[] {
         try { accessSync('/sys/fs/cgroup', constants.W_OK); } catch { throw new Error('no cgroup is delegated to you: resource limits are not enforced'); }
         return '';
       },
+    },
+    {
+      name: 'state directories', required: true,
+      run: async () => `pods in ${ensureStateDir('pods')}, images in ${ensureStateDir('images')}`,
     },
     {
       name: 'pods across logout', required: false,

@@ -119,6 +119,17 @@ describe('a state directory another user could control is refused', () => {
     rmSync(home, { recursive: true });
   });
 
+  it('doctor fails its state directories check with the same line', async () => {
+    const shared = join(work, 'doctor-runtime');
+    mkdirSync(shared, { mode: 0o777 });
+    chmodSync(shared, 0o777);
+    const r = await noHome(shared).run(['doctor']);
+    const line = r.stdout.split('\n').find((l) => l.includes('state directories'));
+    expect(line).toBe(`FAIL  state directories: ${refusal(shared, 'is writable by others (mode 0777)').slice('podbox: '.length)}`);
+    expect(r.exitCode).toBe(1);
+    expect(readdirSync(shared)).toEqual([]);
+  });
+
   it('makes /tmp/podbox-$UID itself, private, when it is absent', async () => {
     const r = await noHome('').run(['get']);
     expect(r.exitCode).toBe(0);
