@@ -60,7 +60,8 @@ function checks(): Check[] {
         const g = findSubordinateRange(subgid, user, process.getgid!());
         if (!u || !g) {
           const add = addSubordinateRangeCommand(user, subuid, subgid);
-          throw new Error(`${user} has no range in /etc/subuid and /etc/subgid: pods get a single uid; add one: ${add}`);
+          throw new Error(`${user} has no range in /etc/subuid and /etc/subgid: pods get a single uid; `
+            + `add one: ${add}`);
         }
         return `uids ${u.start}+${u.count}, gids ${g.start}+${g.count}`;
       },

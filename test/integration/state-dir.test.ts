@@ -125,7 +125,8 @@ describe('a state directory another user could control is refused', () => {
     chmodSync(shared, 0o777);
     const r = await noHome(shared).run(['doctor']);
     const line = r.stdout.split('\n').find((l) => l.includes('state directories'));
-    expect(line).toBe(`FAIL  state directories: ${refusal(shared, 'is writable by others (mode 0777)').slice('podbox: '.length)}`);
+    const refused = refusal(shared, 'is writable by others (mode 0777)').slice('podbox: '.length);
+    expect(line).toBe(`FAIL  state directories: ${refused}`);
     expect(r.exitCode).toBe(1);
     expect(readdirSync(shared)).toEqual([]);
   });
