@@ -1,7 +1,6 @@
-import { mkdirSync, chmodSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { homedir } from 'node:os';
-import { PodboxError } from './errors.js';
+import { ensurePrivateChain, type ChainDir } from './host/private-dir.js';
 
 /**
  * Where podbox keeps state, as docs/cli.md documents it:
@@ -25,25 +24,29 @@ export function stateDirs(env: NodeJS.ProcessEnv = process.env): StateDirs {
   return { images: join(data, 'podbox'), pods: join(runtime, 'podbox') };
 }
 
-/** Creates `dir` (and parents) and makes the leaf private to this user (0700). */
-export function ensurePrivateDir(dir: string): string {
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const st = statSync(dir);
-    if (st.uid !== process.getuid?.()) {
-      throw new PodboxError(
-        'HostNotReady',
-        `state directory ${dir} belongs to uid ${st.uid}, not to you`,
-        'set PODBOX_HOME to a directory you own',
-      );
-    }
-    if ((st.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
-  } catch (e) {
-    if (e instanceof PodboxError) throw e;
-    throw new PodboxError('HostNotReady', `cannot create state directory ${dir}: ${(e as Error).message}`,
-      'set PODBOX_HOME to a writable directory');
+/**
+ * The directories podbox relies on for `which`, outermost first, and the hint for a refusal. Only the
+ * ones podbox names itself are `ours`; XDG_RUNTIME_DIR and PODBOX_HOME are the user's (a runtime dir
+ * must be the user's alone, mode 0700: XDG Base Directory Specification).
+ */
+export function stateDirChain(
+  which: keyof StateDirs,
+  env: NodeJS.ProcessEnv = process.env,
+): { chain: ChainDir[]; hint: string } {
+  const leaf = stateDirs(env)[which];
+  const hint = (vars: string) => `remove it, or set ${vars} to a private directory (yours, mode 0700)`;
+  if (env.PODBOX_HOME) {
+    return { chain: [{ path: env.PODBOX_HOME, ours: false }, { path: leaf, ours: true }], hint: hint('PODBOX_HOME') };
   }
-  return dir;
+  if (which === 'images') return { chain: [{ path: leaf, ours: true }], hint: hint('XDG_DATA_HOME or PODBOX_HOME') };
+  const runtime = env.XDG_RUNTIME_DIR ? { path: env.XDG_RUNTIME_DIR, ours: false } : { path: dirname(leaf), ours: true };
+  return { chain: [runtime, { path: leaf, ours: true }], hint: hint('XDG_RUNTIME_DIR or PODBOX_HOME') };
+}
+
+/** The state directory `which`, created if need be, after checking that it and the chain above it are private. */
+export function ensureStateDir(which: keyof StateDirs): string {
+  const { chain, hint } = stateDirChain(which);
+  return ensurePrivateChain(chain, hint);
 }
 
 /** The project root (where package.json, build/ and dist/ live). */

@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { PodboxError } from '../errors.js';
 import type { ConfigMap, Container, DecodedPod, Manifest, Pod, Secret } from './types.js';
 import * as schema from './schema.js';
-import { UNSUPPORTED } from './schema.js';
+import { UNSUPPORTED, API_MESSAGE } from './schema.js';
 
 
 /**
@@ -14,6 +14,7 @@ import { UNSUPPORTED } from './schema.js';
  */
 export function parseManifest(text: string, source: string): Manifest {
   const where = source === '-' ? 'stdin' : source;
+  if (Buffer.byteLength(text) > MAX_MANIFEST_BYTES) throw manifestTooLarge(where);
   const docs = parseAllDocuments(text, { prettyErrors: true });
   if (!Array.isArray(docs)) throw invalid(where, 'is empty', 'give a v1 Pod manifest');
   const objects: { value: unknown; index: number }[] = [];
@@ -24,7 +25,7 @@ export function parseManifest(text: string, source: string): Manifest {
       const what = firstLine(err.message).replace(/ at line \d+, column \d+:?$/, '');
       throw invalid(where, `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${what}`, 'fix the YAML');
     }
-    const value = d.toJS({ maxAliasCount: 100 });
+    const value = toJS(d, where);
     if (value !== null && value !== undefined) objects.push({ value, index });
   });
 
@@ -58,6 +59,34 @@ export function parseManifest(text: string, source: string): Manifest {
   return manifest;
 }
 
+/**
+ * The API server refuses a request body over 3 MiB (k8s.io/apiserver pkg/server/config.go
+ * MaxRequestBodyBytes) before decoding it; podbox refuses a manifest over the same size before parsing.
+ */
+export const MAX_MANIFEST_BYTES = 3 * 1024 * 1024;
+
+export function manifestTooLarge(where: string): PodboxError {
+  return new PodboxError('InvalidManifest',
+    `${where}: is larger than 3 MiB (${MAX_MANIFEST_BYTES} bytes), the API server's limit`,
+    'make it smaller: large data belongs in an image or a volume, not in the manifest');
+}
+
+/**
+ * A document as plain values. yaml's maxAliasCount stops a document whose aliases expand without
+ * bound (a "billion laughs"); that is bad input, so it is reported as such, naming the file.
+ */
+function toJS(d: ReturnType<typeof parseAllDocuments>[number] & { toJS: unknown }, where: string): unknown {
+  try {
+    return d.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    if (e instanceof ReferenceError && e.message.startsWith('Excessive alias count')) {
+      throw invalid(where, 'expands its YAML aliases too far (over 100 aliased nodes, as a "billion laughs" does)',
+        'write the values out, or use fewer aliases (*name)');
+    }
+    throw e;
+  }
+}
+
 /** A problem found at a field, in the API server's terms. */
 interface Problem { path: string; message: string; hint?: string; unsupported?: boolean }
 
@@ -74,6 +103,9 @@ function check<T extends z.ZodType>(s: T, value: unknown, where: string, label: 
     problem = { path, message: 'unknown field', hint: `remove it or fix its spelling (\`kubectl explain pod.${kindPath(issue.path)}\` lists the fields)` };
   } else if (issue.code === 'custom' && (issue.params as Record<string, unknown> | undefined)?.[UNSUPPORTED]) {
     problem = { path: fieldPath(issue.path), message: issue.message, unsupported: true };
+  } else if (issue.code === 'custom' && (issue.params as Record<string, unknown> | undefined)?.[API_MESSAGE]) {
+    const hint = String((issue.params as Record<string, unknown>).hint);
+    problem = { path: fieldPath(issue.path), message: issue.message, hint };
   } else {
     const input = valueAt(value, issue.path);
     const missing = issue.code === 'invalid_type' && input === undefined;

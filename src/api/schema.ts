@@ -56,12 +56,32 @@ const portRef = z.union([port, z.string().max(15).regex(PORT_NAME, 'must be a po
 const configKey = z.string().max(253).regex(CONFIG_KEY, "must consist of alphanumeric characters, '-', '_' or '.'");
 const stringMap = z.record(z.string(), z.string());
 
+/** Marks an issue whose message is the API server's own wording, shown as it is. */
+export const API_MESSAGE = 'podbox-api-message';
+
+/**
+ * apimachinery's ValidateAnnotations (pkg/api/validation/objectmeta.go): keys and values together at
+ * most TotalAnnotationSizeLimitB = 256 KiB, counted in bytes.
+ */
+export const TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024;
+const annotations = stringMap.superRefine((m, ctx) => {
+  let total = 0;
+  for (const [k, v] of Object.entries(m)) total += Buffer.byteLength(k) + Buffer.byteLength(v);
+  if (total > TOTAL_ANNOTATION_SIZE_LIMIT) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: `Too long: must have at most ${TOTAL_ANNOTATION_SIZE_LIMIT} bytes`,
+      params: { [API_MESSAGE]: true, hint: 'keep annotations under 256 KiB in total' },
+    });
+  }
+});
+
 const metadata = z.strictObject({
   name: dnsSubdomain.optional(),
   generateName: z.string().optional(),
   namespace: dnsLabel.default('default'),
   labels: stringMap.optional(),
-  annotations: stringMap.optional(),
+  annotations: annotations.optional(),
   uid: z.string().optional(),
   // Set by an API server; accepted so `kubectl get -o yaml` output can be run again.
   creationTimestamp: ignored(), resourceVersion: ignored(), generation: ignored(), selfLink: ignored(),
@@ -299,7 +319,7 @@ const objectMeta = z.strictObject({
   name: dnsSubdomain,
   namespace: dnsLabel.optional(),
   labels: stringMap.optional(),
-  annotations: stringMap.optional(),
+  annotations: annotations.optional(),
   creationTimestamp: ignored(), resourceVersion: ignored(), uid: ignored(), managedFields: ignored(),
 });
 

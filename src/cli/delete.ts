@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { parseManifest } from '../api/manifest.js';
 import { collectGarbage } from '../pod/view.js';
 import { deletePod } from '../pod/delete.js';
+import { readManifestFile } from '../api/manifest-file.js';
 import { PodboxError, isPodboxError } from '../errors.js';
 
 /**
@@ -21,7 +21,7 @@ export function registerDelete(program: Command): void {
     .option('--now', 'signal immediate shutdown (same as --grace-period=1)')
     .action(async (pods: string[], o: { filename?: string; gracePeriod?: string; now?: boolean }) => {
       const names = [...pods];
-      if (o.filename) names.push(parseManifest(readFileSync(o.filename === '-' ? 0 : o.filename, 'utf8'), o.filename).pod.metadata.name);
+      if (o.filename) names.push(parseManifest(readManifestFile(o.filename), o.filename).pod.metadata.name);
       if (names.length === 0) throw new PodboxError('InvalidArgument', 'no pod named', 'give one or more pod names, or -f FILE');
       let grace: number | undefined;
       if (o.gracePeriod !== undefined) {

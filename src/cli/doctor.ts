@@ -4,9 +4,12 @@ import { join } from 'node:path';
 import { tmpdir, userInfo } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { runInUserNamespace } from '../sandbox/userns.js';
-import { findSubordinateRange } from '../sandbox/idmap.js';
+import { findSubordinateRange, addSubordinateRangeCommand } from '../sandbox/idmap.js';
 import { createSandbox, mountInPod, overlayMount } from '../sandbox/sandbox.js';
 import { runcPath } from '../container/runc.js';
+import { stateDirs, ensureStateDir } from '../paths.js';
+import { isPodboxError } from '../errors.js';
+import { lingerFile, logoutWarning, SYSTEMD_MARKER } from '../host/runtime-dir.js';
 
 /**
  * `podbox doctor`: checks this machine for what podbox needs and says how to fix each problem.
@@ -25,7 +28,7 @@ export function registerDoctor(program: Command): void {
           const detail = await c.run();
           process.stdout.write(`ok    ${c.name}${detail ? `: ${detail}` : ''}\n`);
         } catch (e) {
-          const msg = (e as Error).message;
+          const msg = isPodboxError(e) ? e.toLine() : (e as Error).message;
           process.stdout.write(`${c.required ? 'FAIL' : 'warn'}  ${c.name}: ${msg}\n`);
           if (c.required) failed = true;
         }
@@ -52,9 +55,14 @@ function checks(): Check[] {
       run: async () => {
         if (root) return 'running as root: identity map 0..65535';
         const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
-        const u = findSubordinateRange(read('/etc/subuid'), user, process.getuid!());
-        const g = findSubordinateRange(read('/etc/subgid'), user, process.getgid!());
-        if (!u || !g) throw new Error(`${user} has no range in /etc/subuid and /etc/subgid: pods get a single uid; add one: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${user}`);
+        const subuid = read('/etc/subuid'), subgid = read('/etc/subgid');
+        const u = findSubordinateRange(subuid, user, process.getuid!());
+        const g = findSubordinateRange(subgid, user, process.getgid!());
+        if (!u || !g) {
+          const add = addSubordinateRangeCommand(user, subuid, subgid);
+          throw new Error(`${user} has no range in /etc/subuid and /etc/subgid: pods get a single uid; `
+            + `add one: ${add}`);
+        }
         return `uids ${u.start}+${u.count}, gids ${g.start}+${g.count}`;
       },
     },
@@ -103,6 +111,21 @@ function checks(): Check[] {
         if (!existsSync(v2)) throw new Error('cgroups are v1 or hybrid here and none is delegated to you: resource limits are not enforced (a systemd user session with cgroup v2 delegates one)');
         try { accessSync('/sys/fs/cgroup', constants.W_OK); } catch { throw new Error('no cgroup is delegated to you: resource limits are not enforced'); }
         return '';
+      },
+    },
+    {
+      name: 'state directories', required: true,
+      run: async () => `pods in ${ensureStateDir('pods')}, images in ${ensureStateDir('images')}`,
+    },
+    {
+      name: 'pods across logout', required: false,
+      run: async () => {
+        const pods = stateDirs().pods;
+        const lingering = existsSync(lingerFile(user));
+        const host = { systemd: existsSync(SYSTEMD_MARKER), lingering };
+        const warning = logoutWarning(host, pods, process.getuid!(), user);
+        if (warning) throw new Error(warning);
+        return lingering ? `${user} lingers: /run/user/${process.getuid!()} outlives a logout` : `pod state in ${pods}`;
       },
     },
     {

@@ -3,6 +3,7 @@ import { ImageStore, shortId, type StoredImage } from '../image/store.js';
 import { parseReference, repositoryOf, familiarize } from '../image/reference.js';
 import { PodboxError } from '../errors.js';
 import { formatTable } from '../kubectl/table.js';
+import { imageUsers, imageRemovalRefusal } from '../pod/image-users.js';
 
 /**
  * `podbox image load|import|ls|rm|inspect` (docs/cli.md, "podbox image"). Output follows the
@@ -58,11 +59,14 @@ export function registerImageCommands(program: Command): void {
     .alias('remove')
     .description('remove image names; an image is deleted when no name is left')
     .argument('<ref...>', 'NAME[:TAG], NAME@DIGEST or image id')
-    .option('-f, --force', 'remove an image given by id with all its names')
+    .option('-f, --force',
+      'remove an image given by id with all its names, or one a finished pod kept (never one a running pod uses)')
     .action(async (refs: string[], opts: { force?: boolean }) => {
       const store = ImageStore.open();
       for (const ref of refs) {
-        const r = await store.remove(ref, { force: opts.force });
+        // Asked under the store's lock, just before the image goes: the pods as they are then.
+        const refuseDelete = (id: string) => imageRemovalRefusal(ref, imageUsers().get(id) ?? [], !!opts.force);
+        const r = await store.remove(ref, { force: opts.force, refuseDelete });
         for (const u of r.untagged) process.stdout.write(`Untagged: ${familiarize(u)}\n`);
         if (r.deleted) process.stdout.write(`Deleted: ${r.deleted}\n`);
       }

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { parseManifest } from '../api/manifest.js';
 import { allContainers } from '../api/containers.js';
 import type { Manifest } from '../api/types.js';
@@ -8,6 +7,7 @@ import { collectGarbage } from '../pod/view.js';
 import { deletePod } from '../pod/delete.js';
 import { startDetached, superviseDetached } from '../pod/launch.js';
 import { launchRequest } from '../pod/dir.js';
+import { readManifestFile } from '../api/manifest-file.js';
 import { supervise } from '../lifecycle/supervisor.js';
 import { PodboxError } from '../errors.js';
 import type { LogStream } from '../logs/cri-log.js';
@@ -37,16 +37,8 @@ export function registerRun(program: Command): void {
     });
 }
 
-function readInput(file: string): string {
-  try {
-    return file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new PodboxError('InvalidArgument', `cannot read ${file}: ${(e as Error).message.replace(/^[A-Z]+: /, '')}`, 'give the path of a Pod manifest, or - for stdin');
-  }
-}
-
 async function run(file: string, opts: { detach?: boolean; keep?: boolean; replace?: boolean }): Promise<number> {
-  const manifest = parseManifest(readInput(file), file);
+  const manifest = parseManifest(readManifestFile(file), file);
   const images = resolveImages(manifest);
   await collectGarbage();
   if (opts.replace) await deletePod(manifest.pod.metadata.name, { missingOk: true });

@@ -1,5 +1,5 @@
 import { statInput } from '../host/fs.js';
-import { closeSync, createReadStream, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream';
@@ -9,6 +9,7 @@ import { PodboxError, errnoOf } from '../errors.js';
 import { detectCompression } from './layer.js';
 import { parseReference, formatReference, repositoryOf, digestError } from './reference.js';
 import { hostArchitecture } from './config.js';
+import { readAtMost } from '../host/read-at-most.js';
 
 /**
  * Reads what `podbox image load` is given: a docker-archive (`docker save`/`podman save`:
@@ -191,11 +192,29 @@ async function readTar(path: string, scratch: string, describe: string): Promise
   return src;
 }
 
-function readJson(src: Source, path: string, what: string): unknown {
+/**
+ * The JSON documents of an archive are held in memory whole, so each is bounded before it is read, with
+ * the limits of containers/image (internal/iolimits/iolimits.go): MaxTarFileManifestSize (1 MiB) for a
+ * docker-archive's manifest.json, MaxManifestBodySize and MaxConfigBodySize (4 MiB) for the rest.
+ */
+const MAX_TAR_MANIFEST_BYTES = 1 << 20;
+const MAX_JSON_BYTES = 4 << 20;
+
+function readBounded(src: Source, file: string, path: string, what: string, limit: number): Buffer {
+  const r = readAtMost(file, limit);
+  if (r.over) {
+    const name = `${path}${what ? ` (${what})` : ''}`;
+    throw invalid(src.describe, `${name} is larger than ${limit >> 20} MiB, more than an image needs`, damaged);
+  }
+  return r.bytes;
+}
+
+function readJson(src: Source, path: string, what: string, limit = MAX_JSON_BYTES): unknown {
   const f = src.file(path);
   if (!f) throw invalid(src.describe, `has no ${path}${what ? ` (${what})` : ''}`);
+  const bytes = readBounded(src, f, path, what, limit);
   try {
-    return JSON.parse(readFileSync(f, 'utf8'));
+    return JSON.parse(bytes.toString('utf8'));
   } catch (e) {
     throw invalid(src.describe, `${path} is not valid JSON (${(e as Error).message})`, damaged);
   }
@@ -206,7 +225,7 @@ function readBlob(src: Source, digest: unknown, size: unknown, what: string): Bu
   const path = blobPath(src, digest, what);
   const f = src.file(path);
   if (!f) throw invalid(src.describe, `is missing blob ${path} (${what})`, damaged);
-  const bytes = readFileSync(f);
+  const bytes = readBounded(src, f, path, what, MAX_JSON_BYTES);
   const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
   if (actual !== digest) throw invalid(src.describe, `blob ${path} (${what}) has digest ${actual}, not ${String(digest)}`, damaged);
   if (typeof size === 'number' && size !== bytes.length) throw invalid(src.describe, `blob ${path} (${what}) has ${bytes.length} bytes, not ${size}`, damaged);
@@ -235,14 +254,14 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 // --- docker-archive ---
 
 function readDockerArchive(src: Source): ImageToLoad[] {
-  const manifest = readJson(src, 'manifest.json', 'docker-archive');
+  const manifest = readJson(src, 'manifest.json', 'docker-archive', MAX_TAR_MANIFEST_BYTES);
   if (!Array.isArray(manifest) || manifest.length === 0) throw invalid(src.describe, 'manifest.json lists no image', damaged);
   return manifest.map((m, i) => {
     const what = `manifest.json[${i}]`;
     if (!isObject(m) || typeof m.Config !== 'string' || !Array.isArray(m.Layers)) throw invalid(src.describe, `${what} has no Config and Layers`, damaged);
     const configFile = src.file(m.Config);
     if (!configFile) throw invalid(src.describe, `is missing ${m.Config} (the config of ${what})`, damaged);
-    const config = readFileSync(configFile);
+    const config = readBounded(src, configFile, m.Config, `the config of ${what}`, MAX_JSON_BYTES);
     const id = `sha256:${createHash('sha256').update(config).digest('hex')}`;
     // The config is named by its digest: `<hex>.json` (docker save < 25) or `blobs/sha256/<hex>`.
     const named = /(?:^|\/)([a-f0-9]{64})(?:\.json)?$/.exec(m.Config);

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { join, resolve as resolvePath } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { PodboxError, errnoOf, isPodboxError } from '../errors.js';
-import { stateDirs, ensurePrivateDir, projectRoot } from '../paths.js';
+import { ensureStateDir, projectRoot } from '../paths.js';
 import { runInUserNamespace } from '../sandbox/userns.js';
 import { alive } from '../host/proc.js';
 import { writeAtomic } from '../host/fs.js';
@@ -19,7 +19,8 @@ import { runUnpackJob, decodeError, asPodboxError, type UnpackJob, type UnpackRe
 
 
 /**
- * The local image store (docs/cli.md, "podbox image"), under stateDirs().images (mode 0700):
+ * The local image store (docs/cli.md, "podbox image"), under stateDirs().images (mode 0700, checked by
+ * ensureStateDir):
  *
  *   repositories.json         {"refs": {"docker.io/library/busybox:latest": "sha256:<id>", "repo@sha256:<manifest>": …}}
  *   sha256/<id>/config.json   the image config exactly as loaded (its sha256 is the id)
@@ -85,8 +86,8 @@ function sleepSync(ms: number): void {
 export class ImageStore {
   private constructor(readonly dir: string) {}
 
-  static open(dir: string = stateDirs().images): ImageStore {
-    return new ImageStore(ensurePrivateDir(dir));
+  static open(): ImageStore {
+    return new ImageStore(ensureStateDir('images'));
   }
 
   private get indexFile(): string {
@@ -442,9 +443,12 @@ export class ImageStore {
   /**
    * `podbox image rm REF`: a name is untagged, and the image deleted once it has no tag left; an
    * id deletes the image with all its names (refused when it has several, unless `force`), as
-   * `docker rmi` does.
+   * `docker rmi` does. `refuseDelete` may refuse the deletion (not an untagging) of the image.
    */
-  async remove(ref: string, opts: { force?: boolean } = {}): Promise<RemoveResult> {
+  async remove(
+    ref: string,
+    opts: { force?: boolean; refuseDelete?: (id: string) => PodboxError | undefined } = {},
+  ): Promise<RemoveResult> {
     let trash: string | undefined;
     const out: RemoveResult = { untagged: [] };
     this.locked(() => {
@@ -477,6 +481,9 @@ export class ImageStore {
       }
       const left = refsOf();
       if (!left.some((r) => !r.includes('@'))) {
+        // Untagging leaves the image, so only its deletion asks (e.g. whether a pod uses it).
+        const refusal = opts.refuseDelete?.(hit.id);
+        if (refusal) throw refusal;
         // No tag left: its digest references go with it, and so does the image.
         for (const r of left) {
           delete idx.refs[r];

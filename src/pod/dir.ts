@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, readdirSync, existsSync, renameSync, rmSync, rmdirSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { stateDirs, ensurePrivateDir } from '../paths.js';
+import { ensureStateDir } from '../paths.js';
 import { PodboxError, errnoOf } from '../errors.js';
 import { writeAtomic } from '../host/fs.js';
 import { alive, processStartTime } from '../host/proc.js';
@@ -64,7 +64,7 @@ export interface PodState {
 }
 
 export function podsDir(): string {
-  return ensurePrivateDir(stateDirs().pods);
+  return ensureStateDir('pods');
 }
 
 /**

@@ -44,6 +44,34 @@ export function findSubordinateRange(text: string, user: string, id: number): Su
   return undefined;
 }
 
+/** shadow's login.defs defaults SUB_UID_MIN/SUB_GID_MIN and SUB_UID_COUNT/SUB_GID_COUNT (useradd.c). */
+const SUB_ID_MIN = 100_000;
+
+/**
+ * A subordinate range no entry of /etc/subuid or /etc/subgid overlaps, to suggest to a user who has
+ * none: useradd hands out SUB_UID_COUNT-sized ranges from SUB_UID_MIN on (100000, 165536, …; shadow's
+ * subordinateio.c find_new_sub_uids); this takes the first such step above every existing range of
+ * both files, so one `usermod` line serves uids and gids and cannot collide with another user.
+ */
+export function freeSubordinateRange(subuid: string, subgid: string): SubordinateRange {
+  let end = SUB_ID_MIN;
+  for (const line of `${subuid}\n${subgid}`.split('\n')) {
+    const [owner, start, count] = line.trim().split(':');
+    if (!owner || owner.startsWith('#') || start === undefined || count === undefined) continue;
+    const s = Number(start), c = Number(count);
+    if (Number.isInteger(s) && Number.isInteger(c) && c > 0) end = Math.max(end, s + c);
+  }
+  const steps = Math.ceil((end - SUB_ID_MIN) / POD_ID_COUNT);
+  return { start: SUB_ID_MIN + steps * POD_ID_COUNT, count: POD_ID_COUNT };
+}
+
+/** The command that gives `user` a free subordinate range, for doctor and the single-id warning. */
+export function addSubordinateRangeCommand(user: string, subuid: string, subgid: string): string {
+  const r = freeSubordinateRange(subuid, subgid);
+  const range = `${r.start}-${r.start + r.count - 1}`;
+  return `sudo usermod --add-subuids ${range} --add-subgids ${range} ${user}`;
+}
+
 let warned = false;
 
 /** Decides the mapping for this user on this host. */
@@ -55,8 +83,9 @@ export function podIdMapping(): IdMapping {
   }
   const name = userInfo().username;
   const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
-  const subuid = findSubordinateRange(read('/etc/subuid'), name, uid);
-  const subgid = findSubordinateRange(read('/etc/subgid'), name, gid);
+  const subuidText = read('/etc/subuid'), subgidText = read('/etc/subgid');
+  const subuid = findSubordinateRange(subuidText, name, uid);
+  const subgid = findSubordinateRange(subgidText, name, gid);
   const helpers = existsSync('/usr/bin/newuidmap') && existsSync('/usr/bin/newgidmap');
   if (subuid && subgid && helpers) {
     const rest = (r: SubordinateRange) => Math.min(r.count, POD_ID_COUNT - 1);
@@ -70,7 +99,8 @@ export function podIdMapping(): IdMapping {
   if (!warned && !process.env.PODBOX_QUIET_IDMAP) {
     warned = true;
     const why = !helpers ? 'newuidmap/newgidmap are not installed (apt-get install uidmap)'
-      : `${name} has no subordinate id range in /etc/subuid and /etc/subgid (add one: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${name})`;
+      : `${name} has no subordinate id range in /etc/subuid and /etc/subgid `
+        + `(add one: ${addSubordinateRangeCommand(name, subuidText, subgidText)})`;
     process.stderr.write(`podbox: warning: pods get a single id (uid 0 = you) because ${why}\n`);
   }
   return { uid: [{ inside: 0, outside: uid, count: 1 }], gid: [{ inside: 0, outside: gid, count: 1 }], full: false, helper: false };

@@ -174,3 +174,31 @@ function buildZstdLayout(dir: string): string[] {
   writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(manifest), size: manifest.length }] }));
   return [sha256(layer).slice(7)];
 }
+
+describe('an archive\'s JSON is bounded before it is read (containers/image iolimits)', () => {
+  const padded = (json: string, size: number) => Buffer.from(json + ' '.repeat(size - json.length));
+
+  it('refuses a docker-archive manifest.json over 1 MiB', async () => {
+    const manifest = padded('[]', (1 << 20) + 1);
+    writeDockerArchive(join(work, 'd.tar'), spec(['app:v1']), { override: { 'manifest.json': manifest } });
+    const e = await refused(readImageSource(join(work, 'd.tar'), scratch, 'd.tar'));
+    expect(e.toLine()).toBe('d.tar: manifest.json (docker-archive) is larger than 1 MiB, more than an image needs: '
+      + 'the archive is damaged or was tampered with; save or download it again');
+  });
+
+  it('refuses an OCI index.json over 4 MiB', async () => {
+    writeOciArchive(join(work, 'o.tar'), spec(['app:v1']), { override: { 'index.json': padded('{}', (4 << 20) + 1) } });
+    const e = await refused(readImageSource(join(work, 'o.tar'), scratch, 'o.tar'));
+    expect(e.toLine()).toBe('o.tar: index.json (OCI image layout) is larger than 4 MiB, more than an image needs: '
+      + 'the archive is damaged or was tampered with; save or download it again');
+  });
+
+  it('refuses a config blob over 4 MiB', async () => {
+    const [a] = writeOciLayout(join(work, 'l'), spec(['app:v1']));
+    const hex = a!.id.slice('sha256:'.length);
+    writeFileSync(join(work, 'l', 'blobs', 'sha256', hex), padded('{}', (4 << 20) + 1));
+    const e = await refused(readImageSource(join(work, 'l'), scratch, 'l'));
+    expect(e.toLine()).toBe(`${join(work, 'l')}: blobs/sha256/${hex} (config of ${a!.manifestDigest}) `
+      + 'is larger than 4 MiB, more than an image needs: the archive is damaged or was tampered with; save or download it again');
+  });
+});
