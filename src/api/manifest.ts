@@ -235,60 +235,65 @@ function* crossChecks(m: Manifest): Generator<Problem> {
       if (c.restartPolicy && group === 'spec.containers') {
         yield { path: `${path}.restartPolicy`, message: 'Forbidden: may not be set for non-init containers', hint: 'remove it; the pod\'s spec.restartPolicy applies' };
       }
-      const mountPaths = new Set<string>();
-      for (const [j, vm] of (c.volumeMounts ?? []).entries()) {
-        const p = `${path}.volumeMounts[${j}]`;
-        if (!volumes.has(vm.name)) yield { path: `${p}.name`, message: `Not found: "${vm.name}"`, hint: 'add a volume of that name to spec.volumes' };
-        if (mountPaths.has(vm.mountPath)) yield { path: `${p}.mountPath`, message: `Invalid value "${vm.mountPath}": must be unique`, hint: 'mount each path once' };
-        mountPaths.add(vm.mountPath);
-        if (vm.subPath !== undefined && (vm.subPath.startsWith('/') || vm.subPath.split('/').includes('..'))) {
-          yield { path: `${p}.subPath`, message: `Invalid value "${vm.subPath}": must be a relative path without '..'`, hint: 'name a path inside the volume' };
-        }
-      }
-      const ports = new Set<string>();
-      for (const [j, port] of (c.ports ?? []).entries()) {
-        if (port.name && ports.has(port.name)) yield { path: `${path}.ports[${j}].name`, message: `Duplicate value: "${port.name}"`, hint: 'give each port its own name' };
-        if (port.name) ports.add(port.name);
-      }
-      for (const [j, e] of (c.env ?? []).entries()) {
-        const p = `${path}.env[${j}]`;
-        const from = e.valueFrom;
-        if (from && e.value !== undefined) yield { path: `${p}.valueFrom`, message: 'Invalid value: may not be specified when `value` is not empty', hint: 'give value or valueFrom' };
-        if (from) {
-          const n = [from.fieldRef, from.configMapKeyRef, from.secretKeyRef].filter(Boolean).length;
-          if (n !== 1) yield { path: `${p}.valueFrom`, message: 'Invalid value: must specify one of: `fieldRef`, `configMapKeyRef` or `secretKeyRef`', hint: 'give exactly one source' };
-          if (from.fieldRef && !FIELD_PATH.test(from.fieldRef.fieldPath)) {
-            yield { path: `${p}.valueFrom.fieldRef.fieldPath`, message: `Unsupported value: "${from.fieldRef.fieldPath}"`, hint: 'use metadata.name, metadata.namespace, metadata.uid, metadata.labels[\'KEY\'], metadata.annotations[\'KEY\'], spec.nodeName, spec.serviceAccountName, status.hostIP, status.hostIPs, status.podIP or status.podIPs' };
-          }
-          if (from.configMapKeyRef) yield* keyRefs(m, `${p}.valueFrom.configMapKeyRef`, 'configmap', from.configMapKeyRef.name, from.configMapKeyRef.optional, [from.configMapKeyRef.key]);
-          if (from.secretKeyRef) yield* keyRefs(m, `${p}.valueFrom.secretKeyRef`, 'secret', from.secretKeyRef.name, from.secretKeyRef.optional, [from.secretKeyRef.key]);
-        }
-      }
-      for (const [j, e] of (c.envFrom ?? []).entries()) {
-        const p = `${path}.envFrom[${j}]`;
-        if (!!e.configMapRef === !!e.secretRef) yield { path: p, message: 'Invalid value: must specify one of: `configMapRef` or `secretRef`', hint: 'give exactly one source' };
-        if (e.configMapRef) yield* keyRefs(m, `${p}.configMapRef`, 'configmap', e.configMapRef.name, e.configMapRef.optional);
-        if (e.secretRef) yield* keyRefs(m, `${p}.secretRef`, 'secret', e.secretRef.name, e.secretRef.optional);
-      }
-      for (const kind of ['livenessProbe', 'readinessProbe', 'startupProbe'] as const) {
-        const probe = c[kind];
-        if (!probe) continue;
-        const handlers = (['exec', 'httpGet', 'tcpSocket', 'grpc'] as const).filter((k) => probe[k]);
-        if (handlers.length !== 1) yield { path: `${path}.${kind}`, message: handlers.length ? 'may not specify more than 1 handler type' : 'must specify a handler type', hint: 'give exactly one of exec, httpGet, tcpSocket, grpc' };
-        if (kind !== 'readinessProbe' && probe.successThreshold !== 1) yield { path: `${path}.${kind}.successThreshold`, message: 'Invalid value: must be 1', hint: 'only readiness probes may need more than one success' };
-        if (group === 'spec.initContainers' && !c.restartPolicy) yield { path: `${path}.${kind}`, message: 'Forbidden: may not be set for init containers without restartPolicy=Always', hint: 'remove it' };
-      }
-      if (c.lifecycle && group === 'spec.initContainers' && !c.restartPolicy) {
-        yield { path: `${path}.lifecycle`, message: 'Forbidden: may not be set for init containers without restartPolicy=Always', hint: 'remove it, or make the container a sidecar' };
-      }
-      for (const hook of ['postStart', 'preStop'] as const) {
-        const h = c.lifecycle?.[hook];
-        if (!h) continue;
-        const handlers = (['exec', 'httpGet', 'tcpSocket', 'sleep'] as const).filter((k) => h[k]);
-        if (handlers.length !== 1) yield { path: `${path}.lifecycle.${hook}`, message: handlers.length ? 'may not specify more than 1 handler type' : 'must specify a handler type', hint: 'give exactly one of exec, httpGet, sleep' };
-        if (h.tcpSocket) yield { path: `${path}.lifecycle.${hook}.tcpSocket`, message: 'tcpSocket hooks are deprecated and not supported', hint: 'use exec or httpGet', unsupported: true };
-      }
+      yield* containerChecks(m, group, path, c, volumes);
     }
+  }
+}
+
+/** The rules of one container: its mounts, ports, env, probes and hooks (validation.go validateContainers). */
+function* containerChecks(m: Manifest, group: string, path: string, c: Container, volumes: Set<string>): Generator<Problem> {
+  const mountPaths = new Set<string>();
+  for (const [j, vm] of (c.volumeMounts ?? []).entries()) {
+    const p = `${path}.volumeMounts[${j}]`;
+    if (!volumes.has(vm.name)) yield { path: `${p}.name`, message: `Not found: "${vm.name}"`, hint: 'add a volume of that name to spec.volumes' };
+    if (mountPaths.has(vm.mountPath)) yield { path: `${p}.mountPath`, message: `Invalid value "${vm.mountPath}": must be unique`, hint: 'mount each path once' };
+    mountPaths.add(vm.mountPath);
+    if (vm.subPath !== undefined && (vm.subPath.startsWith('/') || vm.subPath.split('/').includes('..'))) {
+      yield { path: `${p}.subPath`, message: `Invalid value "${vm.subPath}": must be a relative path without '..'`, hint: 'name a path inside the volume' };
+    }
+  }
+  const ports = new Set<string>();
+  for (const [j, port] of (c.ports ?? []).entries()) {
+    if (port.name && ports.has(port.name)) yield { path: `${path}.ports[${j}].name`, message: `Duplicate value: "${port.name}"`, hint: 'give each port its own name' };
+    if (port.name) ports.add(port.name);
+  }
+  for (const [j, e] of (c.env ?? []).entries()) {
+    const p = `${path}.env[${j}]`;
+    const from = e.valueFrom;
+    if (from && e.value !== undefined) yield { path: `${p}.valueFrom`, message: 'Invalid value: may not be specified when `value` is not empty', hint: 'give value or valueFrom' };
+    if (from) {
+      const n = [from.fieldRef, from.configMapKeyRef, from.secretKeyRef].filter(Boolean).length;
+      if (n !== 1) yield { path: `${p}.valueFrom`, message: 'Invalid value: must specify one of: `fieldRef`, `configMapKeyRef` or `secretKeyRef`', hint: 'give exactly one source' };
+      if (from.fieldRef && !FIELD_PATH.test(from.fieldRef.fieldPath)) {
+        yield { path: `${p}.valueFrom.fieldRef.fieldPath`, message: `Unsupported value: "${from.fieldRef.fieldPath}"`, hint: 'use metadata.name, metadata.namespace, metadata.uid, metadata.labels[\'KEY\'], metadata.annotations[\'KEY\'], spec.nodeName, spec.serviceAccountName, status.hostIP, status.hostIPs, status.podIP or status.podIPs' };
+      }
+      if (from.configMapKeyRef) yield* keyRefs(m, `${p}.valueFrom.configMapKeyRef`, 'configmap', from.configMapKeyRef.name, from.configMapKeyRef.optional, [from.configMapKeyRef.key]);
+      if (from.secretKeyRef) yield* keyRefs(m, `${p}.valueFrom.secretKeyRef`, 'secret', from.secretKeyRef.name, from.secretKeyRef.optional, [from.secretKeyRef.key]);
+    }
+  }
+  for (const [j, e] of (c.envFrom ?? []).entries()) {
+    const p = `${path}.envFrom[${j}]`;
+    if (!!e.configMapRef === !!e.secretRef) yield { path: p, message: 'Invalid value: must specify one of: `configMapRef` or `secretRef`', hint: 'give exactly one source' };
+    if (e.configMapRef) yield* keyRefs(m, `${p}.configMapRef`, 'configmap', e.configMapRef.name, e.configMapRef.optional);
+    if (e.secretRef) yield* keyRefs(m, `${p}.secretRef`, 'secret', e.secretRef.name, e.secretRef.optional);
+  }
+  for (const kind of ['livenessProbe', 'readinessProbe', 'startupProbe'] as const) {
+    const probe = c[kind];
+    if (!probe) continue;
+    const handlers = (['exec', 'httpGet', 'tcpSocket', 'grpc'] as const).filter((k) => probe[k]);
+    if (handlers.length !== 1) yield { path: `${path}.${kind}`, message: handlers.length ? 'may not specify more than 1 handler type' : 'must specify a handler type', hint: 'give exactly one of exec, httpGet, tcpSocket, grpc' };
+    if (kind !== 'readinessProbe' && probe.successThreshold !== 1) yield { path: `${path}.${kind}.successThreshold`, message: 'Invalid value: must be 1', hint: 'only readiness probes may need more than one success' };
+    if (group === 'spec.initContainers' && !c.restartPolicy) yield { path: `${path}.${kind}`, message: 'Forbidden: may not be set for init containers without restartPolicy=Always', hint: 'remove it' };
+  }
+  if (c.lifecycle && group === 'spec.initContainers' && !c.restartPolicy) {
+    yield { path: `${path}.lifecycle`, message: 'Forbidden: may not be set for init containers without restartPolicy=Always', hint: 'remove it, or make the container a sidecar' };
+  }
+  for (const hook of ['postStart', 'preStop'] as const) {
+    const h = c.lifecycle?.[hook];
+    if (!h) continue;
+    const handlers = (['exec', 'httpGet', 'tcpSocket', 'sleep'] as const).filter((k) => h[k]);
+    if (handlers.length !== 1) yield { path: `${path}.lifecycle.${hook}`, message: handlers.length ? 'may not specify more than 1 handler type' : 'must specify a handler type', hint: 'give exactly one of exec, httpGet, sleep' };
+    if (h.tcpSocket) yield { path: `${path}.lifecycle.${hook}.tcpSocket`, message: 'tcpSocket hooks are deprecated and not supported', hint: 'use exec or httpGet', unsupported: true };
   }
 }
 

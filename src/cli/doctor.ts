@@ -37,107 +37,110 @@ export function registerDoctor(program: Command): void {
     });
 }
 
+/** The checks, in the order they are printed; each is one function below. */
 function checks(): Check[] {
-  const root = process.getuid!() === 0;
-  const user = userInfo().username;
   return [
-    {
-      name: 'user namespaces', required: true,
-      run: async () => {
-        await runInUserNamespace(['/bin/true']).catch((e) => {
-          throw new Error(`${(e as Error).message}; allow them: sudo sysctl -w kernel.unprivileged_userns_clone=1 user.max_user_namespaces=15000`);
-        });
-        return '';
-      },
-    },
-    {
-      name: 'subordinate ids', required: false,
-      run: async () => {
-        if (root) return 'running as root: identity map 0..65535';
-        const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
-        const subuid = read('/etc/subuid'), subgid = read('/etc/subgid');
-        const u = findSubordinateRange(subuid, user, process.getuid!());
-        const g = findSubordinateRange(subgid, user, process.getgid!());
-        if (!u || !g) {
-          const add = addSubordinateRangeCommand(user, subuid, subgid);
-          throw new Error(`${user} has no range in /etc/subuid and /etc/subgid: pods get a single uid; `
-            + `add one: ${add}`);
-        }
-        return `uids ${u.start}+${u.count}, gids ${g.start}+${g.count}`;
-      },
-    },
-    {
-      name: 'newuidmap/newgidmap', required: false,
-      run: async () => {
-        if (root) return 'not needed as root';
-        for (const f of ['/usr/bin/newuidmap', '/usr/bin/newgidmap']) {
-          if (!existsSync(f)) throw new Error(`${f} is missing: sudo apt-get install uidmap`);
-          const st = statSync(f);
-          if (!(st.mode & 0o4000) && !hasFileCaps(f)) throw new Error(`${f} is neither setuid root nor has file capabilities: reinstall uidmap`);
-        }
-        return '';
-      },
-    },
-    {
-      name: 'runc', required: true,
-      run: async () => {
-        const p = runcPath();
-        return `${p} (${execFileSync(p, ['--version']).toString().split('\n')[0]})`;
-      },
-    },
-    {
-      name: 'overlay in a user namespace', required: true,
-      run: async () => {
-        const d = mkdtempSync(join(tmpdir(), 'podbox-doctor-'));
-        const sb = await createSandbox({ hostname: 'doctor', name: 'doctor' });
-        try {
-          for (const x of ['lower', 'upper', 'work', 'merged']) mkdirSync(join(d, x));
-          mountInPod(sb.pid, 'overlay', [overlayMount(join(d, 'lower'), join(d, 'upper'), join(d, 'work'), join(d, 'merged'))]);
-          return '';
-        } catch (e) {
-          throw new Error(`${(e as Error).message}; overlayfs in user namespaces needs Linux 5.11 or later`);
-        } finally {
-          process.kill(sb.pid, 'SIGTERM');
-          await sb.exited;
-          rmSync(d, { recursive: true, force: true });
-        }
-      },
-    },
-    {
-      name: 'cgroup delegation', required: false,
-      run: async () => {
-        const v2 = '/sys/fs/cgroup/cgroup.controllers';
-        if (root) return 'root: runc manages cgroups it can write';
-        if (!existsSync(v2)) throw new Error('cgroups are v1 or hybrid here and none is delegated to you: resource limits are not enforced (a systemd user session with cgroup v2 delegates one)');
-        try { accessSync('/sys/fs/cgroup', constants.W_OK); } catch { throw new Error('no cgroup is delegated to you: resource limits are not enforced'); }
-        return '';
-      },
-    },
-    {
-      name: 'state directories', required: true,
-      run: async () => `pods in ${ensureStateDir('pods')}, images in ${ensureStateDir('images')}`,
-    },
-    {
-      name: 'pods across logout', required: false,
-      run: async () => {
-        const pods = stateDirs().pods;
-        const lingering = existsSync(lingerFile(user));
-        const host = { systemd: existsSync(SYSTEMD_MARKER), lingering };
-        const warning = logoutWarning(host, pods, process.getuid!(), user);
-        if (warning) throw new Error(warning);
-        return lingering ? `${user} lingers: /run/user/${process.getuid!()} outlives a logout` : `pod state in ${pods}`;
-      },
-    },
-    {
-      name: '/dev/net/tun', required: false,
-      run: async () => {
-        try { accessSync('/dev/net/tun', constants.R_OK | constants.W_OK); } catch {
-          throw new Error('not usable by you: outbound networking (slirp4netns/pasta) will not work; sudo chmod 0666 /dev/net/tun (as most distributions ship it)');
-        }
-        return '';
-      },
-    },
+    { name: 'user namespaces', required: true, run: userNamespaces },
+    { name: 'subordinate ids', required: false, run: subordinateIds },
+    { name: 'newuidmap/newgidmap', required: false, run: idMapHelpers },
+    { name: 'runc', required: true, run: runc },
+    { name: 'overlay in a user namespace', required: true, run: overlayInUserNamespace },
+    { name: 'cgroup delegation', required: false, run: cgroupDelegation },
+    { name: 'state directories', required: true, run: stateDirectories },
+    { name: 'pods across logout', required: false, run: podsAcrossLogout },
+    { name: '/dev/net/tun', required: false, run: tunDevice },
   ];
+}
+
+const isRoot = () => process.getuid!() === 0;
+
+async function userNamespaces(): Promise<string> {
+  await runInUserNamespace(['/bin/true']).catch((e) => {
+    throw new Error(`${(e as Error).message}; allow them: sudo sysctl -w kernel.unprivileged_userns_clone=1 user.max_user_namespaces=15000`);
+  });
+  return '';
+}
+
+async function subordinateIds(): Promise<string> {
+  if (isRoot()) return 'running as root: identity map 0..65535';
+  const user = userInfo().username;
+  const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
+  const subuid = read('/etc/subuid'), subgid = read('/etc/subgid');
+  const u = findSubordinateRange(subuid, user, process.getuid!());
+  const g = findSubordinateRange(subgid, user, process.getgid!());
+  if (!u || !g) {
+    const add = addSubordinateRangeCommand(user, subuid, subgid);
+    throw new Error(`${user} has no range in /etc/subuid and /etc/subgid: pods get a single uid; add one: ${add}`);
+  }
+  return `uids ${u.start}+${u.count}, gids ${g.start}+${g.count}`;
+}
+
+async function idMapHelpers(): Promise<string> {
+  if (isRoot()) return 'not needed as root';
+  for (const f of ['/usr/bin/newuidmap', '/usr/bin/newgidmap']) {
+    if (!existsSync(f)) throw new Error(`${f} is missing: sudo apt-get install uidmap`);
+    const st = statSync(f);
+    if (!(st.mode & 0o4000) && !hasFileCaps(f)) throw new Error(`${f} is neither setuid root nor has file capabilities: reinstall uidmap`);
+  }
+  return '';
+}
+
+async function runc(): Promise<string> {
+  const p = runcPath();
+  return `${p} (${execFileSync(p, ['--version']).toString().split('\n')[0]})`;
+}
+
+async function overlayInUserNamespace(): Promise<string> {
+  const d = mkdtempSync(join(tmpdir(), 'podbox-doctor-'));
+  const sb = await createSandbox({ hostname: 'doctor', name: 'doctor' });
+  try {
+    for (const x of ['lower', 'upper', 'work', 'merged']) mkdirSync(join(d, x));
+    mountInPod(sb.pid, 'overlay', [overlayMount(join(d, 'lower'), join(d, 'upper'), join(d, 'work'), join(d, 'merged'))]);
+    return '';
+  } catch (e) {
+    throw new Error(`${(e as Error).message}; overlayfs in user namespaces needs Linux 5.11 or later`);
+  } finally {
+    process.kill(sb.pid, 'SIGTERM');
+    await sb.exited;
+    rmSync(d, { recursive: true, force: true });
+  }
+}
+
+async function cgroupDelegation(): Promise<string> {
+  if (isRoot()) return 'root: runc manages cgroups it can write';
+  if (!existsSync('/sys/fs/cgroup/cgroup.controllers')) {
+    throw new Error('cgroups are v1 or hybrid here and none is delegated to you: resource limits are not enforced '
+      + '(a systemd user session with cgroup v2 delegates one)');
+  }
+  try {
+    accessSync('/sys/fs/cgroup', constants.W_OK);
+  } catch {
+    throw new Error('no cgroup is delegated to you: resource limits are not enforced');
+  }
+  return '';
+}
+
+async function stateDirectories(): Promise<string> {
+  return `pods in ${ensureStateDir('pods')}, images in ${ensureStateDir('images')}`;
+}
+
+async function podsAcrossLogout(): Promise<string> {
+  const user = userInfo().username;
+  const pods = stateDirs().pods;
+  const lingering = existsSync(lingerFile(user));
+  const warning = logoutWarning({ systemd: existsSync(SYSTEMD_MARKER), lingering }, pods, process.getuid!(), user);
+  if (warning) throw new Error(warning);
+  return lingering ? `${user} lingers: /run/user/${process.getuid!()} outlives a logout` : `pod state in ${pods}`;
+}
+
+async function tunDevice(): Promise<string> {
+  try {
+    accessSync('/dev/net/tun', constants.R_OK | constants.W_OK);
+  } catch {
+    throw new Error('not usable by you: outbound networking (slirp4netns/pasta) will not work; '
+      + 'sudo chmod 0666 /dev/net/tun (as most distributions ship it)');
+  }
+  return '';
 }
 
 function hasFileCaps(file: string): boolean {

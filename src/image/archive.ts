@@ -97,99 +97,126 @@ class TarSource implements Source {
   }
 }
 
-/** Copies each regular file of the (possibly gzipped) tar at `path` to `scratch/<n>`. */
-async function readTar(path: string, scratch: string, describe: string): Promise<TarSource> {
-  const src = new TarSource(describe);
+/** The tar's bytes, gunzipped when it is gzipped; other compressions are refused. */
+function tarInput(path: string, describe: string): { input: AsyncIterable<Buffer>; gzip: boolean } {
   const head = Buffer.alloc(6);
-  const fd0 = openSync(path, 'r');
-  const got = readSync(fd0, head, 0, 6, 0);
-  closeSync(fd0);
+  const fd = openSync(path, 'r');
+  const got = readSync(fd, head, 0, 6, 0);
+  closeSync(fd);
   const compression = detectCompression(head.subarray(0, got));
   if (compression !== 'none' && compression !== 'gzip') {
     throw invalid(describe, `is compressed with ${compression}, which podbox does not read`, 'decompress it first, or use gzip');
   }
   const noop = () => {};
-  const input: AsyncIterable<Buffer> = compression === 'gzip'
-    ? pipeline(createReadStream(path), createGunzip(), noop)
-    : createReadStream(path);
-  let n = 0;
-  const prefix = `archive-${randomBytes(4).toString('hex')}-`;
-  let failure: unknown;
-  let open: { fd: number; path: string } | undefined;
-  const parser = new Parser({ strict: false, zstd: false, brotli: false });
-  parser.on('entry', (e: ReadEntry) => {
+  if (compression === 'gzip') return { input: pipeline(createReadStream(path), createGunzip(), noop), gzip: true };
+  return { input: createReadStream(path), gzip: false };
+}
+
+/**
+ * Copies each regular file of a tar, as the parser meets it, to `scratch/<prefix><n>`, and
+ * remembers the links between entries (docker save links repeated layers). The first failure is
+ * kept in `failure`; later entries are skipped.
+ */
+class ScratchCopier {
+  private n = 0;
+  failure: unknown;
+  /** the file being copied, if the tar ends in its middle */
+  open?: { fd: number; path: string };
+
+  constructor(
+    readonly src: TarSource,
+    private readonly scratch: string,
+    private readonly prefix: string,
+  ) {}
+
+  entry(e: ReadEntry): void {
     const p = cleanArchivePath(e.path);
-    if (failure || p === undefined || p === '') {
+    if (this.failure || p === undefined || p === '') {
       e.resume();
       return;
     }
     if (e.type === 'File' || e.type === 'OldFile' || e.type === 'ContiguousFile') {
-      const file = join(scratch, `${prefix}${n++}`);
-      let fd: number;
-      try {
-        fd = openSync(file, 'wx', 0o600);
-      } catch (err) {
-        failure ??= err;
-        e.resume();
-        return;
-      }
-      open = { fd, path: p };
-      e.on('data', (c: Buffer) => {
-        try {
-          let off = 0;
-          while (off < c.length) off += writeSync(fd, c, off, c.length - off);
-        } catch (err) {
-          failure ??= err;
-        }
-      });
-      e.on('end', () => {
-        closeSync(fd);
-        open = undefined;
-        src.files.set(p, file);
-        src.links.delete(p);
-      });
+      this.copy(e, p);
       return;
     }
     e.resume();
     if (e.type === 'SymbolicLink' && e.linkpath) {
       // docker save links repeated layers: `<id>/layer.tar -> ../<other>/layer.tar`.
       const target = e.linkpath.startsWith('/') ? undefined : cleanArchivePath(posix.join(posix.dirname(p), e.linkpath));
-      if (target) src.links.set(p, target);
-      src.files.delete(p);
+      if (target) this.src.links.set(p, target);
+      this.src.files.delete(p);
     } else if (e.type === 'Link' && e.linkpath) {
       const target = cleanArchivePath(e.linkpath);
-      if (target) src.links.set(p, target);
-      src.files.delete(p);
+      if (target) this.src.links.set(p, target);
+      this.src.files.delete(p);
     }
-  });
-  parser.on('warn', (_code: string, message: string) => {
-    failure ??= invalid(describe, `is not a valid tar archive (${message})`, damaged);
-  });
-  parser.on('error', (e: Error) => {
-    failure ??= invalid(describe, `is not a valid tar archive (${e.message})`, damaged);
-  });
+  }
+
+  private copy(e: ReadEntry, p: string): void {
+    const file = join(this.scratch, `${this.prefix}${this.n++}`);
+    let fd: number;
+    try {
+      fd = openSync(file, 'wx', 0o600);
+    } catch (err) {
+      this.failure ??= err;
+      e.resume();
+      return;
+    }
+    this.open = { fd, path: p };
+    e.on('data', (c: Buffer) => {
+      try {
+        let off = 0;
+        while (off < c.length) off += writeSync(fd, c, off, c.length - off);
+      } catch (err) {
+        this.failure ??= err;
+      }
+    });
+    e.on('end', () => {
+      closeSync(fd);
+      this.open = undefined;
+      this.src.files.set(p, file);
+      this.src.links.delete(p);
+    });
+  }
+}
+
+/** Copies each regular file of the (possibly gzipped) tar at `path` to `scratch/<n>`. */
+async function readTar(path: string, scratch: string, describe: string): Promise<TarSource> {
+  const { input, gzip } = tarInput(path, describe);
+  const copier = new ScratchCopier(new TarSource(describe), scratch, `archive-${randomBytes(4).toString('hex')}-`);
+  const fail = (why: string) => (copier.failure ??= invalid(describe, why, damaged));
+  const parser = new Parser({ strict: false, zstd: false, brotli: false });
+  parser.on('entry', (e: ReadEntry) => copier.entry(e));
+  parser.on('warn', (_code: string, message: string) => fail(`is not a valid tar archive (${message})`));
+  parser.on('error', (e: Error) => fail(`is not a valid tar archive (${e.message})`));
   const done = new Promise<void>((resolve) => parser.on('end', () => resolve()));
   try {
     for await (const chunk of input) {
       parser.write(chunk);
-      if (failure) break;
+      if (copier.failure) break;
     }
   } catch (e) {
-    failure ??= invalid(describe, `cannot be read: ${(e as Error).message}${compression === 'gzip' ? ' (truncated or damaged gzip data)' : ''}`, damaged);
+    fail(`cannot be read: ${(e as Error).message}${gzip ? ' (truncated or damaged gzip data)' : ''}`);
   }
-  if (!failure) {
+  if (!copier.failure) {
     parser.end();
     await done;
   }
-  if (open) {
-    try { closeSync(open.fd); } catch { /* closed */ }
-    failure ??= invalid(describe, `is truncated (in ${open.path})`, damaged);
+  if (copier.open) {
+    try {
+      closeSync(copier.open.fd);
+    } catch {
+      /* closed */
+    }
+    fail(`is truncated (in ${copier.open.path})`);
   }
+  const failure = copier.failure;
+  if (failure instanceof PodboxError) throw failure;
   if (failure) {
-    if (failure instanceof PodboxError) throw failure;
-    throw new PodboxError('HostNotReady', `cannot copy ${describe} into the image store: ${(failure as Error).message}`, 'check the space and permissions of the image store (PODBOX_HOME)');
+    throw new PodboxError('HostNotReady', `cannot copy ${describe} into the image store: ${(failure as Error).message}`,
+      'check the space and permissions of the image store (PODBOX_HOME)');
   }
-  return src;
+  return copier.src;
 }
 
 /**

@@ -259,21 +259,10 @@ export class LayerWriter {
         this.chown(target, e.uid, e.gid);
         if (e.mtime) lutimesSync(target, e.mtime, e.mtime);
         break;
-      case 'Link': {
+      case 'Link':
         e.resume();
-        const to = cleanEntryPath(e.linkpath ?? '', layer, 'hardlink target');
-        if (to === '') throw unsafeLayer(layer, e.path, 'is a hardlink to the root');
-        const toSlash = to.lastIndexOf('/');
-        if (!this.walkDirs(e.path, toSlash < 0 ? '' : to.slice(0, toSlash), false)) {
-          throw invalidLayer(layer, `entry "${e.path}": hardlink target "${e.linkpath}" does not exist`);
-        }
-        const st = lstatOrUndefined(this.abs(to));
-        if (!st) throw invalidLayer(layer, `entry "${e.path}": hardlink target "${e.linkpath}" does not exist`);
-        if (st.isDirectory()) throw unsafeLayer(layer, e.path, `is a hardlink to the directory "${e.linkpath}"`);
-        // link(2) does not follow a symlink target: the new name shares the symlink's inode.
-        linkSync(this.abs(to), target);
+        this.hardlink(e, target);
         break;
-      }
       case 'FIFO':
         e.resume();
         this.fifo(e, rel, target);
@@ -289,6 +278,21 @@ export class LayerWriter {
         return;
     }
     this.markWritten(rel);
+  }
+
+  /** A hardlink to an entry already written, inside the root and never to a directory. */
+  private hardlink(e: ReadEntry, target: string): void {
+    const layer = this.opts.name;
+    const to = cleanEntryPath(e.linkpath ?? '', layer, 'hardlink target');
+    if (to === '') throw unsafeLayer(layer, e.path, 'is a hardlink to the root');
+    const toSlash = to.lastIndexOf('/');
+    const missing = () => invalidLayer(layer, `entry "${e.path}": hardlink target "${e.linkpath}" does not exist`);
+    if (!this.walkDirs(e.path, toSlash < 0 ? '' : to.slice(0, toSlash), false)) throw missing();
+    const st = lstatOrUndefined(this.abs(to));
+    if (!st) throw missing();
+    if (st.isDirectory()) throw unsafeLayer(layer, e.path, `is a hardlink to the directory "${e.linkpath}"`);
+    // link(2) does not follow a symlink target: the new name shares the symlink's inode.
+    linkSync(this.abs(to), target);
   }
 
   private file(e: ReadEntry, rel: string, target: string): void {
