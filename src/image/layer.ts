@@ -21,6 +21,7 @@ import { PodboxError, errnoOf } from '../errors.js';
  *
  * Whiteouts as the spec says: `.wh.NAME` deletes NAME of the layers below, `.wh..wh..opq` empties
  * its directory of everything the layers below put there; neither is written to the rootfs.
+ * (Over 400 lines: each entry type's safe write is here together, so the path checks are in one file.)
  */
 
 export type Compression = 'none' | 'gzip' | 'zstd' | 'bzip2' | 'xz';

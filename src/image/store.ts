@@ -32,6 +32,8 @@ import { runUnpackJob, decodeError, asPodboxError, type UnpackJob, type UnpackRe
  * rename too, so a failed or interrupted load leaves nothing half-written. Rootfs files are owned
  * by the ids a pod sees (pod uid 1000 = the user's subordinate uid 1000), so layers are applied and
  * trees deleted by the unpack worker inside a user namespace with the pod mapping (runJob).
+ * (About 500 lines: every write to the store goes through this one class, so its lock and renames are
+ * in one place; reading archives, layers and references are their own files.)
  */
 export interface StoredImage {
   /** `sha256:<hex>` of the config */

@@ -11,6 +11,7 @@ import { MINIMUM_GRACE_PERIOD_SECONDS, type BackoffPolicy, type Clock } from './
  * supervisor feeds it what happened (started, exited, a probe or hook result, delete requested,
  * time passed) and performs the actions it returns (start, run a hook or a probe, signal, tear
  * down). The clock is injected so unit tests can drive back-off and probe timing without sleeping.
+ * (Longer than other files on purpose: the whole lifecycle is one transition table, read in one place.)
  *
  * Per container:
  *   idle ─start─▶ starting ─started─▶ postStart ─hook ok─▶ running ─exit─▶ restart policy ─▶ backoff ─▶ idle
