@@ -11,6 +11,7 @@ import { collectGarbage } from './pod-ref.js';
 import { deletePod } from './delete.js';
 import { PodboxError } from '../errors.js';
 import type { LogStream } from '../logs/cri-log.js';
+import { containerLogPolicy } from '../logs/log-file.js';
 import { removeTrees } from '../sandbox/userns.js';
 
 /**
@@ -50,6 +51,8 @@ async function run(file: string, opts: { detach?: boolean; keep?: boolean; repla
   const manifest = parseManifest(readInput(file), file);
   const name = manifest.pod.metadata.name;
   const images = resolveImages(manifest);
+  // A bad PODBOX_CONTAINER_LOG_MAX_* is refused now, not at each container start.
+  containerLogPolicy();
   await collectGarbage();
   if (opts.replace) await deletePod(name, { missingOk: true });
 

@@ -48,8 +48,13 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
   const runtime: RuntimeInfo = { containers: {}, finished: false };
   const save = () => {
     if (!existsSync(dir.path)) return;
-    dir.writeState({ status: machine.status(), runtime });
-    dir.writeEvents(machine.eventLog());
+    try {
+      dir.writeState({ status: machine.status(), runtime });
+      dir.writeEvents(machine.eventLog());
+    } catch {
+      // Disk full or an I/O error: the pod keeps running (as the kubelet keeps pods running when
+      // it cannot write), the previous status stays readable, and the next save writes this one.
+    }
   };
   let sandbox: Sandbox | undefined;
   let runc: Runc;
@@ -184,7 +189,9 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
       } finally {
         closeSync(outW); closeSync(errW);
       }
-      sink = new LogSink(dir.logFile(name, instance), o.echo && ((stream, text) => o.echo!(name, stream, text)));
+      sink = new LogSink(dir.logFile(name, instance), o.echo && ((stream, text) => o.echo!(name, stream, text)), {
+        onLost: (lines, e) => { machine.logLinesLost(name, lines, e.message); kick(); },
+      });
       sink.attach('stdout', outR);
       sink.attach('stderr', errR);
       const closed = sink.closed();
