@@ -3,7 +3,7 @@ import { execa } from 'execa';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { podTestHome, pod, box } from '../helpers/pods.js';
-import { until, PODBOX } from '../helpers/cli.js';
+import { until, alive, podRecord, PODBOX } from '../helpers/cli.js';
 
 // Shortened kubelet back-off (the documented testing knob): 0.2 s, doubling, capped at 0.4 s.
 const c = podTestHome({ PODBOX_TESTING_BACKOFF: '0.2,0.4,600' });
@@ -113,6 +113,36 @@ describe('podbox logs and status', () => {
     const tick = async () => Number((await c.run(['logs', 'full', '-c', 'quiet', '--tail', '1'])).stdout.split(' ')[1]);
     const before = await tick();
     await until('a later tick', async () => (await tick()) > before);
+  });
+
+  it('status and events that cannot be written do not stop the pod; they are written once they can be', async () => {
+    const tick = 'i=0; while true; do echo tick $i; i=$((i+1)); usleep 20000; done';
+    const input = pod('nospace', { containers: [box('tick', tick)] });
+    expect((await c.run(['run', '-d', '-'], { input })).exitCode).toBe(0);
+    const logs = async () =>
+      (await c.run(['logs', 'nospace'])).stdout.split('\n').map((l) => Number(l.split(' ')[1]));
+    await until('a first tick', async () => (await logs()).length > 0);
+    // A soft RLIMIT_FSIZE of 100 bytes on the running supervisor: every write past 100 bytes fails
+    // with EFBIG, the log's and status.json's alike, as on a full disk. A failed status write leaves
+    // its temporary file behind: that is the sign a save failed.
+    const sup = podRecord(c.home, 'nospace').supervisor.pid;
+    await execa('prlimit', ['--pid', String(sup), '--fsize=100:unlimited']);
+    const dir = join(c.home, 'pods', 'nospace');
+    await until('a failed status write', () => readdirSync(dir).some((f) => /^status\.json\.\d+\.tmp$/.test(f)));
+    await execa('prlimit', ['--pid', String(sup), '--fsize=unlimited:unlimited']);
+    // Back to normal: the lost lines are exactly the gap in the ticks, and the pod never stopped.
+    await until('lost lines counted', async () => {
+      const n = await logs();
+      const gap = n.findIndex((x, i) => i > 0 && x !== n[i - 1]! + 1);
+      if (gap < 0) return false;
+      const missing = n[gap]! - n[gap - 1]! - 1;
+      const d = (await c.run(['describe', 'nospace'])).stdout;
+      return new RegExp(`Log Lines Lost:\\s+${missing}\\n`).test(d);
+    });
+    expect(alive(sup)).toBe(true);
+    const st = JSON.parse((await c.run(['get', 'nospace', '-o', 'json'])).stdout).status;
+    const tickStatus = st.containerStatuses[0];
+    expect([st.phase, tickStatus.restartCount, Object.keys(tickStatus.state)[0]]).toEqual(['Running', 0, 'running']);
   });
 });
 
