@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { PodDir } from '../store/pods.js';
 import { readContainerLog, type EmitLine } from '../logs/log-reader.js';
 import { view } from './pod-ref.js';
@@ -31,11 +31,17 @@ export function registerLogs(program: Command): void {
       const tail = Number(o.tail);
       if (!Number.isInteger(tail)) throw new PodboxError('InvalidArgument', `--tail ${o.tail} is not a number`, 'give e.g. --tail 10');
 
-      const instances = instancesOf(dir, name);
-      let instance = instances.at(-1);
-      if (o.previous) {
-        instance = instances.at(-2);
-        if (instance === undefined) throw new PodboxError('ContainerNotFound', `previous terminated container "${name}" in pod "${pod}" not found`, 'it has not restarted yet');
+      // An instance's log is removed when the one after the next starts (log-file.ts
+      // removeOldInstanceLogs): if the chosen one went between listing and opening, list again.
+      let instances = instancesOf(dir, name);
+      const pick = () => instances.at(o.previous ? -2 : -1);
+      for (let i = 0; i < 3 && pick() !== undefined && !existsSync(dir.logFile(name, pick()!)); i++) {
+        instances = instancesOf(dir, name);
+      }
+      const instance = pick();
+      if (o.previous && instance === undefined) {
+        const what = `previous terminated container "${name}" in pod "${pod}" not found`;
+        throw new PodboxError('ContainerNotFound', what, 'it has not restarted yet');
       }
       if (instance === undefined) {
         process.stderr.write(`podbox: container "${name}" in pod "${pod}" has not started yet\n`);
