@@ -37,7 +37,11 @@ describe('podbox logs and status', () => {
       return n.length === 2 && n[1] === n[0]! + 1;
     });
     const prev = await c.run(['logs', 'crashy', '--previous']);
-    const cur = await c.run(['logs', 'crashy']);
+    // (retried: the current instance may have started and not printed yet)
+    const cur = await until('the current instance printed', async () => {
+      const r = await c.run(['logs', 'crashy']);
+      return r.stdout ? r : undefined;
+    });
     expect(prev.stdout).toMatch(/^run [0-9a-f-]{36}$/);
     expect(cur.stdout).toMatch(/^run [0-9a-f-]{36}$/);
     expect(prev.stdout).not.toBe(cur.stdout);
