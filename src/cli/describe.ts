@@ -8,6 +8,7 @@ import { NODE_NAME } from '../api/node.js';
 import { humanDuration } from '../kubectl/duration.js';
 import { tabwrite } from '../kubectl/table.js';
 import { rfc1123z } from '../kubectl/time.js';
+import { logLinesLostOf } from '../lifecycle/pod-machine.js';
 
 /**
  * `podbox describe POD`: the pod, its containers and its events, laid out as `kubectl describe pod`
@@ -94,8 +95,10 @@ export function describePod(d: DescribeInput, now: number): string {
   } else {
     w.add(0, 'IPs:\t<none>');
   }
-  if (pod.spec.initContainers?.length) containers(w, 'Init Containers', pod, pod.spec.initContainers, s.initContainerStatuses ?? []);
-  containers(w, 'Containers', pod, pod.spec.containers, s.containerStatuses);
+  if (pod.spec.initContainers?.length) {
+    containers(w, 'Init Containers', pod, pod.spec.initContainers, s.initContainerStatuses ?? [], d.events);
+  }
+  containers(w, 'Containers', pod, pod.spec.containers, s.containerStatuses, d.events);
   if (s.conditions.length) {
     w.add(0, 'Conditions:');
     w.add(1, 'Type\tStatus');
@@ -122,7 +125,9 @@ class Lines {
   }
 }
 
-function containers(w: Lines, label: string, pod: Pod, specs: Container[], statuses: ContainerStatus[]): void {
+function containers(
+  w: Lines, label: string, pod: Pod, specs: Container[], statuses: ContainerStatus[], evs: PodEvent[],
+): void {
   w.add(0, `${label}:${specs.length ? '' : ' <none>'}`);
   for (const c of specs) {
     const st = statuses.find((x) => x.name === c.name);
@@ -145,6 +150,10 @@ function containers(w: Lines, label: string, pod: Pod, specs: Container[], statu
       w.add(2, `Ready:\t${st.ready ? 'True' : 'False'}`);
       w.add(2, `Restart Count:\t${st.restartCount}`);
     }
+    // Not a kubectl field: podbox keeps the container running when its log cannot be written, and
+    // says here how much of its output is missing from `podbox logs`.
+    const lost = logLinesLostOf(evs, label !== 'Containers', c.name);
+    if (lost > 0) w.add(2, `Log Lines Lost:\t${lost}`);
     for (const [title, list] of [['Limits', c.resources?.limits], ['Requests', c.resources?.requests]] as const) {
       const names = Object.keys(list ?? {}).sort();
       if (!names.length) continue;

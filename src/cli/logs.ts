@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { PodDir } from '../pod/dir.js';
 import { allContainers } from '../api/containers.js';
-import { readLogFile, type LogLine } from '../logs/cri-log.js';
+import { readContainerLog, type EmitLine } from '../logs/log-reader.js';
 import { view } from '../pod/view.js';
 import { PodboxError } from '../errors.js';
 
@@ -32,43 +32,65 @@ export function registerLogs(program: Command): void {
       const tail = Number(o.tail);
       if (!Number.isInteger(tail)) throw new PodboxError('InvalidArgument', `--tail ${o.tail} is not a number`, 'give e.g. --tail 10');
 
-      const instances = instancesOf(dir, name);
-      let instance = instances.at(-1);
-      if (o.previous) {
-        instance = instances.at(-2);
-        if (instance === undefined) throw new PodboxError('ContainerNotFound', `previous terminated container "${name}" in pod "${pod}" not found`, 'it has not restarted yet');
+      // An instance's log is removed when the one after the next starts (log-file.ts
+      // removeOldInstanceLogs): if the chosen one went between listing and opening, list again.
+      let instances = instancesOf(dir, name);
+      const pick = () => instances.at(o.previous ? -2 : -1);
+      for (let i = 0; i < 3 && pick() !== undefined && !existsSync(dir.logFile(name, pick()!)); i++) {
+        instances = instancesOf(dir, name);
+      }
+      const instance = pick();
+      if (o.previous && instance === undefined) {
+        const what = `previous terminated container "${name}" in pod "${pod}" not found`;
+        throw new PodboxError('ContainerNotFound', what, 'it has not restarted yet');
       }
       if (instance === undefined) {
         process.stderr.write(`podbox: container "${name}" in pod "${pod}" has not started yet\n`);
         return;
       }
       const file = dir.logFile(name, instance);
-      const print = (lines: LogLine[]) => {
-        for (const l of lines) process.stdout.write(o.timestamps ? `${l.time} ${l.text}\n` : `${l.text}\n`);
+      const out = new StdoutBatch();
+      const emit: EmitLine = (time, _stream, parts) => {
+        // kubectl logs --timestamps: one timestamp a line, however many records it took.
+        if (o.timestamps) out.add(Buffer.from(`${time} `));
+        for (const p of parts) out.add(p);
+        out.add(NEWLINE);
       };
-      let lines = readLogFile(file);
-      print(tail >= 0 ? lines.slice(Math.max(0, lines.length - tail)) : lines);
-      if (!o.follow || o.previous) return;
-      // Follow until this instance ends (as kubectl logs -f does).
-      let seen = lines.length;
-      for (;;) {
+      // Follow until this instance ends (as kubectl logs -f does); --previous never follows.
+      const running = o.follow && !o.previous ? () => {
         const v = view(dir);
-        const running = v.alive && v.state?.runtime.containers[name]?.instance === instance && v.state.runtime.containers[name]?.runcPid !== undefined;
-        lines = readLogFile(file);
-        print(lines.slice(seen));
-        seen = lines.length;
-        if (!running) {
-          print(readLogFile(file).slice(seen));
-          return;
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
+        const c = v.state?.runtime.containers[name];
+        return v.alive && c?.instance === instance && c.runcPid !== undefined;
+      } : undefined;
+      await readContainerLog(file, emit, { tail, running, idle: () => out.flush() });
+      out.flush();
     });
+}
+
+const NEWLINE = Buffer.from('\n');
+
+/** Output in writes of about 64 KiB: a long log is not one write a line. */
+class StdoutBatch {
+  private parts: Buffer[] = [];
+  private bytes = 0;
+  add(b: Buffer): void {
+    this.parts.push(b);
+    this.bytes += b.length;
+    if (this.bytes >= 64 * 1024) this.flush();
+  }
+  flush(): void {
+    if (this.bytes === 0) return;
+    process.stdout.write(Buffer.concat(this.parts, this.bytes));
+    this.parts = [];
+    this.bytes = 0;
+  }
 }
 
 function instancesOf(dir: PodDir, name: string): number[] {
   try {
-    return readdirSync(dir.file('logs', name)).map((f) => Number(f.replace(/\.log$/, ''))).filter(Number.isInteger).sort((a, b) => a - b);
+    // N.log only: N.log.TIMESTAMP are its rotated files (log-file.ts).
+    const names = readdirSync(dir.file('logs', name)).filter((f) => /^\d+\.log$/.test(f));
+    return names.map((f) => Number(f.slice(0, -'.log'.length))).sort((a, b) => a - b);
   } catch {
     return [];
   }

@@ -11,6 +11,7 @@ import { readManifestFile } from '../api/manifest-file.js';
 import { supervise } from '../lifecycle/supervisor.js';
 import { PodboxError } from '../errors.js';
 import type { LogStream } from '../logs/cri-log.js';
+import { containerLogPolicy } from '../logs/log-file.js';
 
 /**
  * `podbox run FILE [-d] [--keep] [--replace]` (docs/cli.md). The pod's life is pod/launch.ts's.
@@ -40,6 +41,8 @@ export function registerRun(program: Command): void {
 async function run(file: string, opts: { detach?: boolean; keep?: boolean; replace?: boolean }): Promise<number> {
   const manifest = parseManifest(readManifestFile(file), file);
   const images = resolveImages(manifest);
+  // A bad PODBOX_CONTAINER_LOG_MAX_* is refused now, not at each container start.
+  containerLogPolicy();
   await collectGarbage();
   if (opts.replace) await deletePod(manifest.pod.metadata.name, { missingOk: true });
   const request = launchRequest(manifest, images, !opts.detach && !opts.keep);

@@ -45,7 +45,7 @@ export async function startContainer(
   name: string,
   instance: number,
   image: StoredImage,
-  log: { file: string; echo?: (stream: LogStream, text: string) => void },
+  log: { file: string; echo?: (stream: LogStream, text: string) => void; onLost?: (lines: number, e: Error) => void },
 ): Promise<StartedContainer> {
   const spec = pod.manifest.pod;
   const c = containerNamed(spec, name);
@@ -93,7 +93,7 @@ export async function startContainer(
   const { value: runcPid, readEnds } = withPipes(2, ([outW, errW]) =>
     pod.runc.run(containerId(name, instance), bundle.dir, outW!, errW!),
   );
-  const sink = new LogSink(log.file, log.echo);
+  const sink = new LogSink(log.file, log.echo, { onLost: log.onLost });
   sink.attach('stdout', readEnds[0]!);
   sink.attach('stderr', readEnds[1]!);
   return { runcPid, sink };

@@ -203,6 +203,21 @@ export class PodMachine {
     this.refresh();
   }
 
+  /**
+   * Lines of a container's output could not be written to its log (disk full, I/O error, file
+   * size limit); the container keeps running. Neither the kubelet nor containerd nor CRI-O emits
+   * an event for this (containerd's pkg/cri/io/logger.go redirectLogs only logs "Fail to write
+   * ... log to log file" and goes on draining), so the reason is podbox's own: one Warning
+   * LogLinesLost per container and cause, whose count is the number of lines lost, aggregated as
+   * the event correlator aggregates repeats.
+   */
+  logLinesLost(name: string, lines: number, cause: string): void {
+    if (lines <= 0) return;
+    const s = this.slot(name);
+    const message = `Failed to write the log of container ${name}, its lines were dropped: ${cause}`;
+    this.record('Warning', LOG_LINES_LOST, message, s, lines);
+  }
+
   /** The runtime could not start the container (kubelet: StartError, exit code 128). */
   startFailed(name: string, message: string): void {
     const s = this.slot(name);
@@ -601,17 +616,20 @@ export class PodMachine {
     });
   }
 
-  private record(type: PodEvent['type'], reason: string, message: string, s?: Slot): void {
+  /** `times`: how many occurrences this one stands for (lost log lines come in batches). */
+  private record(type: PodEvent['type'], reason: string, message: string, s?: Slot, times = 1): void {
     const now = iso(this.clock.now());
-    const fieldPath = s ? `spec.${s.kind === 'app' ? 'containers' : 'initContainers'}{${s.spec.name}}` : undefined;
+    const fieldPath = s ? containerFieldPath(s.kind !== 'app', s.spec.name) : undefined;
     // Identical events are aggregated with a count, as the API server's event correlator does.
     const same = this.events.find((e) => e.type === type && e.reason === reason && e.message === message && e.fieldPath === fieldPath);
     if (same) {
-      same.count += 1;
+      same.count += times;
       same.lastTimestamp = now;
       return;
     }
-    this.events.push({ type, reason, message, ...(fieldPath ? { fieldPath } : {}), count: 1, firstTimestamp: now, lastTimestamp: now });
+    this.events.push({
+      type, reason, message, ...(fieldPath ? { fieldPath } : {}), count: times, firstTimestamp: now, lastTimestamp: now,
+    });
   }
 
   private slot(name: string): Slot {
@@ -619,6 +637,21 @@ export class PodMachine {
     if (!s) throw new Error(`no container ${name}`);
     return s;
   }
+}
+
+/** The reason of the event that counts a container's lost log lines (PodMachine.logLinesLost). */
+export const LOG_LINES_LOST = 'LogLinesLost';
+
+/** An event's fieldPath for a container, as kubectl describe shows it: spec.containers{web}. */
+export function containerFieldPath(init: boolean, name: string): string {
+  return `spec.${init ? 'initContainers' : 'containers'}{${name}}`;
+}
+
+/** The log lines of a container lost so far, from its LogLinesLost events. */
+export function logLinesLostOf(events: PodEvent[], init: boolean, name: string): number {
+  const fieldPath = containerFieldPath(init, name);
+  const lost = events.filter((e) => e.reason === LOG_LINES_LOST && e.fieldPath === fieldPath);
+  return lost.reduce((n, e) => n + e.count, 0);
 }
 
 /** How the kubelet names a pod in messages (format.Pod): NAME_NAMESPACE(UID). */

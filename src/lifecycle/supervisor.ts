@@ -131,8 +131,13 @@ class Supervisor {
   private save(): void {
     // Only into our own directory: after a logout another pod may have the same path.
     if (!this.dir?.stillOurs()) return;
-    this.dir.writeState({ status: this.machine.status(), runtime: this.runtime });
-    this.dir.writeEvents(this.machine.eventLog());
+    try {
+      this.dir.writeState({ status: this.machine.status(), runtime: this.runtime });
+      this.dir.writeEvents(this.machine.eventLog());
+    } catch {
+      // Disk full or an I/O error: the pod keeps running (as the kubelet keeps pods running when
+      // it cannot write), the previous status stays readable, and the next save writes this one.
+    }
   }
 
   /**
@@ -255,6 +260,10 @@ class Supervisor {
       const { runcPid, sink } = await startContainer(this.pod, name, instance, this.o.images.get(name)!, {
         file: this.dir!.logFile(name, instance),
         echo: echo && ((stream, text) => echo(name, stream, text)),
+        onLost: (lines, e) => {
+          this.machine.logLinesLost(name, lines, e.message);
+          this.kick();
+        },
       });
       const closed = sink.closed();
       this.draining.add(closed);

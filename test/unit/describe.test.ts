@@ -236,6 +236,19 @@ Events:           <none>
     expect(lost).toContain('Status:           Unknown\nReason:           SupervisorLost\nMessage:          the podbox process supervising this pod died\n');
   });
 
+  it('a container whose log could not be written: the lines lost, from its LogLinesLost events', () => {
+    const app = cs('app', { ready: true, started: true, state: { running: { startedAt: at(3) } } });
+    const running = status({ containerStatuses: [app] });
+    const message = (cause: string) => `Failed to write the log of container app, its lines were dropped: ${cause}`;
+    const lostEvent = (n: number, cause: string) =>
+      event('LogLinesLost', message(cause), 4, { type: 'Warning', count: n, fieldPath: 'spec.containers{app}' });
+    const events = [lostEvent(480, 'ENOSPC'), lostEvent(8, 'EIO')];
+    const out = describePod({ pod: pod(), original: {}, status: running, events }, T0 + 10_000);
+    expect(out).toContain('    Restart Count:   0\n    Log Lines Lost:  488\n    Environment:     <none>\n');
+    expect(out).toContain(`  Warning  LogLinesLost  6s (x480 over 6s)  kubelet  ${message('ENOSPC')}\n`);
+    expect(describePod({ pod: pod(), original: {}, status: running, events: [] }, T0)).not.toContain('Log Lines Lost');
+  });
+
   it('annotations, env from ConfigMaps and Secrets, secret volumes, fields accepted from the manifest', () => {
     const p = pod({
       containers: [container('app', {

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { PodMachine, type Action } from '../../src/lifecycle/pod-machine.js';
+import { LOG_LINES_LOST, PodMachine, logLinesLostOf, type Action } from '../../src/lifecycle/pod-machine.js';
 import { KUBELET_BACKOFF, backoffPolicy } from '../../src/lifecycle/timing.js';
 import { goDuration } from '../../src/kubectl/duration.js';
 import { container, pod, FakeClock } from '../helpers/fixtures.js';
@@ -340,5 +340,38 @@ describe('PodMachine: activeDeadlineSeconds', () => {
     m.exited('app', 143);
     expect(m.actions()).toEqual([{ type: 'teardown' }]);
     expect(m.exitCode()).toBe(143);
+  });
+});
+
+describe('PodMachine: log lines lost', () => {
+  it('one Warning LogLinesLost per container and cause, its count the lines lost; the pod runs on', () => {
+    const clock = new FakeClock();
+    const m = new PodMachine(pod({ containers: [container('a'), container('b')] }), clock, KUBELET_BACKOFF);
+    m.actions();
+    m.started('a', 'x');
+    m.started('b', 'x');
+    m.logLinesLost('a', 1, 'ENOSPC: no space left on device, write');
+    clock.advance(1);
+    m.logLinesLost('a', 487, 'ENOSPC: no space left on device, write');
+    m.logLinesLost('a', 0, 'EIO: i/o error, write');
+    m.logLinesLost('b', 2, 'EIO: i/o error, write');
+    const lost = m.eventLog().filter((e) => e.reason === LOG_LINES_LOST);
+    expect(lost).toEqual([
+      {
+        type: 'Warning', reason: 'LogLinesLost', fieldPath: 'spec.containers{a}', count: 488,
+        message: 'Failed to write the log of container a, its lines were dropped: '
+          + 'ENOSPC: no space left on device, write',
+        firstTimestamp: '2026-01-01T00:00:00Z', lastTimestamp: '2026-01-01T00:00:01Z',
+      },
+      {
+        type: 'Warning', reason: 'LogLinesLost', fieldPath: 'spec.containers{b}', count: 2,
+        message: 'Failed to write the log of container b, its lines were dropped: EIO: i/o error, write',
+        firstTimestamp: '2026-01-01T00:00:01Z', lastTimestamp: '2026-01-01T00:00:01Z',
+      },
+    ]);
+    expect(logLinesLostOf(m.eventLog(), false, 'a')).toBe(488);
+    expect(logLinesLostOf(m.eventLog(), true, 'a')).toBe(0);
+    expect(m.status().phase).toBe('Running');
+    expect(m.actions()).toEqual([]);
   });
 });
