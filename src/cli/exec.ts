@@ -1,3 +1,4 @@
+import { chosenContainer } from '../api/containers.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import type { Command } from 'commander';
@@ -20,11 +21,7 @@ export function registerExec(program: Command): void {
     .option('-t, --tty', 'allocate a terminal')
     .action(async (pod: string, command: string[], o: { container?: string; stdin?: boolean; tty?: boolean }) => {
       const v = view(PodDir.open(pod));
-      const spec = v.record.pod.spec;
-      const name = o.container ?? (spec.containers.length === 1 ? spec.containers[0]!.name : undefined);
-      if (!name) {
-        throw new PodboxError('InvalidArgument', `a container name must be specified for pod ${pod}, choose one of: [${spec.containers.map((c) => c.name).join(' ')}]`, 'add -c NAME');
-      }
+      const name = chosenContainer(v.record.pod, o.container).name;
       const c = v.state?.runtime.containers[name];
       const pausePid = v.state?.runtime.pausePid;
       if (!v.alive || !pausePid || !c?.runcPid) {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { existsSync, readdirSync } from 'node:fs';
 import { PodDir } from '../pod/dir.js';
-import { allContainers } from '../api/containers.js';
+import { chosenContainer } from '../api/containers.js';
 import { readContainerLog, type EmitLine } from '../logs/log-reader.js';
 import { view } from '../pod/view.js';
 import { PodboxError } from '../errors.js';
@@ -19,16 +19,7 @@ export function registerLogs(program: Command): void {
     .option('--tail <n>', 'only the last N lines (-1: all)', '-1')
     .action(async (pod: string, o: { container?: string; follow?: boolean; previous?: boolean; timestamps?: boolean; tail: string }) => {
       const dir = PodDir.open(pod);
-      const spec = dir.record().pod.spec;
-      const names = allContainers(dir.record().pod).map((c) => c.name);
-      let name = o.container;
-      if (!name) {
-        if (spec.containers.length + (spec.initContainers?.length ?? 0) > 1) {
-          throw new PodboxError('InvalidArgument', `a container name must be specified for pod ${pod}, choose one of: [${names.join(' ')}]`, 'add -c NAME');
-        }
-        name = names[0]!;
-      }
-      if (!names.includes(name)) throw new PodboxError('ContainerNotFound', `container ${name} is not valid for pod ${pod}`, `choose one of: [${names.join(' ')}]`);
+      const name = chosenContainer(dir.record().pod, o.container).name;
       const tail = Number(o.tail);
       if (!Number.isInteger(tail)) throw new PodboxError('InvalidArgument', `--tail ${o.tail} is not a number`, 'give e.g. --tail 10');
 

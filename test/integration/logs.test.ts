@@ -21,6 +21,16 @@ describe('podbox logs and status', () => {
     expect(noC.stderr).toBe('podbox: a container name must be specified for pod lg, choose one of: [a b]: add -c NAME');
   });
 
+  it('without -c: the only app container, whatever the init containers; an unknown name lists both kinds', async () => {
+    const spec = { restartPolicy: 'Never', initContainers: [box('init', 'echo from init')], containers: [box('app', 'echo from app')] };
+    expect((await c.run(['run', '--keep', '-'], { input: pod('onec', spec) })).exitCode).toBe(0);
+    expect((await c.run(['logs', 'onec'])).stdout).toBe('from app');
+    expect((await c.run(['logs', 'onec', '-c', 'init'])).stdout).toBe('from init');
+    const bad = await c.run(['logs', 'onec', '-c', 'nope']);
+    expect(bad.stderr).toBe('podbox: container nope is not valid for pod onec: choose one of: [app] or one of the init containers: [init]');
+    expect(bad.exitCode).toBe(1);
+  });
+
   it('a crashing container restarts with back-off; restartCount, lastState and logs --previous', async () => {
     const spec = { restartPolicy: 'Always', containers: [box('crash', 'echo run $(cat /proc/sys/kernel/random/uuid); exit 2')] };
     expect((await c.run(['run', '-d', '-'], { input: pod('crashy', spec) })).exitCode).toBe(0);
