@@ -36,8 +36,12 @@ export function registerLogs(program: Command): void {
         throw new PodboxError('ContainerNotFound', what, 'it has not restarted yet');
       }
       if (instance === undefined) {
-        process.stderr.write(`podbox: container "${name}" in pod "${pod}" has not started yet\n`);
-        return;
+        // kubectl: "container NAME in pod POD is waiting to start: REASON", exit 1.
+        const s = dir.state()?.status;
+        const st = [...(s?.initContainerStatuses ?? []), ...(s?.containerStatuses ?? [])].find((c) => c.name === name)?.state;
+        const reason = st && 'waiting' in st ? st.waiting.reason : 'ContainerCreating';
+        throw new PodboxError('ContainerNotFound', `container "${name}" in pod "${pod}" is waiting to start: ${reason}`,
+          `see \`podbox describe ${pod}\``);
       }
       const file = dir.logFile(name, instance);
       const out = new StdoutBatch();
