@@ -31,6 +31,14 @@ describe('podbox logs and status', () => {
     expect(bad.exitCode).toBe(1);
   });
 
+  it('logs of a container that has not started: one line with its waiting reason, exit 1', async () => {
+    const spec = { terminationGracePeriodSeconds: 1, initContainers: [box('init', 'sleep 30')], containers: [box('app', 'echo hi')] };
+    expect((await c.run(['run', '-d', '-'], { input: pod('waits', spec) })).exitCode).toBe(0);
+    const r = await c.run(['logs', 'waits', '-c', 'app']);
+    expect(r.stderr).toBe('podbox: container "app" in pod "waits" is waiting to start: PodInitializing: see `podbox describe waits`');
+    expect(r.exitCode).toBe(1);
+  });
+
   it('a crashing container restarts with back-off; restartCount, lastState and logs --previous', async () => {
     const spec = { restartPolicy: 'Always', containers: [box('crash', 'echo run $(cat /proc/sys/kernel/random/uuid); exit 2')] };
     expect((await c.run(['run', '-d', '-'], { input: pod('crashy', spec) })).exitCode).toBe(0);
