@@ -9,6 +9,7 @@
 //   watchExit(pid, (code, signal) => {})    calls back once when the child exits (pidfd + uv_poll)
 //   pipe() -> [readFd, writeFd]             close-on-exec
 //   socketInNamespace(pid, family 4|6) -> fd  a TCP socket made in the pod's network namespace
+//   bindSubpath(pid, {volume, subpath, target, uid, gid})  see pb_bind_subpath_in_namespaces
 #include <napi.h>
 #include <uv.h>
 
@@ -194,6 +195,24 @@ Napi::Value MountInNamespaces(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
+Napi::Value BindSubpath(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  pid_t target = info[0].As<Napi::Number>().Int32Value();
+  Napi::Object o = info[1].As<Napi::Object>();
+  std::string volume = o.Get("volume").ToString().Utf8Value();
+  std::string subpath = o.Get("subpath").ToString().Utf8Value();
+  std::string mount_target = o.Get("target").ToString().Utf8Value();
+  pb_subpath s{};
+  s.volume = volume.c_str();
+  s.subpath = subpath.c_str();
+  s.target = mount_target.c_str();
+  s.uid = (uid_t)o.Get("uid").ToNumber().Uint32Value();
+  s.gid = (gid_t)o.Get("gid").ToNumber().Uint32Value();
+  pb_failure f{};
+  if (pb_bind_subpath_in_namespaces(target, &s, &f) != 0) ThrowFailure(env, f);
+  return env.Undefined();
+}
+
 // --- watching a child's exit without blocking the event loop ---------------------------------
 
 struct ExitWatch {
@@ -286,6 +305,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("releaseChild", Napi::Function::New(env, ReleaseChild));
   exports.Set("spawnInNamespaces", Napi::Function::New(env, SpawnInNamespaces));
   exports.Set("mountInNamespaces", Napi::Function::New(env, MountInNamespaces));
+  exports.Set("bindSubpath", Napi::Function::New(env, BindSubpath));
   exports.Set("watchExit", Napi::Function::New(env, WatchExit));
   exports.Set("pipe", Napi::Function::New(env, Pipe));
   return exports;

@@ -22,6 +22,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <grp.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
 
 static const char *const step_names[PB_STEP_COUNT] = {
 	[PB_STEP_NONE] = "none",
@@ -45,6 +55,12 @@ static const char *const step_names[PB_STEP_COUNT] = {
 	[PB_STEP_READ_STATUS] = "read_status",
 	[PB_STEP_CREATE_SOCKET] = "create_socket",
 	[PB_STEP_PASS_SOCKET] = "pass_socket",
+	[PB_STEP_OPEN_VOLUME] = "open_volume",
+	[PB_STEP_RESOLVE_SUBPATH_BENEATH] = "resolve_subpath_beneath",
+	[PB_STEP_CREATE_SUBPATH_DIRECTORY] = "create_subpath_directory",
+	[PB_STEP_CHOWN_SUBPATH_DIRECTORY] = "chown_subpath_directory",
+	[PB_STEP_CLONE_SUBPATH_MOUNT] = "clone_subpath_mount",
+	[PB_STEP_MOVE_SUBPATH_MOUNT] = "move_subpath_mount",
 };
 
 const char *pb_step_name(int step) {
@@ -472,6 +488,87 @@ int pb_mount_in_namespaces(pid_t target, const char *const *unmounts, int n_unmo
 			   const struct pb_mount *mounts, int n_mounts, struct pb_failure *failure) {
 	struct mount_work w = {unmounts, n_unmounts, mounts, n_mounts};
 	return run_in_namespaces(target, "mnt", unmount_then_mount, &w, failure);
+}
+
+/* --- a volume's subPath, resolved inside the volume ---------------------------------------- */
+
+/* One component, beneath dir: no symlink (not even one pointing inside), no magic link, no mount
+ * crossing, no escape (pkg/volume/util/subpath/subpath_linux.go doSafeOpen does it with
+ * O_NOFOLLOW per component; openat2 has the kernel check it, Linux 5.6+). */
+static int open_beneath(int dir, const char *name) {
+	struct open_how how;
+	memset(&how, 0, sizeof how);
+	how.flags = O_PATH | O_CLOEXEC; /* a symlink, even the last component, is ELOOP */
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+	return (int)syscall(SYS_openat2, dir, name, &how, sizeof how);
+}
+
+/* Copies the next component of *p into name; 0 at the end, -1 (errno set) if it is invalid. */
+static int next_component(const char **p, char name[NAME_MAX + 1]) {
+	while (**p == '/')
+		(*p)++;
+	size_t len = strcspn(*p, "/");
+	if (len == 0)
+		return 0;
+	if (len > NAME_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(name, *p, len);
+	name[len] = 0;
+	*p += len;
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 1;
+}
+
+/*
+ * kubelet_pods.go makeMounts creates a missing subPath (SafeMakeDir: mkdirat relative to the
+ * checked parent, never following a symlink), with the volume's mode; here it is also owned by
+ * the container's user, so a non-root container can write what it asked for. The final object is
+ * bound by descriptor (open_tree + move_mount: the pod's /proc is not this helper's, so
+ * /proc/self/fd/N, which the kubelet binds, does not exist here).
+ */
+static void bind_subpath(void *arg, int status_wr) {
+	const struct pb_subpath *s = arg;
+	umask(0);
+	if (umount2(s->target, MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
+		fail_child(status_wr, PB_STEP_UNMOUNT);
+	int dir = open(s->volume, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (dir < 0 || fstat(dir, &st) != 0)
+		fail_child(status_wr, PB_STEP_OPEN_VOLUME);
+	const char *p = s->subpath;
+	char name[NAME_MAX + 1];
+	int more;
+	while ((more = next_component(&p, name)) == 1) {
+		int next = open_beneath(dir, name);
+		if (next < 0 && errno == ENOENT) {
+			int created = mkdirat(dir, name, st.st_mode & 0777) == 0;
+			if (!created && errno != EEXIST)
+				fail_child(status_wr, PB_STEP_CREATE_SUBPATH_DIRECTORY);
+			next = open_beneath(dir, name);
+			if (next >= 0 && created && fchownat(next, "", s->uid, s->gid, AT_EMPTY_PATH) != 0)
+				fail_child(status_wr, PB_STEP_CHOWN_SUBPATH_DIRECTORY);
+		}
+		if (next < 0)
+			fail_child(status_wr, PB_STEP_RESOLVE_SUBPATH_BENEATH);
+		close(dir);
+		dir = next;
+	}
+	if (more < 0)
+		fail_child(status_wr, PB_STEP_RESOLVE_SUBPATH_BENEATH);
+	int tree = (int)syscall(SYS_open_tree, dir, "", OPEN_TREE_CLONE | O_CLOEXEC | AT_EMPTY_PATH);
+	if (tree < 0)
+		fail_child(status_wr, PB_STEP_CLONE_SUBPATH_MOUNT);
+	if (syscall(SYS_move_mount, tree, "", AT_FDCWD, s->target, MOVE_MOUNT_F_EMPTY_PATH) != 0)
+		fail_child(status_wr, PB_STEP_MOVE_SUBPATH_MOUNT);
+}
+
+int pb_bind_subpath_in_namespaces(pid_t target, const struct pb_subpath *s, struct pb_failure *failure) {
+	return run_in_namespaces(target, "mnt", bind_subpath, (void *)s, failure);
 }
 
 /* --- a socket in a pod's network namespace ------------------------------------------------- */

@@ -39,6 +39,12 @@ enum pb_step {
 	PB_STEP_READ_STATUS,
 	PB_STEP_CREATE_SOCKET,
 	PB_STEP_PASS_SOCKET,
+	PB_STEP_OPEN_VOLUME,
+	PB_STEP_RESOLVE_SUBPATH_BENEATH,
+	PB_STEP_CREATE_SUBPATH_DIRECTORY,
+	PB_STEP_CHOWN_SUBPATH_DIRECTORY,
+	PB_STEP_CLONE_SUBPATH_MOUNT,
+	PB_STEP_MOVE_SUBPATH_MOUNT,
 	PB_STEP_COUNT
 };
 
@@ -96,6 +102,21 @@ struct pb_mount {
 /* Unmounts then mounts, in a forked child that joined the target's user and mount namespaces. */
 int pb_mount_in_namespaces(pid_t target, const char *const *unmounts, int n_unmounts,
 			   const struct pb_mount *mounts, int n_mounts, struct pb_failure *failure);
+
+struct pb_subpath {
+	const char *volume;  /* the volume's directory */
+	const char *subpath; /* relative, no '..' (checked again here) */
+	const char *target;  /* an existing file or directory the pod's containers cannot write */
+	uid_t uid;           /* owner of directories created on the way, in the pod's user namespace */
+	gid_t gid;
+};
+
+/*
+ * In the user and mount namespaces of `target`: resolves subpath inside volume one component at
+ * a time without following any symlink or leaving the volume, creates missing directories, and
+ * binds what it found onto s->target by file descriptor (replacing an earlier bind there).
+ */
+int pb_bind_subpath_in_namespaces(pid_t target, const struct pb_subpath *s, struct pb_failure *failure);
 
 /*
  * Creates a socket inside the network namespace of `target` (joining its user namespace first)

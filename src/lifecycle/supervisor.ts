@@ -14,6 +14,7 @@ import { mountRootfs, writeConfig, readImageFile, configError } from '../contain
 import { ociConfig, resolveUser } from '../container/oci-config.js';
 import { writePodFiles, podHostname, type PodFiles } from '../container/pod-files.js';
 import { prepareVolumes, type PreparedVolume } from '../container/volumes.js';
+import { containerMounts } from '../container/subpath.js';
 import { LogSink, type LogStream } from '../logs/cri-log.js';
 import { PodDir, DELETE_REQUEST_FILE, type RuntimeInfo } from '../store/pods.js';
 import { PodboxError } from '../errors.js';
@@ -162,10 +163,7 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
       if (typeof user === 'string') throw configError(name, user);
       // runAsNonRoot (https://kubernetes.io/docs/tasks/configure-pod-container/security-context/)
       if (sc.runAsNonRoot && user.uid === 0) throw configError(name, 'runAsNonRoot is set but the image runs as root (uid 0)');
-      const mounts = (c.volumeMounts ?? []).map((m) => {
-        const v = volumes.get(m.name)!;
-        return { source: m.subPath ? `${v.path}/${m.subPath}` : v.path, destination: m.mountPath, readOnly: v.readOnly || m.readOnly === true };
-      });
+      const mounts = containerMounts({ pausePid: sandbox!.pid, podDir: dir.path, container: c, volumes, user });
       const env = containerEnv(c, manifest, { podIP: POD_IP, hostIP: HOST_IP });
       writeConfig(bundle, ociConfig({
         pod, container: expandCommand(c, env), image: image.config, rootfs: bundle.rootfs, env,

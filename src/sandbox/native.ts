@@ -39,6 +39,7 @@ export interface Native {
   watchExit(pid: number, cb: (code: number | null, signal: number | null) => void): void;
   pipe(): [number, number];
   socketInNamespace(pid: number, family: 4 | 6): number;
+  bindSubpath(pid: number, s: { volume: string; subpath: string; target: string; uid: number; gid: number }): void;
 }
 
 /** mount(2) flags, from <sys/mount.h>. */
