@@ -1,7 +1,8 @@
 // podbox_native: the N-API face of native/namespaces.c. Only what Node cannot do itself lives
 // here; everything else (id maps, runc, mounts' options, policy) is TypeScript.
 //
-//   createNamespaces({argv, env, namespaces, hostname, mountProc, giveStatusFd, stdio})
+//   createNamespaces({argv, env, namespaces, hostname, mountProc, giveStatusFd, stdio,
+//                     rootDir, program, root[{path, kind: 'ro'|'rw'|'symlink', link}]})
 //       -> {pid, syncFd, statusFd}          child waits until releaseChild()
 //   releaseChild(syncFd, statusFd)          after the id maps are written; throws on failure
 //   spawnInNamespaces({pid, namespaces, argv, env, cwd, stdio}) -> pid (a child of this process)
@@ -102,6 +103,34 @@ Napi::Value CreateNamespaces(const Napi::CallbackInfo &info) {
   if (o.Get("hostname").IsString()) {
     hostname = o.Get("hostname").As<Napi::String>().Utf8Value();
     c.hostname = hostname.c_str();
+  }
+  std::string root_dir, program;
+  std::vector<std::string> root_strings;
+  std::vector<pb_root_entry> root;
+  if (o.Get("rootDir").IsString() && o.Get("root").IsArray()) {
+    root_dir = o.Get("rootDir").As<Napi::String>().Utf8Value();
+    c.root_dir = root_dir.c_str();
+    if (o.Get("program").IsString()) {
+      program = o.Get("program").As<Napi::String>().Utf8Value();
+      c.program = program.c_str();
+    }
+    auto arr = o.Get("root").As<Napi::Array>();
+    root_strings.reserve(arr.Length() * 2);
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      Napi::Object e = arr.Get(i).As<Napi::Object>();
+      std::string kind = e.Get("kind").ToString().Utf8Value();
+      pb_root_entry re{};
+      root_strings.push_back(e.Get("path").ToString().Utf8Value());
+      re.path = root_strings.back().c_str();
+      re.kind = kind == "ro" ? PB_ROOT_BIND_RO : kind == "rw" ? PB_ROOT_BIND_RW : PB_ROOT_SYMLINK;
+      if (re.kind == PB_ROOT_SYMLINK) {
+        root_strings.push_back(e.Get("link").ToString().Utf8Value());
+        re.link = root_strings.back().c_str();
+      }
+      root.push_back(re);
+    }
+    c.root = root.data();
+    c.n_root = (int)root.size();
   }
   c.mount_proc = o.Get("mountProc").ToBoolean();
   c.give_status_fd = o.Get("giveStatusFd").ToBoolean();

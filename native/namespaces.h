@@ -39,6 +39,13 @@ enum pb_step {
 	PB_STEP_READ_STATUS,
 	PB_STEP_CREATE_SOCKET,
 	PB_STEP_PASS_SOCKET,
+	PB_STEP_COPY_PROGRAM,
+	PB_STEP_MOUNT_ROOT_TMPFS,
+	PB_STEP_MAKE_MOUNTPOINT,
+	PB_STEP_BIND_INTO_ROOT,
+	PB_STEP_PIVOT_ROOT,
+	PB_STEP_DETACH_OLD_ROOT,
+	PB_STEP_REMOUNT_ROOT_READ_ONLY,
 	PB_STEP_OPEN_VOLUME,
 	PB_STEP_RESOLVE_SUBPATH_BENEATH,
 	PB_STEP_CREATE_SUBPATH_DIRECTORY,
@@ -55,6 +62,18 @@ int pb_namespace_flag(const char *name);
 /* "user" -> "user", "mnt" -> "mnt": the file name under /proc/PID/ns/. */
 const char *pb_namespace_file(const char *name);
 
+/*
+ * One entry of a pod's own root filesystem: `path` of the host appears at the same path in the
+ * new root, bound read-only or read-write, or (PB_ROOT_SYMLINK) as a symlink to `link`, as
+ * bubblewrap's --ro-bind, --bind and --symlink do.
+ */
+enum pb_root_kind { PB_ROOT_BIND_RO = 1, PB_ROOT_BIND_RW, PB_ROOT_SYMLINK };
+struct pb_root_entry {
+	const char *path;
+	int kind; /* an enum pb_root_kind */
+	const char *link;
+};
+
 struct pb_create_config {
 	int clone_flags;        /* CLONE_NEW* of the namespaces to create */
 	const char *hostname;   /* set in the new UTS namespace, or NULL */
@@ -63,6 +82,13 @@ struct pb_create_config {
 	int stdio[3];           /* fds for 0,1,2 of the child, or -1 to inherit */
 	char *const *argv;
 	char *const *envp;
+	/* With a mount namespace: build a new root on the empty directory root_dir from root[],
+	 * pivot into it (the host's root is detached) and exec argv[0] from a sealed memory copy,
+	 * so nothing of the host but root[] is reachable through /proc/PID/root or /proc/PID/exe. */
+	const char *root_dir;
+	const char *program; /* the file to copy and run, which argv[0] need not name */
+	const struct pb_root_entry *root;
+	int n_root;
 };
 
 /*

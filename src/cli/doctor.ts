@@ -5,7 +5,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { runInUserNamespace } from '../sandbox/userns.js';
 import { findSubordinateRange } from '../sandbox/idmap.js';
-import { createSandbox, mountInPod, overlayMount } from '../sandbox/sandbox.js';
+import { createSandbox, mountInPod, overlayMount, writableBind } from '../sandbox/sandbox.js';
 import { runcPath } from '../container/runc.js';
 
 /**
@@ -81,10 +81,11 @@ function checks(): Check[] {
       name: 'overlay in a user namespace', required: true,
       run: async () => {
         const d = mkdtempSync(join(tmpdir(), 'podbox-doctor-'));
-        const sb = await createSandbox({ hostname: 'doctor', name: 'doctor' });
+        const layer = join(d, 'layer');
+        for (const x of [layer, join(d, 'lower'), join(d, 'merged'), join(layer, 'upper'), join(layer, 'work')]) mkdirSync(x);
+        const sb = await createSandbox({ hostname: 'doctor', name: 'doctor', podDir: d });
         try {
-          for (const x of ['lower', 'upper', 'work', 'merged']) mkdirSync(join(d, x));
-          mountInPod(sb.pid, 'overlay', [overlayMount(join(d, 'lower'), join(d, 'upper'), join(d, 'work'), join(d, 'merged'))]);
+          mountInPod(sb.pid, 'overlay', [...writableBind(layer), overlayMount(join(d, 'lower'), join(layer, 'upper'), join(layer, 'work'), join(d, 'merged'))]);
           return '';
         } catch (e) {
           throw new Error(`${(e as Error).message}; overlayfs in user namespaces needs Linux 5.11 or later`);

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import type { Manifest, Volume } from '../spec/types.js';
 import type { NativeMount } from '../sandbox/native.js';
-import { tmpfsMount } from '../sandbox/sandbox.js';
+import { tmpfsMount, writableBind } from '../sandbox/sandbox.js';
 
 /**
  * Pod volumes (https://kubernetes.io/docs/concepts/storage/volumes/). Each lives under the pod's
@@ -11,6 +11,9 @@ import { tmpfsMount } from '../sandbox/sandbox.js';
  *    in the pod's mount namespace, sizeLimit as its size. A disk emptyDir's sizeLimit is not
  *    enforced yet (the kubelet enforces it by eviction).
  *  - configMap / secret: the object's keys projected as files, always mounted read-only.
+ * The pod's root shows the pod directory read-only (sandbox/pod-root.ts): an emptyDir is made
+ * writable there by a bind of its own, which also makes it a mount point nothing in the pod can
+ * rename or swap for a symlink.
  */
 export interface PreparedVolume {
   name: string;
@@ -28,6 +31,7 @@ export function prepareVolumes(podDir: string, m: Manifest): { volumes: Map<stri
     if (v.emptyDir) {
       chmodSync(path, 0o777);
       if (v.emptyDir.medium === 'Memory') mounts.push(tmpfsMount(path, v.emptyDir.sizeLimit ? quantityBytes(v.emptyDir.sizeLimit) : undefined));
+      else mounts.push(...writableBind(path));
       volumes.set(v.name, { name: v.name, path, readOnly: false });
     } else {
       projectKeys(path, v, m);

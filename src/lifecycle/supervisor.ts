@@ -255,7 +255,7 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
   process.on('SIGTERM', onSignal);
   try {
     save();
-    sandbox = await createSandbox({ hostname: podHostname(pod), name: pod.metadata.name });
+    sandbox = await createSandbox({ hostname: podHostname(pod), name: pod.metadata.name, podDir: dir.path });
     runtime.pausePid = sandbox.pid;
     runc = new Runc(sandbox.pid, dir.file('runc'));
     podFiles = writePodFiles(dir.path, pod, POD_IP);

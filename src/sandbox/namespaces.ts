@@ -2,6 +2,7 @@ import { openSync, closeSync } from 'node:fs';
 import { native, kernelStepOf, type NamespaceName } from './native.js';
 import { podIdMapping, writeIdMaps, type IdMapping } from './idmap.js';
 import { PodboxError } from '../errors.js';
+import type { RootEntry } from './pod-root.js';
 
 export interface StartInNewNamespaces {
   argv: string[];
@@ -11,6 +12,11 @@ export interface StartInNewNamespaces {
   mountProc?: boolean;
   giveStatusFd?: boolean;
   stdio?: (number | null)[];
+  /** with 'mnt': the new root filesystem (see pod-root.ts) and the empty directory it is built on */
+  rootDir?: string;
+  root?: RootEntry[];
+  /** with rootDir: the program to run (argv[0] is then only its name, a host path shown to nobody) */
+  program?: string;
   /** what is being started, for error messages ("pod web", "image unpacker") */
   what: string;
 }

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../paths.js';
 import { PodboxError } from '../errors.js';
+import type { RootEntry } from './pod-root.js';
 
 /** The namespaces podbox creates or joins, named as under /proc/PID/ns/. */
 export type NamespaceName = 'user' | 'mnt' | 'pid' | 'net' | 'ipc' | 'uts' | 'cgroup';
@@ -25,6 +26,9 @@ export interface Native {
     mountProc?: boolean;
     giveStatusFd?: boolean;
     stdio?: (number | null)[];
+    rootDir?: string;
+    program?: string;
+    root?: RootEntry[];
   }): { pid: number; syncFd: number; statusFd: number };
   releaseChild(syncFd: number, statusFd: number): void;
   spawnInNamespaces(o: {
