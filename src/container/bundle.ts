@@ -48,10 +48,20 @@ export function writeConfig(bundle: Bundle, config: Record<string, unknown>): vo
   writeFileSync(join(bundle.dir, 'config.json'), JSON.stringify(config, null, 1));
 }
 
-/** Reads a small text file of an image rootfs (e.g. etc/passwd) without following a symlink out of it. */
+/**
+ * Reads a small text file of an image rootfs (e.g. etc/passwd) without following a symlink out of
+ * it: no component may be a symlink (a layer may hold `etc -> /home/USER`). The image store is not
+ * written by containers, so checking each component before reading is not racy.
+ */
 export function readImageFile(rootfs: string, rel: string): string {
-  const file = join(rootfs, rel);
+  let file = rootfs;
   try {
+    for (const part of rel.split('/').filter(Boolean)) {
+      if (part === '..') return '';
+      file = join(file, part);
+      const st = lstatSync(file);
+      if (st.isSymbolicLink()) return '';
+    }
     if (!lstatSync(file).isFile()) return '';
     return readFileSync(file, 'utf8');
   } catch {
