@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
-import { join, dirname } from 'node:path';
+import { join, dirname, relative, isAbsolute } from 'node:path';
 import type { Manifest, Volume } from '../spec/types.js';
 import type { NativeMount } from '../sandbox/native.js';
 import { tmpfsMount, writableBind } from '../sandbox/sandbox.js';
@@ -61,7 +61,12 @@ function projectKeys(dir: string, v: Volume, m: Manifest): void {
   const entries = items ? items.filter((i) => data[i.key]).map((i) => ({ path: i.path, content: data[i.key]!, mode: i.mode ?? mode }))
     : Object.entries(data).map(([k, content]) => ({ path: k, content, mode }));
   for (const e of entries) {
+    // The manifest check refuses '..' and absolute item paths as the API server does
+    // (validation.go validateKeyToPath); this holds even if it did not. dir is new and only
+    // podbox writes in it before any container runs, so no symlink can be on the way.
     const file = join(dir, e.path);
+    const rel = relative(dir, file);
+    if (!rel || rel.startsWith('..') || isAbsolute(rel)) throw new Error(`volume "${v.name}": item path "${e.path}" leaves the volume`);
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, e.content, { mode: e.mode });
   }
