@@ -81,7 +81,7 @@ export async function supervise(o: SuperviseOptions): Promise<number> {
       await removeTrees([dir.path]);
     } else {
       // Keep status, events and logs until `podbox delete`; drop what only a running pod needs.
-      await removeTrees(['containers', 'volumes', 'runc', 'runc-logs', 'shm'].map((d) => dir.file(d)));
+      await removeTrees(['containers', 'volumes', 'runc', 'runc-logs', 'shm', 'root'].map((d) => dir.file(d)));
     }
     resolveDone();
   };

@@ -11,6 +11,10 @@ import { runcPath } from '../container/runc.js';
  * dies (its supervisor died: PR_SET_PDEATHSIG; or the pod is deleted) the kernel kills every
  * process of the pod, and the mount namespace with the containers' root filesystems goes too.
  *
+ * The mount namespace has a root of its own (pod-root.ts), not the host's: pause, runc and every
+ * helper that joins the pod see only what runc needs, so /proc/PID/root of any of them, which a
+ * container with SYS_PTRACE may open, leads to nothing of the user's.
+ *
  * Containers get their own PID namespace nested in the pod's, unless shareProcessNamespace, when
  * they join the pod's and pause reaps their zombies (as in Kubernetes, where pause is PID 1 of a
  * shared PID namespace: https://kubernetes.io/docs/tasks/configure-pod-container/share-process-namespace/).
