@@ -23,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,17 @@ static void drop_privileges(void) {
 		die_with_error("set_not_dumpable");
 }
 
+/* stderr was the supervisor's (a terminal, for a foreground run) so that a failure to start is
+ * seen; past this point pause has nothing to say, and a container that may open /proc/1/fd/2
+ * must not find the user's terminal there. */
+static void release_stderr(void) {
+	int null = open("/dev/null", O_WRONLY);
+	if (null < 0 || (null != 2 && dup2(null, 2) < 0))
+		die_with_error("release_stderr");
+	if (null != 2)
+		close(null);
+}
+
 int main(int argc, char **argv) {
 	int ready_fd = -1;
 	for (int i = 1; i < argc; i++) {
@@ -94,6 +106,7 @@ int main(int argc, char **argv) {
 		die_with_error("chdir_to_root");
 	close_inherited_fds(ready_fd);
 	drop_privileges();
+	release_stderr();
 
 	/* Block the signals we handle and take them synchronously: no handler runs asynchronously.
 	 * As PID 1 the kernel only delivers signals we do not ignore, and blocked ones count. */

@@ -162,6 +162,10 @@ describe('/proc of the pod\'s other processes leads nowhere outside (shareProces
     const paths = lines.filter((l) => /^(fd|env|cmd) /.test(l)).flatMap((l) => l.split(/[ =:]/)).filter((w) => w.startsWith('/'));
     expect(paths.filter((p) => !(p.startsWith(`${podDir}/`) || /^\/(dev|sys|usr|bin|sbin)\b/.test(p)))).toEqual([]);
     expect(lines).toContain('cmd pause -r 3 ');
+    // pause holds /dev/null only: not the supervisor's stderr (a user's terminal, in the foreground).
+    const pauseFds = await c.run(['run', '-'], { input: pod('pausefds', { restartPolicy: 'Never', shareProcessNamespace: true,
+      containers: [box('t', 'for f in /proc/1/fd/*; do readlink $f; done', { securityContext: { capabilities: { add: ['SYS_PTRACE'] } } })] }) });
+    expect(pauseFds.stdout).toBe('t | /dev/null\nt | /dev/null\nt | /dev/null');
     expect(lines).toContain('exe /memfd:podbox-program (deleted)'); // pause: a sealed copy, not a file of the user's
     expectSecretsIntact(r.stdout + r.stderr);
   });
