@@ -10,11 +10,13 @@ import { join } from 'node:path';
  * the pod's PID namespace (its containers must die with pause) and instead gives the whole mount
  * namespace a root that holds only what runc needs, as bubblewrap builds one (bubblewrap.c
  * setup_newroot):
- *  - read-only: the system's programs and libraries (/usr, /bin, /sbin, /lib*, /etc), the image
- *    store (overlay lower layers) and the pod's own directory;
+ *  - read-only: the system's programs and libraries (/usr, /bin, /sbin, /lib*, and of /etc only
+ *    the dynamic linker's cache: as root the pod's uid 0 is the host's, and /etc/shadow is not
+ *    for it), the image store (overlay lower layers) and the pod's own directory;
  *  - read-write: only what runc and the pod's mounts write (POD_WRITABLE_DIRS; emptyDirs and each
  *    container's layer are made writable when they are mounted);
- *  - /sys as the host's (runc manages cgroups there), the standard devices, a proc of the pod.
+ *  - /sys read-only but for the cgroup mounts under it (runc manages cgroups there as root), the
+ *    standard devices, a proc of the pod.
  * Nothing else of the host: no $HOME, /root, /run/user, /tmp beyond podbox's own directories.
  * The pod directory is read-only there because the supervisor writes files in it by path: a
  * container must not be able to swap one of them for a symlink into the user's files.
@@ -29,7 +31,9 @@ export interface RootEntry {
  * the pod's /etc files, which containers may write as they may on Kubernetes (container/pod-files.ts). */
 export const POD_WRITABLE_DIRS = ['runc', 'runc-logs', 'etc'];
 
-const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc'];
+const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
+/** runc is linked dynamically: ld.so reads its cache, and nothing else of /etc is needed. */
+const SYSTEM_FILES = ['/etc/ld.so.cache'];
 /** The devices runc binds into a container from its own /dev when it runs in a user namespace. */
 const DEVICES = ['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty'];
 
@@ -51,8 +55,10 @@ export function podRootEntries(o: { podDir: string; imageStore: string; runc: st
     // Merged /usr: /bin -> usr/bin is a symlink, and stays one.
     entries.push(st.isSymbolicLink() ? { path: p, kind: 'symlink', link: readlinkSync(p) } : { path: p, kind: 'ro' });
   }
+  for (const f of SYSTEM_FILES) if (existsSync(f)) entries.push({ path: f, kind: 'ro' });
   if (!SYSTEM_DIRS.some((d) => o.runc.startsWith(`${d}/`))) entries.push({ path: o.runc, kind: 'ro' });
-  entries.push({ path: '/sys', kind: 'rw' });
+  // Read-only applies to sysfs itself; the cgroup mounts below it keep their own flags.
+  entries.push({ path: '/sys', kind: 'ro' });
   for (const d of DEVICES) if (existsSync(d)) entries.push({ path: d, kind: 'rw' });
   if (existsSync(o.imageStore)) entries.push({ path: o.imageStore, kind: 'ro' });
   entries.push({ path: o.podDir, kind: 'ro' });

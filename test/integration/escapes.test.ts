@@ -144,6 +144,8 @@ describe('/proc of the pod\'s other processes leads nowhere outside (shareProces
       echo "root $(ls $p/root/proc >/dev/null && echo reachable)";
       for s in ${SECRETS.join(' ')}; do cat $p/root$s $p/cwd$s 2>/dev/null; done;
       ls $p/root${HOME} 2>/dev/null | grep -q . && echo home-visible;
+      [ -e $p/root/etc/shadow ] && echo shadow-visible;
+      echo "sys $(awk '$5 == "/sys" { split($6, f, ","); print f[1] }' $p/mountinfo)";
       echo pwned > $p/root${c.home}/pwned 2>/dev/null && echo wrote-home;
       echo x > $p/root${podDir}/status.json 2>/dev/null && echo wrote-status;
       ln -s ${HOME} $p/root${podDir}/containers/t/x 2>/dev/null && echo planted-link;
@@ -156,7 +158,8 @@ describe('/proc of the pod\'s other processes leads nowhere outside (shareProces
     const lines = r.stdout.split('\n').map((l) => l.replace(/^t \| /, ''));
     // pause and runc run at least, each reachable (SYS_PTRACE) and each rooted in the pod's root.
     expect(lines.filter((l) => l === 'root reachable').length).toBeGreaterThanOrEqual(2);
-    const kinds = /^(root|fd|env|exe|cmd) /;
+    expect(lines.filter((l) => l.startsWith('sys ')).every((l) => l === 'sys ro')).toBe(true);
+    const kinds = /^(root|fd|env|exe|cmd|sys) /;
     expect(lines.filter((l) => !kinds.test(l))).toEqual([]); // no secret, no home, no write
     // Descriptors, environment and arguments name no path of the user's but the pod's own directory.
     const paths = lines.filter((l) => /^(fd|env|cmd) /.test(l)).flatMap((l) => l.split(/[ =:]/)).filter((w) => w.startsWith('/'));
