@@ -82,10 +82,12 @@ function checks(): Check[] {
       run: async () => {
         const d = mkdtempSync(join(tmpdir(), 'podbox-doctor-'));
         const layer = join(d, 'layer');
-        for (const x of [layer, join(d, 'lower'), join(d, 'merged'), join(layer, 'upper'), join(layer, 'work')]) mkdirSync(x);
+        const [lower, merged] = [join(d, 'lower'), join(d, 'merged')];
+        const [upper, work] = [join(layer, 'upper'), join(layer, 'work')];
+        for (const x of [layer, lower, upper, work, merged]) mkdirSync(x);
         const sb = await createSandbox({ hostname: 'doctor', name: 'doctor', podDir: d });
         try {
-          mountInPod(sb.pid, 'overlay', [...writableBind(layer), overlayMount(join(d, 'lower'), join(layer, 'upper'), join(layer, 'work'), join(d, 'merged'))]);
+          mountInPod(sb.pid, 'overlay', [...writableBind(layer), overlayMount(lower, upper, work, merged)]);
           return '';
         } catch (e) {
           throw new Error(`${(e as Error).message}; overlayfs in user namespaces needs Linux 5.11 or later`);

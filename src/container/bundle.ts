@@ -19,7 +19,9 @@ export interface Bundle {
   rootfs: string;
 }
 
-export function bundlePaths(podDir: string, container: string): Bundle & { layer: string; upper: string; work: string } {
+export interface BundlePaths extends Bundle { layer: string; upper: string; work: string }
+
+export function bundlePaths(podDir: string, container: string): BundlePaths {
   const dir = join(podDir, 'containers', container);
   const layer = join(dir, 'layer');
   return { dir, rootfs: join(dir, 'rootfs'), layer, upper: join(layer, 'upper'), work: join(layer, 'work') };

@@ -32,10 +32,19 @@ export function containerMounts(o: {
     const target = join(bundlePaths(o.podDir, o.container.name).dir, 'subpaths', String(index));
     makeTarget(target, isFile(join(v.path, m.subPath)));
     try {
-      native().bindSubpath(o.pausePid, { volume: v.path, subpath: m.subPath, target, uid: o.user.uid, gid: o.user.gid });
+      native().bindSubpath(o.pausePid, {
+        volume: v.path,
+        subpath: m.subPath,
+        target,
+        uid: o.user.uid,
+        gid: o.user.gid,
+      });
     } catch (e) {
-      throw new PodboxError('RuntimeFailed', `container "${o.container.name}": volume "${m.name}" subPath "${m.subPath}": ${(e as Error).message}`,
-        'a subPath must lead to a file or directory inside the volume through no symlink');
+      throw new PodboxError(
+        'RuntimeFailed',
+        `container "${o.container.name}": volume "${m.name}" subPath "${m.subPath}": ${(e as Error).message}`,
+        'a subPath must lead to a file or directory inside the volume through no symlink',
+      );
     }
     return { source: target, destination: m.mountPath, readOnly };
   });
@@ -57,7 +66,11 @@ function isFile(path: string): boolean {
 /** The mount point: containers/ is read-only in the pod, so only podbox writes here. */
 function makeTarget(target: string, file: boolean): void {
   let st;
-  try { st = lstatSync(target); } catch { /* first start */ }
+  try {
+    st = lstatSync(target);
+  } catch {
+    /* first start */
+  }
   if (st && st.isDirectory() === file) rmSync(target, { recursive: true });
   if (file) {
     mkdirSync(join(target, '..'), { recursive: true });

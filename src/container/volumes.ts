@@ -66,7 +66,9 @@ function projectKeys(dir: string, v: Volume, m: Manifest): void {
     // podbox writes in it before any container runs, so no symlink can be on the way.
     const file = join(dir, e.path);
     const rel = relative(dir, file);
-    if (!rel || rel.startsWith('..') || isAbsolute(rel)) throw new Error(`volume "${v.name}": item path "${e.path}" leaves the volume`);
+    if (!rel || rel.startsWith('..') || isAbsolute(rel)) {
+      throw new Error(`volume "${v.name}": item path "${e.path}" leaves the volume`);
+    }
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, e.content, { mode: e.mode });
   }

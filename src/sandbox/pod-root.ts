@@ -47,11 +47,16 @@ export function podRootDir(podDir: string): string {
  * they cannot be made inside once the pod directory is read-only.
  */
 export function podRootEntries(o: { podDir: string; imageStore: string; runc: string }): RootEntry[] {
-  for (const d of [podRootDir(o.podDir), ...POD_WRITABLE_DIRS.map((d) => join(o.podDir, d))]) mkdirSync(d, { recursive: true });
+  for (const d of [podRootDir(o.podDir), ...POD_WRITABLE_DIRS.map((d) => join(o.podDir, d))])
+    mkdirSync(d, { recursive: true });
   const entries: RootEntry[] = [];
   for (const p of SYSTEM_DIRS) {
     let st;
-    try { st = lstatSync(p); } catch { continue; }
+    try {
+      st = lstatSync(p);
+    } catch {
+      continue;
+    }
     // Merged /usr: /bin -> usr/bin is a symlink, and stays one.
     entries.push(st.isSymbolicLink() ? { path: p, kind: 'symlink', link: readlinkSync(p) } : { path: p, kind: 'ro' });
   }
@@ -65,4 +70,3 @@ export function podRootEntries(o: { podDir: string; imageStore: string; runc: st
   for (const d of POD_WRITABLE_DIRS) entries.push({ path: join(o.podDir, d), kind: 'rw' });
   return entries;
 }
-

@@ -10,7 +10,11 @@ describe('readImageFile reads only files of the image', () => {
   const outside = join(dir, 'outside');
   mkdirSync(outside);
   writeFileSync(join(outside, 'passwd'), 'user:x:1:1::/home/user:/bin/sh\n');
-  const rootfs = (name: string) => { const r = join(dir, name); mkdirSync(r); return r; };
+  const rootfs = (name: string) => {
+    const r = join(dir, name);
+    mkdirSync(r);
+    return r;
+  };
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('reads a plain file', () => {
