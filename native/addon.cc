@@ -1,7 +1,8 @@
 // podbox_native: the N-API face of native/namespaces.c. Only what Node cannot do itself lives
 // here; everything else (id maps, runc, mounts' options, policy) is TypeScript.
 //
-//   createNamespaces({argv, env, namespaces, hostname, mountProc, giveStatusFd, stdio})
+//   createNamespaces({argv, env, namespaces, hostname, mountProc, giveStatusFd, stdio,
+//                     rootDir, program, root[{path, kind: 'ro'|'rw'|'symlink', link}]})
 //       -> {pid, syncFd, statusFd}          child waits until releaseChild()
 //   releaseChild(syncFd, statusFd)          after the id maps are written; throws on failure
 //   spawnInNamespaces({pid, namespaces, argv, env, cwd, stdio}) -> pid (a child of this process)
@@ -9,6 +10,7 @@
 //   watchExit(pid, (code, signal) => {})    calls back once when the child exits (pidfd + uv_poll)
 //   pipe() -> [readFd, writeFd]             close-on-exec
 //   socketInNamespace(pid, family 4|6) -> fd  a TCP socket made in the pod's network namespace
+//   bindSubpath(pid, {volume, subpath, target, uid, gid})  see pb_bind_subpath_in_namespaces
 #include <napi.h>
 #include <uv.h>
 
@@ -102,6 +104,34 @@ Napi::Value CreateNamespaces(const Napi::CallbackInfo &info) {
     hostname = o.Get("hostname").As<Napi::String>().Utf8Value();
     c.hostname = hostname.c_str();
   }
+  std::string root_dir, program;
+  std::vector<std::string> root_strings;
+  std::vector<pb_root_entry> root;
+  if (o.Get("rootDir").IsString() && o.Get("root").IsArray()) {
+    root_dir = o.Get("rootDir").As<Napi::String>().Utf8Value();
+    c.root_dir = root_dir.c_str();
+    if (o.Get("program").IsString()) {
+      program = o.Get("program").As<Napi::String>().Utf8Value();
+      c.program = program.c_str();
+    }
+    auto arr = o.Get("root").As<Napi::Array>();
+    root_strings.reserve(arr.Length() * 2);
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      Napi::Object e = arr.Get(i).As<Napi::Object>();
+      std::string kind = e.Get("kind").ToString().Utf8Value();
+      pb_root_entry re{};
+      root_strings.push_back(e.Get("path").ToString().Utf8Value());
+      re.path = root_strings.back().c_str();
+      re.kind = kind == "ro" ? PB_ROOT_BIND_RO : kind == "rw" ? PB_ROOT_BIND_RW : PB_ROOT_SYMLINK;
+      if (re.kind == PB_ROOT_SYMLINK) {
+        root_strings.push_back(e.Get("link").ToString().Utf8Value());
+        re.link = root_strings.back().c_str();
+      }
+      root.push_back(re);
+    }
+    c.root = root.data();
+    c.n_root = (int)root.size();
+  }
   c.mount_proc = o.Get("mountProc").ToBoolean();
   c.give_status_fd = o.Get("giveStatusFd").ToBoolean();
   ReadStdio(o, c.stdio);
@@ -191,6 +221,24 @@ Napi::Value MountInNamespaces(const Napi::CallbackInfo &info) {
   pb_failure f{};
   if (pb_mount_in_namespaces(target, um.data(), (int)um.size(), mounts.data(), (int)mounts.size(), &f) != 0)
     ThrowFailure(env, f);
+  return env.Undefined();
+}
+
+Napi::Value BindSubpath(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  pid_t target = info[0].As<Napi::Number>().Int32Value();
+  Napi::Object o = info[1].As<Napi::Object>();
+  std::string volume = o.Get("volume").ToString().Utf8Value();
+  std::string subpath = o.Get("subpath").ToString().Utf8Value();
+  std::string mount_target = o.Get("target").ToString().Utf8Value();
+  pb_subpath s{};
+  s.volume = volume.c_str();
+  s.subpath = subpath.c_str();
+  s.target = mount_target.c_str();
+  s.uid = (uid_t)o.Get("uid").ToNumber().Uint32Value();
+  s.gid = (gid_t)o.Get("gid").ToNumber().Uint32Value();
+  pb_failure f{};
+  if (pb_bind_subpath_in_namespaces(target, &s, &f) != 0) ThrowFailure(env, f);
   return env.Undefined();
 }
 
@@ -286,6 +334,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("releaseChild", Napi::Function::New(env, ReleaseChild));
   exports.Set("spawnInNamespaces", Napi::Function::New(env, SpawnInNamespaces));
   exports.Set("mountInNamespaces", Napi::Function::New(env, MountInNamespaces));
+  exports.Set("bindSubpath", Napi::Function::New(env, BindSubpath));
   exports.Set("watchExit", Napi::Function::New(env, WatchExit));
   exports.Set("pipe", Napi::Function::New(env, Pipe));
   return exports;

@@ -22,6 +22,28 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <grp.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC 0x0001U
+#define MFD_ALLOW_SEALING 0x0002U
+#endif
+#ifndef F_ADD_SEALS
+#define F_ADD_SEALS 1033
+#define F_SEAL_SEAL 0x0001
+#define F_SEAL_SHRINK 0x0002
+#define F_SEAL_GROW 0x0004
+#define F_SEAL_WRITE 0x0008
+#endif
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
 
 static const char *const step_names[PB_STEP_COUNT] = {
 	[PB_STEP_NONE] = "none",
@@ -45,6 +67,19 @@ static const char *const step_names[PB_STEP_COUNT] = {
 	[PB_STEP_READ_STATUS] = "read_status",
 	[PB_STEP_CREATE_SOCKET] = "create_socket",
 	[PB_STEP_PASS_SOCKET] = "pass_socket",
+	[PB_STEP_COPY_PROGRAM] = "copy_program",
+	[PB_STEP_MOUNT_ROOT_TMPFS] = "mount_root_tmpfs",
+	[PB_STEP_MAKE_MOUNTPOINT] = "make_mountpoint",
+	[PB_STEP_BIND_INTO_ROOT] = "bind_into_root",
+	[PB_STEP_PIVOT_ROOT] = "pivot_root",
+	[PB_STEP_DETACH_OLD_ROOT] = "detach_old_root",
+	[PB_STEP_REMOUNT_ROOT_READ_ONLY] = "remount_root_read_only",
+	[PB_STEP_OPEN_VOLUME] = "open_volume",
+	[PB_STEP_RESOLVE_SUBPATH_BENEATH] = "resolve_subpath_beneath",
+	[PB_STEP_CREATE_SUBPATH_DIRECTORY] = "create_subpath_directory",
+	[PB_STEP_CHOWN_SUBPATH_DIRECTORY] = "chown_subpath_directory",
+	[PB_STEP_CLONE_SUBPATH_MOUNT] = "clone_subpath_mount",
+	[PB_STEP_MOVE_SUBPATH_MOUNT] = "move_subpath_mount",
 };
 
 const char *pb_step_name(int step) {
@@ -171,6 +206,131 @@ static void become_root_in_user_namespace(int status_fd) {
 	(void)setgroups(0, NULL);
 }
 
+/* Flags a bind remount must keep: the kernel refuses to clear nosuid/nodev/noexec/atime flags
+ * that came locked from a more privileged mount namespace (runc rootfs_linux.go remount does the
+ * same from statfs). ST_* and MS_* share these values. */
+static unsigned long locked_flags(const char *path) {
+	struct statvfs sv;
+	if (statvfs(path, &sv) != 0)
+		return 0;
+	return sv.f_flag & (ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_NOATIME | ST_NODIRATIME | ST_RELATIME);
+}
+
+/* mkdir -p of every parent of path (which starts with prefix, already existing). */
+static int make_parents(char *path, size_t prefix) {
+	for (char *p = path + prefix + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		int rc = mkdir(path, 0755);
+		*p = '/';
+		if (rc != 0 && errno != EEXIST)
+			return -1;
+	}
+	return 0;
+}
+
+/* Where entry e goes under root_dir: a directory, an empty file or a symlink, as on the host. */
+static int make_mountpoint(const char *root_dir, const struct pb_root_entry *e, char *at, size_t size) {
+	int n = snprintf(at, size, "%s%s", root_dir, e->path);
+	if (n < 0 || (size_t)n >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (make_parents(at, strlen(root_dir)) != 0)
+		return -1;
+	if (e->kind == PB_ROOT_SYMLINK)
+		return symlink(e->link, at) == 0 || errno == EEXIST ? 0 : -1;
+	struct stat st;
+	if (stat(e->path, &st) != 0)
+		return -1;
+	if (S_ISDIR(st.st_mode))
+		return mkdir(at, 0755) == 0 || errno == EEXIST ? 0 : -1;
+	int fd = open(at, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return errno == EEXIST || errno == EROFS ? 0 : -1;
+	close(fd);
+	return 0;
+}
+
+/*
+ * The pod's mount namespace gets a root of its own, as bubblewrap builds one (bubblewrap.c
+ * setup_newroot): a tmpfs holding only the entries TypeScript chose, then pivot_root into it and
+ * detach the host's root (runc libcontainer/rootfs_linux.go pivotRoot: pivot_root(".", ".") and
+ * unmount the old root from on top). Every process that joins the namespace later (runc, its
+ * helpers) then has this root too, and a container that reaches /proc/PID/root of any of them
+ * finds nothing of the host's but these entries. proc is mounted before the host's root goes:
+ * the kernel lets a user namespace mount proc only where a full proc is already visible.
+ */
+static void build_root_and_pivot(const struct pb_create_config *c, int status_wr) {
+	char at[PATH_MAX];
+	if (mount("tmpfs", c->root_dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") != 0)
+		fail_child(status_wr, PB_STEP_MOUNT_ROOT_TMPFS);
+	for (int i = 0; i < c->n_root; i++) {
+		const struct pb_root_entry *e = &c->root[i];
+		if (make_mountpoint(c->root_dir, e, at, sizeof at) != 0)
+			fail_child(status_wr, PB_STEP_MAKE_MOUNTPOINT);
+		if (e->kind == PB_ROOT_SYMLINK)
+			continue;
+		if (mount(e->path, at, NULL, MS_BIND | MS_REC, NULL) != 0)
+			fail_child(status_wr, PB_STEP_BIND_INTO_ROOT);
+		if (e->kind == PB_ROOT_BIND_RO &&
+		    mount(NULL, at, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags(at), NULL) != 0)
+			fail_child(status_wr, PB_STEP_BIND_INTO_ROOT);
+	}
+	int n = snprintf(at, sizeof at, "%s/proc", c->root_dir);
+	if (n < 0 || (size_t)n >= sizeof at || (mkdir(at, 0555) != 0 && errno != EEXIST))
+		fail_child(status_wr, PB_STEP_MAKE_MOUNTPOINT);
+	if (c->mount_proc && mount("proc", at, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+		fail_child(status_wr, PB_STEP_MOUNT_PROC);
+	if (chdir(c->root_dir) != 0)
+		fail_child(status_wr, PB_STEP_CHANGE_DIRECTORY);
+	if (syscall(SYS_pivot_root, ".", ".") != 0)
+		fail_child(status_wr, PB_STEP_PIVOT_ROOT);
+	if (umount2(".", MNT_DETACH) != 0)
+		fail_child(status_wr, PB_STEP_DETACH_OLD_ROOT);
+	if (chdir("/") != 0)
+		fail_child(status_wr, PB_STEP_CHANGE_DIRECTORY);
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) != 0)
+		fail_child(status_wr, PB_STEP_REMOUNT_ROOT_READ_ONLY);
+}
+
+/*
+ * A sealed in-memory copy of the program, as runc protects its own binary (libcontainer/nsenter/
+ * cloned_binary.c): the program's file is not in the new root, and /proc/PID/exe then leads to
+ * nothing a container could change.
+ */
+static int copy_program(const char *path) {
+	int in = open(path, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -1;
+	int out = (int)syscall(SYS_memfd_create, "podbox-program", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (out < 0) {
+		close(in);
+		return -1;
+	}
+	char buf[8192];
+	ssize_t n;
+	while ((n = read(in, buf, sizeof buf)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || write(out, buf, (size_t)n) != n) {
+			close(in);
+			close(out);
+			return -1;
+		}
+	}
+	close(in);
+	if (fcntl(out, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) != 0) {
+		close(out);
+		return -1;
+	}
+	return out;
+}
+
+/* The fd the sealed program copy is moved to, after stdio (0-2) and the status pipe (3). */
+#define PROGRAM_FD 4
+
 static void run_new_namespaces_child(const struct pb_create_config *c, int sync_rd, int status_wr) {
 	/* Die with whoever created us: a pod never outlives its supervisor. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -189,18 +349,6 @@ static void run_new_namespaces_child(const struct pb_create_config *c, int sync_
 
 	if (c->clone_flags & CLONE_NEWUSER)
 		become_root_in_user_namespace(status_wr);
-	if (c->clone_flags & CLONE_NEWNS) {
-		/* Mounts made in the pod (container root filesystems, tmpfs volumes) must never
-		 * propagate back to the host, while the host's mounts stay visible. */
-		if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0)
-			fail_child(status_wr, PB_STEP_MAKE_MOUNTS_SLAVE);
-		if (c->mount_proc && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
-			fail_child(status_wr, PB_STEP_MOUNT_PROC);
-	}
-	if ((c->clone_flags & CLONE_NEWUTS) && c->hostname && sethostname(c->hostname, strlen(c->hostname)) != 0)
-		fail_child(status_wr, PB_STEP_SET_HOSTNAME);
-	if ((c->clone_flags & CLONE_NEWNET) && bring_up_loopback() != 0)
-		fail_child(status_wr, PB_STEP_BRING_UP_LOOPBACK);
 
 	if (set_up_stdio(c->stdio) != 0)
 		fail_child(status_wr, PB_STEP_SET_UP_STDIO);
@@ -214,8 +362,33 @@ static void run_new_namespaces_child(const struct pb_create_config *c, int sync_
 	 * itself once it is ready; otherwise exec closes it and EOF means "exec'd". */
 	if (!c->give_status_fd)
 		fcntl(3, F_SETFD, FD_CLOEXEC);
-	close_fds_from(4);
-	execve(c->argv[0], c->argv, c->envp);
+	const int new_root = (c->clone_flags & CLONE_NEWNS) && c->root_dir;
+	if (new_root) {
+		int program = copy_program(c->program ? c->program : c->argv[0]);
+		if (program < 0 || (program != PROGRAM_FD && dup3(program, PROGRAM_FD, O_CLOEXEC) < 0))
+			fail_child(status_wr, PB_STEP_COPY_PROGRAM);
+	}
+	close_fds_from(new_root ? PROGRAM_FD + 1 : 4);
+
+	if (c->clone_flags & CLONE_NEWNS) {
+		/* Mounts made in the pod (container root filesystems, tmpfs volumes) must never
+		 * propagate back to the host. */
+		if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0)
+			fail_child(status_wr, PB_STEP_MAKE_MOUNTS_SLAVE);
+		if (new_root)
+			build_root_and_pivot(c, status_wr);
+		else if (c->mount_proc && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+			fail_child(status_wr, PB_STEP_MOUNT_PROC);
+	}
+	if ((c->clone_flags & CLONE_NEWUTS) && c->hostname && sethostname(c->hostname, strlen(c->hostname)) != 0)
+		fail_child(status_wr, PB_STEP_SET_HOSTNAME);
+	if ((c->clone_flags & CLONE_NEWNET) && bring_up_loopback() != 0)
+		fail_child(status_wr, PB_STEP_BRING_UP_LOOPBACK);
+
+	if (new_root)
+		syscall(SYS_execveat, PROGRAM_FD, "", c->argv, c->envp, AT_EMPTY_PATH);
+	else
+		execve(c->argv[0], c->argv, c->envp);
 	fail_child(status_wr, PB_STEP_EXEC);
 }
 
@@ -463,7 +636,8 @@ static void unmount_then_mount(void *arg, int status_wr) {
 			fail_child(status_wr, PB_STEP_UNMOUNT);
 	for (int i = 0; i < w->n_mounts; i++) {
 		const struct pb_mount *m = &w->mounts[i];
-		if (mount(m->source, m->target, m->fstype, m->flags, m->data) != 0)
+		unsigned long keep = (m->flags & MS_REMOUNT) ? locked_flags(m->target) : 0;
+		if (mount(m->source, m->target, m->fstype, m->flags | keep, m->data) != 0)
 			fail_child(status_wr, PB_STEP_MOUNT);
 	}
 }
@@ -472,6 +646,87 @@ int pb_mount_in_namespaces(pid_t target, const char *const *unmounts, int n_unmo
 			   const struct pb_mount *mounts, int n_mounts, struct pb_failure *failure) {
 	struct mount_work w = {unmounts, n_unmounts, mounts, n_mounts};
 	return run_in_namespaces(target, "mnt", unmount_then_mount, &w, failure);
+}
+
+/* --- a volume's subPath, resolved inside the volume ---------------------------------------- */
+
+/* One component, beneath dir: no symlink (not even one pointing inside), no magic link, no mount
+ * crossing, no escape (pkg/volume/util/subpath/subpath_linux.go doSafeOpen does it with
+ * O_NOFOLLOW per component; openat2 has the kernel check it, Linux 5.6+). */
+static int open_beneath(int dir, const char *name) {
+	struct open_how how;
+	memset(&how, 0, sizeof how);
+	how.flags = O_PATH | O_CLOEXEC; /* a symlink, even the last component, is ELOOP */
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+	return (int)syscall(SYS_openat2, dir, name, &how, sizeof how);
+}
+
+/* Copies the next component of *p into name; 0 at the end, -1 (errno set) if it is invalid. */
+static int next_component(const char **p, char name[NAME_MAX + 1]) {
+	while (**p == '/')
+		(*p)++;
+	size_t len = strcspn(*p, "/");
+	if (len == 0)
+		return 0;
+	if (len > NAME_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(name, *p, len);
+	name[len] = 0;
+	*p += len;
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 1;
+}
+
+/*
+ * kubelet_pods.go makeMounts creates a missing subPath (SafeMakeDir: mkdirat relative to the
+ * checked parent, never following a symlink), with the volume's mode; here it is also owned by
+ * the container's user, so a non-root container can write what it asked for. The final object is
+ * bound by descriptor (open_tree + move_mount: the pod's /proc is not this helper's, so
+ * /proc/self/fd/N, which the kubelet binds, does not exist here).
+ */
+static void bind_subpath(void *arg, int status_wr) {
+	const struct pb_subpath *s = arg;
+	umask(0);
+	if (umount2(s->target, MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
+		fail_child(status_wr, PB_STEP_UNMOUNT);
+	int dir = open(s->volume, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (dir < 0 || fstat(dir, &st) != 0)
+		fail_child(status_wr, PB_STEP_OPEN_VOLUME);
+	const char *p = s->subpath;
+	char name[NAME_MAX + 1];
+	int more;
+	while ((more = next_component(&p, name)) == 1) {
+		int next = open_beneath(dir, name);
+		if (next < 0 && errno == ENOENT) {
+			int created = mkdirat(dir, name, st.st_mode & 0777) == 0;
+			if (!created && errno != EEXIST)
+				fail_child(status_wr, PB_STEP_CREATE_SUBPATH_DIRECTORY);
+			next = open_beneath(dir, name);
+			if (next >= 0 && created && fchownat(next, "", s->uid, s->gid, AT_EMPTY_PATH) != 0)
+				fail_child(status_wr, PB_STEP_CHOWN_SUBPATH_DIRECTORY);
+		}
+		if (next < 0)
+			fail_child(status_wr, PB_STEP_RESOLVE_SUBPATH_BENEATH);
+		close(dir);
+		dir = next;
+	}
+	if (more < 0)
+		fail_child(status_wr, PB_STEP_RESOLVE_SUBPATH_BENEATH);
+	int tree = (int)syscall(SYS_open_tree, dir, "", OPEN_TREE_CLONE | O_CLOEXEC | AT_EMPTY_PATH);
+	if (tree < 0)
+		fail_child(status_wr, PB_STEP_CLONE_SUBPATH_MOUNT);
+	if (syscall(SYS_move_mount, tree, "", AT_FDCWD, s->target, MOVE_MOUNT_F_EMPTY_PATH) != 0)
+		fail_child(status_wr, PB_STEP_MOVE_SUBPATH_MOUNT);
+}
+
+int pb_bind_subpath_in_namespaces(pid_t target, const struct pb_subpath *s, struct pb_failure *failure) {
+	return run_in_namespaces(target, "mnt", bind_subpath, (void *)s, failure);
 }
 
 /* --- a socket in a pod's network namespace ------------------------------------------------- */

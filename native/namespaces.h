@@ -39,6 +39,19 @@ enum pb_step {
 	PB_STEP_READ_STATUS,
 	PB_STEP_CREATE_SOCKET,
 	PB_STEP_PASS_SOCKET,
+	PB_STEP_COPY_PROGRAM,
+	PB_STEP_MOUNT_ROOT_TMPFS,
+	PB_STEP_MAKE_MOUNTPOINT,
+	PB_STEP_BIND_INTO_ROOT,
+	PB_STEP_PIVOT_ROOT,
+	PB_STEP_DETACH_OLD_ROOT,
+	PB_STEP_REMOUNT_ROOT_READ_ONLY,
+	PB_STEP_OPEN_VOLUME,
+	PB_STEP_RESOLVE_SUBPATH_BENEATH,
+	PB_STEP_CREATE_SUBPATH_DIRECTORY,
+	PB_STEP_CHOWN_SUBPATH_DIRECTORY,
+	PB_STEP_CLONE_SUBPATH_MOUNT,
+	PB_STEP_MOVE_SUBPATH_MOUNT,
 	PB_STEP_COUNT
 };
 
@@ -49,6 +62,18 @@ int pb_namespace_flag(const char *name);
 /* "user" -> "user", "mnt" -> "mnt": the file name under /proc/PID/ns/. */
 const char *pb_namespace_file(const char *name);
 
+/*
+ * One entry of a pod's own root filesystem: `path` of the host appears at the same path in the
+ * new root, bound read-only or read-write, or (PB_ROOT_SYMLINK) as a symlink to `link`, as
+ * bubblewrap's --ro-bind, --bind and --symlink do.
+ */
+enum pb_root_kind { PB_ROOT_BIND_RO = 1, PB_ROOT_BIND_RW, PB_ROOT_SYMLINK };
+struct pb_root_entry {
+	const char *path;
+	int kind; /* an enum pb_root_kind */
+	const char *link;
+};
+
 struct pb_create_config {
 	int clone_flags;        /* CLONE_NEW* of the namespaces to create */
 	const char *hostname;   /* set in the new UTS namespace, or NULL */
@@ -57,6 +82,13 @@ struct pb_create_config {
 	int stdio[3];           /* fds for 0,1,2 of the child, or -1 to inherit */
 	char *const *argv;
 	char *const *envp;
+	/* With a mount namespace: build a new root on the empty directory root_dir from root[],
+	 * pivot into it (the host's root is detached) and exec argv[0] from a sealed memory copy,
+	 * so nothing of the host but root[] is reachable through /proc/PID/root or /proc/PID/exe. */
+	const char *root_dir;
+	const char *program; /* the file to copy and run, which argv[0] need not name */
+	const struct pb_root_entry *root;
+	int n_root;
 };
 
 /*
@@ -96,6 +128,21 @@ struct pb_mount {
 /* Unmounts then mounts, in a forked child that joined the target's user and mount namespaces. */
 int pb_mount_in_namespaces(pid_t target, const char *const *unmounts, int n_unmounts,
 			   const struct pb_mount *mounts, int n_mounts, struct pb_failure *failure);
+
+struct pb_subpath {
+	const char *volume;  /* the volume's directory */
+	const char *subpath; /* relative, no '..' (checked again here) */
+	const char *target;  /* an existing file or directory the pod's containers cannot write */
+	uid_t uid;           /* owner of directories created on the way, in the pod's user namespace */
+	gid_t gid;
+};
+
+/*
+ * In the user and mount namespaces of `target`: resolves subpath inside volume one component at
+ * a time without following any symlink or leaving the volume, creates missing directories, and
+ * binds what it found onto s->target by file descriptor (replacing an earlier bind there).
+ */
+int pb_bind_subpath_in_namespaces(pid_t target, const struct pb_subpath *s, struct pb_failure *failure);
 
 /*
  * Creates a socket inside the network namespace of `target` (joining its user namespace first)

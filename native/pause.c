@@ -11,6 +11,11 @@
  * Modelled on Kubernetes' build/pause/linux/pause.c, plus: subreaper when not PID 1, chdir("/")
  * so it pins no directory, closing inherited descriptors, and a readiness fd.
  *
+ * It holds nothing worth reaching through /proc/1 (shareProcessNamespace and SYS_PTRACE let a
+ * container open /proc/1/root, cwd, exe, fd): podbox starts it in the pod's own root (see
+ * build_root_and_pivot in namespaces.c) from a sealed memory copy, and it gives up every
+ * capability and its dumpability, so only a container holding CAP_SYS_PTRACE may look at it.
+ *
  * Usage: pause [-v] [-r FD]
  *   -v     print the version and exit
  *   -r FD  close FD once the signal mask is set up: the parent reads EOF there and knows the
@@ -18,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +52,40 @@ static void reap_all_children(void) {
 		;
 }
 
+/* Reaping and waiting need no privilege: keep none, and never regain any. */
+/* <linux/capability.h>, which musl-gcc does not see: capset(2)'s version 3 header and data. */
+struct cap_header {
+	unsigned int version;
+	int pid;
+};
+struct cap_data {
+	unsigned int effective, permitted, inheritable;
+};
+#define CAP_VERSION_3 0x20080522
+
+static void drop_privileges(void) {
+	struct cap_header header = {CAP_VERSION_3, 0};
+	struct cap_data data[2];
+	memset(data, 0, sizeof data);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		die_with_error("set_no_new_privs");
+	if (syscall(SYS_capset, &header, data) != 0)
+		die_with_error("drop_capabilities");
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		die_with_error("set_not_dumpable");
+}
+
+/* stderr was the supervisor's (a terminal, for a foreground run) so that a failure to start is
+ * seen; past this point pause has nothing to say, and a container that may open /proc/1/fd/2
+ * must not find the user's terminal there. */
+static void release_stderr(void) {
+	int null = open("/dev/null", O_WRONLY);
+	if (null < 0 || (null != 2 && dup2(null, 2) < 0))
+		die_with_error("release_stderr");
+	if (null != 2)
+		close(null);
+}
+
 int main(int argc, char **argv) {
 	int ready_fd = -1;
 	for (int i = 1; i < argc; i++) {
@@ -65,6 +105,8 @@ int main(int argc, char **argv) {
 	if (chdir("/") != 0)
 		die_with_error("chdir_to_root");
 	close_inherited_fds(ready_fd);
+	drop_privileges();
+	release_stderr();
 
 	/* Block the signals we handle and take them synchronously: no handler runs asynchronously.
 	 * As PID 1 the kernel only delivers signals we do not ignore, and blocked ones count. */

@@ -53,7 +53,11 @@ const nonNegative = z.number().int().min(0);
 const positive = z.number().int().min(1);
 const port = z.number().int().min(1, 'must be between 1 and 65535').max(65535, 'must be between 1 and 65535');
 const portRef = z.union([port, z.string().max(15).regex(PORT_NAME, 'must be a port number or the name of a container port')]);
-const configKey = z.string().max(253).regex(CONFIG_KEY, "must consist of alphanumeric characters, '-', '_' or '.'");
+// validation.IsConfigMapKey also refuses '.', '..' and a leading '..' (the projected files' own names).
+const configKey = z.string().max(253).regex(CONFIG_KEY, "must consist of alphanumeric characters, '-', '_' or '.'")
+  .refine((k) => k !== '.' && !k.startsWith('..'), "must not be '.' or '..' or start with '..'");
+/** A path below a volume (validation.go validateLocalDescendingPath): relative, no '..' component. */
+const descendingPath = (p: string) => !p.startsWith('/') && !p.split('/').includes('..');
 const stringMap = z.record(z.string(), z.string());
 
 /** Marks an issue whose message is the API server's own wording, shown as it is. */
@@ -193,7 +197,7 @@ const volumeMount = z.strictObject({
   name: z.string().min(1),
   mountPath: z.string().min(1, 'Required value').refine((p) => p.startsWith('/'), 'must be an absolute path'),
   readOnly: z.boolean().optional(),
-  subPath: z.string().optional(),
+  subPath: z.string().refine(descendingPath, "must be a relative path without '..'").optional(),
   subPathExpr: unsupported('subPathExpr is not supported: use subPath'),
   mountPropagation: z.enum(['None', 'HostToContainer', 'Bidirectional']).optional().superRefine((v, ctx) => {
     if (v && v !== 'None') ctx.addIssue({ code: 'custom', message: 'mount propagation is not supported', params: { [UNSUPPORTED]: true } });
@@ -241,7 +245,7 @@ export const container = z.strictObject({
 
 const keyToPath = z.strictObject({
   key: configKey,
-  path: z.string().min(1).refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), "must be a relative path without '..'"),
+  path: z.string().min(1).refine(descendingPath, "must be a relative path without '..'"),
   mode: z.number().int().min(0).max(0o777).optional(),
 });
 const mode = z.number().int().min(0, 'must be a file mode between 0 and 0777').max(0o777, 'must be a file mode between 0 and 0777');

@@ -5,7 +5,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { runInUserNamespace } from '../sandbox/userns.js';
 import { findSubordinateRange, addSubordinateRangeCommand } from '../sandbox/idmap.js';
-import { createSandbox, mountInPod, overlayMount } from '../sandbox/sandbox.js';
+import { createSandbox, mountInPod, overlayMount, writableBind } from '../sandbox/sandbox.js';
 import { runcPath } from '../container/runc.js';
 import { stateDirs, ensureStateDir } from '../paths.js';
 import { isPodboxError } from '../errors.js';
@@ -92,10 +92,13 @@ async function runc(): Promise<string> {
 
 async function overlayInUserNamespace(): Promise<string> {
   const d = mkdtempSync(join(tmpdir(), 'podbox-doctor-'));
-  const sb = await createSandbox({ hostname: 'doctor', name: 'doctor' });
+  const layer = join(d, 'layer');
+  const [lower, merged] = [join(d, 'lower'), join(d, 'merged')];
+  const [upper, work] = [join(layer, 'upper'), join(layer, 'work')];
+  for (const x of [layer, lower, upper, work, merged]) mkdirSync(x);
+  const sb = await createSandbox({ hostname: 'doctor', name: 'doctor', podDir: d });
   try {
-    for (const x of ['lower', 'upper', 'work', 'merged']) mkdirSync(join(d, x));
-    mountInPod(sb.pid, 'overlay', [overlayMount(join(d, 'lower'), join(d, 'upper'), join(d, 'work'), join(d, 'merged'))]);
+    mountInPod(sb.pid, 'overlay', [...writableBind(layer), overlayMount(lower, upper, work, merged)]);
     return '';
   } catch (e) {
     throw new Error(`${(e as Error).message}; overlayfs in user namespaces needs Linux 5.11 or later`);

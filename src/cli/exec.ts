@@ -1,6 +1,6 @@
 import { chosenContainer } from '../api/containers.js';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { join, dirname } from 'node:path';
+import { rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { PodDir } from '../pod/dir.js';
 import { Runc, containerId } from '../container/runc.js';
@@ -28,7 +28,8 @@ export function registerExec(program: Command): void {
         throw new PodboxError('ContainerNotFound', `container "${name}" of pod "${pod}" is not running`, 'see `podbox get ' + pod + '`');
       }
       const runc = new Runc(pausePid, v.dir.file('runc'));
-      const log = join(mkdtempSync(join(v.dir.path, 'exec-')), 'runc.log');
+      // Beside runc's own logs: the only place in the pod directory runc may write (sandbox/pod-root.ts).
+      const log = `${runc.logFile(`${name}.${c.instance}`)}.exec-${randomBytes(6).toString('hex')}`;
       try {
         const pid = runc.exec(containerId(name, c.instance), command, { stdio: [o.stdin ? 0 : devNullFd(), 1, 2], tty: o.tty, log });
         const { code, signal } = await waitForExit(pid);
@@ -42,7 +43,7 @@ export function registerExec(program: Command): void {
           process.exitCode = code ?? 128 + (signal ?? 0);
         }
       } finally {
-        rmSync(dirname(log), { recursive: true, force: true });
+        rmSync(log, { force: true });
       }
     });
 }

@@ -1,36 +1,48 @@
 import { mkdirSync, writeFileSync, existsSync, readFileSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { mountInPod, overlayMount } from '../sandbox/sandbox.js';
+import { mountInPod, overlayMount, writableBind } from '../sandbox/sandbox.js';
 import { removeTrees } from '../sandbox/userns.js';
 import { PodboxError } from '../errors.js';
 
 /**
- * A container's OCI bundle under the pod: containers/NAME/{config.json, rootfs, upper, work}.
+ * A container's OCI bundle under the pod: containers/NAME/{config.json, rootfs, layer/{upper, work}}.
  * The root filesystem is an overlay mounted in the pod's mount namespace: the image's unpacked
  * rootfs is the read-only lower layer shared by every container and pod using the image; upper
  * and work are this container's own. A restarted container gets a fresh upper layer, as a new
  * container does in Kubernetes.
+ * The pod's root shows the pod directory read-only (sandbox/pod-root.ts); layer/ is made writable
+ * there by a bind of its own, so config.json and the directories the supervisor creates by path
+ * stay out of reach of anything in the pod, while overlayfs gets the writable mount it needs for
+ * upper and work (which must share one mount).
  */
 export interface Bundle {
   dir: string;
   rootfs: string;
 }
 
-export function bundlePaths(podDir: string, container: string): Bundle & { upper: string; work: string } {
+export interface BundlePaths extends Bundle { layer: string; upper: string; work: string }
+
+export function bundlePaths(podDir: string, container: string): BundlePaths {
   const dir = join(podDir, 'containers', container);
-  return { dir, rootfs: join(dir, 'rootfs'), upper: join(dir, 'upper'), work: join(dir, 'work') };
+  const layer = join(dir, 'layer');
+  return { dir, rootfs: join(dir, 'rootfs'), layer, upper: join(layer, 'upper'), work: join(layer, 'work') };
 }
 
 export async function mountRootfs(pausePid: number, podDir: string, container: string, lower: string): Promise<Bundle> {
   const p = bundlePaths(podDir, container);
-  if (existsSync(p.upper)) {
+  const restart = existsSync(p.layer);
+  if (restart) {
     // A restart: drop the previous instance's overlay and its writable layer. Its files may belong
-    // to any pod uid, so they are removed from inside the pod's user namespace.
+    // to any pod uid, so they are removed from inside the pod's user namespace (where, too, a
+    // symlink planted in layer/ can lead nowhere but the pod's own root).
     mountInPod(pausePid, `container "${container}": unmount previous root filesystem`, [], [p.rootfs]);
     await removeTrees([p.upper, p.work], { inPod: pausePid });
   }
+  // layer/ is a mount point in the pod (it cannot be swapped), and mkdir never follows a symlink
+  // in the last component: these create nothing outside the pod directory.
   for (const d of [p.rootfs, p.upper, p.work]) mkdirSync(d, { recursive: true });
-  mountInPod(pausePid, `container "${container}": mount overlay root filesystem`, [overlayMount(lower, p.upper, p.work, p.rootfs)]);
+  mountInPod(pausePid, `container "${container}": mount overlay root filesystem`,
+    [...(restart ? [] : writableBind(p.layer)), overlayMount(lower, p.upper, p.work, p.rootfs)]);
   return { dir: p.dir, rootfs: p.rootfs };
 }
 
@@ -38,10 +50,20 @@ export function writeConfig(bundle: Bundle, config: Record<string, unknown>): vo
   writeFileSync(join(bundle.dir, 'config.json'), JSON.stringify(config, null, 1));
 }
 
-/** Reads a small text file of an image rootfs (e.g. etc/passwd) without following a symlink out of it. */
+/**
+ * Reads a small text file of an image rootfs (e.g. etc/passwd) without following a symlink out of
+ * it: no component may be a symlink (a layer may hold `etc -> /home/USER`). The image store is not
+ * written by containers, so checking each component before reading is not racy.
+ */
 export function readImageFile(rootfs: string, rel: string): string {
-  const file = join(rootfs, rel);
+  let file = rootfs;
   try {
+    for (const part of rel.split('/').filter(Boolean)) {
+      if (part === '..') return '';
+      file = join(file, part);
+      const st = lstatSync(file);
+      if (st.isSymbolicLink()) return '';
+    }
     if (!lstatSync(file).isFile()) return '';
     return readFileSync(file, 'utf8');
   } catch {

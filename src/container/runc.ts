@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, mkdirSync } from 'node:fs';
+import { existsSync, closeSync, readFileSync, mkdirSync, openSync, fstatSync, constants } from 'node:fs';
 import { spawnInPod, waitForExit } from '../sandbox/sandbox.js';
 import { withPipes } from '../host/pipes.js';
 import { readAll } from '../sandbox/userns.js';
@@ -20,6 +20,21 @@ export function runcPath(): string {
 /** The runc id of a container's instance: NAME.INSTANCE, so a restart never meets the old state. */
 export function containerId(name: string, instance: number): string {
   return `${name}.${instance}`;
+}
+
+/**
+ * runc's log directory is writable from inside the pod (sandbox/pod-root.ts), so the file there
+ * may have been swapped for a symlink into the user's files or for a FIFO: open it without
+ * following a symlink and without blocking, and read it only if it is a regular file.
+ */
+function readLogNoFollow(file: string): string {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    if (!fstatSync(fd).isFile()) return '';
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export class Runc {
@@ -76,7 +91,7 @@ export class Runc {
   /** The last error runc wrote to a JSON log file, without runc's "<verb> failed: " prefix. */
   static loggedError(file: string): string | undefined {
     let text = '';
-    try { text = readFileSync(file, 'utf8'); } catch { return undefined; }
+    try { text = readLogNoFollow(file); } catch { return undefined; }
     const errors = text.split('\n').filter(Boolean).map((l) => { try { return JSON.parse(l) as { level?: string; msg?: string }; } catch { return {}; } })
       .filter((e) => e.level === 'error' || e.level === 'fatal');
     return errors.at(-1)?.msg?.replace(/^runc \w+ failed: /, '');

@@ -11,6 +11,7 @@ import { LogSink, type LogStream } from '../logs/cri-log.js';
 import { mountRootfs, writeConfig, readImageFile, configError } from './bundle.js';
 import { ociConfig, type MountSource } from './oci-config.js';
 import { processUser } from './user.js';
+import { containerMounts } from '../volume/subpath.js';
 import { containerId, type Runc } from './runc.js';
 
 /**
@@ -62,13 +63,9 @@ export async function startContainer(
   if (typeof user === 'string') throw configError(name, user);
 
   // Step 3: volumes.
-  const mounts: MountSource[] = (c.volumeMounts ?? []).map((m) => {
-    const v = pod.volumes.get(m.name)!;
-    return {
-      source: m.subPath ? `${v.path}/${m.subPath}` : v.path,
-      destination: m.mountPath,
-      readOnly: v.readOnly || m.readOnly === true,
-    };
+  // A subPath is resolved inside its volume by the kernel and bound by descriptor (subpath.ts).
+  const mounts: MountSource[] = containerMounts({
+    pausePid: pod.pausePid, podDir: pod.podDir, container: c, volumes: pod.volumes, user,
   });
 
   // Step 4: env and config.json.

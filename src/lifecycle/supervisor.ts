@@ -158,7 +158,7 @@ class Supervisor {
     const manifest = this.manifest;
     const pod = manifest.pod;
     this.save();
-    this.sandbox = await createSandbox({ hostname: podHostname(pod), name: pod.metadata.name });
+    this.sandbox = await createSandbox({ hostname: podHostname(pod), name: pod.metadata.name, podDir: dir.path });
     const sandbox = this.sandbox;
     this.runtime.pausePid = sandbox.pid;
     const podFiles = writePodFiles(dir.path, pod, POD_IP);
@@ -370,7 +370,7 @@ class Supervisor {
         // A pod that was never created leaves nothing; a finished one keeps its status, events and
         // logs until `podbox delete`, without what only a running pod needs.
         if (this.o.request.removeWhenDone || !this.runtime.created || !dir.stillOurs()) await removeTrees([dir.path]);
-        else await removeTrees(['containers', 'volumes', 'runc', 'runc-logs', 'shm'].map((d) => dir.file(d)));
+        else await removeTrees(['containers', 'volumes', 'runc', 'runc-logs', 'shm', 'root'].map((d) => dir.file(d)));
       }
     } catch (e) {
       process.stderr.write(`podbox: pod "${this.manifest.pod.metadata.name}": teardown: ${(e as Error).message}\n`);

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../paths.js';
 import { PodboxError } from '../errors.js';
+import type { RootEntry } from './pod-root.js';
 
 /** The namespaces podbox creates or joins, named as under /proc/PID/ns/. */
 export type NamespaceName = 'user' | 'mnt' | 'pid' | 'net' | 'ipc' | 'uts' | 'cgroup';
@@ -24,6 +25,11 @@ export interface CreateNamespacesOptions {
   mountProc?: boolean;
   giveStatusFd?: boolean;
   stdio?: (number | null)[];
+  /** with 'mnt': the new root filesystem (see pod-root.ts) and the empty directory it is built on */
+  rootDir?: string;
+  root?: RootEntry[];
+  /** with rootDir: the program to run (argv[0] is then only its name, a host path shown to nobody) */
+  program?: string;
 }
 
 /** The addon built from native/addon.cc (see that file for what each verb does). */
@@ -42,6 +48,7 @@ export interface Native {
   watchExit(pid: number, cb: (code: number | null, signal: number | null) => void): void;
   pipe(): [number, number];
   socketInNamespace(pid: number, family: 4 | 6): number;
+  bindSubpath(pid: number, s: { volume: string; subpath: string; target: string; uid: number; gid: number }): void;
 }
 
 /** mount(2) flags, from <sys/mount.h>. */

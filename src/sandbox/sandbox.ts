@@ -1,12 +1,19 @@
 import { statSync } from 'node:fs';
 import { native, pausePath, MS, type NamespaceName, type NativeMount } from './native.js';
 import { startInNewNamespaces, devNullFd, sandboxError } from './namespaces.js';
+import { podRootDir, podRootEntries } from './pod-root.js';
+import { stateDirs } from '../paths.js';
+import { runcPath } from '../container/runc.js';
 
 /**
  * The pod sandbox: the pause process and the namespaces it holds. Every pod gets its own user,
  * mount, PID, network, IPC and UTS namespaces; pause is PID 1 of the PID namespace, so when it
  * dies (its supervisor died: PR_SET_PDEATHSIG; or the pod is deleted) the kernel kills every
  * process of the pod, and the mount namespace with the containers' root filesystems goes too.
+ *
+ * The mount namespace has a root of its own (pod-root.ts), not the host's: pause, runc and every
+ * helper that joins the pod see only what runc needs, so /proc/PID/root of any of them, which a
+ * container with SYS_PTRACE may open, leads to nothing of the user's.
  *
  * Containers get their own PID namespace nested in the pod's, unless shareProcessNamespace, when
  * they join the pod's and pause reaps their zombies (as in Kubernetes, where pause is PID 1 of a
@@ -21,9 +28,13 @@ export interface Sandbox {
   exited: Promise<{ code: number | null; signal: number | null }>;
 }
 
-export async function createSandbox(o: { hostname: string; name: string }): Promise<Sandbox> {
+/** podDir: the pod's directory, the only one of podbox's state dirs the pod's root shows (pod-root.ts). */
+export async function createSandbox(o: { hostname: string; name: string; podDir: string }): Promise<Sandbox> {
   const pid = await startInNewNamespaces({
-    argv: [pausePath, '-r', '3'],
+    program: pausePath,
+    rootDir: podRootDir(o.podDir),
+    root: podRootEntries({ podDir: o.podDir, imageStore: stateDirs().images, runc: runcPath() }),
+    argv: ['pause', '-r', '3'],
     env: [],
     namespaces: POD_NAMESPACES,
     hostname: o.hostname,
@@ -64,6 +75,15 @@ export function mountInPod(pausePid: number, what: string, mounts: NativeMount[]
 
 export function overlayMount(lower: string, upper: string, work: string, target: string): NativeMount {
   return { source: 'overlay', target, fstype: 'overlay', flags: 0, data: `lowerdir=${lower},upperdir=${upper},workdir=${work}` };
+}
+
+/**
+ * Makes dir writable in the pod, whose root shows the pod's directory read-only (pod-root.ts): a
+ * bind of dir onto itself, then remounted read-write. dir is then a mount point, which a process
+ * that reaches the pod's root cannot rename or replace with a symlink.
+ */
+export function writableBind(dir: string): NativeMount[] {
+  return [{ source: dir, target: dir, flags: MS.BIND }, { target: dir, flags: MS.REMOUNT | MS.BIND }];
 }
 
 export function tmpfsMount(target: string, sizeBytes?: number): NativeMount {

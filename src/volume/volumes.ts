@@ -1,9 +1,9 @@
 import { quantityBytes } from '../api/quantity.js';
 import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
-import { join, dirname } from 'node:path';
+import { join, dirname, relative, isAbsolute } from 'node:path';
 import type { Manifest, Volume } from '../api/types.js';
 import type { NativeMount } from '../sandbox/native.js';
-import { tmpfsMount } from '../sandbox/sandbox.js';
+import { tmpfsMount, writableBind } from '../sandbox/sandbox.js';
 
 /**
  * Pod volumes (https://kubernetes.io/docs/concepts/storage/volumes/). Each lives under the pod's
@@ -12,6 +12,9 @@ import { tmpfsMount } from '../sandbox/sandbox.js';
  *    in the pod's mount namespace, sizeLimit as its size. A disk emptyDir's sizeLimit is not
  *    enforced yet (the kubelet enforces it by eviction).
  *  - configMap / secret: the object's keys projected as files, always mounted read-only.
+ * The pod's root shows the pod directory read-only (sandbox/pod-root.ts): an emptyDir is made
+ * writable there by a bind of its own, which also makes it a mount point nothing in the pod can
+ * rename or swap for a symlink.
  */
 export interface PreparedVolume {
   name: string;
@@ -29,6 +32,7 @@ export function prepareVolumes(podDir: string, m: Manifest): { volumes: Map<stri
     if (v.emptyDir) {
       chmodSync(path, 0o777);
       if (v.emptyDir.medium === 'Memory') mounts.push(tmpfsMount(path, v.emptyDir.sizeLimit ? quantityBytes(v.emptyDir.sizeLimit) : undefined));
+      else mounts.push(...writableBind(path));
       volumes.set(v.name, { name: v.name, path, readOnly: false });
     } else {
       projectKeys(path, v, m);
@@ -58,7 +62,14 @@ function projectKeys(dir: string, v: Volume, m: Manifest): void {
   const entries = items ? items.filter((i) => data[i.key]).map((i) => ({ path: i.path, content: data[i.key]!, mode: i.mode ?? mode }))
     : Object.entries(data).map(([k, content]) => ({ path: k, content, mode }));
   for (const e of entries) {
+    // The manifest check refuses '..' and absolute item paths as the API server does
+    // (validation.go validateKeyToPath); this holds even if it did not. dir is new and only
+    // podbox writes in it before any container runs, so no symlink can be on the way.
     const file = join(dir, e.path);
+    const rel = relative(dir, file);
+    if (!rel || rel.startsWith('..') || isAbsolute(rel)) {
+      throw new Error(`volume "${v.name}": item path "${e.path}" leaves the volume`);
+    }
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, e.content, { mode: e.mode });
   }
