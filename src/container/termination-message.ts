@@ -1,0 +1,76 @@
+import { closeSync, constants, fstatSync, openSync, readSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Container } from '../api/types.js';
+import { readLogFile } from '../logs/cri-log.js';
+import { bundlePaths } from './bundle.js';
+import type { MountSource } from './oci-config.js';
+
+/**
+ * A container's termination message (https://kubernetes.io/docs/tasks/debug/debug-application/determine-reason-pod-failure/).
+ * As the kubelet does (kuberuntime_container.go makeMounts), each container instance gets a fresh
+ * empty host file, mode 0666 so any user of the container may write it, bind-mounted at its
+ * terminationMessagePath; after the container exits the message is read from that file
+ * (getTerminationMessage) or, under FallbackToLogsOnError, from the end of its log
+ * (readLastStringFromContainerLogs). The sizes are kubecontainer's (pkg/kubelet/container/runtime.go).
+ */
+export const MAX_TERMINATION_MESSAGE_BYTES = 4 * 1024;
+export const MAX_TERMINATION_MESSAGE_LOG_BYTES = 2 * 1024;
+export const MAX_TERMINATION_MESSAGE_LOG_LINES = 80;
+
+function hostFile(podDir: string, container: string): string {
+  return join(bundlePaths(podDir, container).dir, 'termination-log');
+}
+
+/** A fresh empty file for the instance about to start, and its mount at terminationMessagePath. */
+export function terminationMessageMount(podDir: string, c: Container): MountSource {
+  const file = hostFile(podDir, c.name);
+  rmSync(file, { force: true });
+  writeFileSync(file, '', { flag: 'wx' });
+  chmodSync(file, 0o666);
+  return { source: file, destination: c.terminationMessagePath, readOnly: false };
+}
+
+/**
+ * The message of an instance that exited with `exitCode` (kuberuntime_container.go
+ * getPodContainerStatuses): the last 4096 bytes of its file; when that is empty, the policy is
+ * FallbackToLogsOnError and the container failed, the last 80 lines of its log, at most 2048 bytes.
+ * The file is opened without following a symlink. Undefined when there is no message.
+ */
+export function readTerminationMessage(podDir: string, c: Container, exitCode: number, logFile: string): string | undefined {
+  const fallback = c.terminationMessagePolicy === 'FallbackToLogsOnError' && exitCode !== 0;
+  const file = hostFile(podDir, c.name);
+  let message = '';
+  try {
+    message = tail(file, MAX_TERMINATION_MESSAGE_BYTES);
+  } catch (e) {
+    // getTerminationMessage: a missing file is no message; another error is the message.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return `Error on reading termination log ${file}: ${(e as Error).message}`;
+  }
+  if (!message && fallback) message = logTail(logFile);
+  return message || undefined;
+}
+
+/** The last `max` bytes of a regular file, never through a symlink. */
+function tail(file: string, max: number): string {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return '';
+    const size = Math.min(st.size, max);
+    const buf = Buffer.alloc(size);
+    const n = readSync(fd, buf, 0, size, st.size - size);
+    return buf.subarray(0, n).toString();
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** readLastStringFromContainerLogs: the last 80 lines of the log, each with its newline, cut to the last 2048 bytes. */
+function logTail(logFile: string): string {
+  const text = readLogFile(logFile)
+    .slice(-MAX_TERMINATION_MESSAGE_LOG_LINES)
+    .map((l) => `${l.text}\n`)
+    .join('');
+  const bytes = Buffer.from(text);
+  return bytes.subarray(Math.max(0, bytes.length - MAX_TERMINATION_MESSAGE_LOG_BYTES)).toString();
+}
