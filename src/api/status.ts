@@ -44,6 +44,7 @@ export interface PodStatus {
   message?: string;
   conditions: PodCondition[];
   hostIP: string;
+  hostIPs?: { ip: string }[];
   podIP?: string;
   podIPs?: { ip: string }[];
   startTime?: string;

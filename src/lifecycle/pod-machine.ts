@@ -1,4 +1,5 @@
 import { allContainers } from '../api/containers.js';
+import { quantityValue } from '../api/quantity.js';
 import { goDuration } from '../kubectl/duration.js';
 import { NODE_NAME, HOST_IP, POD_IP } from '../api/node.js';
 import type { Container, Pod, Probe } from '../api/types.js';
@@ -397,6 +398,7 @@ export class PodMachine {
       ...(terminal ? (this.reason ?? {}) : {}),
       conditions: [...this.conditions.values()],
       hostIP: this.hostIP,
+      hostIPs: [{ ip: this.hostIP }],
       podIP: this.podIP,
       podIPs: [{ ip: this.podIP }],
       ...(this.startTime !== undefined ? { startTime: iso(this.startTime) } : {}),
@@ -692,15 +694,36 @@ export function podRef(pod: Pod): string {
   return `${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid ?? ''})`;
 }
 
-/** QoS class (https://kubernetes.io/docs/concepts/workloads/pods/pod-qos/). */
+/**
+ * QoS class, as pkg/apis/core/v1/helper/qos GetPodQOS (https://kubernetes.io/docs/concepts/workloads/pods/pod-qos/):
+ * only cpu and memory count, and a zero quantity is no quantity; BestEffort without any;
+ * Guaranteed when every container (init containers too) limits both cpu and memory and the
+ * requests, a limit standing in for a request left out (the API server's defaulting), add up to
+ * the limits; Burstable otherwise.
+ */
 export function qosClass(pod: Pod): PodStatus['qosClass'] {
-  const all = allContainers(pod);
-  const has = (c: Container) => Object.keys(c.resources?.requests ?? {}).length + Object.keys(c.resources?.limits ?? {}).length > 0;
-  if (!all.some(has)) return 'BestEffort';
-  const guaranteed = all.every((c) => {
-    const l = c.resources?.limits ?? {};
-    const r = c.resources?.requests ?? {};
-    return ['cpu', 'memory'].every((k) => l[k] !== undefined && (r[k] === undefined || r[k] === l[k]));
-  });
-  return guaranteed ? 'Guaranteed' : 'Burstable';
+  const requests = new Map<string, number>();
+  const limits = new Map<string, number>();
+  let guaranteed = true;
+  const add = (to: Map<string, number>, name: string, q: number) => to.set(name, (to.get(name) ?? 0) + q);
+  for (const c of allContainers(pod)) {
+    const limited = new Set<string>();
+    for (const name of QOS_RESOURCES) {
+      const limit = quantityValue(c.resources?.limits?.[name] ?? 0) ?? 0;
+      const request = quantityValue(c.resources?.requests?.[name] ?? 0) ?? 0;
+      if (limit > 0) {
+        add(limits, name, limit);
+        limited.add(name);
+      }
+      const effective = request > 0 ? request : c.resources?.requests?.[name] === undefined ? limit : 0;
+      if (effective > 0) add(requests, name, effective);
+    }
+    if (limited.size !== QOS_RESOURCES.length) guaranteed = false;
+  }
+  if (requests.size === 0 && limits.size === 0) return 'BestEffort';
+  const same = (a = 0, b = 0) => Math.abs(a - b) <= 1e-9 * Math.max(a, b);
+  if (guaranteed && QOS_RESOURCES.every((n) => same(requests.get(n), limits.get(n)))) return 'Guaranteed';
+  return 'Burstable';
 }
+
+const QOS_RESOURCES = ['cpu', 'memory'];

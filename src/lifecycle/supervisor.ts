@@ -15,6 +15,7 @@ import { Runc, containerId } from '../container/runc.js';
 import { startContainer, type PodContext } from '../container/start.js';
 import { ContainerConfigError } from '../container/bundle.js';
 import { readTerminationMessage } from '../container/termination-message.js';
+import { statusImageID } from '../image/resolve.js';
 import type { LogSink, LogStream } from '../logs/cri-log.js';
 import { PodDir, recordOf, manifestOf, type LaunchRequest, type RuntimeInfo } from '../pod/dir.js';
 import { alive, childOf } from '../host/proc.js';
@@ -169,7 +170,9 @@ class Supervisor {
       podFiles, volumes: prepared.volumes,
     };
     this.machine.sandboxReady();
-    for (const [name, img] of this.o.images) this.machine.imageResolved(name, img.id);
+    for (const [name, img] of this.o.images) {
+      this.machine.imageResolved(name, statusImageID(img, containerNamed(pod, name).image));
+    }
     void sandbox.exited.then((how) => {
       if (this.tearingDown) return;
       this.sandboxDied(how);

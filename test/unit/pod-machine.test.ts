@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { PodMachine, type Action } from '../../src/lifecycle/pod-machine.js';
+import { PodMachine, qosClass, type Action } from '../../src/lifecycle/pod-machine.js';
 import { KUBELET_BACKOFF, backoffPolicy } from '../../src/lifecycle/timing.js';
 import { goDuration } from '../../src/kubectl/duration.js';
 import { container, pod, FakeClock } from '../helpers/fixtures.js';
@@ -455,5 +455,28 @@ describe('PodMachine: termination messages (status_manager.go normalizeStatus)',
     m4.started('i', 'i');
     m4.exited('i', 1, undefined, undefined, 'y'.repeat(4096));
     expect((status(m4, 'i').state as { terminated: { message?: string } }).terminated.message).toBe('y'.repeat(3072));
+  });
+});
+
+describe('qosClass (pkg/apis/core/v1/helper/qos GetPodQOS)', () => {
+  const r = (requests?: Record<string, string>, limits?: Record<string, string>) => ({ resources: { ...(requests ? { requests } : {}), ...(limits ? { limits } : {}) } });
+  it('compares quantities, not strings; a limit stands in for a missing request', () => {
+    expect(qosClass(pod({ containers: [container('a', r({ cpu: '1', memory: '64Mi' }, { cpu: '1000m', memory: '67108864' }))] }))).toBe('Guaranteed');
+    expect(qosClass(pod({ containers: [container('a', r(undefined, { cpu: '500m', memory: '1Gi' }))] }))).toBe('Guaranteed');
+  });
+  it('only cpu and memory count, and zero is nothing', () => {
+    expect(qosClass(pod({ containers: [container('a', r({ 'ephemeral-storage': '1Gi' }))] }))).toBe('BestEffort');
+    expect(qosClass(pod({ containers: [container('a', r({ cpu: '0' }))] }))).toBe('BestEffort');
+  });
+  it('an init container without limits makes the pod Burstable', () => {
+    expect(qosClass(pod({ initContainers: [container('i')], containers: [container('a', r(undefined, { cpu: '1', memory: '1Gi' }))] }))).toBe('Burstable');
+    expect(qosClass(pod({ containers: [container('a', r({ cpu: '100m' }, { cpu: '1', memory: '1Gi' }))] }))).toBe('Burstable');
+  });
+});
+
+describe('status fields a client reads', () => {
+  it('hostIPs next to hostIP', () => {
+    const m = new PodMachine(pod(), new FakeClock(), KUBELET_BACKOFF, '10.0.0.5');
+    expect(m.status()).toMatchObject({ hostIP: '10.0.0.5', hostIPs: [{ ip: '10.0.0.5' }] });
   });
 });
