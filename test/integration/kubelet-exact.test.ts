@@ -70,6 +70,23 @@ describe('a container that cannot be made (CreateContainerConfigError)', () => {
   });
 });
 
+describe('a container that cannot be made, in the foreground', () => {
+  it('a foreground run prints the error once and keeps retrying, as the kubelet does; Ctrl-C ends it', async () => {
+    const p = c.spawn(['run', '-']);
+    p.stdin!.end(pod('nouser', { containers: [box('app', 'echo ran', { securityContext: { runAsUser: 0, runAsNonRoot: true } })] }));
+    let out = '';
+    p.all!.on('data', (d) => (out += d));
+    await until('the error line', () => out.includes('CreateContainerConfigError'));
+    const s = await status('nouser');
+    expect(s.phase).toBe('Pending');
+    expect(s.containerStatuses[0]!.state.waiting!.message).toBe(`container's runAsUser breaks non-root policy (pod: "nouser_default(${s.uid})", container: app)`);
+    p.kill('SIGINT');
+    const r = await p;
+    expect(r.exitCode).toBe(130);
+    expect(out.trim()).toBe(`app | podbox: cannot create container: CreateContainerConfigError: ${s.containerStatuses[0]!.state.waiting!.message}; retrying`);
+  });
+});
+
 describe('termination messages', () => {
   it('the file at terminationMessagePath becomes state.terminated.message; describe shows it', async () => {
     const spec = { restartPolicy: 'Never', containers: [box('app', 'printf "disk full\\nbye" > /dev/termination-log; exit 1')] };
