@@ -1,5 +1,6 @@
 import { randomUUID, randomBytes } from 'node:crypto';
-import { parseAllDocuments, type DocumentOptions, type ParseOptions, type SchemaOptions, type ScalarTag, type Tags } from 'yaml';
+import { parseAllDocuments } from 'yaml';
+import type { DocumentOptions, ParseOptions, SchemaOptions, ScalarTag, Tags } from 'yaml';
 import type { z } from 'zod';
 import { PodboxError } from '../errors.js';
 import type { ConfigMap, Container, DecodedPod, Manifest, Pod, Secret } from './types.js';

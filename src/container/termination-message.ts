@@ -6,16 +6,16 @@ import { bundlePaths } from './bundle.js';
 import type { MountSource } from './oci-config.js';
 
 /**
- * A container's termination message (https://kubernetes.io/docs/tasks/debug/debug-application/determine-reason-pod-failure/).
- * As the kubelet does (kuberuntime_container.go makeMounts), each container instance gets a fresh
+ * A container's termination message
+ * (https://kubernetes.io/docs/tasks/debug/debug-application/determine-reason-pod-failure/). As the kubelet does (kuberuntime_container.go makeMounts), each container instance gets a fresh
  * empty host file, mode 0666 so any user of the container may write it, bind-mounted at its
  * terminationMessagePath; after the container exits the message is read from that file
  * (getTerminationMessage) or, under FallbackToLogsOnError, from the end of its log
  * (readLastStringFromContainerLogs). The sizes are kubecontainer's (pkg/kubelet/container/runtime.go).
  */
-export const MAX_TERMINATION_MESSAGE_BYTES = 4 * 1024;
-export const MAX_TERMINATION_MESSAGE_LOG_BYTES = 2 * 1024;
-export const MAX_TERMINATION_MESSAGE_LOG_LINES = 80;
+const MAX_TERMINATION_MESSAGE_BYTES = 4 * 1024;
+const MAX_TERMINATION_MESSAGE_LOG_BYTES = 2 * 1024;
+const MAX_TERMINATION_MESSAGE_LOG_LINES = 80;
 
 function hostFile(podDir: string, container: string): string {
   return join(bundlePaths(podDir, container).dir, 'termination-log');
@@ -36,7 +36,12 @@ export function terminationMessageMount(podDir: string, c: Container): MountSour
  * FallbackToLogsOnError and the container failed, the last 80 lines of its log, at most 2048 bytes.
  * The file is opened without following a symlink. Undefined when there is no message.
  */
-export function readTerminationMessage(podDir: string, c: Container, exitCode: number, logFile: string): string | undefined {
+export function readTerminationMessage(
+  podDir: string,
+  c: Container,
+  exitCode: number,
+  logFile: string,
+): string | undefined {
   const fallback = c.terminationMessagePolicy === 'FallbackToLogsOnError' && exitCode !== 0;
   const file = hostFile(podDir, c.name);
   let message = '';
@@ -44,7 +49,8 @@ export function readTerminationMessage(podDir: string, c: Container, exitCode: n
     message = tail(file, MAX_TERMINATION_MESSAGE_BYTES);
   } catch (e) {
     // getTerminationMessage: a missing file is no message; another error is the message.
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return `Error on reading termination log ${file}: ${(e as Error).message}`;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+      return `Error on reading termination log ${file}: ${(e as Error).message}`;
   }
   if (!message && fallback) message = logTail(logFile);
   return message || undefined;

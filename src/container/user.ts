@@ -56,7 +56,9 @@ function verifyRunAsNonRoot(
 ): string | undefined {
   if (!sc.runAsNonRoot) return undefined;
   const where = `(pod: ${JSON.stringify(podRef(pod))}, container: ${c.name})`;
-  if (sc.runAsUser !== undefined) return sc.runAsUser === 0 ? `container's runAsUser breaks non-root policy ${where}` : undefined;
+  if (sc.runAsUser !== undefined) {
+    return sc.runAsUser === 0 ? `container's runAsUser breaks non-root policy ${where}` : undefined;
+  }
   // getImageUser: "uid" or "uid:gid" is a uid, any other user a name; no user at all is root.
   const user = (imageUser ?? '').split(':')[0]!;
   if (user === '' || /^\d+$/.test(user)) {
