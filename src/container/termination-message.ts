@@ -7,7 +7,8 @@ import type { MountSource } from './oci-config.js';
 
 /**
  * A container's termination message
- * (https://kubernetes.io/docs/tasks/debug/debug-application/determine-reason-pod-failure/). As the kubelet does (kuberuntime_container.go makeMounts), each container instance gets a fresh
+ * (https://kubernetes.io/docs/tasks/debug/debug-application/determine-reason-pod-failure/).
+ * As the kubelet does (kuberuntime_container.go makeMounts), each container instance gets a fresh
  * empty host file, mode 0666 so any user of the container may write it, bind-mounted at its
  * terminationMessagePath; after the container exits the message is read from that file
  * (getTerminationMessage) or, under FallbackToLogsOnError, from the end of its log
