@@ -1,7 +1,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Container } from '../api/types.js';
-import { readLogFile } from '../logs/cri-log.js';
+import { parseLogLine } from '../logs/cri-log.js';
 import { bundlePaths } from './bundle.js';
 import type { MountSource } from './oci-config.js';
 
@@ -47,7 +47,7 @@ export function readTerminationMessage(
   const file = hostFile(podDir, c.name);
   let message = '';
   try {
-    message = tail(file, MAX_TERMINATION_MESSAGE_BYTES);
+    message = tail(file, MAX_TERMINATION_MESSAGE_BYTES).text;
   } catch (e) {
     // getTerminationMessage: a missing file is no message; another error is the message.
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
@@ -57,27 +57,43 @@ export function readTerminationMessage(
   return message || undefined;
 }
 
-/** The last `max` bytes of a regular file, never through a symlink. */
-function tail(file: string, max: number): string {
+/** The last `max` bytes of a regular file, never through a symlink; `cut` when there was more. */
+function tail(file: string, max: number): { text: string; cut: boolean } {
   const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) return '';
+    if (!st.isFile()) return { text: '', cut: false };
     const size = Math.min(st.size, max);
     const buf = Buffer.alloc(size);
     const n = readSync(fd, buf, 0, size, st.size - size);
-    return buf.subarray(0, n).toString();
+    return { text: buf.subarray(0, n).toString(), cut: st.size > size };
   } finally {
     closeSync(fd);
   }
 }
 
-/** readLastStringFromContainerLogs: the last 80 lines of the log, each with its newline, cut to the last 2048 bytes. */
+/**
+ * readLastStringFromContainerLogs: the last 80 lines of the log, each with its newline, cut to the
+ * last 2048 bytes. Only the end of the log is read: 80 records of at most 2048 bytes of text in
+ * all, plus the one the cut falls in (at most 16 KiB, the longest record a log has), fit in it.
+ */
 function logTail(logFile: string): string {
-  const text = readLogFile(logFile)
+  let end: { text: string; cut: boolean };
+  try {
+    end = tail(logFile, LOG_WINDOW_BYTES);
+  } catch {
+    return '';
+  }
+  const records = end.text.split('\n');
+  if (end.cut) records.shift();
+  const text = records
+    .map(parseLogLine)
+    .filter((l) => l !== undefined)
     .slice(-MAX_TERMINATION_MESSAGE_LOG_LINES)
     .map((l) => `${l.text}\n`)
     .join('');
   const bytes = Buffer.from(text);
   return bytes.subarray(Math.max(0, bytes.length - MAX_TERMINATION_MESSAGE_LOG_BYTES)).toString();
 }
+
+const LOG_WINDOW_BYTES = 64 * 1024;

@@ -96,11 +96,11 @@ describe('termination messages', () => {
     expect((await c.run(['describe', 'msg'])).stdout).toMatch(/\n {6}Message: +disk full\nbye\n {6}Exit Code: +1\n/);
   });
 
-  it('FallbackToLogsOnError with no file: the last 80 lines of the log, at most 2048 bytes', async () => {
-    const script = 'for i in $(seq 1 100); do printf "%03d%s\\n" $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; done; exit 2';
+  it('FallbackToLogsOnError with no file: the last 80 lines of a long log, at most 2048 bytes', async () => {
+    const script = 'for i in $(seq 1 2000); do printf "%03d%s\\n" $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; done; exit 2';
     const spec = { restartPolicy: 'Never', containers: [box('app', script, { terminationMessagePolicy: 'FallbackToLogsOnError' })] };
     expect((await c.run(['run', '-', '--keep'], { input: pod('fallback', spec) })).exitCode).toBe(2);
-    const lines = Array.from({ length: 100 }, (_, i) => `${String(i + 1).padStart(3, '0')}${'x'.repeat(38)}\n`);
+    const lines = Array.from({ length: 2000 }, (_, i) => `${String(i + 1).padStart(3, '0')}${'x'.repeat(38)}\n`);
     const expected = lines.slice(-80).join('').slice(-2048);
     const s = await status('fallback');
     expect(s.containerStatuses[0]!.state.terminated).toMatchObject({ exitCode: 2, message: expected });
