@@ -3,7 +3,7 @@ import { quantityValue } from '../api/quantity.js';
 import { goDuration } from '../kubectl/duration.js';
 import { NODE_NAME, HOST_IP, POD_IP } from '../api/node.js';
 import type { Container, Pod, Probe } from '../api/types.js';
-import { iso, type ContainerStatus, type PodCondition, type PodEvent, type PodPhase, type PodStatus } from '../api/status.js';
+import { iso, POD_GENERATION, type ContainerStatus, type PodCondition, type PodEvent, type PodPhase, type PodStatus } from '../api/status.js';
 import { MINIMUM_GRACE_PERIOD_SECONDS, type BackoffPolicy, type Clock } from './timing.js';
 
 /**
@@ -394,6 +394,7 @@ export class PodMachine {
     // terminated states, in the same status.
     const terminal = this.terminalPublished();
     return {
+      observedGeneration: POD_GENERATION,
       phase: terminal || !this.isFinished() ? this.phase : this.livePhase,
       ...(terminal ? (this.reason ?? {}) : {}),
       conditions: [...this.conditions.values()],
@@ -664,7 +665,7 @@ export class PodMachine {
     const prev = this.conditions.get(type);
     const lastTransitionTime = prev && prev.status === status ? prev.lastTransitionTime : iso(this.clock.now());
     this.conditions.set(type, {
-      type, status, lastProbeTime: null, lastTransitionTime,
+      type, observedGeneration: POD_GENERATION, status, lastProbeTime: null, lastTransitionTime,
       ...(reason ? { reason } : {}), ...(message ? { message } : {}),
     });
   }

@@ -112,3 +112,17 @@ describe('termination messages', () => {
     expect((await status('fine')).containerStatuses[0]!.state.terminated!.message).toBeUndefined();
   });
 });
+
+describe('status fields a client reads', () => {
+  it('get -o json: generation and observedGeneration, hostIPs, imageID, containerID, started, qosClass', async () => {
+    const spec = { restartPolicy: 'Never', containers: [box('app', 'true', { resources: { limits: { cpu: '1', memory: '64Mi' } } })] };
+    expect((await c.run(['run', '-', '--keep'], { input: pod('fields', spec) })).exitCode).toBe(0);
+    const o = JSON.parse((await c.run(['get', 'fields', '-o', 'json'])).stdout);
+    expect(o.metadata.generation).toBe(1);
+    expect(o.status).toMatchObject({ observedGeneration: 1, hostIP: '127.0.0.1', hostIPs: [{ ip: '127.0.0.1' }], qosClass: 'Guaranteed' });
+    expect(o.status.conditions.every((x: { observedGeneration: number }) => x.observedGeneration === 1)).toBe(true);
+    const cs = o.status.containerStatuses[0];
+    expect(cs).toMatchObject({ containerID: 'runc://app.0', started: false });
+    expect(cs.imageID).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+});

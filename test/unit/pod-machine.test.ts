@@ -479,4 +479,9 @@ describe('status fields a client reads', () => {
     const m = new PodMachine(pod(), new FakeClock(), KUBELET_BACKOFF, '10.0.0.5');
     expect(m.status()).toMatchObject({ hostIP: '10.0.0.5', hostIPs: [{ ip: '10.0.0.5' }] });
   });
+  it('observedGeneration 1 on the status and each condition (Kubernetes 1.34)', () => {
+    const s = new PodMachine(pod(), new FakeClock(), KUBELET_BACKOFF).status();
+    expect(s.observedGeneration).toBe(1);
+    expect(s.conditions.map((c) => [c.type, c.observedGeneration])).toEqual([['PodScheduled', 1], ['Initialized', 1], ['ContainersReady', 1], ['Ready', 1]]);
+  });
 });
