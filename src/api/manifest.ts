@@ -1,5 +1,6 @@
 import { randomUUID, randomBytes } from 'node:crypto';
 import { parseAllDocuments } from 'yaml';
+import type { DocumentOptions, ParseOptions, SchemaOptions, ScalarTag, Tags } from 'yaml';
 import type { z } from 'zod';
 import { PodboxError } from '../errors.js';
 import type { ConfigMap, Container, DecodedPod, Manifest, Pod, Secret } from './types.js';
@@ -15,7 +16,7 @@ import { UNSUPPORTED, API_MESSAGE } from './schema.js';
 export function parseManifest(text: string, source: string): Manifest {
   const where = source === '-' ? 'stdin' : source;
   if (Buffer.byteLength(text) > MAX_MANIFEST_BYTES) throw manifestTooLarge(where);
-  const docs = parseAllDocuments(text, { prettyErrors: true });
+  const docs = parseAllDocuments(text, { prettyErrors: true, ...apiServerYaml(text) });
   if (!Array.isArray(docs)) throw invalid(where, 'is empty', 'give a v1 Pod manifest');
   const objects: { value: unknown; index: number }[] = [];
   docs.forEach((d, index) => {
@@ -86,6 +87,35 @@ function toJS(d: ReturnType<typeof parseAllDocuments>[number] & { toJS: unknown 
     throw e;
   }
 }
+
+/**
+ * Scalars read as the API server reads them. kubectl sends a file that starts with `{` as JSON
+ * (apimachinery yaml.YAMLOrJSONDecoder sniffs it), and JSON is YAML 1.2 core. Anything else goes
+ * through sigs.k8s.io/yaml, which is go-yaml v2, which is YAML 1.1 (goyaml.v2 resolve.go resolve):
+ * `0400` is octal 256, `yes`/`on`/`y` are true and `no`/`off`/`n` false, `<<` merges. go-yaml v2
+ * leaves two 1.1 forms as strings, so they are dropped here too: timestamps (it keeps them strings
+ * when decoding into interface{}, decode.go scalar) and base-60 numbers (`1:20`, never supported).
+ * It reads integers with Go's strconv.ParseInt(s, 0, 64), which also takes `0o400` and upper-case
+ * prefixes (`0X1F`, `0B1`, `0O400`): one extra tag reads those.
+ */
+function apiServerYaml(text: string): ParseOptions & DocumentOptions & SchemaOptions {
+  if (text.trimStart().startsWith('{')) return { version: '1.2', schema: 'core' };
+  const goYamlV2 = (t: Tags[number]) =>
+    typeof t === 'string' || (t.format !== 'TIME' && t.tag !== 'tag:yaml.org,2002:timestamp');
+  return { version: '1.1', customTags: (tags) => [...tags.filter(goYamlV2), GO_PREFIXED_INT] };
+}
+
+/** `0o400`, `0X1F`, `0B101`, `0O400` (underscores allowed), as Go's strconv.ParseInt(s, 0, 64) reads them. */
+const GO_PREFIXED_INT: ScalarTag = {
+  identify: () => false,
+  default: true,
+  tag: 'tag:yaml.org,2002:int',
+  test: /^[-+]?0(?:[oO][0-7_]+|X[0-9a-fA-F_]+|B[01_]+)$/,
+  resolve: (s: string) => {
+    const n = Number(s.replace(/^[-+]/, '').replace(/_/g, '').toLowerCase());
+    return s.startsWith('-') ? -n : n;
+  },
+};
 
 /** A problem found at a field, in the API server's terms. */
 interface Problem { path: string; message: string; hint?: string; unsupported?: boolean }

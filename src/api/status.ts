@@ -31,6 +31,7 @@ export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown
 
 export interface PodCondition {
   type: 'PodScheduled' | 'Initialized' | 'ContainersReady' | 'Ready';
+  observedGeneration?: number;
   status: 'True' | 'False';
   reason?: string;
   message?: string;
@@ -39,11 +40,13 @@ export interface PodCondition {
 }
 
 export interface PodStatus {
+  observedGeneration?: number;
   phase: PodPhase;
   reason?: string;
   message?: string;
   conditions: PodCondition[];
   hostIP: string;
+  hostIPs?: { ip: string }[];
   podIP?: string;
   podIPs?: { ip: string }[];
   startTime?: string;
@@ -62,5 +65,12 @@ export interface PodEvent {
   firstTimestamp: string;
   lastTimestamp: string;
 }
+
+/**
+ * metadata.generation of every pod: the API server sets 1 on create and podbox never changes a
+ * pod's spec. The kubelet reports the generation it acted on as status.observedGeneration and in
+ * each condition (Kubernetes 1.34, PodObservedGenerationTracking).
+ */
+export const POD_GENERATION = 1;
 
 export const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { mountInPod, overlayMount, writableBind } from '../sandbox/sandbox.js';
 import { removeTrees } from '../sandbox/userns.js';
 import { PodboxError } from '../errors.js';
+import type { ContainerConfigReason } from '../lifecycle/pod-machine.js';
 
 /**
  * A container's OCI bundle under the pod: containers/NAME/{config.json, rootfs, layer/{upper, work}}.
@@ -71,6 +72,16 @@ export function readImageFile(rootfs: string, rel: string): string {
   }
 }
 
-export function configError(container: string, message: string): PodboxError {
-  return new PodboxError('InvalidManifest', `container "${container}": ${message}`, 'fix the pod manifest or the image');
+/**
+ * A container that cannot be made (nothing ran): the supervisor hands `reason` and `detail`, the
+ * kubelet's status message, to the pod machine (configFailed), which retries it.
+ */
+export class ContainerConfigError extends PodboxError {
+  constructor(
+    readonly container: string,
+    readonly reason: ContainerConfigReason,
+    readonly detail: string,
+  ) {
+    super('InvalidManifest', `container "${container}": ${detail}`, 'fix the pod manifest or the image');
+  }
 }

@@ -8,10 +8,11 @@ import { podHostname } from '../sandbox/pod-files.js';
 import type { PreparedVolume } from '../volume/volumes.js';
 import { withPipes } from '../host/pipes.js';
 import { LogSink, type LogStream } from '../logs/cri-log.js';
-import { mountRootfs, writeConfig, readImageFile, configError } from './bundle.js';
+import { mountRootfs, writeConfig, readImageFile, ContainerConfigError } from './bundle.js';
 import { ociConfig, type MountSource } from './oci-config.js';
 import { processUser } from './user.js';
 import { containerMounts } from '../volume/subpath.js';
+import { terminationMessageMount } from './termination-message.js';
 import { containerId, type Runc } from './runc.js';
 
 /**
@@ -22,8 +23,9 @@ import { containerId, type Runc } from './runc.js';
  *  3. map its volumeMounts to the pod's volumes
  *  4. build its env and write config.json (container/oci-config.ts)
  *  5. `runc run` it inside the pod, its stdout and stderr into its log (logs/cri-log.ts)
- * A failure before runc runs throws a PodboxError (CreateContainerConfigError and the like); a
- * failure of runc itself shows as runc's exit.
+ * A container that cannot be made throws a ContainerConfigError (CreateContainerConfigError,
+ * CreateContainerError); another failure before runc runs throws a PodboxError; a failure of runc
+ * itself shows as runc's exit.
  */
 export interface PodContext {
   manifest: Manifest;
@@ -60,13 +62,16 @@ export async function startContainer(
     passwd: readImageFile(image.rootfs, 'etc/passwd'),
     group: readImageFile(image.rootfs, 'etc/group'),
   });
-  if (typeof user === 'string') throw configError(name, user);
+  if ('reason' in user) throw new ContainerConfigError(name, user.reason, user.message);
 
   // Step 3: volumes.
   // A subPath is resolved inside its volume by the kernel and bound by descriptor (subpath.ts).
   const mounts: MountSource[] = containerMounts({
     pausePid: pod.pausePid, podDir: pod.podDir, container: c, volumes: pod.volumes, user,
   });
+
+  // The termination message file goes last, so it may sit inside a volume (makeMounts).
+  mounts.push(terminationMessageMount(pod.podDir, c));
 
   // Step 4: env and config.json.
   const env = containerEnv(c, pod.manifest, { podIP: POD_IP, hostIP: HOST_IP });

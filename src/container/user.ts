@@ -1,4 +1,5 @@
 import type { Container, Pod } from '../api/types.js';
+import { podRef, type ContainerConfigReason } from '../lifecycle/pod-machine.js';
 
 /**
  * Which user a container's process runs as: the image's USER resolved in its own /etc/passwd and
@@ -16,13 +17,19 @@ export interface ImageUserFiles {
 }
 
 /**
- * The user a container runs as, or the reason it cannot run (CreateContainerConfigError):
- * runAsUser/runAsGroup (container over pod), supplementalGroups and fsGroup as extra groups,
- * and runAsNonRoot checked against the result (the kubelet's verifyRunAsNonRoot).
+ * The user a container runs as, or why the container cannot be made: runAsUser/runAsGroup
+ * (container over pod), supplementalGroups and fsGroup as extra groups. runAsNonRoot is checked
+ * first, against runAsUser or else the image's USER, before any name is looked up, as the kubelet
+ * does (kuberuntime_container.go generateContainerConfig → security_context_others.go
+ * verifyRunAsNonRoot, with the image's user as getImageUser reads it): a violation is a
+ * CreateContainerConfigError with the kubelet's message. A name the image's files lack is found
+ * by the runtime when it creates the container (containerd's WithUser...): CreateContainerError.
  */
-export function processUser(pod: Pod, c: Container, image: ImageUserFiles): ProcessUser | string {
+export function processUser(pod: Pod, c: Container, image: ImageUserFiles): ProcessUser | UserRefusal {
   const podSc = pod.spec.securityContext;
   const sc = { ...podSc, ...c.securityContext };
+  const nonRoot = verifyRunAsNonRoot(pod, c, sc, image.user);
+  if (nonRoot) return { reason: 'CreateContainerConfigError', message: nonRoot };
   const fsGroup = podSc.fsGroup !== undefined ? [podSc.fsGroup] : [];
   const user = resolveUser(image.user, image.passwd, image.group, {
     runAsUser: sc.runAsUser,
@@ -30,9 +37,34 @@ export function processUser(pod: Pod, c: Container, image: ImageUserFiles): Proc
     // fsGroup is added to every container's groups.
     supplementalGroups: [...(podSc.supplementalGroups ?? []), ...fsGroup],
   });
-  if (typeof user === 'string') return user;
-  if (sc.runAsNonRoot && user.uid === 0) return 'runAsNonRoot is set but the image runs as root (uid 0)';
+  if (typeof user === 'string') return { reason: 'CreateContainerError', message: user };
   return user;
+}
+
+/** Why a container cannot be made, in the kubelet's terms. */
+export interface UserRefusal {
+  reason: ContainerConfigReason;
+  message: string;
+}
+
+/** The kubelet's verifyRunAsNonRoot: undefined when the container may run. */
+function verifyRunAsNonRoot(
+  pod: Pod,
+  c: Container,
+  sc: { runAsNonRoot?: boolean; runAsUser?: number },
+  imageUser: string | undefined,
+): string | undefined {
+  if (!sc.runAsNonRoot) return undefined;
+  const where = `(pod: ${JSON.stringify(podRef(pod))}, container: ${c.name})`;
+  if (sc.runAsUser !== undefined) {
+    return sc.runAsUser === 0 ? `container's runAsUser breaks non-root policy ${where}` : undefined;
+  }
+  // getImageUser: "uid" or "uid:gid" is a uid, any other user a name; no user at all is root.
+  const user = (imageUser ?? '').split(':')[0]!;
+  if (user === '' || /^\d+$/.test(user)) {
+    return Number(user || 0) === 0 ? `container has runAsNonRoot and image will run as root ${where}` : undefined;
+  }
+  return `container has runAsNonRoot and image has non-numeric user (${user}), cannot verify user is non-root ${where}`;
 }
 
 export interface ProcessUser { uid: number; gid: number; additionalGids: number[] }

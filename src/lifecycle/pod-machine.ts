@@ -1,8 +1,9 @@
 import { allContainers } from '../api/containers.js';
+import { quantityValue } from '../api/quantity.js';
 import { goDuration } from '../kubectl/duration.js';
 import { NODE_NAME, HOST_IP, POD_IP } from '../api/node.js';
 import type { Container, Pod, Probe } from '../api/types.js';
-import { iso, type ContainerStatus, type PodCondition, type PodEvent, type PodPhase, type PodStatus } from '../api/status.js';
+import { iso, POD_GENERATION, type ContainerStatus, type PodCondition, type PodEvent, type PodPhase, type PodStatus } from '../api/status.js';
 import { MINIMUM_GRACE_PERIOD_SECONDS, type BackoffPolicy, type Clock } from './timing.js';
 
 /**
@@ -29,6 +30,8 @@ import { MINIMUM_GRACE_PERIOD_SECONDS, type BackoffPolicy, type Clock } from './
 export type ContainerKind = 'init' | 'sidecar' | 'app';
 export type ProbeKind = 'startup' | 'liveness' | 'readiness';
 export type HookKind = 'postStart' | 'preStop';
+/** Why a container could not be made (pkg/kubelet/container/sync_result.go). */
+export type ContainerConfigReason = 'CreateContainerConfigError' | 'CreateContainerError';
 type StopReason = 'delete' | 'liveness' | 'startup' | 'postStart' | 'finished' | 'deadline';
 
 type SlotPhase = 'idle' | 'starting' | 'postStart' | 'running' | 'stopping' | 'backoff' | 'done';
@@ -75,6 +78,9 @@ export type Action =
   | { type: 'kill'; container: string; signal: 'SIGTERM' | 'SIGKILL' }
   | { type: 'teardown' };
 
+/** kubecontainer.MaxPodTerminationMessageLogLength: the termination messages of one pod, in bytes. */
+const MAX_POD_TERMINATION_MESSAGE_BYTES = 12 * 1024;
+
 const PROBE_NAME: Record<ProbeKind, string> = { startup: 'Startup', liveness: 'Liveness', readiness: 'Readiness' };
 export const PROBE_FIELD: Record<ProbeKind, 'startupProbe' | 'livenessProbe' | 'readinessProbe'> = { startup: 'startupProbe', liveness: 'livenessProbe', readiness: 'readinessProbe' };
 
@@ -83,7 +89,10 @@ export class PodMachine {
   private readonly events: PodEvent[] = [];
   private readonly conditions = new Map<PodCondition['type'], PodCondition>();
   private readonly queue: Action[] = [];
+  /** the phase decided; status() publishes it once it is terminal only when every container stopped */
   private phase: PodPhase = 'Pending';
+  /** the last phase that was not terminal, published while the containers of a finished pod stop */
+  private livePhase: PodPhase = 'Pending';
   private reason?: { reason: string; message: string };
   private startTime?: number;
   private deleting?: { deadline: number };
@@ -139,6 +148,8 @@ export class PodMachine {
     const s = this.slot(name);
     s.runningSince = this.clock.now();
     s.status.containerID = containerID;
+    // kuberuntime_container.go startContainer: Created once the runtime created it, then Started.
+    this.record('Normal', 'Created', `Created container ${name}`, s);
     this.record('Normal', 'Started', `Started container ${name}`, s);
     if (s.phase === 'stopping') return; // deletion came first: the stop goes ahead
     const hook = s.spec.lifecycle?.postStart;
@@ -226,6 +237,34 @@ export class PodMachine {
     this.exited(name, 128, undefined, 'StartError', message);
   }
 
+  /**
+   * The container could not be made, so nothing ran (kuberuntime_container.go startContainer,
+   * pkg/kubelet/container/sync_result.go): its config could not be generated
+   * (CreateContainerConfigError: runAsNonRoot violated...) or the runtime refused to create it
+   * (CreateContainerError: a user name the image lacks...). It waits with that reason, a Warning
+   * Failed event says "Error: ...", and the pod worker tries again after its back-off
+   * (pod_workers.go completeWork: a sync error requeues the pod after backOffPeriod), whatever the
+   * restart policy: no instance was created, so restartCount does not move and the pod stays
+   * Pending until some container of its own runs.
+   */
+  configFailed(name: string, reason: ContainerConfigReason, message: string): void {
+    const s = this.slot(name);
+    if (s.phase !== 'starting' && s.phase !== 'stopping') return;
+    this.record('Warning', 'Failed', `Error: ${message}`, s);
+    s.instances -= 1;
+    s.status.restartCount = Math.max(0, s.instances - 1);
+    s.status.state = { waiting: { reason, message } };
+    s.runningSince = undefined;
+    if (s.stop || this.deleting || this.isFinished()) {
+      s.stop = undefined;
+      s.phase = 'done';
+    } else {
+      s.phase = 'backoff';
+      s.backoffUntil = this.clock.now() + this.backoff.initialSeconds * 1000;
+    }
+    this.refresh();
+  }
+
   exited(name: string, exitCode: number, signal?: number, reasonOverride?: string, message?: string): void {
     const s = this.slot(name);
     const now = this.clock.now();
@@ -238,7 +277,9 @@ export class PodMachine {
         ...(s.status.containerID ? { containerID: s.status.containerID } : {}),
       },
     };
-    s.status.ready = false;
+    // prober_manager.go UpdatePodStatus: an init container (not a sidecar) that terminated with
+    // exit code 0 is ready; every other terminated container is not.
+    s.status.ready = s.kind === 'init' && exitCode === 0;
     s.status.started = false;
     s.succeeded = exitCode === 0;
     s.probes = {};
@@ -362,19 +403,47 @@ export class PodMachine {
   }
 
   status(): PodStatus {
-    const inits = this.slots.filter((s) => s.kind !== 'app').map((s) => s.status);
+    const inits = this.slots.filter((s) => s.kind !== 'app').map((s) => this.published(s.status));
+    // The terminal-phase guard (kubelet_pods.go generateAPIPodStatus, status_manager.go
+    // updateStatusInternal; kubernetes PR #108366): a pod is never reported Succeeded or Failed
+    // while one of its containers may still run. The phase is published with the containers'
+    // terminated states, in the same status.
+    const terminal = this.terminalPublished();
     return {
-      phase: this.phase,
-      ...(this.reason ?? {}),
+      observedGeneration: POD_GENERATION,
+      phase: terminal || !this.isFinished() ? this.phase : this.livePhase,
+      ...(terminal ? (this.reason ?? {}) : {}),
       conditions: [...this.conditions.values()],
       hostIP: this.hostIP,
+      hostIPs: [{ ip: this.hostIP }],
       podIP: this.podIP,
       podIPs: [{ ip: this.podIP }],
       ...(this.startTime !== undefined ? { startTime: iso(this.startTime) } : {}),
-      ...(inits.length ? { initContainerStatuses: structuredClone(inits) } : {}),
-      containerStatuses: structuredClone(this.slots.filter((s) => s.kind === 'app').map((s) => s.status)),
+      ...(inits.length ? { initContainerStatuses: inits } : {}),
+      containerStatuses: this.slots.filter((s) => s.kind === 'app').map((s) => this.published(s.status)),
       qosClass: qosClass(this.pod),
     };
+  }
+
+  /** The pod is finished and none of its containers runs: its terminal phase may be published. */
+  private terminalPublished(): boolean {
+    return this.isFinished() && this.allStopped();
+  }
+
+  /**
+   * A container's status as published: termination messages cut to the pod's budget of 12 KiB
+   * shared evenly by its containers (status_manager.go normalizeStatus, MaxPodTerminationMessageLogLength).
+   */
+  private published(status: ContainerStatus): ContainerStatus {
+    const out = structuredClone(status);
+    const budget = Math.floor(MAX_POD_TERMINATION_MESSAGE_BYTES / this.slots.length);
+    for (const st of [out.state, out.lastState]) {
+      const t = st && 'terminated' in st ? st.terminated : undefined;
+      if (t?.message && Buffer.byteLength(t.message) > budget) {
+        t.message = Buffer.from(t.message).subarray(0, budget).toString();
+      }
+    }
+    return out;
   }
 
   eventLog(): PodEvent[] {
@@ -503,7 +572,6 @@ export class PodMachine {
     s.instances += 1;
     if (s.instances > 1) s.status.restartCount = s.instances - 1;
     s.status.state = { waiting: { reason: 'ContainerCreating' } };
-    this.record('Normal', 'Created', `Created container ${s.spec.name}`, s);
     return { type: 'start', container: s.spec.name, instance: s.instances - 1, kind: s.kind };
   }
 
@@ -523,7 +591,8 @@ export class PodMachine {
   private markStarted(s: Slot): void {
     s.status.started = true;
     s.everStarted = true;
-    if (!s.spec.readinessProbe) s.status.ready = true;
+    // A running regular init container is not ready: only its success makes it so (prober_manager.go).
+    if (!s.spec.readinessProbe && s.kind !== 'init') s.status.ready = true;
     for (const kind of ['liveness', 'readiness'] as const) {
       const p = s.probes[kind];
       if (p) p.nextAt = Math.max(p.nextAt, this.clock.now());
@@ -587,6 +656,7 @@ export class PodMachine {
     else if (apps.some((s) => s.instances > 0)) phase = 'Running';
     else phase = 'Pending';
     if (!this.isFinished()) this.phase = phase;
+    if (!this.isFinished()) this.livePhase = phase;
 
     if (initDone) {
       this.setCondition('Initialized', true);
@@ -597,8 +667,8 @@ export class PodMachine {
     }
     // Ready counts app containers and sidecars (https://kubernetes.io/docs/concepts/workloads/pods/sidecar-containers/).
     const counted = [...sidecars, ...apps];
-    const finished = this.isFinished();
-    const ready = !finished && initDone && counted.every((s) => s.status.ready);
+    const finished = this.terminalPublished();
+    const ready = !this.isFinished() && initDone && counted.every((s) => s.status.ready);
     const reason = finished ? 'PodCompleted' : 'ContainersNotReady';
     const notReady = counted.filter((s) => !s.status.ready).map((s) => s.spec.name);
     const message = finished ? undefined : `containers with unready status: [${notReady.join(' ')}]`;
@@ -611,7 +681,7 @@ export class PodMachine {
     const prev = this.conditions.get(type);
     const lastTransitionTime = prev && prev.status === status ? prev.lastTransitionTime : iso(this.clock.now());
     this.conditions.set(type, {
-      type, status, lastProbeTime: null, lastTransitionTime,
+      type, observedGeneration: POD_GENERATION, status, lastProbeTime: null, lastTransitionTime,
       ...(reason ? { reason } : {}), ...(message ? { message } : {}),
     });
   }
@@ -659,15 +729,36 @@ export function podRef(pod: Pod): string {
   return `${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid ?? ''})`;
 }
 
-/** QoS class (https://kubernetes.io/docs/concepts/workloads/pods/pod-qos/). */
+/**
+ * QoS class, as pkg/apis/core/v1/helper/qos GetPodQOS (https://kubernetes.io/docs/concepts/workloads/pods/pod-qos/):
+ * only cpu and memory count, and a zero quantity is no quantity; BestEffort without any;
+ * Guaranteed when every container (init containers too) limits both cpu and memory and the
+ * requests, a limit standing in for a request left out (the API server's defaulting), add up to
+ * the limits; Burstable otherwise.
+ */
 export function qosClass(pod: Pod): PodStatus['qosClass'] {
-  const all = allContainers(pod);
-  const has = (c: Container) => Object.keys(c.resources?.requests ?? {}).length + Object.keys(c.resources?.limits ?? {}).length > 0;
-  if (!all.some(has)) return 'BestEffort';
-  const guaranteed = all.every((c) => {
-    const l = c.resources?.limits ?? {};
-    const r = c.resources?.requests ?? {};
-    return ['cpu', 'memory'].every((k) => l[k] !== undefined && (r[k] === undefined || r[k] === l[k]));
-  });
-  return guaranteed ? 'Guaranteed' : 'Burstable';
+  const requests = new Map<string, number>();
+  const limits = new Map<string, number>();
+  let guaranteed = true;
+  const add = (to: Map<string, number>, name: string, q: number) => to.set(name, (to.get(name) ?? 0) + q);
+  for (const c of allContainers(pod)) {
+    const limited = new Set<string>();
+    for (const name of QOS_RESOURCES) {
+      const limit = quantityValue(c.resources?.limits?.[name] ?? 0) ?? 0;
+      const request = quantityValue(c.resources?.requests?.[name] ?? 0) ?? 0;
+      if (limit > 0) {
+        add(limits, name, limit);
+        limited.add(name);
+      }
+      const effective = request > 0 ? request : c.resources?.requests?.[name] === undefined ? limit : 0;
+      if (effective > 0) add(requests, name, effective);
+    }
+    if (limited.size !== QOS_RESOURCES.length) guaranteed = false;
+  }
+  if (requests.size === 0 && limits.size === 0) return 'BestEffort';
+  const same = (a = 0, b = 0) => Math.abs(a - b) <= 1e-9 * Math.max(a, b);
+  if (guaranteed && QOS_RESOURCES.every((n) => same(requests.get(n), limits.get(n)))) return 'Guaranteed';
+  return 'Burstable';
 }
+
+const QOS_RESOURCES = ['cpu', 'memory'];

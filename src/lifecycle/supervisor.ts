@@ -13,6 +13,9 @@ import { writePodFiles, podHostname } from '../sandbox/pod-files.js';
 import { prepareVolumes } from '../volume/volumes.js';
 import { Runc, containerId } from '../container/runc.js';
 import { startContainer, type PodContext } from '../container/start.js';
+import { ContainerConfigError } from '../container/bundle.js';
+import { readTerminationMessage } from '../container/termination-message.js';
+import { statusImageID } from '../image/resolve.js';
 import type { LogSink, LogStream } from '../logs/cri-log.js';
 import { PodDir, recordOf, manifestOf, type LaunchRequest, type RuntimeInfo } from '../pod/dir.js';
 import { alive, childOf } from '../host/proc.js';
@@ -77,6 +80,8 @@ class Supervisor {
   private readonly sinks = new Map<string, LogSink>();
   /** runc ids known to be running: `runc run` returns before the process exists, and an exec needs it */
   private readonly knownRunning = new Set<string>();
+  /** the config errors a foreground run has printed, each once */
+  private readonly configErrorsSaid = new Set<string>();
 
   constructor(private readonly o: SuperviseOptions) {
     this.manifest = manifestOf(o.request);
@@ -170,7 +175,9 @@ class Supervisor {
       podFiles, volumes: prepared.volumes,
     };
     this.machine.sandboxReady();
-    for (const [name, img] of this.o.images) this.machine.imageResolved(name, img.id);
+    for (const [name, img] of this.o.images) {
+      this.machine.imageResolved(name, statusImageID(img, containerNamed(pod, name).image));
+    }
     void sandbox.exited.then((how) => {
       if (this.tearingDown) return;
       this.sandboxDied(how);
@@ -284,15 +291,28 @@ class Supervisor {
           this.machine.startFailed(name, startError);
         } else {
           // runc run exits with the container's status, 128+N when a signal N killed it.
-          this.machine.exited(name, code ?? 128 + (signal ?? 0));
+          const exitCode = code ?? 128 + (signal ?? 0);
+          const c = containerNamed(this.manifest.pod, name);
+          const message = readTerminationMessage(this.pod.podDir, c, exitCode, this.dir!.logFile(name, instance));
+          this.machine.exited(name, exitCode, undefined, undefined, message);
         }
         this.kick();
       });
     } catch (e) {
+      if (e instanceof ContainerConfigError) return this.configFailed(e);
       const msg = (e as Error).message;
       this.machine.startFailed(name, msg);
       echo?.(name, 'stderr', `podbox: cannot start container: ${msg}`);
     }
+  }
+
+  /** A container that cannot be made waits and is retried; a foreground run says so once per cause. */
+  private configFailed(e: ContainerConfigError): void {
+    this.machine.configFailed(e.container, e.reason, e.detail);
+    const said = `${e.container}\n${e.detail}`;
+    if (this.configErrorsSaid.has(said)) return;
+    this.configErrorsSaid.add(said);
+    this.o.echo?.(e.container, 'stderr', `podbox: cannot create container: ${e.reason}: ${e.detail}; retrying`);
   }
 
   private async untilRunning(id: string): Promise<void> {

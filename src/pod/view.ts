@@ -1,7 +1,7 @@
 import { PodDir, supervisorAlive, type PodRecord, type PodState } from './dir.js';
 import { removeTrees } from '../sandbox/userns.js';
 import { alive } from '../host/proc.js';
-import type { PodStatus } from '../api/status.js';
+import { POD_GENERATION, type PodStatus } from '../api/status.js';
 import { HOST_IP } from '../api/node.js';
 
 /**
@@ -77,6 +77,7 @@ export function podObject(v: PodView): Record<string, unknown> {
       name: pod.metadata.name,
       namespace: pod.metadata.namespace,
       uid: pod.metadata.uid,
+      generation: POD_GENERATION,
       creationTimestamp: v.record.createdAt.replace(/\.\d{3}Z$/, 'Z'),
     },
     spec: original.spec ?? pod.spec,

@@ -29,8 +29,9 @@ describe('a container is isolated from the host', () => {
     const r = await inPod('caps', 'grep CapBnd /proc/self/status; ls /dev | tr "\\n" " "');
     // CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP
     expect(r.lines[0]).toBe('CapBnd:\t00000000a80425fb');
-    // runc adds /dev/core (-> /proc/kcore) only where /proc/kcore is visible, as it is to root.
-    expect(r.lines[1]!.trim().split(' ').filter((d) => d !== 'core').sort()).toEqual(['fd', 'full', 'mqueue', 'null', 'ptmx', 'pts', 'random', 'shm', 'stderr', 'stdin', 'stdout', 'tty', 'urandom', 'zero']);
+    // runc adds /dev/core (-> /proc/kcore) only where /proc/kcore is visible, as it is to root;
+    // termination-log is the kubelet's file for the termination message (makeMounts).
+    expect(r.lines[1]!.trim().split(' ').filter((d) => d !== 'core').sort()).toEqual(['fd', 'full', 'mqueue', 'null', 'ptmx', 'pts', 'random', 'shm', 'stderr', 'stdin', 'stdout', 'termination-log', 'tty', 'urandom', 'zero']);
   });
 
   it('allowPrivilegeEscalation: false sets no_new_privs', async () => {

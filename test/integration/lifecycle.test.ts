@@ -156,6 +156,21 @@ describe('native sidecars and deadlines', () => {
     expect((await events('deadline')).find((e) => e.reason === 'DeadlineExceeded')?.message).toBe('Pod was active on the node longer than the specified deadline');
   });
 
+  it('activeDeadlineSeconds: Failed is published only with the container terminated (kill first, then publish)', async () => {
+    const spec = { activeDeadlineSeconds: 1, terminationGracePeriodSeconds: 3, containers: [box('app', 'sleep 600')] };
+    expect((await c.run(['run', '-d', '-'], { input: pod('guard', spec) })).exitCode).toBe(0);
+    const seen: { phase: string; state: string }[] = [];
+    const s = await until('the pod Failed', async () => {
+      const st = await status('guard');
+      seen.push({ phase: st.phase, state: Object.keys(st.containerStatuses[0]!.state)[0]! });
+      return st.phase === 'Failed' && st;
+    }, 20_000);
+    // sh ignores SIGTERM: for the 3 s grace period the container was being killed, still Running
+    expect(seen.filter((x) => x.phase === 'Failed' && x.state !== 'terminated')).toEqual([]);
+    expect(s.containerStatuses[0]!.state.terminated).toMatchObject({ exitCode: 137, reason: 'Error' });
+    expect(s).toMatchObject({ phase: 'Failed', reason: 'DeadlineExceeded' });
+  });
+
   it('a container that crashes three times shows restartCount 3 and the growing back-off', async () => {
     const spec = { containers: [box('crash', 'exit 1')] };
     expect((await c.run(['run', '-d', '-'], { input: pod('loop', spec) })).exitCode).toBe(0);

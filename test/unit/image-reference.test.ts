@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { statusImageID } from '../../src/image/resolve.js';
+import type { StoredImage } from '../../src/image/store.js';
 import { parseReference, normalizeReference, familiarReference, familiarize, formatReference } from '../../src/image/reference.js';
 import { PodboxError } from '../../src/errors.js';
 
@@ -83,5 +85,15 @@ describe('image references, normalised as Docker does', () => {
 
   it('familiarize leaves what does not parse alone', () => {
     expect(familiarize('sha256:' + 'b'.repeat(64))).toBe('sha256:' + 'b'.repeat(64));
+  });
+});
+
+describe('statusImageID (the imageID a container status reports)', () => {
+  const img = (digests: string[]) => ({ id: 'sha256:' + 'a'.repeat(64), names: [], digests, rootfs: '/', config: {}, size: 0 }) as StoredImage;
+  const d = (repo: string) => `${repo}@sha256:${'b'.repeat(64)}`;
+  it('the repo digest in the container image\'s repository, else the first, else the image id', () => {
+    expect(statusImageID(img([d('docker.io/library/alpine'), d('docker.io/library/busybox')]), 'busybox:1.36')).toBe(d('docker.io/library/busybox'));
+    expect(statusImageID(img([d('quay.io/x/busybox')]), 'busybox')).toBe(d('quay.io/x/busybox'));
+    expect(statusImageID(img([]), 'busybox')).toBe('sha256:' + 'a'.repeat(64));
   });
 });

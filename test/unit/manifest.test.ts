@@ -193,3 +193,67 @@ data: {password: aHVudGVyMg==}
     expect(expand('$(X)$$(X)$$$(X)$(Y)$X$(X', vars)).toBe('1$(X)$1$(Y)$X$(X');
   });
 });
+
+describe('parseManifest reads YAML as the API server does (sigs.k8s.io/yaml over go-yaml v2: YAML 1.1)', () => {
+  const withVolumes = (volumes: string, mount = 'readOnly: true') => `
+apiVersion: v1
+kind: Pod
+metadata: {name: web, labels: {day: 2001-12-14, at: 12:30}}
+spec:
+  containers:
+  - {name: app, image: localhost/busybox:test, volumeMounts: [{name: s, mountPath: /s, ${mount}}]}
+  volumes:
+${volumes}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: pw}
+stringData: {k: v}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg}
+data: {k: v}
+`;
+
+  it('reads modes with a leading 0 as octal, on secrets and configMaps, items and defaultMode', () => {
+    const { pod } = parseManifest(withVolumes(`
+  - name: s
+    secret: {secretName: pw, defaultMode: 0400, items: [{key: k, path: a, mode: 0440}]}
+  - name: c
+    configMap: {name: cfg, defaultMode: 0755, items: [{key: k, path: a, mode: 0600}]}`), 'pod.yaml');
+    expect(pod.spec.volumes).toEqual([
+      { name: 's', secret: { secretName: 'pw', defaultMode: 0o400, items: [{ key: 'k', path: 'a', mode: 0o440 }] } },
+      { name: 'c', configMap: { name: 'cfg', defaultMode: 0o755, items: [{ key: 'k', path: 'a', mode: 0o600 }] } },
+    ]);
+  });
+
+  it('reads 0o, 0x and upper-case prefixes as Go strconv.ParseInt(s, 0, 64) does', () => {
+    const { pod } = parseManifest(withVolumes(`
+  - name: s
+    secret: {secretName: pw, defaultMode: 0o400, items: [{key: k, path: a, mode: 0X1FF}, {key: k, path: b, mode: 0O4_4_0}]}`), 'pod.yaml');
+    expect(pod.spec.volumes![0]!.secret).toEqual({
+      secretName: 'pw', defaultMode: 256, items: [{ key: 'k', path: 'a', mode: 511 }, { key: 'k', path: 'b', mode: 288 }],
+    });
+  });
+
+  it('reads yes/no/on/off as booleans, and leaves timestamps and base-60 numbers strings', () => {
+    const { pod } = parseManifest(withVolumes(`
+  - name: s
+    secret: {secretName: pw, optional: off}`, 'readOnly: yes'), 'pod.yaml');
+    expect(pod.spec.containers[0]!.volumeMounts![0]!.readOnly).toBe(true);
+    expect(pod.spec.volumes![0]!.secret!.optional).toBe(false);
+    expect(pod.metadata.labels).toEqual({ day: '2001-12-14', at: '12:30' });
+  });
+
+  it('refuses a 1.1 boolean where the API server wants a string', () => {
+    expect(errorOf(minimal.replace('image: localhost/busybox:test', 'image: localhost/busybox:test\n    command: [echo, yes]')).message)
+      .toBe('pod.yaml: pod "web" is invalid: spec.containers[0].command[1]: Invalid value true: expected string, received boolean');
+  });
+
+  it('reads JSON as JSON: a number with an exponent is a number', () => {
+    const json = JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'j' }, spec: { containers: [{ name: 'a', image: 'x:1' }] } });
+    const { pod } = parseManifest(json.replace('"spec":{', '"spec":{"terminationGracePeriodSeconds":1e1,'), 'pod.json');
+    expect(pod.spec.terminationGracePeriodSeconds).toBe(10);
+  });
+});

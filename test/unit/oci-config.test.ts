@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { ociConfig, processArgs, mergeEnv, DEFAULT_CAPABILITIES } from '../../src/container/oci-config.js';
-import { resolveUser } from '../../src/container/user.js';
+import { processUser, resolveUser } from '../../src/container/user.js';
 import { container, pod } from '../helpers/fixtures.js';
 
 const files = { hosts: '/p/etc/hosts', hostname: '/p/etc/hostname', resolvConf: '/p/etc/resolv.conf', shm: '/p/shm' };
@@ -75,5 +75,32 @@ describe('ociConfig', () => {
   it('binds volumes read-only when asked', () => {
     const cfg = ociConfig({ ...base(), mounts: [{ source: '/p/volumes/www', destination: '/www', readOnly: true }] }) as any;
     expect(cfg.mounts.at(-1)).toEqual({ destination: '/www', type: 'bind', source: '/p/volumes/www', options: ['rbind', 'rprivate', 'ro'] });
+  });
+});
+
+describe('processUser: runAsNonRoot as the kubelet\'s verifyRunAsNonRoot, then the user the runtime resolves', () => {
+  const passwd = 'root:x:0:0::/root:/bin/sh\nweb:x:1000:1001::/home/web:/bin/sh\n';
+  const files = (user?: string) => ({ user, passwd, group: 'root:x:0:\n' });
+  const where = '(pod: "demo_default(1111-2222)", container: app)';
+  const nonRoot = (sc: Record<string, unknown> = {}) => pod({ securityContext: { runAsNonRoot: true, ...sc } });
+  it('an image without USER, or USER 0, runs as root: CreateContainerConfigError', () => {
+    const refusal = { reason: 'CreateContainerConfigError', message: `container has runAsNonRoot and image will run as root ${where}` };
+    expect(processUser(nonRoot(), container('app'), files())).toEqual(refusal);
+    expect(processUser(nonRoot(), container('app'), files('0:5'))).toEqual(refusal);
+  });
+  it('runAsUser 0 breaks the policy; another runAsUser passes whatever the image says', () => {
+    expect(processUser(nonRoot({ runAsUser: 0 }), container('app'), files('web'))).toEqual({
+      reason: 'CreateContainerConfigError', message: `container's runAsUser breaks non-root policy ${where}`,
+    });
+    expect(processUser(nonRoot({ runAsUser: 1000 }), container('app'), files())).toEqual({ uid: 1000, gid: 1001, additionalGids: [] });
+  });
+  it('a user name cannot be verified, even one the image knows as non-root', () => {
+    expect(processUser(nonRoot(), container('app'), files('web'))).toEqual({
+      reason: 'CreateContainerConfigError',
+      message: `container has runAsNonRoot and image has non-numeric user (web), cannot verify user is non-root ${where}`,
+    });
+  });
+  it('a user name the image lacks is CreateContainerError (found when the runtime creates the container)', () => {
+    expect(processUser(pod(), container('app'), files('nobody'))).toEqual({ reason: 'CreateContainerError', message: 'user "nobody" is not in the image\'s /etc/passwd' });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { LOG_LINES_LOST, PodMachine, logLinesLostOf, type Action } from '../../src/lifecycle/pod-machine.js';
+import { LOG_LINES_LOST, PodMachine, logLinesLostOf, qosClass, type Action } from '../../src/lifecycle/pod-machine.js';
 import { KUBELET_BACKOFF, backoffPolicy } from '../../src/lifecycle/timing.js';
 import { goDuration } from '../../src/kubectl/duration.js';
 import { container, pod, FakeClock } from '../helpers/fixtures.js';
@@ -315,9 +315,11 @@ describe('PodMachine: native sidecars (https://kubernetes.io/docs/concepts/workl
     m.started('log', 'l2');
 
     m.exited('app', 0);
-    expect(m.status().phase).toBe('Succeeded');
+    // kubelet_pods.go generateAPIPodStatus (PR #108366): not terminal while the sidecars still run
+    expect(m.status().phase).toBe('Running');
     expect(m.actions()).toEqual([{ type: 'kill', container: 'log', signal: 'SIGTERM' }]);
     m.exited('log', 143);
+    expect(m.status().phase).toBe('Running');
     expect(m.actions()).toEqual([{ type: 'kill', container: 'proxy', signal: 'SIGTERM' }]);
     m.exited('proxy', 143);
     expect(m.actions()).toEqual([{ type: 'teardown' }]);
@@ -336,8 +338,13 @@ describe('PodMachine: activeDeadlineSeconds', () => {
     expect(m.wakeAt()).toBe(clock.t + 60000);
     clock.advance(60);
     expect(m.actions()).toEqual([{ type: 'kill', container: 'app', signal: 'SIGTERM' }]);
-    expect(m.status()).toMatchObject({ phase: 'Failed', reason: 'DeadlineExceeded', message: 'Pod was active on the node longer than the specified deadline' });
+    // Kill first, publish after (kubernetes PR #108366): still Running, no reason, while app runs.
+    expect(m.status().phase).toBe('Running');
+    expect(m.status().reason).toBeUndefined();
+    clock.advance(1);
     m.exited('app', 143);
+    expect(m.status()).toMatchObject({ phase: 'Failed', reason: 'DeadlineExceeded', message: 'Pod was active on the node longer than the specified deadline' });
+    expect(m.status().containerStatuses[0]!.state).toEqual({ terminated: { exitCode: 143, reason: 'Error', startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:01:01Z', containerID: 'x' } });
     expect(m.actions()).toEqual([{ type: 'teardown' }]);
     expect(m.exitCode()).toBe(143);
   });
@@ -373,5 +380,141 @@ describe('PodMachine: log lines lost', () => {
     expect(logLinesLostOf(m.eventLog(), true, 'a')).toBe(0);
     expect(m.status().phase).toBe('Running');
     expect(m.actions()).toEqual([]);
+  });
+});
+
+describe('PodMachine: the terminal-phase guard (kubelet_pods.go generateAPIPodStatus, kubernetes PR #108366)', () => {
+  it('restartPolicy Never, a failed app container and a running sidecar: Running until the sidecar stopped', () => {
+    const clock = new FakeClock();
+    const m = new PodMachine(pod({ restartPolicy: 'Never', initContainers: [container('side', { restartPolicy: 'Always' })], containers: [container('app')] }), clock, KUBELET_BACKOFF);
+    m.sandboxReady();
+    expect(starts(m.actions())).toEqual(['side']);
+    m.started('side', 's');
+    expect(starts(m.actions())).toEqual(['app']);
+    m.started('app', 'a');
+    m.exited('app', 1);
+    expect(m.actions()).toEqual([{ type: 'kill', container: 'side', signal: 'SIGTERM' }]);
+    expect(m.status().phase).toBe('Running');
+    m.exited('side', 143);
+    expect(m.status().phase).toBe('Failed');
+    expect(ready(m)).toMatchObject({ status: 'False', reason: 'PodCompleted' });
+  });
+});
+
+describe('PodMachine: a completed init container is ready (prober_manager.go UpdatePodStatus)', () => {
+  it('an init container that exited 0 is ready, also between sidecars; one that failed is not', () => {
+    const clock = new FakeClock();
+    const m = new PodMachine(pod({
+      restartPolicy: 'OnFailure',
+      initContainers: [container('side1', { restartPolicy: 'Always' }), container('setup'), container('side2', { restartPolicy: 'Always' })],
+      containers: [container('app')],
+    }), clock, KUBELET_BACKOFF);
+    m.sandboxReady();
+    expect(starts(m.actions())).toEqual(['side1']);
+    m.started('side1', 's1');
+    expect(starts(m.actions())).toEqual(['setup']);
+    m.started('setup', 'x');
+    m.exited('setup', 1);
+    expect(status(m, 'setup').ready).toBe(false);
+    expect(starts(m.actions())).toEqual(['setup']);
+    m.started('setup', 'x2');
+    expect(status(m, 'setup').ready).toBe(false);
+    m.exited('setup', 0);
+    expect(status(m, 'setup').ready).toBe(true);
+    expect(starts(m.actions())).toEqual(['side2']);
+    m.started('side2', 's2');
+    expect(starts(m.actions())).toEqual(['app']);
+    m.started('app', 'a');
+    expect(m.status().initContainerStatuses!.map((c) => [c.name, c.ready])).toEqual([['side1', true], ['setup', true], ['side2', true]]);
+  });
+});
+
+describe('PodMachine: a container that cannot be made (kuberuntime_container.go startContainer)', () => {
+  const message = 'container has runAsNonRoot and image will run as root (pod: "demo_default(1111-2222)", container: app)';
+
+  it('waits with CreateContainerConfigError, the pod stays Pending, and it is retried after the back-off', () => {
+    const clock = new FakeClock();
+    const m = new PodMachine(pod({ restartPolicy: 'Never' }), clock, KUBELET_BACKOFF);
+    m.sandboxReady();
+    expect(starts(m.actions())).toEqual(['app']);
+    m.configFailed('app', 'CreateContainerConfigError', message);
+    expect(status(m, 'app')).toMatchObject({ restartCount: 0, ready: false, started: false, state: { waiting: { reason: 'CreateContainerConfigError', message } }, lastState: {} });
+    expect(m.status().phase).toBe('Pending');
+    expect(m.isFinished()).toBe(false);
+    expect(m.eventLog().map((e) => [e.type, e.reason, e.message])).toEqual([
+      ['Normal', 'Scheduled', 'Successfully assigned default/demo to podbox'],
+      ['Warning', 'Failed', `Error: ${message}`],
+    ]);
+    expect(starts(m.actions())).toEqual([]);
+    expect(m.wakeAt()).toBe(clock.t + 10_000);
+    clock.advance(10);
+    const again = m.actions();
+    expect(again).toEqual([{ type: 'start', container: 'app', instance: 0, kind: 'app' }]);
+    m.configFailed('app', 'CreateContainerConfigError', message);
+    expect(m.eventLog().find((e) => e.reason === 'Failed')?.count).toBe(2);
+    expect(m.status().phase).toBe('Pending');
+  });
+
+  it('the other containers run: the pod is Running; deleting it ends the retries', () => {
+    const clock = new FakeClock();
+    const m = new PodMachine(pod({ containers: [container('app'), container('web')] }), clock, KUBELET_BACKOFF);
+    m.sandboxReady();
+    expect(starts(m.actions())).toEqual(['app', 'web']);
+    m.configFailed('app', 'CreateContainerError', 'user "nobody2" is not in the image\'s /etc/passwd');
+    m.started('web', 'w');
+    expect(m.status().phase).toBe('Running');
+    expect(status(m, 'app').state).toEqual({ waiting: { reason: 'CreateContainerError', message: 'user "nobody2" is not in the image\'s /etc/passwd' } });
+    m.deleteRequested(30);
+    expect(m.actions()).toEqual([{ type: 'kill', container: 'web', signal: 'SIGTERM' }]);
+    m.exited('web', 143);
+    expect(m.actions()).toEqual([{ type: 'teardown' }]);
+  });
+});
+
+describe('PodMachine: termination messages (status_manager.go normalizeStatus)', () => {
+  it('keeps a message whole, and cuts each to 12 KiB shared by the pod\'s containers', () => {
+    const clock = new FakeClock();
+    const m = new PodMachine(pod({ restartPolicy: 'Never', containers: [container('a'), container('b'), container('c')] }), clock, KUBELET_BACKOFF);
+    m.sandboxReady();
+    m.actions();
+    for (const n of ['a', 'b', 'c']) m.started(n, n);
+    m.exited('a', 1, undefined, undefined, 'short');
+    m.exited('b', 1, undefined, undefined, 'x'.repeat(4096));
+    const t = (n: string) => (status(m, n).state as { terminated: { message?: string } }).terminated.message;
+    expect(t('a')).toBe('short');
+    expect(t('b')).toBe('x'.repeat(4096));
+    const m4 = new PodMachine(pod({ restartPolicy: 'Never', initContainers: [container('i')], containers: [container('a'), container('b'), container('c')] }), clock, KUBELET_BACKOFF);
+    m4.actions();
+    m4.started('i', 'i');
+    m4.exited('i', 1, undefined, undefined, 'y'.repeat(4096));
+    expect((status(m4, 'i').state as { terminated: { message?: string } }).terminated.message).toBe('y'.repeat(3072));
+  });
+});
+
+describe('qosClass (pkg/apis/core/v1/helper/qos GetPodQOS)', () => {
+  const r = (requests?: Record<string, string>, limits?: Record<string, string>) => ({ resources: { ...(requests ? { requests } : {}), ...(limits ? { limits } : {}) } });
+  it('compares quantities, not strings; a limit stands in for a missing request', () => {
+    expect(qosClass(pod({ containers: [container('a', r({ cpu: '1', memory: '64Mi' }, { cpu: '1000m', memory: '67108864' }))] }))).toBe('Guaranteed');
+    expect(qosClass(pod({ containers: [container('a', r(undefined, { cpu: '500m', memory: '1Gi' }))] }))).toBe('Guaranteed');
+  });
+  it('only cpu and memory count, and zero is nothing', () => {
+    expect(qosClass(pod({ containers: [container('a', r({ 'ephemeral-storage': '1Gi' }))] }))).toBe('BestEffort');
+    expect(qosClass(pod({ containers: [container('a', r({ cpu: '0' }))] }))).toBe('BestEffort');
+  });
+  it('an init container without limits makes the pod Burstable', () => {
+    expect(qosClass(pod({ initContainers: [container('i')], containers: [container('a', r(undefined, { cpu: '1', memory: '1Gi' }))] }))).toBe('Burstable');
+    expect(qosClass(pod({ containers: [container('a', r({ cpu: '100m' }, { cpu: '1', memory: '1Gi' }))] }))).toBe('Burstable');
+  });
+});
+
+describe('status fields a client reads', () => {
+  it('hostIPs next to hostIP', () => {
+    const m = new PodMachine(pod(), new FakeClock(), KUBELET_BACKOFF, '10.0.0.5');
+    expect(m.status()).toMatchObject({ hostIP: '10.0.0.5', hostIPs: [{ ip: '10.0.0.5' }] });
+  });
+  it('observedGeneration 1 on the status and each condition (Kubernetes 1.34)', () => {
+    const s = new PodMachine(pod(), new FakeClock(), KUBELET_BACKOFF).status();
+    expect(s.observedGeneration).toBe(1);
+    expect(s.conditions.map((c) => [c.type, c.observedGeneration])).toEqual([['PodScheduled', 1], ['Initialized', 1], ['ContainersReady', 1], ['Ready', 1]]);
   });
 });
