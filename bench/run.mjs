@@ -36,7 +36,10 @@ function timed(cmd, args, { until } = {}) {
   });
 }
 
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
 const fmt = (ms) => `${ms.toFixed(0).padStart(5)} ms`;
 
 async function series(label, fn) {
@@ -49,13 +52,17 @@ async function series(label, fn) {
 try {
   execFileSync('sh', [join(root, 'examples', 'busybox-image.sh'), 'localhost/busybox:demo'], { env, stdio: 'inherit' });
   const onePod = join(home, 'one.yaml');
-  writeFileSync(onePod, 'apiVersion: v1\nkind: Pod\nmetadata: {name: one}\nspec:\n  restartPolicy: Never\n  containers:\n  - {name: hello, image: localhost/busybox:demo, command: [echo, hello]}\n');
+  writeFileSync(
+    onePod,
+    'apiVersion: v1\nkind: Pod\nmetadata: {name: one}\nspec:\n  restartPolicy: Never\n  containers:\n  - {name: hello, image: localhost/busybox:demo, command: [echo, hello]}\n',
+  );
 
   // The floor: a rootless runc bundle of the same root filesystem.
   const bundle = join(home, 'bundle');
   mkdirSync(bundle);
-  const rootfsSrc = JSON.parse(execFileSync(podbox, ['image', 'ls', '-o', 'json'], { env }).toString())
-    .find((i) => i.names.some((n) => n.includes('busybox:demo')));
+  const rootfsSrc = JSON.parse(execFileSync(podbox, ['image', 'ls', '-o', 'json'], { env }).toString()).find((i) =>
+    i.names.some((n) => n.includes('busybox:demo')),
+  );
   const rootless = process.getuid() !== 0;
   execFileSync('runc', ['spec', ...(rootless ? ['--rootless'] : []), '--bundle', bundle]);
   const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
@@ -67,16 +74,33 @@ try {
   const runcRoot = join(home, 'runc');
   let n = 0;
   const results = [];
-  results.push(await series('bare runc run (echo), the floor', async () => (await timed('runc', ['--root', runcRoot, 'run', '--bundle', bundle, `b${n++}`])).total));
+  results.push(
+    await series(
+      'bare runc run (echo), the floor',
+      async () => (await timed('runc', ['--root', runcRoot, 'run', '--bundle', bundle, `b${n++}`])).total,
+    ),
+  );
   results.push(await series('podbox run, one-container pod', async () => (await timed(podbox, ['run', onePod])).total));
   const demo = join(root, 'examples', 'demo-pod.yaml');
-  const demoRuns = await series('podbox run demo: to client output', async () => (await timed(podbox, ['run', demo], { until: /client \| / })).first);
+  const demoRuns = await series(
+    'podbox run demo: to client output',
+    async () => (await timed(podbox, ['run', demo], { until: /client \| / })).first,
+  );
   results.push(demoRuns);
   results.push(await series('podbox run demo: to exit', async () => (await timed(podbox, ['run', demo])).total));
 
-  console.log(`\npodbox benchmark: median of ${runs} runs (${rootless ? 'rootless' : 'as root'}, ${process.arch}, node ${process.version})`);
-  for (const r of results) console.log(`  ${r.label.padEnd(40)} ${fmt(median(r.xs))}   (min ${fmt(Math.min(...r.xs))}, max ${fmt(Math.max(...r.xs))})`);
+  console.log(
+    `\npodbox benchmark: median of ${runs} runs (${rootless ? 'rootless' : 'as root'}, ${process.arch}, node ${process.version})`,
+  );
+  for (const r of results)
+    console.log(
+      `  ${r.label.padEnd(40)} ${fmt(median(r.xs))}   (min ${fmt(Math.min(...r.xs))}, max ${fmt(Math.max(...r.xs))})`,
+    );
 } finally {
-  try { execFileSync(podbox, ['image', 'rm', 'localhost/busybox:demo'], { env, stdio: 'ignore' }); } catch { /* not imported */ }
+  try {
+    execFileSync(podbox, ['image', 'rm', 'localhost/busybox:demo'], { env, stdio: 'ignore' });
+  } catch {
+    /* not imported */
+  }
   rmSync(home, { recursive: true, force: true });
 }

@@ -32,314 +32,343 @@
 #define P_PIDFD 3
 #endif
 
-namespace {
+namespace
+{
 
 // Keeps the strings alive and offers a NULL-terminated char* array, as execve wants.
 struct StringArray {
-  std::vector<std::string> items;
-  std::vector<char *> ptrs;
-  void finish() {
-    ptrs.clear();
-    for (auto &s : items) ptrs.push_back(const_cast<char *>(s.c_str()));
-    ptrs.push_back(nullptr);
-  }
-  char *const *data() { return ptrs.data(); }
+	std::vector<std::string> items;
+	std::vector<char *> ptrs;
+	void finish()
+	{
+		ptrs.clear();
+		for (auto &s : items)
+			ptrs.push_back(const_cast<char *>(s.c_str()));
+		ptrs.push_back(nullptr);
+	}
+	char *const *data()
+	{
+		return ptrs.data();
+	}
 };
 
-bool ReadStrings(Napi::Env env, Napi::Value v, const char *what, StringArray *out) {
-  if (!v.IsArray()) {
-    Napi::TypeError::New(env, std::string(what) + " must be an array of strings").ThrowAsJavaScriptException();
-    return false;
-  }
-  auto arr = v.As<Napi::Array>();
-  for (uint32_t i = 0; i < arr.Length(); i++) {
-    Napi::Value item = arr.Get(i);
-    if (!item.IsString()) {
-      Napi::TypeError::New(env, std::string(what) + " must be an array of strings").ThrowAsJavaScriptException();
-      return false;
-    }
-    out->items.push_back(item.As<Napi::String>().Utf8Value());
-  }
-  out->finish();
-  return true;
+bool ReadStrings(Napi::Env env, Napi::Value v, const char *what, StringArray *out)
+{
+	if (!v.IsArray()) {
+		Napi::TypeError::New(env, std::string(what) + " must be an array of strings")
+		        .ThrowAsJavaScriptException();
+		return false;
+	}
+	auto arr = v.As<Napi::Array>();
+	for (uint32_t i = 0; i < arr.Length(); i++) {
+		Napi::Value item = arr.Get(i);
+		if (!item.IsString()) {
+			Napi::TypeError::New(env, std::string(what) + " must be an array of strings")
+			        .ThrowAsJavaScriptException();
+			return false;
+		}
+		out->items.push_back(item.As<Napi::String>().Utf8Value());
+	}
+	out->finish();
+	return true;
 }
 
-void ReadStdio(Napi::Object o, int stdio[3]) {
-  stdio[0] = stdio[1] = stdio[2] = -1;
-  Napi::Value v = o.Get("stdio");
-  if (!v.IsArray()) return;
-  auto arr = v.As<Napi::Array>();
-  for (uint32_t i = 0; i < 3 && i < arr.Length(); i++) {
-    Napi::Value fd = arr.Get(i);
-    if (fd.IsNumber()) stdio[i] = fd.As<Napi::Number>().Int32Value();
-  }
+void ReadStdio(Napi::Object o, int stdio[3])
+{
+	stdio[0] = stdio[1] = stdio[2] = -1;
+	Napi::Value v = o.Get("stdio");
+	if (!v.IsArray())
+		return;
+	auto arr = v.As<Napi::Array>();
+	for (uint32_t i = 0; i < 3 && i < arr.Length(); i++) {
+		Napi::Value fd = arr.Get(i);
+		if (fd.IsNumber())
+			stdio[i] = fd.As<Napi::Number>().Int32Value();
+	}
 }
 
-void ThrowFailure(Napi::Env env, const pb_failure &f) {
-  std::string msg = std::string(pb_step_name(f.step)) + ": " + strerror(f.err);
-  Napi::Error e = Napi::Error::New(env, msg);
-  e.Set("step", Napi::String::New(env, pb_step_name(f.step)));
-  e.Set("errno", Napi::Number::New(env, f.err));
-  e.ThrowAsJavaScriptException();
+void ThrowFailure(Napi::Env env, const pb_failure &f)
+{
+	std::string msg = std::string(pb_step_name(f.step)) + ": " + strerror(f.err);
+	Napi::Error e = Napi::Error::New(env, msg);
+	e.Set("step", Napi::String::New(env, pb_step_name(f.step)));
+	e.Set("errno", Napi::Number::New(env, f.err));
+	e.ThrowAsJavaScriptException();
 }
 
-Napi::Value CreateNamespaces(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  Napi::Object o = info[0].As<Napi::Object>();
-  StringArray argv, envp, names;
-  if (!ReadStrings(env, o.Get("argv"), "argv", &argv) || !ReadStrings(env, o.Get("env"), "env", &envp) ||
-      !ReadStrings(env, o.Get("namespaces"), "namespaces", &names))
-    return env.Undefined();
-  pb_create_config c{};
-  for (auto &n : names.items) {
-    int flag = pb_namespace_flag(n.c_str());
-    if (!flag) {
-      Napi::TypeError::New(env, "unknown namespace " + n).ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    c.clone_flags |= flag;
-  }
-  std::string hostname;
-  if (o.Get("hostname").IsString()) {
-    hostname = o.Get("hostname").As<Napi::String>().Utf8Value();
-    c.hostname = hostname.c_str();
-  }
-  std::string root_dir, program;
-  std::vector<std::string> root_strings;
-  std::vector<pb_root_entry> root;
-  if (o.Get("rootDir").IsString() && o.Get("root").IsArray()) {
-    root_dir = o.Get("rootDir").As<Napi::String>().Utf8Value();
-    c.root_dir = root_dir.c_str();
-    if (o.Get("program").IsString()) {
-      program = o.Get("program").As<Napi::String>().Utf8Value();
-      c.program = program.c_str();
-    }
-    auto arr = o.Get("root").As<Napi::Array>();
-    root_strings.reserve(arr.Length() * 2);
-    for (uint32_t i = 0; i < arr.Length(); i++) {
-      Napi::Object e = arr.Get(i).As<Napi::Object>();
-      std::string kind = e.Get("kind").ToString().Utf8Value();
-      pb_root_entry re{};
-      root_strings.push_back(e.Get("path").ToString().Utf8Value());
-      re.path = root_strings.back().c_str();
-      re.kind = kind == "ro" ? PB_ROOT_BIND_RO : kind == "rw" ? PB_ROOT_BIND_RW : PB_ROOT_SYMLINK;
-      if (re.kind == PB_ROOT_SYMLINK) {
-        root_strings.push_back(e.Get("link").ToString().Utf8Value());
-        re.link = root_strings.back().c_str();
-      }
-      root.push_back(re);
-    }
-    c.root = root.data();
-    c.n_root = (int)root.size();
-  }
-  c.mount_proc = o.Get("mountProc").ToBoolean();
-  c.give_status_fd = o.Get("giveStatusFd").ToBoolean();
-  ReadStdio(o, c.stdio);
-  c.argv = argv.data();
-  c.envp = envp.data();
+Napi::Value CreateNamespaces(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	Napi::Object o = info[0].As<Napi::Object>();
+	StringArray argv, envp, names;
+	if (!ReadStrings(env, o.Get("argv"), "argv", &argv) || !ReadStrings(env, o.Get("env"), "env", &envp) ||
+	    !ReadStrings(env, o.Get("namespaces"), "namespaces", &names))
+		return env.Undefined();
+	pb_create_config c{};
+	for (auto &n : names.items) {
+		int flag = pb_namespace_flag(n.c_str());
+		if (!flag) {
+			Napi::TypeError::New(env, "unknown namespace " + n).ThrowAsJavaScriptException();
+			return env.Undefined();
+		}
+		c.clone_flags |= flag;
+	}
+	std::string hostname;
+	if (o.Get("hostname").IsString()) {
+		hostname = o.Get("hostname").As<Napi::String>().Utf8Value();
+		c.hostname = hostname.c_str();
+	}
+	std::string root_dir, program;
+	std::vector<std::string> root_strings;
+	std::vector<pb_root_entry> root;
+	if (o.Get("rootDir").IsString() && o.Get("root").IsArray()) {
+		root_dir = o.Get("rootDir").As<Napi::String>().Utf8Value();
+		c.root_dir = root_dir.c_str();
+		if (o.Get("program").IsString()) {
+			program = o.Get("program").As<Napi::String>().Utf8Value();
+			c.program = program.c_str();
+		}
+		auto arr = o.Get("root").As<Napi::Array>();
+		root_strings.reserve(arr.Length() * 2);
+		for (uint32_t i = 0; i < arr.Length(); i++) {
+			Napi::Object e = arr.Get(i).As<Napi::Object>();
+			std::string kind = e.Get("kind").ToString().Utf8Value();
+			pb_root_entry re{};
+			root_strings.push_back(e.Get("path").ToString().Utf8Value());
+			re.path = root_strings.back().c_str();
+			re.kind = kind == "ro" ? PB_ROOT_BIND_RO : kind == "rw" ? PB_ROOT_BIND_RW : PB_ROOT_SYMLINK;
+			if (re.kind == PB_ROOT_SYMLINK) {
+				root_strings.push_back(e.Get("link").ToString().Utf8Value());
+				re.link = root_strings.back().c_str();
+			}
+			root.push_back(re);
+		}
+		c.root = root.data();
+		c.n_root = (int)root.size();
+	}
+	c.mount_proc = o.Get("mountProc").ToBoolean();
+	c.give_status_fd = o.Get("giveStatusFd").ToBoolean();
+	ReadStdio(o, c.stdio);
+	c.argv = argv.data();
+	c.envp = envp.data();
 
-  int sync_fd = -1, status_fd = -1;
-  pb_failure f{};
-  pid_t pid = pb_create_namespaces(&c, &sync_fd, &status_fd, &f);
-  if (pid < 0) {
-    ThrowFailure(env, f);
-    return env.Undefined();
-  }
-  Napi::Object r = Napi::Object::New(env);
-  r.Set("pid", Napi::Number::New(env, pid));
-  r.Set("syncFd", Napi::Number::New(env, sync_fd));
-  r.Set("statusFd", Napi::Number::New(env, status_fd));
-  return r;
+	int sync_fd = -1, status_fd = -1;
+	pb_failure f{};
+	pid_t pid = pb_create_namespaces(&c, &sync_fd, &status_fd, &f);
+	if (pid < 0) {
+		ThrowFailure(env, f);
+		return env.Undefined();
+	}
+	Napi::Object r = Napi::Object::New(env);
+	r.Set("pid", Napi::Number::New(env, pid));
+	r.Set("syncFd", Napi::Number::New(env, sync_fd));
+	r.Set("statusFd", Napi::Number::New(env, status_fd));
+	return r;
 }
 
-Napi::Value ReleaseChild(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  pb_failure f{};
-  if (pb_release_child(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(), &f) != 0)
-    ThrowFailure(env, f);
-  return env.Undefined();
+Napi::Value ReleaseChild(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	pb_failure f{};
+	if (pb_release_child(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(), &f) != 0)
+		ThrowFailure(env, f);
+	return env.Undefined();
 }
 
-Napi::Value SpawnInNamespaces(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  Napi::Object o = info[0].As<Napi::Object>();
-  StringArray argv, envp, names;
-  if (!ReadStrings(env, o.Get("argv"), "argv", &argv) || !ReadStrings(env, o.Get("env"), "env", &envp) ||
-      !ReadStrings(env, o.Get("namespaces"), "namespaces", &names))
-    return env.Undefined();
-  std::vector<const char *> ns;
-  for (auto &n : names.items) ns.push_back(n.c_str());
-  std::string cwd;
-  pb_spawn_config c{};
-  c.target = o.Get("pid").As<Napi::Number>().Int32Value();
-  c.namespaces = ns.data();
-  c.n_namespaces = (int)ns.size();
-  c.argv = argv.data();
-  c.envp = envp.data();
-  if (o.Get("cwd").IsString()) {
-    cwd = o.Get("cwd").As<Napi::String>().Utf8Value();
-    c.cwd = cwd.c_str();
-  }
-  ReadStdio(o, c.stdio);
-  pb_failure f{};
-  pid_t pid = pb_spawn_in_namespaces(&c, &f);
-  if (pid < 0) {
-    ThrowFailure(env, f);
-    return env.Undefined();
-  }
-  return Napi::Number::New(env, pid);
+Napi::Value SpawnInNamespaces(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	Napi::Object o = info[0].As<Napi::Object>();
+	StringArray argv, envp, names;
+	if (!ReadStrings(env, o.Get("argv"), "argv", &argv) || !ReadStrings(env, o.Get("env"), "env", &envp) ||
+	    !ReadStrings(env, o.Get("namespaces"), "namespaces", &names))
+		return env.Undefined();
+	std::vector<const char *> ns;
+	for (auto &n : names.items)
+		ns.push_back(n.c_str());
+	std::string cwd;
+	pb_spawn_config c{};
+	c.target = o.Get("pid").As<Napi::Number>().Int32Value();
+	c.namespaces = ns.data();
+	c.n_namespaces = (int)ns.size();
+	c.argv = argv.data();
+	c.envp = envp.data();
+	if (o.Get("cwd").IsString()) {
+		cwd = o.Get("cwd").As<Napi::String>().Utf8Value();
+		c.cwd = cwd.c_str();
+	}
+	ReadStdio(o, c.stdio);
+	pb_failure f{};
+	pid_t pid = pb_spawn_in_namespaces(&c, &f);
+	if (pid < 0) {
+		ThrowFailure(env, f);
+		return env.Undefined();
+	}
+	return Napi::Number::New(env, pid);
 }
 
-Napi::Value MountInNamespaces(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  pid_t target = info[0].As<Napi::Number>().Int32Value();
-  StringArray unmounts;
-  if (!ReadStrings(env, info[1], "unmounts", &unmounts)) return env.Undefined();
-  std::vector<const char *> um;
-  for (auto &s : unmounts.items) um.push_back(s.c_str());
+Napi::Value MountInNamespaces(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	pid_t target = info[0].As<Napi::Number>().Int32Value();
+	StringArray unmounts;
+	if (!ReadStrings(env, info[1], "unmounts", &unmounts))
+		return env.Undefined();
+	std::vector<const char *> um;
+	for (auto &s : unmounts.items)
+		um.push_back(s.c_str());
 
-  auto arr = info[2].As<Napi::Array>();
-  std::vector<std::string> strings;
-  strings.reserve(arr.Length() * 4);
-  std::vector<pb_mount> mounts;
-  auto str = [&](Napi::Object m, const char *key) -> const char * {
-    Napi::Value v = m.Get(key);
-    if (!v.IsString()) return nullptr;
-    strings.push_back(v.As<Napi::String>().Utf8Value());
-    return strings.back().c_str();
-  };
-  for (uint32_t i = 0; i < arr.Length(); i++) {
-    Napi::Object m = arr.Get(i).As<Napi::Object>();
-    pb_mount pm{};
-    pm.source = str(m, "source");
-    pm.target = str(m, "target");
-    pm.fstype = str(m, "fstype");
-    pm.data = str(m, "data");
-    pm.flags = (unsigned long)m.Get("flags").ToNumber().Int64Value();
-    mounts.push_back(pm);
-  }
-  pb_failure f{};
-  if (pb_mount_in_namespaces(target, um.data(), (int)um.size(), mounts.data(), (int)mounts.size(), &f) != 0)
-    ThrowFailure(env, f);
-  return env.Undefined();
+	auto arr = info[2].As<Napi::Array>();
+	std::vector<std::string> strings;
+	strings.reserve(arr.Length() * 4);
+	std::vector<pb_mount> mounts;
+	auto str = [&](Napi::Object m, const char *key) -> const char * {
+		Napi::Value v = m.Get(key);
+		if (!v.IsString())
+			return nullptr;
+		strings.push_back(v.As<Napi::String>().Utf8Value());
+		return strings.back().c_str();
+	};
+	for (uint32_t i = 0; i < arr.Length(); i++) {
+		Napi::Object m = arr.Get(i).As<Napi::Object>();
+		pb_mount pm{};
+		pm.source = str(m, "source");
+		pm.target = str(m, "target");
+		pm.fstype = str(m, "fstype");
+		pm.data = str(m, "data");
+		pm.flags = (unsigned long)m.Get("flags").ToNumber().Int64Value();
+		mounts.push_back(pm);
+	}
+	pb_failure f{};
+	if (pb_mount_in_namespaces(target, um.data(), (int)um.size(), mounts.data(), (int)mounts.size(), &f) != 0)
+		ThrowFailure(env, f);
+	return env.Undefined();
 }
 
-Napi::Value BindSubpath(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  pid_t target = info[0].As<Napi::Number>().Int32Value();
-  Napi::Object o = info[1].As<Napi::Object>();
-  std::string volume = o.Get("volume").ToString().Utf8Value();
-  std::string subpath = o.Get("subpath").ToString().Utf8Value();
-  std::string mount_target = o.Get("target").ToString().Utf8Value();
-  pb_subpath s{};
-  s.volume = volume.c_str();
-  s.subpath = subpath.c_str();
-  s.target = mount_target.c_str();
-  s.uid = (uid_t)o.Get("uid").ToNumber().Uint32Value();
-  s.gid = (gid_t)o.Get("gid").ToNumber().Uint32Value();
-  pb_failure f{};
-  if (pb_bind_subpath_in_namespaces(target, &s, &f) != 0) ThrowFailure(env, f);
-  return env.Undefined();
+Napi::Value BindSubpath(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	pid_t target = info[0].As<Napi::Number>().Int32Value();
+	Napi::Object o = info[1].As<Napi::Object>();
+	std::string volume = o.Get("volume").ToString().Utf8Value();
+	std::string subpath = o.Get("subpath").ToString().Utf8Value();
+	std::string mount_target = o.Get("target").ToString().Utf8Value();
+	pb_subpath s{};
+	s.volume = volume.c_str();
+	s.subpath = subpath.c_str();
+	s.target = mount_target.c_str();
+	s.uid = (uid_t)o.Get("uid").ToNumber().Uint32Value();
+	s.gid = (gid_t)o.Get("gid").ToNumber().Uint32Value();
+	pb_failure f{};
+	if (pb_bind_subpath_in_namespaces(target, &s, &f) != 0)
+		ThrowFailure(env, f);
+	return env.Undefined();
 }
 
 // --- watching a child's exit without blocking the event loop ---------------------------------
 
 struct ExitWatch {
-  uv_poll_t poll;
-  int pidfd;
-  pid_t pid;
-  Napi::FunctionReference callback;
-  Napi::AsyncContext *context;
-  napi_env env;
+	uv_poll_t poll;
+	int pidfd;
+	pid_t pid;
+	Napi::FunctionReference callback;
+	Napi::AsyncContext *context;
+	napi_env env;
 };
 
-void OnPollClosed(uv_handle_t *h) {
-  auto *w = static_cast<ExitWatch *>(h->data);
-  close(w->pidfd);
-  delete w->context;
-  delete w;
+void OnPollClosed(uv_handle_t *h)
+{
+	auto *w = static_cast<ExitWatch *>(h->data);
+	close(w->pidfd);
+	delete w->context;
+	delete w;
 }
 
-void OnExitReadable(uv_poll_t *handle, int, int) {
-  auto *w = static_cast<ExitWatch *>(handle->data);
-  siginfo_t si;
-  memset(&si, 0, sizeof si);
-  if (syscall(SYS_waitid, P_PIDFD, w->pidfd, &si, WEXITED | WNOHANG, nullptr) != 0 || si.si_pid == 0)
-    return;  // spurious wake-up
-  uv_poll_stop(handle);
-  Napi::Env env(w->env);
-  Napi::HandleScope scope(env);
-  Napi::Value code = env.Null(), sig = env.Null();
-  if (si.si_code == CLD_EXITED)
-    code = Napi::Number::New(env, si.si_status);
-  else
-    sig = Napi::Number::New(env, si.si_status);
-  w->callback.MakeCallback(env.Global(), {code, sig}, *w->context);
-  w->callback.Reset();
-  uv_close(reinterpret_cast<uv_handle_t *>(handle), OnPollClosed);
+void OnExitReadable(uv_poll_t *handle, int, int)
+{
+	auto *w = static_cast<ExitWatch *>(handle->data);
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	if (syscall(SYS_waitid, P_PIDFD, w->pidfd, &si, WEXITED | WNOHANG, nullptr) != 0 || si.si_pid == 0)
+		return; // spurious wake-up
+	uv_poll_stop(handle);
+	Napi::Env env(w->env);
+	Napi::HandleScope scope(env);
+	Napi::Value code = env.Null(), sig = env.Null();
+	if (si.si_code == CLD_EXITED)
+		code = Napi::Number::New(env, si.si_status);
+	else
+		sig = Napi::Number::New(env, si.si_status);
+	w->callback.MakeCallback(env.Global(), {code, sig}, *w->context);
+	w->callback.Reset();
+	uv_close(reinterpret_cast<uv_handle_t *>(handle), OnPollClosed);
 }
 
-Napi::Value WatchExit(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-  if (pidfd < 0) {
-    pb_failure f{PB_STEP_NONE, errno};
-    Napi::Error::New(env, std::string("pidfd_open: ") + strerror(f.err)).ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  uv_loop_t *loop = nullptr;
-  napi_get_uv_event_loop(env, &loop);
-  auto *w = new ExitWatch();
-  w->pidfd = pidfd;
-  w->pid = pid;
-  w->env = env;
-  w->callback = Napi::Persistent(info[1].As<Napi::Function>());
-  w->context = new Napi::AsyncContext(env, "podbox.watchExit");
-  w->poll.data = w;
-  uv_poll_init(loop, &w->poll, pidfd);
-  uv_poll_start(&w->poll, UV_READABLE, OnExitReadable);
-  return env.Undefined();
+Napi::Value WatchExit(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	pid_t pid = info[0].As<Napi::Number>().Int32Value();
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0) {
+		pb_failure f{PB_STEP_NONE, errno};
+		Napi::Error::New(env, std::string("pidfd_open: ") + strerror(f.err)).ThrowAsJavaScriptException();
+		return env.Undefined();
+	}
+	uv_loop_t *loop = nullptr;
+	napi_get_uv_event_loop(env, &loop);
+	auto *w = new ExitWatch();
+	w->pidfd = pidfd;
+	w->pid = pid;
+	w->env = env;
+	w->callback = Napi::Persistent(info[1].As<Napi::Function>());
+	w->context = new Napi::AsyncContext(env, "podbox.watchExit");
+	w->poll.data = w;
+	uv_poll_init(loop, &w->poll, pidfd);
+	uv_poll_start(&w->poll, UV_READABLE, OnExitReadable);
+	return env.Undefined();
 }
 
-Napi::Value Pipe(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) {
-    Napi::Error::New(env, std::string("pipe: ") + strerror(errno)).ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  Napi::Array r = Napi::Array::New(env, 2);
-  r.Set(0u, Napi::Number::New(env, fds[0]));
-  r.Set(1u, Napi::Number::New(env, fds[1]));
-  return r;
+Napi::Value Pipe(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		Napi::Error::New(env, std::string("pipe: ") + strerror(errno)).ThrowAsJavaScriptException();
+		return env.Undefined();
+	}
+	Napi::Array r = Napi::Array::New(env, 2);
+	r.Set(0u, Napi::Number::New(env, fds[0]));
+	r.Set(1u, Napi::Number::New(env, fds[1]));
+	return r;
 }
 
-Napi::Value SocketInNamespace(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  pid_t target = info[0].As<Napi::Number>().Int32Value();
-  int family = info[1].As<Napi::Number>().Int32Value() == 6 ? AF_INET6 : AF_INET;
-  pb_failure f{};
-  int fd = pb_socket_in_namespace(target, family, SOCK_STREAM, &f);
-  if (fd < 0) {
-    ThrowFailure(env, f);
-    return env.Undefined();
-  }
-  return Napi::Number::New(env, fd);
+Napi::Value SocketInNamespace(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	pid_t target = info[0].As<Napi::Number>().Int32Value();
+	int family = info[1].As<Napi::Number>().Int32Value() == 6 ? AF_INET6 : AF_INET;
+	pb_failure f{};
+	int fd = pb_socket_in_namespace(target, family, SOCK_STREAM, &f);
+	if (fd < 0) {
+		ThrowFailure(env, f);
+		return env.Undefined();
+	}
+	return Napi::Number::New(env, fd);
 }
 
-Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("socketInNamespace", Napi::Function::New(env, SocketInNamespace));
-  exports.Set("createNamespaces", Napi::Function::New(env, CreateNamespaces));
-  exports.Set("releaseChild", Napi::Function::New(env, ReleaseChild));
-  exports.Set("spawnInNamespaces", Napi::Function::New(env, SpawnInNamespaces));
-  exports.Set("mountInNamespaces", Napi::Function::New(env, MountInNamespaces));
-  exports.Set("bindSubpath", Napi::Function::New(env, BindSubpath));
-  exports.Set("watchExit", Napi::Function::New(env, WatchExit));
-  exports.Set("pipe", Napi::Function::New(env, Pipe));
-  return exports;
+Napi::Object Init(Napi::Env env, Napi::Object exports)
+{
+	exports.Set("socketInNamespace", Napi::Function::New(env, SocketInNamespace));
+	exports.Set("createNamespaces", Napi::Function::New(env, CreateNamespaces));
+	exports.Set("releaseChild", Napi::Function::New(env, ReleaseChild));
+	exports.Set("spawnInNamespaces", Napi::Function::New(env, SpawnInNamespaces));
+	exports.Set("mountInNamespaces", Napi::Function::New(env, MountInNamespaces));
+	exports.Set("bindSubpath", Napi::Function::New(env, BindSubpath));
+	exports.Set("watchExit", Napi::Function::New(env, WatchExit));
+	exports.Set("pipe", Napi::Function::New(env, Pipe));
+	return exports;
 }
 
-}  // namespace
+} // namespace
 
 NODE_API_MODULE(podbox_native, Init)

@@ -28,15 +28,15 @@
 #include <sys/statvfs.h>
 
 #ifndef MFD_CLOEXEC
-#define MFD_CLOEXEC 0x0001U
+#define MFD_CLOEXEC       0x0001U
 #define MFD_ALLOW_SEALING 0x0002U
 #endif
 #ifndef F_ADD_SEALS
-#define F_ADD_SEALS 1033
-#define F_SEAL_SEAL 0x0001
+#define F_ADD_SEALS   1033
+#define F_SEAL_SEAL   0x0001
 #define F_SEAL_SHRINK 0x0002
-#define F_SEAL_GROW 0x0004
-#define F_SEAL_WRITE 0x0008
+#define F_SEAL_GROW   0x0004
+#define F_SEAL_WRITE  0x0008
 #endif
 #ifndef OPEN_TREE_CLONE
 #define OPEN_TREE_CLONE 1
@@ -46,43 +46,44 @@
 #endif
 
 static const char *const step_names[PB_STEP_COUNT] = {
-	[PB_STEP_NONE] = "none",
-	[PB_STEP_CREATE_PIPE] = "create_pipe",
-	[PB_STEP_CLONE_NAMESPACES] = "clone_namespaces",
-	[PB_STEP_WAIT_FOR_ID_MAPS] = "wait_for_id_maps",
-	[PB_STEP_BECOME_ROOT_IN_USER_NAMESPACE] = "become_root_in_user_namespace",
-	[PB_STEP_MAKE_MOUNTS_SLAVE] = "make_mounts_slave",
-	[PB_STEP_MOUNT_PROC] = "mount_proc",
-	[PB_STEP_SET_HOSTNAME] = "set_hostname",
-	[PB_STEP_BRING_UP_LOOPBACK] = "bring_up_loopback",
-	[PB_STEP_SET_UP_STDIO] = "set_up_stdio",
-	[PB_STEP_CHANGE_DIRECTORY] = "change_directory",
-	[PB_STEP_EXEC] = "exec",
-	[PB_STEP_OPEN_NAMESPACE] = "open_namespace",
-	[PB_STEP_FORK] = "fork",
-	[PB_STEP_JOIN_NAMESPACE] = "join_namespace",
-	[PB_STEP_CLONE_INTO_PID_NAMESPACE] = "clone_into_pid_namespace",
-	[PB_STEP_UNMOUNT] = "unmount",
-	[PB_STEP_MOUNT] = "mount",
-	[PB_STEP_READ_STATUS] = "read_status",
-	[PB_STEP_CREATE_SOCKET] = "create_socket",
-	[PB_STEP_PASS_SOCKET] = "pass_socket",
-	[PB_STEP_COPY_PROGRAM] = "copy_program",
-	[PB_STEP_MOUNT_ROOT_TMPFS] = "mount_root_tmpfs",
-	[PB_STEP_MAKE_MOUNTPOINT] = "make_mountpoint",
-	[PB_STEP_BIND_INTO_ROOT] = "bind_into_root",
-	[PB_STEP_PIVOT_ROOT] = "pivot_root",
-	[PB_STEP_DETACH_OLD_ROOT] = "detach_old_root",
-	[PB_STEP_REMOUNT_ROOT_READ_ONLY] = "remount_root_read_only",
-	[PB_STEP_OPEN_VOLUME] = "open_volume",
-	[PB_STEP_RESOLVE_SUBPATH_BENEATH] = "resolve_subpath_beneath",
-	[PB_STEP_CREATE_SUBPATH_DIRECTORY] = "create_subpath_directory",
-	[PB_STEP_CHOWN_SUBPATH_DIRECTORY] = "chown_subpath_directory",
-	[PB_STEP_CLONE_SUBPATH_MOUNT] = "clone_subpath_mount",
-	[PB_STEP_MOVE_SUBPATH_MOUNT] = "move_subpath_mount",
+        [PB_STEP_NONE] = "none",
+        [PB_STEP_CREATE_PIPE] = "create_pipe",
+        [PB_STEP_CLONE_NAMESPACES] = "clone_namespaces",
+        [PB_STEP_WAIT_FOR_ID_MAPS] = "wait_for_id_maps",
+        [PB_STEP_BECOME_ROOT_IN_USER_NAMESPACE] = "become_root_in_user_namespace",
+        [PB_STEP_MAKE_MOUNTS_SLAVE] = "make_mounts_slave",
+        [PB_STEP_MOUNT_PROC] = "mount_proc",
+        [PB_STEP_SET_HOSTNAME] = "set_hostname",
+        [PB_STEP_BRING_UP_LOOPBACK] = "bring_up_loopback",
+        [PB_STEP_SET_UP_STDIO] = "set_up_stdio",
+        [PB_STEP_CHANGE_DIRECTORY] = "change_directory",
+        [PB_STEP_EXEC] = "exec",
+        [PB_STEP_OPEN_NAMESPACE] = "open_namespace",
+        [PB_STEP_FORK] = "fork",
+        [PB_STEP_JOIN_NAMESPACE] = "join_namespace",
+        [PB_STEP_CLONE_INTO_PID_NAMESPACE] = "clone_into_pid_namespace",
+        [PB_STEP_UNMOUNT] = "unmount",
+        [PB_STEP_MOUNT] = "mount",
+        [PB_STEP_READ_STATUS] = "read_status",
+        [PB_STEP_CREATE_SOCKET] = "create_socket",
+        [PB_STEP_PASS_SOCKET] = "pass_socket",
+        [PB_STEP_COPY_PROGRAM] = "copy_program",
+        [PB_STEP_MOUNT_ROOT_TMPFS] = "mount_root_tmpfs",
+        [PB_STEP_MAKE_MOUNTPOINT] = "make_mountpoint",
+        [PB_STEP_BIND_INTO_ROOT] = "bind_into_root",
+        [PB_STEP_PIVOT_ROOT] = "pivot_root",
+        [PB_STEP_DETACH_OLD_ROOT] = "detach_old_root",
+        [PB_STEP_REMOUNT_ROOT_READ_ONLY] = "remount_root_read_only",
+        [PB_STEP_OPEN_VOLUME] = "open_volume",
+        [PB_STEP_RESOLVE_SUBPATH_BENEATH] = "resolve_subpath_beneath",
+        [PB_STEP_CREATE_SUBPATH_DIRECTORY] = "create_subpath_directory",
+        [PB_STEP_CHOWN_SUBPATH_DIRECTORY] = "chown_subpath_directory",
+        [PB_STEP_CLONE_SUBPATH_MOUNT] = "clone_subpath_mount",
+        [PB_STEP_MOVE_SUBPATH_MOUNT] = "move_subpath_mount",
 };
 
-const char *pb_step_name(int step) {
+const char *pb_step_name(int step)
+{
 	return step > 0 && step < PB_STEP_COUNT ? step_names[step] : "unknown_step";
 }
 
@@ -91,19 +92,21 @@ static const struct {
 	const char *file;
 	int flag;
 } namespaces[] = {
-	{"user", "user", CLONE_NEWUSER}, {"mnt", "mnt", CLONE_NEWNS},	 {"pid", "pid", CLONE_NEWPID},
-	{"net", "net", CLONE_NEWNET},	 {"ipc", "ipc", CLONE_NEWIPC},	 {"uts", "uts", CLONE_NEWUTS},
-	{"cgroup", "cgroup", CLONE_NEWCGROUP},
+        {"user", "user", CLONE_NEWUSER},       {"mnt", "mnt", CLONE_NEWNS},  {"pid", "pid", CLONE_NEWPID},
+        {"net", "net", CLONE_NEWNET},          {"ipc", "ipc", CLONE_NEWIPC}, {"uts", "uts", CLONE_NEWUTS},
+        {"cgroup", "cgroup", CLONE_NEWCGROUP},
 };
 
-int pb_namespace_flag(const char *name) {
+int pb_namespace_flag(const char *name)
+{
 	for (size_t i = 0; i < sizeof namespaces / sizeof namespaces[0]; i++)
 		if (strcmp(namespaces[i].name, name) == 0)
 			return namespaces[i].flag;
 	return 0;
 }
 
-const char *pb_namespace_file(const char *name) {
+const char *pb_namespace_file(const char *name)
+{
 	for (size_t i = 0; i < sizeof namespaces / sizeof namespaces[0]; i++)
 		if (strcmp(namespaces[i].name, name) == 0)
 			return namespaces[i].file;
@@ -119,7 +122,8 @@ struct record {
 	int value;
 };
 
-static void report(int fd, int kind, int step, int value) {
+static void report(int fd, int kind, int step, int value)
+{
 	struct record r = {kind, step, value};
 	ssize_t n;
 	do
@@ -128,13 +132,15 @@ static void report(int fd, int kind, int step, int value) {
 }
 
 /* In a child: report the failed step with errno and exit. */
-static void fail_child(int status_fd, int step) {
+static void fail_child(int status_fd, int step)
+{
 	report(status_fd, RECORD_FAILURE, step, errno);
 	_exit(127);
 }
 
 /* Reads one record; returns 0 at EOF, 1 for a record, -1 on error. */
-static int read_record(int fd, struct record *r) {
+static int read_record(int fd, struct record *r)
+{
 	size_t got = 0;
 	while (got < sizeof *r) {
 		ssize_t n = read(fd, (char *)r + got, sizeof *r - got);
@@ -150,12 +156,14 @@ static int read_record(int fd, struct record *r) {
 	return 1;
 }
 
-static void set_failure(struct pb_failure *f, int step, int err) {
+static void set_failure(struct pb_failure *f, int step, int err)
+{
 	f->step = step;
 	f->err = err;
 }
 
-static pid_t raw_clone(unsigned long flags) {
+static pid_t raw_clone(unsigned long flags)
+{
 	/* Like fork(), without glibc's atfork handlers (unsafe after fork in a threaded process). */
 	return (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
 }
@@ -164,7 +172,8 @@ static pid_t raw_clone(unsigned long flags) {
 
 /* Puts the given fds at 0, 1 and 2. Node opens its own stdio with O_CLOEXEC, so an fd passed
  * as itself (stdio[i] == i) must lose that flag, or the exec'd program starts without it. */
-static int set_up_stdio(const int stdio[3]) {
+static int set_up_stdio(const int stdio[3])
+{
 	for (int i = 0; i < 3; i++) {
 		if (stdio[i] < 0)
 			continue;
@@ -174,14 +183,16 @@ static int set_up_stdio(const int stdio[3]) {
 	return 0;
 }
 
-static void close_fds_from(int first) {
+static void close_fds_from(int first)
+{
 	if (syscall(SYS_close_range, first, ~0U, 0) == 0)
 		return;
 	for (int fd = first; fd < 4096; fd++)
 		close(fd);
 }
 
-static int bring_up_loopback(void) {
+static int bring_up_loopback(void)
+{
 	int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (sock < 0)
 		return -1;
@@ -199,7 +210,8 @@ static int bring_up_loopback(void) {
 	return rc;
 }
 
-static void become_root_in_user_namespace(int status_fd) {
+static void become_root_in_user_namespace(int status_fd)
+{
 	if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0)
 		fail_child(status_fd, PB_STEP_BECOME_ROOT_IN_USER_NAMESPACE);
 	/* Drop the host's supplementary groups; refused when setgroups is denied (single-id map). */
@@ -209,7 +221,8 @@ static void become_root_in_user_namespace(int status_fd) {
 /* Flags a bind remount must keep: the kernel refuses to clear nosuid/nodev/noexec/atime flags
  * that came locked from a more privileged mount namespace (runc rootfs_linux.go remount does the
  * same from statfs). ST_* and MS_* share these values. */
-static unsigned long locked_flags(const char *path) {
+static unsigned long locked_flags(const char *path)
+{
 	struct statvfs sv;
 	if (statvfs(path, &sv) != 0)
 		return 0;
@@ -217,7 +230,8 @@ static unsigned long locked_flags(const char *path) {
 }
 
 /* mkdir -p of every parent of path (which starts with prefix, already existing). */
-static int make_parents(char *path, size_t prefix) {
+static int make_parents(char *path, size_t prefix)
+{
 	for (char *p = path + prefix + 1; *p; p++) {
 		if (*p != '/')
 			continue;
@@ -231,7 +245,8 @@ static int make_parents(char *path, size_t prefix) {
 }
 
 /* Where entry e goes under root_dir: a directory, an empty file or a symlink, as on the host. */
-static int make_mountpoint(const char *root_dir, const struct pb_root_entry *e, char *at, size_t size) {
+static int make_mountpoint(const char *root_dir, const struct pb_root_entry *e, char *at, size_t size)
+{
 	int n = snprintf(at, size, "%s%s", root_dir, e->path);
 	if (n < 0 || (size_t)n >= size) {
 		errno = ENAMETOOLONG;
@@ -262,7 +277,8 @@ static int make_mountpoint(const char *root_dir, const struct pb_root_entry *e, 
  * finds nothing of the host's but these entries. proc is mounted before the host's root goes:
  * the kernel lets a user namespace mount proc only where a full proc is already visible.
  */
-static void build_root_and_pivot(const struct pb_create_config *c, int status_wr) {
+static void build_root_and_pivot(const struct pb_create_config *c, int status_wr)
+{
 	char at[PATH_MAX];
 	if (mount("tmpfs", c->root_dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") != 0)
 		fail_child(status_wr, PB_STEP_MOUNT_ROOT_TMPFS);
@@ -300,7 +316,8 @@ static void build_root_and_pivot(const struct pb_create_config *c, int status_wr
  * cloned_binary.c): the program's file is not in the new root, and /proc/PID/exe then leads to
  * nothing a container could change.
  */
-static int copy_program(const char *path) {
+static int copy_program(const char *path)
+{
 	int in = open(path, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
 		return -1;
@@ -331,7 +348,8 @@ static int copy_program(const char *path) {
 /* The fd the sealed program copy is moved to, after stdio (0-2) and the status pipe (3). */
 #define PROGRAM_FD 4
 
-static void run_new_namespaces_child(const struct pb_create_config *c, int sync_rd, int status_wr) {
+static void run_new_namespaces_child(const struct pb_create_config *c, int sync_rd, int status_wr)
+{
 	/* Die with whoever created us: a pod never outlives its supervisor. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* A session of its own: Ctrl-C on the supervisor's terminal must reach the supervisor only,
@@ -392,8 +410,8 @@ static void run_new_namespaces_child(const struct pb_create_config *c, int sync_
 	fail_child(status_wr, PB_STEP_EXEC);
 }
 
-pid_t pb_create_namespaces(const struct pb_create_config *c, int *sync_fd, int *status_fd,
-			   struct pb_failure *failure) {
+pid_t pb_create_namespaces(const struct pb_create_config *c, int *sync_fd, int *status_fd, struct pb_failure *failure)
+{
 	int sync[2], status[2];
 	if (pipe2(sync, O_CLOEXEC) != 0) {
 		set_failure(failure, PB_STEP_CREATE_PIPE, errno);
@@ -425,7 +443,8 @@ pid_t pb_create_namespaces(const struct pb_create_config *c, int *sync_fd, int *
 	return pid;
 }
 
-int pb_release_child(int sync_fd, int status_fd, struct pb_failure *failure) {
+int pb_release_child(int sync_fd, int status_fd, struct pb_failure *failure)
+{
 	char go = 'g';
 	ssize_t n;
 	do
@@ -453,7 +472,8 @@ int pb_release_child(int sync_fd, int status_fd, struct pb_failure *failure) {
 
 /* --- joining a pod ------------------------------------------------------------------------- */
 
-static int open_namespaces(pid_t target, const char *const *names, int n, int *fds, struct pb_failure *f) {
+static int open_namespaces(pid_t target, const char *const *names, int n, int *fds, struct pb_failure *f)
+{
 	for (int i = 0; i < n; i++) {
 		char path[64];
 		const char *file = pb_namespace_file(names[i]);
@@ -471,12 +491,14 @@ static int open_namespaces(pid_t target, const char *const *names, int n, int *f
 	return n;
 }
 
-static void close_all(int *fds, int n) {
+static void close_all(int *fds, int n)
+{
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
 }
 
-static void join_namespaces(int status_wr, const int *fds, int n) {
+static void join_namespaces(int status_wr, const int *fds, int n)
+{
 	for (int i = 0; i < n; i++)
 		if (setns(fds[i], 0) != 0)
 			fail_child(status_wr, PB_STEP_JOIN_NAMESPACE);
@@ -484,7 +506,8 @@ static void join_namespaces(int status_wr, const int *fds, int n) {
 
 #define MAX_NAMESPACES 8
 
-pid_t pb_spawn_in_namespaces(const struct pb_spawn_config *c, struct pb_failure *failure) {
+pid_t pb_spawn_in_namespaces(const struct pb_spawn_config *c, struct pb_failure *failure)
+{
 	int fds[MAX_NAMESPACES];
 	if (c->n_namespaces > MAX_NAMESPACES) {
 		set_failure(failure, PB_STEP_OPEN_NAMESPACE, E2BIG);
@@ -577,7 +600,8 @@ pid_t pb_spawn_in_namespaces(const struct pb_spawn_config *c, struct pb_failure 
 typedef void (*namespace_work)(void *arg, int status_wr);
 
 static int run_in_namespaces(pid_t target, const char *other, namespace_work work, void *arg,
-			     struct pb_failure *failure) {
+                             struct pb_failure *failure)
+{
 	const char *const names[] = {"user", other};
 	int fds[2];
 	int opened = open_namespaces(target, names, 2, fds, failure);
@@ -629,7 +653,8 @@ struct mount_work {
 	int n_mounts;
 };
 
-static void unmount_then_mount(void *arg, int status_wr) {
+static void unmount_then_mount(void *arg, int status_wr)
+{
 	const struct mount_work *w = arg;
 	for (int i = 0; i < w->n_unmounts; i++)
 		if (umount2(w->unmounts[i], MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
@@ -642,8 +667,9 @@ static void unmount_then_mount(void *arg, int status_wr) {
 	}
 }
 
-int pb_mount_in_namespaces(pid_t target, const char *const *unmounts, int n_unmounts,
-			   const struct pb_mount *mounts, int n_mounts, struct pb_failure *failure) {
+int pb_mount_in_namespaces(pid_t target, const char *const *unmounts, int n_unmounts, const struct pb_mount *mounts,
+                           int n_mounts, struct pb_failure *failure)
+{
 	struct mount_work w = {unmounts, n_unmounts, mounts, n_mounts};
 	return run_in_namespaces(target, "mnt", unmount_then_mount, &w, failure);
 }
@@ -653,7 +679,8 @@ int pb_mount_in_namespaces(pid_t target, const char *const *unmounts, int n_unmo
 /* One component, beneath dir: no symlink (not even one pointing inside), no magic link, no mount
  * crossing, no escape (pkg/volume/util/subpath/subpath_linux.go doSafeOpen does it with
  * O_NOFOLLOW per component; openat2 has the kernel check it, Linux 5.6+). */
-static int open_beneath(int dir, const char *name) {
+static int open_beneath(int dir, const char *name)
+{
 	struct open_how how;
 	memset(&how, 0, sizeof how);
 	how.flags = O_PATH | O_CLOEXEC; /* a symlink, even the last component, is ELOOP */
@@ -662,7 +689,8 @@ static int open_beneath(int dir, const char *name) {
 }
 
 /* Copies the next component of *p into name; 0 at the end, -1 (errno set) if it is invalid. */
-static int next_component(const char **p, char name[NAME_MAX + 1]) {
+static int next_component(const char **p, char name[NAME_MAX + 1])
+{
 	while (**p == '/')
 		(*p)++;
 	size_t len = strcspn(*p, "/");
@@ -689,7 +717,8 @@ static int next_component(const char **p, char name[NAME_MAX + 1]) {
  * bound by descriptor (open_tree + move_mount: the pod's /proc is not this helper's, so
  * /proc/self/fd/N, which the kubelet binds, does not exist here).
  */
-static void bind_subpath(void *arg, int status_wr) {
+static void bind_subpath(void *arg, int status_wr)
+{
 	const struct pb_subpath *s = arg;
 	umask(0);
 	if (umount2(s->target, MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
@@ -725,13 +754,15 @@ static void bind_subpath(void *arg, int status_wr) {
 		fail_child(status_wr, PB_STEP_MOVE_SUBPATH_MOUNT);
 }
 
-int pb_bind_subpath_in_namespaces(pid_t target, const struct pb_subpath *s, struct pb_failure *failure) {
+int pb_bind_subpath_in_namespaces(pid_t target, const struct pb_subpath *s, struct pb_failure *failure)
+{
 	return run_in_namespaces(target, "mnt", bind_subpath, (void *)s, failure);
 }
 
 /* --- a socket in a pod's network namespace ------------------------------------------------- */
 
-static int send_fd(int channel, int fd) {
+static int send_fd(int channel, int fd)
+{
 	char byte = 0;
 	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
 	union {
@@ -748,7 +779,8 @@ static int send_fd(int channel, int fd) {
 	return sendmsg(channel, &msg, 0) == 1 ? 0 : -1;
 }
 
-static int receive_fd(int channel) {
+static int receive_fd(int channel)
+{
 	char byte;
 	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
 	union {
@@ -774,7 +806,8 @@ struct socket_work {
 	int domain, type, channel;
 };
 
-static void make_and_pass_socket(void *arg, int status_wr) {
+static void make_and_pass_socket(void *arg, int status_wr)
+{
 	const struct socket_work *w = arg;
 	int sock = socket(w->domain, w->type | SOCK_CLOEXEC, 0);
 	if (sock < 0)
@@ -785,7 +818,8 @@ static void make_and_pass_socket(void *arg, int status_wr) {
 
 /* A socket made in the pod's network namespace, passed back over a socketpair (SCM_RIGHTS): it
  * stays in that namespace, so connect() from here reaches the pod's 127.0.0.1. */
-int pb_socket_in_namespace(pid_t target, int domain, int type, struct pb_failure *failure) {
+int pb_socket_in_namespace(pid_t target, int domain, int type, struct pb_failure *failure)
+{
 	int channel[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) != 0) {
 		set_failure(failure, PB_STEP_CREATE_PIPE, errno);

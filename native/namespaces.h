@@ -75,11 +75,11 @@ struct pb_root_entry {
 };
 
 struct pb_create_config {
-	int clone_flags;        /* CLONE_NEW* of the namespaces to create */
-	const char *hostname;   /* set in the new UTS namespace, or NULL */
-	int mount_proc;         /* mount a fresh /proc for the new PID namespace */
-	int give_status_fd;     /* pass the status pipe as fd 3 (pause -r 3) instead of closing it at exec */
-	int stdio[3];           /* fds for 0,1,2 of the child, or -1 to inherit */
+	int clone_flags;      /* CLONE_NEW* of the namespaces to create */
+	const char *hostname; /* set in the new UTS namespace, or NULL */
+	int mount_proc;       /* mount a fresh /proc for the new PID namespace */
+	int give_status_fd;   /* pass the status pipe as fd 3 (pause -r 3) instead of closing it at exec */
+	int stdio[3];         /* fds for 0,1,2 of the child, or -1 to inherit */
 	char *const *argv;
 	char *const *envp;
 	/* With a mount namespace: build a new root on the empty directory root_dir from root[],
@@ -96,13 +96,13 @@ struct pb_create_config {
  * caller can write its uid/gid maps in between. Returns the child's pid, or -1 with *failure set.
  */
 pid_t pb_create_namespaces(const struct pb_create_config *config, int *sync_fd, int *status_fd,
-			   struct pb_failure *failure);
+                           struct pb_failure *failure);
 
 /* Lets the child go on and waits until it has exec'd (and, with give_status_fd, until it closed fd 3). */
 int pb_release_child(int sync_fd, int status_fd, struct pb_failure *failure);
 
 struct pb_spawn_config {
-	pid_t target;              /* a process inside the pod (the pause process) */
+	pid_t target;                  /* a process inside the pod (the pause process) */
 	const char *const *namespaces; /* names, in join order; "user" must come first */
 	int n_namespaces;
 	char *const *argv;
@@ -126,8 +126,8 @@ struct pb_mount {
 };
 
 /* Unmounts then mounts, in a forked child that joined the target's user and mount namespaces. */
-int pb_mount_in_namespaces(pid_t target, const char *const *unmounts, int n_unmounts,
-			   const struct pb_mount *mounts, int n_mounts, struct pb_failure *failure);
+int pb_mount_in_namespaces(pid_t target, const char *const *unmounts, int n_unmounts, const struct pb_mount *mounts,
+                           int n_mounts, struct pb_failure *failure);
 
 struct pb_subpath {
 	const char *volume;  /* the volume's directory */

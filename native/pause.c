@@ -35,19 +35,22 @@
 
 #define PAUSE_VERSION "podbox-pause 0.1.0"
 
-static void die_with_error(const char *step) {
+static void die_with_error(const char *step)
+{
 	fprintf(stderr, "pause: %s: %s\n", step, strerror(errno));
 	exit(1);
 }
 
 /* Every descriptor but 0-2 and the readiness fd came from whoever started us: let them go. */
-static void close_inherited_fds(int keep) {
+static void close_inherited_fds(int keep)
+{
 	for (int fd = 3; fd < 1024; fd++)
 		if (fd != keep)
 			close(fd);
 }
 
-static void reap_all_children(void) {
+static void reap_all_children(void)
+{
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
 }
@@ -63,7 +66,8 @@ struct cap_data {
 };
 #define CAP_VERSION_3 0x20080522
 
-static void drop_privileges(void) {
+static void drop_privileges(void)
+{
 	struct cap_header header = {CAP_VERSION_3, 0};
 	struct cap_data data[2];
 	memset(data, 0, sizeof data);
@@ -78,7 +82,8 @@ static void drop_privileges(void) {
 /* stderr was the supervisor's (a terminal, for a foreground run) so that a failure to start is
  * seen; past this point pause has nothing to say, and a container that may open /proc/1/fd/2
  * must not find the user's terminal there. */
-static void release_stderr(void) {
+static void release_stderr(void)
+{
 	int null = open("/dev/null", O_WRONLY);
 	if (null < 0 || (null != 2 && dup2(null, 2) < 0))
 		die_with_error("release_stderr");
@@ -86,7 +91,8 @@ static void release_stderr(void) {
 		close(null);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
 	int ready_fd = -1;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-v") == 0) {

@@ -36,10 +36,18 @@ export function stateDirChain(
   const leaf = stateDirs(env)[which];
   const hint = (vars: string) => `remove it, or set ${vars} to a private directory (yours, mode 0700)`;
   if (env.PODBOX_HOME) {
-    return { chain: [{ path: env.PODBOX_HOME, ours: false }, { path: leaf, ours: true }], hint: hint('PODBOX_HOME') };
+    return {
+      chain: [
+        { path: env.PODBOX_HOME, ours: false },
+        { path: leaf, ours: true },
+      ],
+      hint: hint('PODBOX_HOME'),
+    };
   }
   if (which === 'images') return { chain: [{ path: leaf, ours: true }], hint: hint('XDG_DATA_HOME or PODBOX_HOME') };
-  const runtime = env.XDG_RUNTIME_DIR ? { path: env.XDG_RUNTIME_DIR, ours: false } : { path: dirname(leaf), ours: true };
+  const runtime = env.XDG_RUNTIME_DIR
+    ? { path: env.XDG_RUNTIME_DIR, ours: false }
+    : { path: dirname(leaf), ours: true };
   return { chain: [runtime, { path: leaf, ours: true }], hint: hint('XDG_RUNTIME_DIR or PODBOX_HOME') };
 }
 

@@ -23,7 +23,11 @@ export function chosenContainer(pod: Pod, requested: string | undefined): Contai
   const choices = `choose one of: [${apps.join(' ')}]${inits.length ? ` or one of the init containers: [${inits.join(' ')}]` : ''}`;
   if (requested === undefined) {
     if (apps.length === 1) return pod.spec.containers[0]!;
-    throw new PodboxError('InvalidArgument', `a container name must be specified for pod ${name}, ${choices}`, 'add -c NAME');
+    throw new PodboxError(
+      'InvalidArgument',
+      `a container name must be specified for pod ${name}, ${choices}`,
+      'add -c NAME',
+    );
   }
   const c = allContainers(pod).find((x) => x.name === requested);
   if (!c) throw new PodboxError('ContainerNotFound', `container ${requested} is not valid for pod ${name}`, choices);

@@ -12,7 +12,11 @@ import type { Container, Manifest, Pod } from './types.js';
 export function containerEnv(c: Container, m: Manifest, ips: { podIP: string; hostIP: string }): string[] {
   const env = new Map<string, string>();
   for (const from of c.envFrom ?? []) {
-    const data = from.configMapRef ? configMapData(m, from.configMapRef.name) : from.secretRef ? secretData(m, from.secretRef.name) : {};
+    const data = from.configMapRef
+      ? configMapData(m, from.configMapRef.name)
+      : from.secretRef
+        ? secretData(m, from.secretRef.name)
+        : {};
     for (const [k, v] of Object.entries(data)) {
       const name = (from.prefix ?? '') + k;
       // The kubelet skips (and reports) keys that are not valid variable names.
@@ -22,8 +26,10 @@ export function containerEnv(c: Container, m: Manifest, ips: { podIP: string; ho
   for (const e of c.env ?? []) {
     let value: string | undefined;
     if (e.valueFrom?.fieldRef) value = fieldValue(m.pod, e.valueFrom.fieldRef.fieldPath, ips);
-    else if (e.valueFrom?.configMapKeyRef) value = configMapData(m, e.valueFrom.configMapKeyRef.name)[e.valueFrom.configMapKeyRef.key];
-    else if (e.valueFrom?.secretKeyRef) value = secretData(m, e.valueFrom.secretKeyRef.name)[e.valueFrom.secretKeyRef.key];
+    else if (e.valueFrom?.configMapKeyRef)
+      value = configMapData(m, e.valueFrom.configMapKeyRef.name)[e.valueFrom.configMapKeyRef.key];
+    else if (e.valueFrom?.secretKeyRef)
+      value = secretData(m, e.valueFrom.secretKeyRef.name)[e.valueFrom.secretKeyRef.key];
     else value = expand(e.value ?? '', env);
     // An optional reference to a missing object or key leaves the variable unset.
     if (value !== undefined) env.set(e.name, value);
@@ -49,12 +55,22 @@ export function expand(input: string, vars: Map<string, string>): string {
   let out = '';
   for (let i = 0; i < input.length; i++) {
     const ch = input[i];
-    if (ch !== '$' || i + 1 >= input.length) { out += ch; continue; }
+    if (ch !== '$' || i + 1 >= input.length) {
+      out += ch;
+      continue;
+    }
     const next = input[i + 1];
-    if (next === '$') { out += '$'; i++; continue; }
+    if (next === '$') {
+      out += '$';
+      i++;
+      continue;
+    }
     if (next === '(') {
       const close = input.indexOf(')', i + 2);
-      if (close < 0) { out += input.slice(i); break; }
+      if (close < 0) {
+        out += input.slice(i);
+        break;
+      }
       const name = input.slice(i + 2, close);
       out += vars.has(name) ? vars.get(name) : `$(${name})`;
       i = close;
@@ -74,10 +90,14 @@ export function metadataFieldValue(pod: Pod, path: string): string | undefined {
   const keyed = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(path);
   if (keyed) return (keyed[1] === 'labels' ? meta.labels : meta.annotations)?.[keyed[2]!] ?? '';
   switch (path) {
-    case 'metadata.name': return meta.name;
-    case 'metadata.namespace': return meta.namespace;
-    case 'metadata.uid': return meta.uid ?? '';
-    default: return undefined;
+    case 'metadata.name':
+      return meta.name;
+    case 'metadata.namespace':
+      return meta.namespace;
+    case 'metadata.uid':
+      return meta.uid ?? '';
+    default:
+      return undefined;
   }
 }
 
@@ -86,11 +106,18 @@ function fieldValue(pod: Pod, path: string, ips: { podIP: string; hostIP: string
   if (meta !== undefined) return meta;
   switch (path) {
     // The node's name, as the Scheduled event and `podbox get -o wide` give it.
-    case 'spec.nodeName': return NODE_NAME;
-    case 'spec.serviceAccountName': return pod.spec.serviceAccountName ?? 'default';
-    case 'status.hostIP': case 'status.hostIPs': return ips.hostIP;
-    case 'status.podIP': case 'status.podIPs': return ips.podIP;
-    default: return '';
+    case 'spec.nodeName':
+      return NODE_NAME;
+    case 'spec.serviceAccountName':
+      return pod.spec.serviceAccountName ?? 'default';
+    case 'status.hostIP':
+    case 'status.hostIPs':
+      return ips.hostIP;
+    case 'status.podIP':
+    case 'status.podIPs':
+      return ips.podIP;
+    default:
+      return '';
   }
 }
 

@@ -11,8 +11,11 @@ export function readManifestFile(file: string): string {
   try {
     r = readAtMost(file === '-' ? 0 : file, MAX_MANIFEST_BYTES);
   } catch (e) {
-    throw new PodboxError('InvalidArgument', `cannot read ${file}: ${(e as Error).message.replace(/^[A-Z]+: /, '')}`,
-      'give the path of a Pod manifest, or - for stdin');
+    throw new PodboxError(
+      'InvalidArgument',
+      `cannot read ${file}: ${(e as Error).message.replace(/^[A-Z]+: /, '')}`,
+      'give the path of a Pod manifest, or - for stdin',
+    );
   }
   if (r.over) throw manifestTooLarge(file === '-' ? 'stdin' : file);
   return r.bytes.toString('utf8');

@@ -7,7 +7,6 @@ import type { ConfigMap, Container, DecodedPod, Manifest, Pod, Secret } from './
 import * as schema from './schema.js';
 import { UNSUPPORTED, API_MESSAGE } from './schema.js';
 
-
 /**
  * `podbox run FILE`'s input: YAML or JSON, one or more documents, exactly one v1 Pod plus the
  * v1 ConfigMaps and Secrets it uses. Returns the pod validated and defaulted as the API server
@@ -35,22 +34,28 @@ export function parseManifest(text: string, source: string): Manifest {
   const secrets = new Map<string, Secret>();
   for (const { value, index } of objects) {
     const doc = objects.length > 1 ? ` (document ${index + 1})` : '';
-    if (typeof value !== 'object' || Array.isArray(value)) throw invalid(where, `document ${index + 1} is not an object`, 'give a v1 Pod manifest');
+    if (typeof value !== 'object' || Array.isArray(value))
+      throw invalid(where, `document ${index + 1} is not an object`, 'give a v1 Pod manifest');
     const { apiVersion, kind } = value as { apiVersion?: unknown; kind?: unknown };
     const name = nameOf(value);
     if (kind === 'Pod' || kind === undefined) {
-      if (podObject !== undefined) throw invalid(where, `holds more than one Pod${doc}`, 'podbox runs one pod per file: split them into files');
+      if (podObject !== undefined)
+        throw invalid(where, `holds more than one Pod${doc}`, 'podbox runs one pod per file: split them into files');
       podObject = value;
     } else if (kind === 'ConfigMap' && apiVersion === 'v1') {
       configMaps.set(String(name), check(schema.configMap, value, where, `configmap "${name}"`) as ConfigMap);
     } else if (kind === 'Secret' && apiVersion === 'v1') {
       secrets.set(String(name), check(schema.secret, value, where, `secret "${name}"`) as Secret);
     } else {
-      throw invalid(where, `${String(apiVersion ?? '?')}/${String(kind)} "${name}"${doc} is not something podbox runs`,
-        'give one v1 Pod, with the v1 ConfigMaps and Secrets it uses');
+      throw invalid(
+        where,
+        `${String(apiVersion ?? '?')}/${String(kind)} "${name}"${doc} is not something podbox runs`,
+        'give one v1 Pod, with the v1 ConfigMaps and Secrets it uses',
+      );
     }
   }
-  if (podObject === undefined) throw invalid(where, 'holds no Pod', 'give a manifest with kind: Pod and apiVersion: v1');
+  if (podObject === undefined)
+    throw invalid(where, 'holds no Pod', 'give a manifest with kind: Pod and apiVersion: v1');
 
   const podLabel = `pod "${nameOf(podObject)}"`;
   const pod = withDefaults(check(schema.pod, podObject, where, podLabel));
@@ -67,9 +72,11 @@ export function parseManifest(text: string, source: string): Manifest {
 export const MAX_MANIFEST_BYTES = 3 * 1024 * 1024;
 
 export function manifestTooLarge(where: string): PodboxError {
-  return new PodboxError('InvalidManifest',
+  return new PodboxError(
+    'InvalidManifest',
     `${where}: is larger than 3 MiB (${MAX_MANIFEST_BYTES} bytes), the API server's limit`,
-    'make it smaller: large data belongs in an image or a volume, not in the manifest');
+    'make it smaller: large data belongs in an image or a volume, not in the manifest',
+  );
 }
 
 /**
@@ -81,8 +88,11 @@ function toJS(d: ReturnType<typeof parseAllDocuments>[number] & { toJS: unknown 
     return d.toJS({ maxAliasCount: 100 });
   } catch (e) {
     if (e instanceof ReferenceError && e.message.startsWith('Excessive alias count')) {
-      throw invalid(where, 'expands its YAML aliases too far (over 100 aliased nodes, as a "billion laughs" does)',
-        'write the values out, or use fewer aliases (*name)');
+      throw invalid(
+        where,
+        'expands its YAML aliases too far (over 100 aliased nodes, as a "billion laughs" does)',
+        'write the values out, or use fewer aliases (*name)',
+      );
     }
     throw e;
   }
@@ -118,19 +128,36 @@ const GO_PREFIXED_INT: ScalarTag = {
 };
 
 /** A problem found at a field, in the API server's terms. */
-interface Problem { path: string; message: string; hint?: string; unsupported?: boolean }
+interface Problem {
+  path: string;
+  message: string;
+  hint?: string;
+  unsupported?: boolean;
+}
 
 function check<T extends z.ZodType>(s: T, value: unknown, where: string, label: string): z.output<T> {
   const r = s.safeParse(value);
   if (r.success) return r.data;
   // A typo is the likeliest cause of any other complaint, so unknown fields are reported first.
-  const rank = (i: z.ZodIssue) => (i.code === 'unrecognized_keys' ? 0 : i.code === 'custom' && (i.params as Record<string, unknown> | undefined)?.[UNSUPPORTED] ? 1 : 2);
+  const rank = (i: z.ZodIssue) =>
+    i.code === 'unrecognized_keys'
+      ? 0
+      : i.code === 'custom' && (i.params as Record<string, unknown> | undefined)?.[UNSUPPORTED]
+        ? 1
+        : 2;
   const issue = [...r.error.issues].sort((a, b) => rank(a) - rank(b))[0]!;
-  const more = r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more problem${r.error.issues.length > 2 ? 's' : ''})` : '';
+  const more =
+    r.error.issues.length > 1
+      ? ` (and ${r.error.issues.length - 1} more problem${r.error.issues.length > 2 ? 's' : ''})`
+      : '';
   let problem: Problem;
   if (issue.code === 'unrecognized_keys') {
     const path = fieldPath([...issue.path, issue.keys[0]!]);
-    problem = { path, message: 'unknown field', hint: `remove it or fix its spelling (\`kubectl explain pod.${kindPath(issue.path)}\` lists the fields)` };
+    problem = {
+      path,
+      message: 'unknown field',
+      hint: `remove it or fix its spelling (\`kubectl explain pod.${kindPath(issue.path)}\` lists the fields)`,
+    };
   } else if (issue.code === 'custom' && (issue.params as Record<string, unknown> | undefined)?.[UNSUPPORTED]) {
     problem = { path: fieldPath(issue.path), message: issue.message, unsupported: true };
   } else if (issue.code === 'custom' && (issue.params as Record<string, unknown> | undefined)?.[API_MESSAGE]) {
@@ -142,8 +169,15 @@ function check<T extends z.ZodType>(s: T, value: unknown, where: string, label: 
     const path = fieldPath(issue.path);
     if (issue.code === 'invalid_enum_value' || issue.code === 'invalid_literal') {
       // The API server's wording for an enum: Unsupported value: "X": supported values: "A", "B"
-      const values = (issue.code === 'invalid_enum_value' ? issue.options : [issue.expected]).map((v) => JSON.stringify(v)).join(', ');
-      throw fieldError(where, label, { path, message: `Unsupported value${shown(input)}: supported values: ${values}` }, more);
+      const values = (issue.code === 'invalid_enum_value' ? issue.options : [issue.expected])
+        .map((v) => JSON.stringify(v))
+        .join(', ');
+      throw fieldError(
+        where,
+        label,
+        { path, message: `Unsupported value${shown(input)}: supported values: ${values}` },
+        more,
+      );
     }
     // zod's own wording starts with a capital ("Expected array, received string"); ours does not.
     const what = issue.message.charAt(0).toLowerCase() + issue.message.slice(1);
@@ -174,7 +208,12 @@ export function fieldPath(path: readonly PropertyKey[]): string {
 
 /** The `kubectl explain` path of an object: indices dropped. */
 function kindPath(path: readonly PropertyKey[]): string {
-  return path.filter((p) => typeof p !== 'number').map(String).join('.') || '';
+  return (
+    path
+      .filter((p) => typeof p !== 'number')
+      .map(String)
+      .join('.') || ''
+  );
 }
 
 /** The value at a zod issue's path in what the user wrote. */
@@ -238,32 +277,76 @@ export function defaultPullPolicy(image: string): 'Always' | 'IfNotPresent' {
 /** The rules validation.go checks across fields, plus references to ConfigMaps and Secrets. */
 function* crossChecks(m: Manifest): Generator<Problem> {
   const { pod } = m;
-  if (!pod.metadata.name) yield { path: 'metadata.name', message: 'Required value: name or generateName is required', hint: 'set metadata.name' };
+  if (!pod.metadata.name)
+    yield {
+      path: 'metadata.name',
+      message: 'Required value: name or generateName is required',
+      hint: 'set metadata.name',
+    };
   if (pod.metadata.generateName !== undefined && !schema.dnsSubdomain.safeParse(pod.metadata.name).success) {
-    yield { path: 'metadata.generateName', message: `Invalid value "${pod.metadata.generateName}": must make a lowercase RFC 1123 subdomain`, hint: 'use lowercase letters, digits and -' };
+    yield {
+      path: 'metadata.generateName',
+      message: `Invalid value "${pod.metadata.generateName}": must make a lowercase RFC 1123 subdomain`,
+      hint: 'use lowercase letters, digits and -',
+    };
   }
   const volumes = new Set<string>();
   for (const [i, v] of (pod.spec.volumes ?? []).entries()) {
     const path = `spec.volumes[${i}]`;
-    if (volumes.has(v.name)) yield { path: `${path}.name`, message: `Duplicate value: "${v.name}"`, hint: 'give each volume its own name' };
+    if (volumes.has(v.name))
+      yield { path: `${path}.name`, message: `Duplicate value: "${v.name}"`, hint: 'give each volume its own name' };
     volumes.add(v.name);
     const sources = (['emptyDir', 'configMap', 'secret'] as const).filter((k) => v[k] !== undefined);
     if (sources.length !== 1) {
-      yield { path, message: sources.length ? `may not specify more than 1 volume type (${sources.join(', ')})` : 'must specify a volume type', hint: 'give exactly one of emptyDir, configMap, secret' };
+      yield {
+        path,
+        message: sources.length
+          ? `may not specify more than 1 volume type (${sources.join(', ')})`
+          : 'must specify a volume type',
+        hint: 'give exactly one of emptyDir, configMap, secret',
+      };
     }
-    if (v.configMap) yield* keyRefs(m, `${path}.configMap`, 'configmap', v.configMap.name, v.configMap.optional, v.configMap.items?.map((it) => it.key));
-    if (v.secret) yield* keyRefs(m, `${path}.secret`, 'secret', v.secret.secretName, v.secret.optional, v.secret.items?.map((it) => it.key));
+    if (v.configMap)
+      yield* keyRefs(
+        m,
+        `${path}.configMap`,
+        'configmap',
+        v.configMap.name,
+        v.configMap.optional,
+        v.configMap.items?.map((it) => it.key),
+      );
+    if (v.secret)
+      yield* keyRefs(
+        m,
+        `${path}.secret`,
+        'secret',
+        v.secret.secretName,
+        v.secret.optional,
+        v.secret.items?.map((it) => it.key),
+      );
   }
 
   const names = new Set<string>();
-  const groups: [string, Container[]][] = [['spec.initContainers', pod.spec.initContainers ?? []], ['spec.containers', pod.spec.containers]];
+  const groups: [string, Container[]][] = [
+    ['spec.initContainers', pod.spec.initContainers ?? []],
+    ['spec.containers', pod.spec.containers],
+  ];
   for (const [group, list] of groups) {
     for (const [i, c] of list.entries()) {
       const path = `${group}[${i}]`;
-      if (names.has(c.name)) yield { path: `${path}.name`, message: `Duplicate value: "${c.name}"`, hint: 'give each container, init containers included, its own name' };
+      if (names.has(c.name))
+        yield {
+          path: `${path}.name`,
+          message: `Duplicate value: "${c.name}"`,
+          hint: 'give each container, init containers included, its own name',
+        };
       names.add(c.name);
       if (c.restartPolicy && group === 'spec.containers') {
-        yield { path: `${path}.restartPolicy`, message: 'Forbidden: may not be set for non-init containers', hint: 'remove it; the pod\'s spec.restartPolicy applies' };
+        yield {
+          path: `${path}.restartPolicy`,
+          message: 'Forbidden: may not be set for non-init containers',
+          hint: "remove it; the pod's spec.restartPolicy applies",
+        };
       }
       yield* containerChecks(m, group, path, c, volumes);
     }
@@ -271,74 +354,180 @@ function* crossChecks(m: Manifest): Generator<Problem> {
 }
 
 /** The rules of one container: its mounts, ports, env, probes and hooks (validation.go validateContainers). */
-function* containerChecks(m: Manifest, group: string, path: string, c: Container, volumes: Set<string>): Generator<Problem> {
+function* containerChecks(
+  m: Manifest,
+  group: string,
+  path: string,
+  c: Container,
+  volumes: Set<string>,
+): Generator<Problem> {
   const mountPaths = new Set<string>();
   for (const [j, vm] of (c.volumeMounts ?? []).entries()) {
     const p = `${path}.volumeMounts[${j}]`;
-    if (!volumes.has(vm.name)) yield { path: `${p}.name`, message: `Not found: "${vm.name}"`, hint: 'add a volume of that name to spec.volumes' };
-    if (mountPaths.has(vm.mountPath)) yield { path: `${p}.mountPath`, message: `Invalid value "${vm.mountPath}": must be unique`, hint: 'mount each path once' };
+    if (!volumes.has(vm.name))
+      yield {
+        path: `${p}.name`,
+        message: `Not found: "${vm.name}"`,
+        hint: 'add a volume of that name to spec.volumes',
+      };
+    if (mountPaths.has(vm.mountPath))
+      yield {
+        path: `${p}.mountPath`,
+        message: `Invalid value "${vm.mountPath}": must be unique`,
+        hint: 'mount each path once',
+      };
     mountPaths.add(vm.mountPath);
     if (vm.subPath !== undefined && (vm.subPath.startsWith('/') || vm.subPath.split('/').includes('..'))) {
-      yield { path: `${p}.subPath`, message: `Invalid value "${vm.subPath}": must be a relative path without '..'`, hint: 'name a path inside the volume' };
+      yield {
+        path: `${p}.subPath`,
+        message: `Invalid value "${vm.subPath}": must be a relative path without '..'`,
+        hint: 'name a path inside the volume',
+      };
     }
   }
   const ports = new Set<string>();
   for (const [j, port] of (c.ports ?? []).entries()) {
-    if (port.name && ports.has(port.name)) yield { path: `${path}.ports[${j}].name`, message: `Duplicate value: "${port.name}"`, hint: 'give each port its own name' };
+    if (port.name && ports.has(port.name))
+      yield {
+        path: `${path}.ports[${j}].name`,
+        message: `Duplicate value: "${port.name}"`,
+        hint: 'give each port its own name',
+      };
     if (port.name) ports.add(port.name);
   }
   for (const [j, e] of (c.env ?? []).entries()) {
     const p = `${path}.env[${j}]`;
     const from = e.valueFrom;
-    if (from && e.value !== undefined) yield { path: `${p}.valueFrom`, message: 'Invalid value: may not be specified when `value` is not empty', hint: 'give value or valueFrom' };
+    if (from && e.value !== undefined)
+      yield {
+        path: `${p}.valueFrom`,
+        message: 'Invalid value: may not be specified when `value` is not empty',
+        hint: 'give value or valueFrom',
+      };
     if (from) {
       const n = [from.fieldRef, from.configMapKeyRef, from.secretKeyRef].filter(Boolean).length;
-      if (n !== 1) yield { path: `${p}.valueFrom`, message: 'Invalid value: must specify one of: `fieldRef`, `configMapKeyRef` or `secretKeyRef`', hint: 'give exactly one source' };
+      if (n !== 1)
+        yield {
+          path: `${p}.valueFrom`,
+          message: 'Invalid value: must specify one of: `fieldRef`, `configMapKeyRef` or `secretKeyRef`',
+          hint: 'give exactly one source',
+        };
       if (from.fieldRef && !FIELD_PATH.test(from.fieldRef.fieldPath)) {
-        yield { path: `${p}.valueFrom.fieldRef.fieldPath`, message: `Unsupported value: "${from.fieldRef.fieldPath}"`, hint: 'use metadata.name, metadata.namespace, metadata.uid, metadata.labels[\'KEY\'], metadata.annotations[\'KEY\'], spec.nodeName, spec.serviceAccountName, status.hostIP, status.hostIPs, status.podIP or status.podIPs' };
+        yield {
+          path: `${p}.valueFrom.fieldRef.fieldPath`,
+          message: `Unsupported value: "${from.fieldRef.fieldPath}"`,
+          hint: "use metadata.name, metadata.namespace, metadata.uid, metadata.labels['KEY'], metadata.annotations['KEY'], spec.nodeName, spec.serviceAccountName, status.hostIP, status.hostIPs, status.podIP or status.podIPs",
+        };
       }
-      if (from.configMapKeyRef) yield* keyRefs(m, `${p}.valueFrom.configMapKeyRef`, 'configmap', from.configMapKeyRef.name, from.configMapKeyRef.optional, [from.configMapKeyRef.key]);
-      if (from.secretKeyRef) yield* keyRefs(m, `${p}.valueFrom.secretKeyRef`, 'secret', from.secretKeyRef.name, from.secretKeyRef.optional, [from.secretKeyRef.key]);
+      if (from.configMapKeyRef)
+        yield* keyRefs(
+          m,
+          `${p}.valueFrom.configMapKeyRef`,
+          'configmap',
+          from.configMapKeyRef.name,
+          from.configMapKeyRef.optional,
+          [from.configMapKeyRef.key],
+        );
+      if (from.secretKeyRef)
+        yield* keyRefs(m, `${p}.valueFrom.secretKeyRef`, 'secret', from.secretKeyRef.name, from.secretKeyRef.optional, [
+          from.secretKeyRef.key,
+        ]);
     }
   }
   for (const [j, e] of (c.envFrom ?? []).entries()) {
     const p = `${path}.envFrom[${j}]`;
-    if (!!e.configMapRef === !!e.secretRef) yield { path: p, message: 'Invalid value: must specify one of: `configMapRef` or `secretRef`', hint: 'give exactly one source' };
-    if (e.configMapRef) yield* keyRefs(m, `${p}.configMapRef`, 'configmap', e.configMapRef.name, e.configMapRef.optional);
+    if (!!e.configMapRef === !!e.secretRef)
+      yield {
+        path: p,
+        message: 'Invalid value: must specify one of: `configMapRef` or `secretRef`',
+        hint: 'give exactly one source',
+      };
+    if (e.configMapRef)
+      yield* keyRefs(m, `${p}.configMapRef`, 'configmap', e.configMapRef.name, e.configMapRef.optional);
     if (e.secretRef) yield* keyRefs(m, `${p}.secretRef`, 'secret', e.secretRef.name, e.secretRef.optional);
   }
   for (const kind of ['livenessProbe', 'readinessProbe', 'startupProbe'] as const) {
     const probe = c[kind];
     if (!probe) continue;
     const handlers = (['exec', 'httpGet', 'tcpSocket', 'grpc'] as const).filter((k) => probe[k]);
-    if (handlers.length !== 1) yield { path: `${path}.${kind}`, message: handlers.length ? 'may not specify more than 1 handler type' : 'must specify a handler type', hint: 'give exactly one of exec, httpGet, tcpSocket, grpc' };
-    if (kind !== 'readinessProbe' && probe.successThreshold !== 1) yield { path: `${path}.${kind}.successThreshold`, message: 'Invalid value: must be 1', hint: 'only readiness probes may need more than one success' };
-    if (group === 'spec.initContainers' && !c.restartPolicy) yield { path: `${path}.${kind}`, message: 'Forbidden: may not be set for init containers without restartPolicy=Always', hint: 'remove it' };
+    if (handlers.length !== 1)
+      yield {
+        path: `${path}.${kind}`,
+        message: handlers.length ? 'may not specify more than 1 handler type' : 'must specify a handler type',
+        hint: 'give exactly one of exec, httpGet, tcpSocket, grpc',
+      };
+    if (kind !== 'readinessProbe' && probe.successThreshold !== 1)
+      yield {
+        path: `${path}.${kind}.successThreshold`,
+        message: 'Invalid value: must be 1',
+        hint: 'only readiness probes may need more than one success',
+      };
+    if (group === 'spec.initContainers' && !c.restartPolicy)
+      yield {
+        path: `${path}.${kind}`,
+        message: 'Forbidden: may not be set for init containers without restartPolicy=Always',
+        hint: 'remove it',
+      };
   }
   if (c.lifecycle && group === 'spec.initContainers' && !c.restartPolicy) {
-    yield { path: `${path}.lifecycle`, message: 'Forbidden: may not be set for init containers without restartPolicy=Always', hint: 'remove it, or make the container a sidecar' };
+    yield {
+      path: `${path}.lifecycle`,
+      message: 'Forbidden: may not be set for init containers without restartPolicy=Always',
+      hint: 'remove it, or make the container a sidecar',
+    };
   }
   for (const hook of ['postStart', 'preStop'] as const) {
     const h = c.lifecycle?.[hook];
     if (!h) continue;
     const handlers = (['exec', 'httpGet', 'tcpSocket', 'sleep'] as const).filter((k) => h[k]);
-    if (handlers.length !== 1) yield { path: `${path}.lifecycle.${hook}`, message: handlers.length ? 'may not specify more than 1 handler type' : 'must specify a handler type', hint: 'give exactly one of exec, httpGet, sleep' };
-    if (h.tcpSocket) yield { path: `${path}.lifecycle.${hook}.tcpSocket`, message: 'tcpSocket hooks are deprecated and not supported', hint: 'use exec or httpGet', unsupported: true };
+    if (handlers.length !== 1)
+      yield {
+        path: `${path}.lifecycle.${hook}`,
+        message: handlers.length ? 'may not specify more than 1 handler type' : 'must specify a handler type',
+        hint: 'give exactly one of exec, httpGet, sleep',
+      };
+    if (h.tcpSocket)
+      yield {
+        path: `${path}.lifecycle.${hook}.tcpSocket`,
+        message: 'tcpSocket hooks are deprecated and not supported',
+        hint: 'use exec or httpGet',
+        unsupported: true,
+      };
   }
 }
 
 /** fieldRef paths the downward API supports for env (validation.validEnvDownwardAPIFieldPathExpressions). */
-const FIELD_PATH = /^(metadata\.(name|namespace|uid)|metadata\.(labels|annotations)\['[^']+'\]|spec\.(nodeName|serviceAccountName)|status\.(hostIP|hostIPs|podIP|podIPs))$/;
+const FIELD_PATH =
+  /^(metadata\.(name|namespace|uid)|metadata\.(labels|annotations)\['[^']+'\]|spec\.(nodeName|serviceAccountName)|status\.(hostIP|hostIPs|podIP|podIPs))$/;
 
-function* keyRefs(m: Manifest, path: string, kind: 'configmap' | 'secret', name: string, optional: boolean | undefined, keys?: string[]): Generator<Problem> {
+function* keyRefs(
+  m: Manifest,
+  path: string,
+  kind: 'configmap' | 'secret',
+  name: string,
+  optional: boolean | undefined,
+  keys?: string[],
+): Generator<Problem> {
   if (optional) return;
   const obj = kind === 'configmap' ? m.configMaps.get(name) : m.secrets.get(name);
   if (!obj) {
-    yield { path, message: `${kind} "${name}" not found`, hint: `put a v1 ${kind === 'configmap' ? 'ConfigMap' : 'Secret'} named ${name} in the same file (separated by ---), or mark the reference optional` };
+    yield {
+      path,
+      message: `${kind} "${name}" not found`,
+      hint: `put a v1 ${kind === 'configmap' ? 'ConfigMap' : 'Secret'} named ${name} in the same file (separated by ---), or mark the reference optional`,
+    };
     return;
   }
-  const present = new Set([...Object.keys(obj.data ?? {}), ...Object.keys(('binaryData' in obj ? obj.binaryData : (obj as Secret).stringData) ?? {})]);
+  const present = new Set([
+    ...Object.keys(obj.data ?? {}),
+    ...Object.keys(('binaryData' in obj ? obj.binaryData : (obj as Secret).stringData) ?? {}),
+  ]);
   for (const k of keys ?? []) {
-    if (!present.has(k)) yield { path, message: `key "${k}" not found in ${kind} "${name}"`, hint: `add ${k} to the ${kind}'s data, or mark the reference optional` };
+    if (!present.has(k))
+      yield {
+        path,
+        message: `key "${k}" not found in ${kind} "${name}"`,
+        hint: `add ${k} to the ${kind}'s data, or mark the reference optional`,
+      };
   }
 }

@@ -21,16 +21,24 @@ export const UNSUPPORTED = 'podbox-unsupported';
 
 /** An empty or false value means the field is not really set (`hostNetwork: false`, `volumeDevices: []`). */
 function isUnset(v: unknown): boolean {
-  return v === undefined || v === null || v === false || v === ''
-    || (Array.isArray(v) && v.length === 0)
-    || (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
+  return (
+    v === undefined ||
+    v === null ||
+    v === false ||
+    v === '' ||
+    (Array.isArray(v) && v.length === 0) ||
+    (typeof v === 'object' && v !== null && Object.keys(v).length === 0)
+  );
 }
 
 const ignored = () => z.unknown().optional();
 const unsupported = (why: string) =>
-  z.unknown().optional().superRefine((v, ctx) => {
-    if (!isUnset(v)) ctx.addIssue({ code: 'custom', message: why, params: { [UNSUPPORTED]: true } });
-  });
+  z
+    .unknown()
+    .optional()
+    .superRefine((v, ctx) => {
+      if (!isUnset(v)) ctx.addIssue({ code: 'custom', message: why, params: { [UNSUPPORTED]: true } });
+    });
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -41,20 +49,36 @@ const QUANTITY = /^[+-]?(\d+(\.\d*)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE]
 /** ConfigMap/Secret keys (validation.IsConfigMapKey). */
 const CONFIG_KEY = /^[-._a-zA-Z0-9]+$/;
 
-export const dnsLabel = z.string()
+export const dnsLabel = z
+  .string()
   .max(63, 'must be no more than 63 characters')
-  .regex(DNS_LABEL, "must be a lowercase RFC 1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit");
-export const dnsSubdomain = z.string()
+  .regex(
+    DNS_LABEL,
+    "must be a lowercase RFC 1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit",
+  );
+export const dnsSubdomain = z
+  .string()
   .max(253, 'must be no more than 253 characters')
-  .regex(DNS_SUBDOMAIN, "must be a lowercase RFC 1123 subdomain: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit");
-const quantity = z.union([z.string(), z.number()]).transform((q) => String(q))
+  .regex(
+    DNS_SUBDOMAIN,
+    "must be a lowercase RFC 1123 subdomain: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
+  );
+const quantity = z
+  .union([z.string(), z.number()])
+  .transform((q) => String(q))
   .refine((q) => QUANTITY.test(q), 'must be a quantity such as 64Mi, 1G, 500m or 2');
 const nonNegative = z.number().int().min(0);
 const positive = z.number().int().min(1);
 const port = z.number().int().min(1, 'must be between 1 and 65535').max(65535, 'must be between 1 and 65535');
-const portRef = z.union([port, z.string().max(15).regex(PORT_NAME, 'must be a port number or the name of a container port')]);
+const portRef = z.union([
+  port,
+  z.string().max(15).regex(PORT_NAME, 'must be a port number or the name of a container port'),
+]);
 // validation.IsConfigMapKey also refuses '.', '..' and a leading '..' (the projected files' own names).
-const configKey = z.string().max(253).regex(CONFIG_KEY, "must consist of alphanumeric characters, '-', '_' or '.'")
+const configKey = z
+  .string()
+  .max(253)
+  .regex(CONFIG_KEY, "must consist of alphanumeric characters, '-', '_' or '.'")
   .refine((k) => k !== '.' && !k.startsWith('..'), "must not be '.' or '..' or start with '..'");
 /** A path below a volume (validation.go validateLocalDescendingPath): relative, no '..' component. */
 const descendingPath = (p: string) => !p.startsWith('/') && !p.split('/').includes('..');
@@ -88,12 +112,20 @@ const metadata = z.strictObject({
   annotations: annotations.optional(),
   uid: z.string().optional(),
   // Set by an API server; accepted so `kubectl get -o yaml` output can be run again.
-  creationTimestamp: ignored(), resourceVersion: ignored(), generation: ignored(), selfLink: ignored(),
-  managedFields: ignored(), ownerReferences: ignored(), finalizers: ignored(),
-  deletionTimestamp: ignored(), deletionGracePeriodSeconds: ignored(),
+  creationTimestamp: ignored(),
+  resourceVersion: ignored(),
+  generation: ignored(),
+  selfLink: ignored(),
+  managedFields: ignored(),
+  ownerReferences: ignored(),
+  finalizers: ignored(),
+  deletionTimestamp: ignored(),
+  deletionGracePeriodSeconds: ignored(),
 });
 
-export const execAction = z.strictObject({ command: z.array(z.string()).min(1, 'Required value: give the command to run') });
+export const execAction = z.strictObject({
+  command: z.array(z.string()).min(1, 'Required value: give the command to run'),
+});
 export const httpGet = z.strictObject({
   path: z.string().default('/'),
   port: portRef,
@@ -126,14 +158,22 @@ export const lifecycleHandler = z.strictObject({
 });
 
 const capabilities = z.strictObject({ add: z.array(z.string()).optional(), drop: z.array(z.string()).optional() });
-const profileType = (what: string) => z.strictObject({
-  type: z.enum(['Unconfined', 'RuntimeDefault', 'Localhost']),
-  localhostProfile: z.string().optional(),
-}).superRefine((p, ctx) => {
-  if (p.type !== 'Unconfined') {
-    ctx.addIssue({ code: 'custom', path: ['type'], message: `${what} profiles are not applied by podbox: use type Unconfined or remove the field`, params: { [UNSUPPORTED]: true } });
-  }
-});
+const profileType = (what: string) =>
+  z
+    .strictObject({
+      type: z.enum(['Unconfined', 'RuntimeDefault', 'Localhost']),
+      localhostProfile: z.string().optional(),
+    })
+    .superRefine((p, ctx) => {
+      if (p.type !== 'Unconfined') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['type'],
+          message: `${what} profiles are not applied by podbox: use type Unconfined or remove the field`,
+          params: { [UNSUPPORTED]: true },
+        });
+      }
+    });
 
 const securityContext = z.strictObject({
   runAsUser: nonNegative.optional(),
@@ -146,10 +186,19 @@ const securityContext = z.strictObject({
   seccompProfile: profileType('seccomp').optional(),
   appArmorProfile: profileType('AppArmor').optional(),
   // No SELinux or Windows on the machines podbox runs on: the kubelet ignores these there too.
-  seLinuxOptions: ignored(), windowsOptions: ignored(),
-  procMount: z.enum(['Default', 'Unmasked']).optional().superRefine((v, ctx) => {
-    if (v === 'Unmasked') ctx.addIssue({ code: 'custom', message: 'procMount Unmasked is not supported', params: { [UNSUPPORTED]: true } });
-  }),
+  seLinuxOptions: ignored(),
+  windowsOptions: ignored(),
+  procMount: z
+    .enum(['Default', 'Unmasked'])
+    .optional()
+    .superRefine((v, ctx) => {
+      if (v === 'Unmasked')
+        ctx.addIssue({
+          code: 'custom',
+          message: 'procMount Unmasked is not supported',
+          params: { [UNSUPPORTED]: true },
+        });
+    }),
 });
 
 const podSecurityContext = z.strictObject({
@@ -162,22 +211,29 @@ const podSecurityContext = z.strictObject({
   fsGroupChangePolicy: ignored(),
   seccompProfile: profileType('seccomp').optional(),
   appArmorProfile: profileType('AppArmor').optional(),
-  seLinuxOptions: ignored(), windowsOptions: ignored(), seLinuxChangePolicy: ignored(),
+  seLinuxOptions: ignored(),
+  windowsOptions: ignored(),
+  seLinuxChangePolicy: ignored(),
   sysctls: unsupported('sysctls are not supported: remove them'),
 });
 
 const keyRef = z.strictObject({ name: z.string().min(1), key: configKey, optional: z.boolean().optional() });
 const envVar = z.strictObject({
   // Since Kubernetes 1.30 any printable ASCII except '=' (RelaxedEnvironmentVariableValidation).
-  name: z.string().min(1, 'Required value').regex(/^[\x20-\x3c\x3e-\x7e]+$/, "must be printable ASCII characters other than '='"),
+  name: z
+    .string()
+    .min(1, 'Required value')
+    .regex(/^[\x20-\x3c\x3e-\x7e]+$/, "must be printable ASCII characters other than '='"),
   value: z.string().optional(),
-  valueFrom: z.strictObject({
-    fieldRef: z.strictObject({ fieldPath: z.string(), apiVersion: z.literal('v1').optional() }).optional(),
-    configMapKeyRef: keyRef.optional(),
-    secretKeyRef: keyRef.optional(),
-    resourceFieldRef: unsupported('resourceFieldRef is not supported: set the value directly'),
-    fileKeyRef: unsupported('fileKeyRef is not supported: set the value directly'),
-  }).optional(),
+  valueFrom: z
+    .strictObject({
+      fieldRef: z.strictObject({ fieldPath: z.string(), apiVersion: z.literal('v1').optional() }).optional(),
+      configMapKeyRef: keyRef.optional(),
+      secretKeyRef: keyRef.optional(),
+      resourceFieldRef: unsupported('resourceFieldRef is not supported: set the value directly'),
+      fileKeyRef: unsupported('fileKeyRef is not supported: set the value directly'),
+    })
+    .optional(),
 });
 const envFrom = z.strictObject({
   prefix: z.string().optional(),
@@ -186,22 +242,39 @@ const envFrom = z.strictObject({
 });
 
 const containerPort = z.strictObject({
-  name: z.string().max(15).regex(PORT_NAME, 'must be an IANA service name (lowercase letters, digits and single dashes, at least one letter)').optional(),
+  name: z
+    .string()
+    .max(15)
+    .regex(PORT_NAME, 'must be an IANA service name (lowercase letters, digits and single dashes, at least one letter)')
+    .optional(),
   containerPort: port,
   protocol: z.enum(['TCP', 'UDP', 'SCTP']).default('TCP'),
-  hostPort: unsupported('hostPort is not supported yet: reach the port with `podbox exec` or from another container of the pod'),
+  hostPort: unsupported(
+    'hostPort is not supported yet: reach the port with `podbox exec` or from another container of the pod',
+  ),
   hostIP: ignored(),
 });
 
 const volumeMount = z.strictObject({
   name: z.string().min(1),
-  mountPath: z.string().min(1, 'Required value').refine((p) => p.startsWith('/'), 'must be an absolute path'),
+  mountPath: z
+    .string()
+    .min(1, 'Required value')
+    .refine((p) => p.startsWith('/'), 'must be an absolute path'),
   readOnly: z.boolean().optional(),
   subPath: z.string().refine(descendingPath, "must be a relative path without '..'").optional(),
   subPathExpr: unsupported('subPathExpr is not supported: use subPath'),
-  mountPropagation: z.enum(['None', 'HostToContainer', 'Bidirectional']).optional().superRefine((v, ctx) => {
-    if (v && v !== 'None') ctx.addIssue({ code: 'custom', message: 'mount propagation is not supported', params: { [UNSUPPORTED]: true } });
-  }),
+  mountPropagation: z
+    .enum(['None', 'HostToContainer', 'Bidirectional'])
+    .optional()
+    .superRefine((v, ctx) => {
+      if (v && v !== 'None')
+        ctx.addIssue({
+          code: 'custom',
+          message: 'mount propagation is not supported',
+          params: { [UNSUPPORTED]: true },
+        });
+    }),
   recursiveReadOnly: ignored(),
 });
 
@@ -225,11 +298,13 @@ export const container = z.strictObject({
   livenessProbe: probe.optional(),
   readinessProbe: probe.optional(),
   startupProbe: probe.optional(),
-  lifecycle: z.strictObject({
-    postStart: lifecycleHandler.optional(),
-    preStop: lifecycleHandler.optional(),
-    stopSignal: unsupported('lifecycle.stopSignal is not supported: the image\'s STOPSIGNAL is used'),
-  }).optional(),
+  lifecycle: z
+    .strictObject({
+      postStart: lifecycleHandler.optional(),
+      preStop: lifecycleHandler.optional(),
+      stopSignal: unsupported("lifecycle.stopSignal is not supported: the image's STOPSIGNAL is used"),
+    })
+    .optional(),
   securityContext: securityContext.optional(),
   restartPolicy: z.literal('Always').optional(),
   restartPolicyRules: unsupported('restartPolicyRules are not supported'),
@@ -248,24 +323,63 @@ const keyToPath = z.strictObject({
   path: z.string().min(1).refine(descendingPath, "must be a relative path without '..'"),
   mode: z.number().int().min(0).max(0o777).optional(),
 });
-const mode = z.number().int().min(0, 'must be a file mode between 0 and 0777').max(0o777, 'must be a file mode between 0 and 0777');
+const mode = z
+  .number()
+  .int()
+  .min(0, 'must be a file mode between 0 and 0777')
+  .max(0o777, 'must be a file mode between 0 and 0777');
 
 const UNSUPPORTED_VOLUME = 'is not a supported volume type: podbox supports emptyDir, configMap and secret';
 export const volume = z.strictObject({
   name: dnsLabel,
   emptyDir: z.strictObject({ medium: z.enum(['', 'Memory']).optional(), sizeLimit: quantity.optional() }).optional(),
-  configMap: z.strictObject({
-    name: z.string().min(1), items: z.array(keyToPath).optional(), defaultMode: mode.default(0o644), optional: z.boolean().optional(),
-  }).optional(),
-  secret: z.strictObject({
-    secretName: z.string().min(1), items: z.array(keyToPath).optional(), defaultMode: mode.default(0o644), optional: z.boolean().optional(),
-  }).optional(),
-  ...Object.fromEntries([
-    'hostPath', 'persistentVolumeClaim', 'projected', 'downwardAPI', 'ephemeral', 'image', 'csi', 'nfs', 'iscsi',
-    'gitRepo', 'awsElasticBlockStore', 'gcePersistentDisk', 'azureDisk', 'azureFile', 'cephfs', 'cinder', 'fc',
-    'flexVolume', 'flocker', 'glusterfs', 'photonPersistentDisk', 'portworxVolume', 'quobyte', 'rbd', 'scaleIO',
-    'storageos', 'vsphereVolume',
-  ].map((t) => [t, unsupported(`${t} ${UNSUPPORTED_VOLUME}`)])),
+  configMap: z
+    .strictObject({
+      name: z.string().min(1),
+      items: z.array(keyToPath).optional(),
+      defaultMode: mode.default(0o644),
+      optional: z.boolean().optional(),
+    })
+    .optional(),
+  secret: z
+    .strictObject({
+      secretName: z.string().min(1),
+      items: z.array(keyToPath).optional(),
+      defaultMode: mode.default(0o644),
+      optional: z.boolean().optional(),
+    })
+    .optional(),
+  ...Object.fromEntries(
+    [
+      'hostPath',
+      'persistentVolumeClaim',
+      'projected',
+      'downwardAPI',
+      'ephemeral',
+      'image',
+      'csi',
+      'nfs',
+      'iscsi',
+      'gitRepo',
+      'awsElasticBlockStore',
+      'gcePersistentDisk',
+      'azureDisk',
+      'azureFile',
+      'cephfs',
+      'cinder',
+      'fc',
+      'flexVolume',
+      'flocker',
+      'glusterfs',
+      'photonPersistentDisk',
+      'portworxVolume',
+      'quobyte',
+      'rbd',
+      'scaleIO',
+      'storageos',
+      'vsphereVolume',
+    ].map((t) => [t, unsupported(`${t} ${UNSUPPORTED_VOLUME}`)]),
+  ),
 });
 
 export const podSpec = z.strictObject({
@@ -277,7 +391,11 @@ export const podSpec = z.strictObject({
   activeDeadlineSeconds: positive.optional(),
   hostname: dnsLabel.optional(),
   subdomain: dnsLabel.optional(),
-  hostAliases: z.array(z.strictObject({ ip: z.string().ip('must be a valid IP address'), hostnames: z.array(z.string()).optional() })).optional(),
+  hostAliases: z
+    .array(
+      z.strictObject({ ip: z.string().ip('must be a valid IP address'), hostnames: z.array(z.string()).optional() }),
+    )
+    .optional(),
   shareProcessNamespace: z.boolean().optional(),
   securityContext: podSecurityContext.default({}),
   dnsPolicy: z.enum(['ClusterFirst', 'Default', 'None', 'ClusterFirstWithHostNet']).default('ClusterFirst'),
@@ -285,23 +403,40 @@ export const podSpec = z.strictObject({
   automountServiceAccountToken: z.boolean().optional(),
   schedulerName: z.string().default('default-scheduler'),
   // Scheduling and API-server fields: satisfied by construction on one machine.
-  nodeName: ignored(), nodeSelector: ignored(), affinity: ignored(), tolerations: ignored(),
-  topologySpreadConstraints: ignored(), priority: ignored(), priorityClassName: ignored(),
-  preemptionPolicy: ignored(), schedulingGates: ignored(), serviceAccountName: z.string().optional(),
-  serviceAccount: ignored(), imagePullSecrets: ignored(), overhead: ignored(), resizePolicy: ignored(),
-  os: z.strictObject({ name: z.enum(['linux', 'windows']) }).optional().superRefine((v, ctx) => {
-    if (v?.name === 'windows') ctx.addIssue({ code: 'custom', message: 'podbox runs Linux pods only', params: { [UNSUPPORTED]: true } });
-  }),
+  nodeName: ignored(),
+  nodeSelector: ignored(),
+  affinity: ignored(),
+  tolerations: ignored(),
+  topologySpreadConstraints: ignored(),
+  priority: ignored(),
+  priorityClassName: ignored(),
+  preemptionPolicy: ignored(),
+  schedulingGates: ignored(),
+  serviceAccountName: z.string().optional(),
+  serviceAccount: ignored(),
+  imagePullSecrets: ignored(),
+  overhead: ignored(),
+  resizePolicy: ignored(),
+  os: z
+    .strictObject({ name: z.enum(['linux', 'windows']) })
+    .optional()
+    .superRefine((v, ctx) => {
+      if (v?.name === 'windows')
+        ctx.addIssue({ code: 'custom', message: 'podbox runs Linux pods only', params: { [UNSUPPORTED]: true } });
+    }),
   // User namespaces are how podbox always runs; hostUsers is accepted whatever its value.
   hostUsers: z.boolean().optional(),
   hostNetwork: unsupported('host networking is not supported: a podbox pod always has its own network namespace'),
   hostPID: unsupported('hostPID is not supported: a podbox pod never sees host processes'),
   hostIPC: unsupported('hostIPC is not supported: a podbox pod always has its own IPC namespace'),
-  dnsConfig: unsupported('dnsConfig is not supported: the pod uses the machine\'s resolvers'),
+  dnsConfig: unsupported("dnsConfig is not supported: the pod uses the machine's resolvers"),
   readinessGates: unsupported('readinessGates are not supported: nothing could ever set their conditions'),
-  ephemeralContainers: z.unknown().optional().superRefine((v, ctx) => {
-    if (!isUnset(v)) ctx.addIssue({ code: 'custom', message: 'Forbidden: cannot be set on create' });
-  }),
+  ephemeralContainers: z
+    .unknown()
+    .optional()
+    .superRefine((v, ctx) => {
+      if (!isUnset(v)) ctx.addIssue({ code: 'custom', message: 'Forbidden: cannot be set on create' });
+    }),
   runtimeClassName: unsupported('runtimeClassName is not supported: podbox always uses runc'),
   setHostnameAsFQDN: unsupported('setHostnameAsFQDN is not supported'),
   resourceClaims: unsupported('resource claims are not supported'),
@@ -324,7 +459,10 @@ const objectMeta = z.strictObject({
   namespace: dnsLabel.optional(),
   labels: stringMap.optional(),
   annotations: annotations.optional(),
-  creationTimestamp: ignored(), resourceVersion: ignored(), uid: ignored(), managedFields: ignored(),
+  creationTimestamp: ignored(),
+  resourceVersion: ignored(),
+  uid: ignored(),
+  managedFields: ignored(),
 });
 
 export const configMap = z.strictObject({

@@ -17,16 +17,25 @@ export function registerDelete(program: Command): void {
     .description('delete pods gracefully and wait until they are gone')
     .argument('[pods...]')
     .option('-f, --filename <file>', 'delete the pod a manifest defines')
-    .option('--grace-period <seconds>', 'seconds to wait after SIGTERM before SIGKILL (default: the pod\'s terminationGracePeriodSeconds)')
+    .option(
+      '--grace-period <seconds>',
+      "seconds to wait after SIGTERM before SIGKILL (default: the pod's terminationGracePeriodSeconds)",
+    )
     .option('--now', 'signal immediate shutdown (same as --grace-period=1)')
     .action(async (pods: string[], o: { filename?: string; gracePeriod?: string; now?: boolean }) => {
       const names = [...pods];
       if (o.filename) names.push(parseManifest(readManifestFile(o.filename), o.filename).pod.metadata.name);
-      if (names.length === 0) throw new PodboxError('InvalidArgument', 'no pod named', 'give one or more pod names, or -f FILE');
+      if (names.length === 0)
+        throw new PodboxError('InvalidArgument', 'no pod named', 'give one or more pod names, or -f FILE');
       let grace: number | undefined;
       if (o.gracePeriod !== undefined) {
         grace = Number(o.gracePeriod);
-        if (!Number.isInteger(grace) || grace < 0) throw new PodboxError('InvalidArgument', `--grace-period ${o.gracePeriod} is not a whole number of seconds`, 'give e.g. --grace-period 5');
+        if (!Number.isInteger(grace) || grace < 0)
+          throw new PodboxError(
+            'InvalidArgument',
+            `--grace-period ${o.gracePeriod} is not a whole number of seconds`,
+            'give e.g. --grace-period 5',
+          );
       }
       // kubectl: --now is --grace-period=1
       if (o.now) grace = 1;

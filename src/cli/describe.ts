@@ -53,7 +53,10 @@ export function describeInput(v: PodView): DescribeInput {
 function deletionOf(v: PodView): DescribeInput['deletion'] {
   const req = v.dir.deleteRequest();
   if (!v.alive || v.state?.runtime.finished || !req) return undefined;
-  return { requestedAt: req.requestedAt, gracePeriodSeconds: req.gracePeriodSeconds ?? v.record.pod.spec.terminationGracePeriodSeconds };
+  return {
+    requestedAt: req.requestedAt,
+    gracePeriodSeconds: req.gracePeriodSeconds ?? v.record.pod.spec.terminationGracePeriodSeconds,
+  };
 }
 
 // kubectl skips this annotation and shortens longer ones (describe.go skipAnnotations, maxAnnotationLen).
@@ -63,7 +66,14 @@ const MAX_ANNOTATION_LEN = 140;
 /** `kubectl describe pod` for one pod at time `now` (ms). Pure: no files, no clock. */
 export function describePod(d: DescribeInput, now: number): string {
   const { pod, status: s } = d;
-  const original = (d.original ?? {}) as { spec?: { priority?: number; priorityClassName?: string; nodeSelector?: Record<string, string>; tolerations?: Toleration[] } };
+  const original = (d.original ?? {}) as {
+    spec?: {
+      priority?: number;
+      priorityClassName?: string;
+      nodeSelector?: Record<string, string>;
+      tolerations?: Toleration[];
+    };
+  };
   const ospec = original.spec ?? {};
   const w = new Lines();
   w.add(0, `Name:\t${pod.metadata.name}`);
@@ -126,7 +136,12 @@ class Lines {
 }
 
 function containers(
-  w: Lines, label: string, pod: Pod, specs: Container[], statuses: ContainerStatus[], evs: PodEvent[],
+  w: Lines,
+  label: string,
+  pod: Pod,
+  specs: Container[],
+  statuses: ContainerStatus[],
+  evs: PodEvent[],
 ): void {
   w.add(0, `${label}:${specs.length ? '' : ' <none>'}`);
   for (const c of specs) {
@@ -135,18 +150,26 @@ function containers(
     if (st) w.add(2, `Container ID:\t${st.containerID ?? ''}`);
     w.add(2, `Image:\t${c.image}`);
     if (st) w.add(2, `Image ID:\t${st.imageID}`);
-    const ports = (c.ports ?? []).map((p) => `${p.containerPort}/${p.protocol}${p.name ? ` (${p.name})` : ''}`).join(', ');
-    const hostPorts = (c.ports ?? []).map((p) => `${p.hostPort ?? 0}/${p.protocol}${p.name ? ` (${p.name})` : ''}`).join(', ');
+    const ports = (c.ports ?? [])
+      .map((p) => `${p.containerPort}/${p.protocol}${p.name ? ` (${p.name})` : ''}`)
+      .join(', ');
+    const hostPorts = (c.ports ?? [])
+      .map((p) => `${p.hostPort ?? 0}/${p.protocol}${p.name ? ` (${p.name})` : ''}`)
+      .join(', ');
     w.add(2, ports.includes(',') ? `Ports:\t${ports}` : `Port:\t${ports || '<none>'}`);
     w.add(2, hostPorts.includes(',') ? `Host Ports:\t${hostPorts}` : `Host Port:\t${hostPorts || '<none>'}`);
-    for (const [title, list] of [['Command', c.command], ['Args', c.args]] as const) {
+    for (const [title, list] of [
+      ['Command', c.command],
+      ['Args', c.args],
+    ] as const) {
       if (!list?.length) continue;
       w.add(2, `${title}:`);
       for (const item of list) for (const line of item.split('\n')) w.add(3, line);
     }
     if (st) {
       state(w, 'State', st.state);
-      if ('terminated' in st.lastState && st.lastState.terminated) state(w, 'Last State', { terminated: st.lastState.terminated });
+      if ('terminated' in st.lastState && st.lastState.terminated)
+        state(w, 'Last State', { terminated: st.lastState.terminated });
       w.add(2, `Ready:\t${st.ready ? 'True' : 'False'}`);
       w.add(2, `Restart Count:\t${st.restartCount}`);
     }
@@ -154,7 +177,10 @@ function containers(
     // says here how much of its output is missing from `podbox logs`.
     const lost = logLinesLostOf(evs, label !== 'Containers', c.name);
     if (lost > 0) w.add(2, `Log Lines Lost:\t${lost}`);
-    for (const [title, list] of [['Limits', c.resources?.limits], ['Requests', c.resources?.requests]] as const) {
+    for (const [title, list] of [
+      ['Limits', c.resources?.limits],
+      ['Requests', c.resources?.requests],
+    ] as const) {
       const names = Object.keys(list ?? {}).sort();
       if (!names.length) continue;
       w.add(2, `${title}:`);
@@ -166,7 +192,11 @@ function containers(
     if (c.envFrom?.length) {
       w.add(2, 'Environment Variables from:');
       for (const e of c.envFrom) {
-        const [from, ref] = e.configMapRef ? ['ConfigMap', e.configMapRef] : e.secretRef ? ['Secret', e.secretRef] : ['', undefined];
+        const [from, ref] = e.configMapRef
+          ? ['ConfigMap', e.configMapRef]
+          : e.secretRef
+            ? ['Secret', e.secretRef]
+            : ['', undefined];
         const prefix = e.prefix ? ` with prefix '${e.prefix}'` : '';
         w.add(3, `${ref?.name ?? ''}\t${from}${prefix}\tOptional: ${ref?.optional === true}`);
       }
@@ -175,16 +205,27 @@ function containers(
     for (const e of c.env ?? []) {
       const from = e.valueFrom;
       if (from?.fieldRef) {
-        w.add(3, `${e.name}:\t${fieldRefValue(pod, from.fieldRef.fieldPath)} (${from.fieldRef.apiVersion ?? 'v1'}:${from.fieldRef.fieldPath})`);
+        w.add(
+          3,
+          `${e.name}:\t${fieldRefValue(pod, from.fieldRef.fieldPath)} (${from.fieldRef.apiVersion ?? 'v1'}:${from.fieldRef.fieldPath})`,
+        );
       } else if (from?.secretKeyRef) {
-        w.add(3, `${e.name}:\t<set to the key '${from.secretKeyRef.key}' in secret '${from.secretKeyRef.name}'>\tOptional: ${from.secretKeyRef.optional === true}`);
+        w.add(
+          3,
+          `${e.name}:\t<set to the key '${from.secretKeyRef.key}' in secret '${from.secretKeyRef.name}'>\tOptional: ${from.secretKeyRef.optional === true}`,
+        );
       } else if (from?.configMapKeyRef) {
-        w.add(3, `${e.name}:\t<set to the key '${from.configMapKeyRef.key}' of config map '${from.configMapKeyRef.name}'>\tOptional: ${from.configMapKeyRef.optional === true}`);
+        w.add(
+          3,
+          `${e.name}:\t<set to the key '${from.configMapKeyRef.key}' of config map '${from.configMapKeyRef.name}'>\tOptional: ${from.configMapKeyRef.optional === true}`,
+        );
       } else {
         (e.value ?? '').split('\n').forEach((line, i) => w.add(3, i === 0 ? `${e.name}:\t${line}` : `\t${line}`));
       }
     }
-    const mounts = [...(c.volumeMounts ?? [])].sort((a, b) => (a.mountPath < b.mountPath ? -1 : a.mountPath > b.mountPath ? 1 : 0));
+    const mounts = [...(c.volumeMounts ?? [])].sort((a, b) =>
+      a.mountPath < b.mountPath ? -1 : a.mountPath > b.mountPath ? 1 : 0,
+    );
     w.add(2, `Mounts:${mounts.length ? '' : '\t<none>'}`);
     for (const m of mounts) {
       const flags = [m.readOnly ? 'ro' : 'rw', ...(m.subPath ? [`path=${JSON.stringify(m.subPath)}`] : [])];
@@ -230,8 +271,8 @@ export function describeProbe(p: Probe): string {
   if (p.httpGet) {
     const h = p.httpGet;
     // Go's url.URL{Scheme, Host: net.JoinHostPort(host, port), Path}.String()
-    const host = h.host?.includes(':') ? `[${h.host}]` : h.host ?? '';
-    const path = h.path && !h.path.startsWith('/') ? `/${h.path}` : h.path ?? '';
+    const host = h.host?.includes(':') ? `[${h.host}]` : (h.host ?? '');
+    const path = h.path && !h.path.startsWith('/') ? `/${h.path}` : (h.path ?? '');
     return `http-get ${h.scheme.toLowerCase()}://${host}:${h.port}${encodeURI(path)} ${attrs}`;
   }
   if (p.tcpSocket) return `tcp-socket ${p.tcpSocket.host ?? ''}:${p.tcpSocket.port} ${attrs}`;
@@ -250,7 +291,10 @@ function volumes(w: Lines, vols: Volume[]): void {
     if (v.emptyDir) {
       w.add(2, "Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)");
       w.add(2, `Medium:\t${v.emptyDir.medium ?? ''}`);
-      w.add(2, `SizeLimit:\t${v.emptyDir.sizeLimit && !/^0+(\.0*)?[a-zA-Z]*$/.test(v.emptyDir.sizeLimit) ? v.emptyDir.sizeLimit : '<unset>'}`);
+      w.add(
+        2,
+        `SizeLimit:\t${v.emptyDir.sizeLimit && !/^0+(\.0*)?[a-zA-Z]*$/.test(v.emptyDir.sizeLimit) ? v.emptyDir.sizeLimit : '<unset>'}`,
+      );
     } else if (v.configMap) {
       w.add(2, 'Type:\tConfigMap (a volume populated by a ConfigMap)');
       w.add(2, `Name:\t${v.configMap.name}`);
@@ -275,7 +319,9 @@ function labelsMultiline(w: Lines, title: string, labels: Record<string, string>
 }
 
 function annotationsMultiline(w: Lines, annotations: Record<string, string> | undefined): void {
-  const keys = Object.keys(annotations ?? {}).filter((k) => k !== LAST_APPLIED).sort();
+  const keys = Object.keys(annotations ?? {})
+    .filter((k) => k !== LAST_APPLIED)
+    .sort();
   if (!keys.length) {
     w.add(0, 'Annotations:\t<none>');
     return;
@@ -285,7 +331,8 @@ function annotationsMultiline(w: Lines, annotations: Record<string, string> | un
     const value = annotations![k]!.replace(/\n$/, '');
     if (value.length + k.length + 2 > MAX_ANNOTATION_LEN || value.includes('\n')) {
       w.add(0, `${head}\t${k}:`);
-      const shorten = (s: string) => (s.length > MAX_ANNOTATION_LEN - 2 ? `${s.slice(0, MAX_ANNOTATION_LEN - 2)}...` : s);
+      const shorten = (s: string) =>
+        s.length > MAX_ANNOTATION_LEN - 2 ? `${s.slice(0, MAX_ANNOTATION_LEN - 2)}...` : s;
       for (const line of value.split('\n')) w.add(0, `\t  ${shorten(line)}`);
     } else {
       w.add(0, `${head}\t${k}: ${value}`);
@@ -293,21 +340,29 @@ function annotationsMultiline(w: Lines, annotations: Record<string, string> | un
   });
 }
 
-interface Toleration { key?: string; operator?: string; value?: string; effect?: string; tolerationSeconds?: number }
+interface Toleration {
+  key?: string;
+  operator?: string;
+  value?: string;
+  effect?: string;
+  tolerationSeconds?: number;
+}
 
 function tolerations(w: Lines, list: Toleration[]): void {
   if (!list.length) {
     w.add(0, 'Tolerations:\t<none>');
     return;
   }
-  [...list].sort((a, b) => ((a.key ?? '') < (b.key ?? '') ? -1 : (a.key ?? '') > (b.key ?? '') ? 1 : 0)).forEach((t, i) => {
-    let text = t.key ?? '';
-    if (t.value) text += `=${t.value}`;
-    if (t.effect) text += `:${t.effect}`;
-    if (t.operator === 'Exists' && !t.value) text += t.key || t.effect ? ' op=Exists' : 'op=Exists';
-    if (t.tolerationSeconds !== undefined) text += ` for ${t.tolerationSeconds}s`;
-    w.add(0, `${i === 0 ? 'Tolerations:' : ''}\t${text}`);
-  });
+  [...list]
+    .sort((a, b) => ((a.key ?? '') < (b.key ?? '') ? -1 : (a.key ?? '') > (b.key ?? '') ? 1 : 0))
+    .forEach((t, i) => {
+      let text = t.key ?? '';
+      if (t.value) text += `=${t.value}`;
+      if (t.effect) text += `:${t.effect}`;
+      if (t.operator === 'Exists' && !t.value) text += t.key || t.effect ? ' op=Exists' : 'op=Exists';
+      if (t.tolerationSeconds !== undefined) text += ` for ${t.tolerationSeconds}s`;
+      w.add(0, `${i === 0 ? 'Tolerations:' : ''}\t${text}`);
+    });
 }
 
 /** Who reported an event: the scheduler placed the pod, the kubelet did the rest. */

@@ -15,7 +15,11 @@ import { lingerFile, logoutWarning, SYSTEMD_MARKER } from '../host/runtime-dir.j
  * `podbox doctor`: checks this machine for what podbox needs and says how to fix each problem.
  * Required checks fail the command; advisory ones (cgroups, /dev/net/tun) only warn.
  */
-interface Check { name: string; required: boolean; run: () => Promise<string> }
+interface Check {
+  name: string;
+  required: boolean;
+  run: () => Promise<string>;
+}
 
 export function registerDoctor(program: Command): void {
   program
@@ -56,7 +60,9 @@ const isRoot = () => process.getuid!() === 0;
 
 async function userNamespaces(): Promise<string> {
   await runInUserNamespace(['/bin/true']).catch((e) => {
-    throw new Error(`${(e as Error).message}; allow them: sudo sysctl -w kernel.unprivileged_userns_clone=1 user.max_user_namespaces=15000`);
+    throw new Error(
+      `${(e as Error).message}; allow them: sudo sysctl -w kernel.unprivileged_userns_clone=1 user.max_user_namespaces=15000`,
+    );
   });
   return '';
 }
@@ -65,7 +71,8 @@ async function subordinateIds(): Promise<string> {
   if (isRoot()) return 'running as root: identity map 0..65535';
   const user = userInfo().username;
   const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
-  const subuid = read('/etc/subuid'), subgid = read('/etc/subgid');
+  const subuid = read('/etc/subuid'),
+    subgid = read('/etc/subgid');
   const u = findSubordinateRange(subuid, user, process.getuid!());
   const g = findSubordinateRange(subgid, user, process.getgid!());
   if (!u || !g) {
@@ -80,7 +87,8 @@ async function idMapHelpers(): Promise<string> {
   for (const f of ['/usr/bin/newuidmap', '/usr/bin/newgidmap']) {
     if (!existsSync(f)) throw new Error(`${f} is missing: sudo apt-get install uidmap`);
     const st = statSync(f);
-    if (!(st.mode & 0o4000) && !hasFileCaps(f)) throw new Error(`${f} is neither setuid root nor has file capabilities: reinstall uidmap`);
+    if (!(st.mode & 0o4000) && !hasFileCaps(f))
+      throw new Error(`${f} is neither setuid root nor has file capabilities: reinstall uidmap`);
   }
   return '';
 }
@@ -112,8 +120,10 @@ async function overlayInUserNamespace(): Promise<string> {
 async function cgroupDelegation(): Promise<string> {
   if (isRoot()) return 'root: runc manages cgroups it can write';
   if (!existsSync('/sys/fs/cgroup/cgroup.controllers')) {
-    throw new Error('cgroups are v1 or hybrid here and none is delegated to you: resource limits are not enforced '
-      + '(a systemd user session with cgroup v2 delegates one)');
+    throw new Error(
+      'cgroups are v1 or hybrid here and none is delegated to you: resource limits are not enforced ' +
+        '(a systemd user session with cgroup v2 delegates one)',
+    );
   }
   try {
     accessSync('/sys/fs/cgroup', constants.W_OK);
@@ -140,12 +150,18 @@ async function tunDevice(): Promise<string> {
   try {
     accessSync('/dev/net/tun', constants.R_OK | constants.W_OK);
   } catch {
-    throw new Error('not usable by you: outbound networking (slirp4netns/pasta) will not work; '
-      + 'sudo chmod 0666 /dev/net/tun (as most distributions ship it)');
+    throw new Error(
+      'not usable by you: outbound networking (slirp4netns/pasta) will not work; ' +
+        'sudo chmod 0666 /dev/net/tun (as most distributions ship it)',
+    );
   }
   return '';
 }
 
 function hasFileCaps(file: string): boolean {
-  try { return execFileSync('getcap', [file]).toString().includes('cap_set'); } catch { return false; }
+  try {
+    return execFileSync('getcap', [file]).toString().includes('cap_set');
+  } catch {
+    return false;
+  }
 }

@@ -25,13 +25,21 @@ export function registerExec(program: Command): void {
       const c = v.state?.runtime.containers[name];
       const pausePid = v.state?.runtime.pausePid;
       if (!v.alive || !pausePid || !c?.runcPid) {
-        throw new PodboxError('ContainerNotFound', `container "${name}" of pod "${pod}" is not running`, 'see `podbox get ' + pod + '`');
+        throw new PodboxError(
+          'ContainerNotFound',
+          `container "${name}" of pod "${pod}" is not running`,
+          'see `podbox get ' + pod + '`',
+        );
       }
       const runc = new Runc(pausePid, v.dir.file('runc'));
       // Beside runc's own logs: the only place in the pod directory runc may write (sandbox/pod-root.ts).
       const log = `${runc.logFile(`${name}.${c.instance}`)}.exec-${randomBytes(6).toString('hex')}`;
       try {
-        const pid = runc.exec(containerId(name, c.instance), command, { stdio: [o.stdin ? 0 : devNullFd(), 1, 2], tty: o.tty, log });
+        const pid = runc.exec(containerId(name, c.instance), command, {
+          stdio: [o.stdin ? 0 : devNullFd(), 1, 2],
+          tty: o.tty,
+          log,
+        });
         const { code, signal } = await waitForExit(pid);
         // runc exits 255 when it could not start the command; its reason is in the log.
         const failure = code === 255 ? Runc.loggedError(log) : undefined;

@@ -21,12 +21,18 @@ export function registerGet(program: Command): void {
       await collectGarbage();
       const format = o.output ?? '';
       if (!['', 'wide', 'json', 'yaml', 'name'].includes(format)) {
-        throw new PodboxError('InvalidArgument', `unknown output format "${format}"`, 'use -o wide, json, yaml or name');
+        throw new PodboxError(
+          'InvalidArgument',
+          `unknown output format "${format}"`,
+          'use -o wide, json, yaml or name',
+        );
       }
       const views = (name ? [PodDir.open(name)] : PodDir.list()).map(view);
       if (format === 'json' || format === 'yaml') {
         const objects = views.map(podObject);
-        const out = name ? objects[0] : { apiVersion: 'v1', kind: 'List', items: objects, metadata: { resourceVersion: '' } };
+        const out = name
+          ? objects[0]
+          : { apiVersion: 'v1', kind: 'List', items: objects, metadata: { resourceVersion: '' } };
         process.stdout.write(format === 'json' ? `${JSON.stringify(out, null, 4)}\n` : stringify(out));
         return;
       }
@@ -39,12 +45,30 @@ export function registerGet(program: Command): void {
         return;
       }
       const wide = format === 'wide';
-      const rows = [['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE', ...(wide ? ['IP', 'NODE', 'NOMINATED NODE', 'READINESS GATES'] : [])]];
+      const rows = [
+        [
+          'NAME',
+          'READY',
+          'STATUS',
+          'RESTARTS',
+          'AGE',
+          ...(wide ? ['IP', 'NODE', 'NOMINATED NODE', 'READINESS GATES'] : []),
+        ],
+      ];
       for (const v of views) {
         const s = statusOf(v);
-        const sidecars = new Set((v.record.pod.spec.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map((c) => c.name));
+        const sidecars = new Set(
+          (v.record.pod.spec.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map((c) => c.name),
+        );
         const r = tableRow(s, v.record.createdAt, Date.now(), isTerminating(v), sidecars);
-        rows.push([v.dir.name, r.ready, r.status, r.restarts, r.age, ...(wide ? [s.podIP ?? '<none>', NODE_NAME, '<none>', '<none>'] : [])]);
+        rows.push([
+          v.dir.name,
+          r.ready,
+          r.status,
+          r.restarts,
+          r.age,
+          ...(wide ? [s.podIP ?? '<none>', NODE_NAME, '<none>', '<none>'] : []),
+        ]);
       }
       process.stdout.write(formatTable(rows));
     });
@@ -54,7 +78,13 @@ export function registerGet(program: Command): void {
  * kubectl's STATUS, READY and RESTARTS columns (k8s.io/kubernetes/pkg/printers/internalversion
  * printPod). Sidecars (restartable init containers) count in READY once started.
  */
-export function tableRow(s: PodStatus, createdAt: string, now: number, terminating: boolean, sidecars: ReadonlySet<string> = new Set()): { ready: string; status: string; restarts: string; age: string } {
+export function tableRow(
+  s: PodStatus,
+  createdAt: string,
+  now: number,
+  terminating: boolean,
+  sidecars: ReadonlySet<string> = new Set(),
+): { ready: string; status: string; restarts: string; age: string } {
   let reason: string = s.reason ?? s.phase;
   const inits = s.initContainerStatuses ?? [];
   let initializing = false;
@@ -76,7 +106,11 @@ export function tableRow(s: PodStatus, createdAt: string, now: number, terminati
       continue;
     }
     if ('terminated' in st) {
-      reason = st.terminated.reason ? `Init:${st.terminated.reason}` : st.terminated.signal ? `Init:Signal:${st.terminated.signal}` : `Init:ExitCode:${st.terminated.exitCode}`;
+      reason = st.terminated.reason
+        ? `Init:${st.terminated.reason}`
+        : st.terminated.signal
+          ? `Init:Signal:${st.terminated.signal}`
+          : `Init:ExitCode:${st.terminated.exitCode}`;
     } else if ('waiting' in st && st.waiting.reason && st.waiting.reason !== 'PodInitializing') {
       reason = `Init:${st.waiting.reason}`;
     } else {
@@ -95,15 +129,24 @@ export function tableRow(s: PodStatus, createdAt: string, now: number, terminati
       const st = c.state;
       if ('waiting' in st && st.waiting.reason) reason = st.waiting.reason;
       else if ('terminated' in st && st.terminated.reason) reason = st.terminated.reason;
-      else if ('terminated' in st) reason = st.terminated.signal ? `Signal:${st.terminated.signal}` : `ExitCode:${st.terminated.exitCode}`;
-      else if ('running' in st && c.ready) { hasRunning = true; ready++; }
-      else if ('running' in st) hasRunning = true;
+      else if ('terminated' in st)
+        reason = st.terminated.signal ? `Signal:${st.terminated.signal}` : `ExitCode:${st.terminated.exitCode}`;
+      else if ('running' in st && c.ready) {
+        hasRunning = true;
+        ready++;
+      } else if ('running' in st) hasRunning = true;
     }
     if (reason === 'Completed' && hasRunning) {
       reason = s.conditions.some((c) => c.type === 'Ready' && c.status === 'True') ? 'Running' : 'NotReady';
     }
   }
   if (terminating) reason = 'Terminating';
-  const restartsText = lastRestart && restarts > 0 ? `${restarts} (${humanDuration(now - lastRestart)} ago)` : String(restarts);
-  return { ready: `${ready}/${apps.length + sidecars.size}`, status: reason, restarts: restartsText, age: humanDuration(now - Date.parse(createdAt)) };
+  const restartsText =
+    lastRestart && restarts > 0 ? `${restarts} (${humanDuration(now - lastRestart)} ago)` : String(restarts);
+  return {
+    ready: `${ready}/${apps.length + sidecars.size}`,
+    status: reason,
+    restarts: restartsText,
+    age: humanDuration(now - Date.parse(createdAt)),
+  };
 }

@@ -16,7 +16,9 @@ export function registerImageCommands(program: Command): void {
 
   image
     .command('load')
-    .description('load a docker-archive (docker/podman save), an OCI archive or an OCI image-layout directory; - reads stdin')
+    .description(
+      'load a docker-archive (docker/podman save), an OCI archive or an OCI image-layout directory; - reads stdin',
+    )
     .argument('<file>', 'the archive, an OCI layout directory, or -')
     .action(async (file: string) => {
       const images = await ImageStore.open().load(file, { warn });
@@ -28,11 +30,17 @@ export function registerImageCommands(program: Command): void {
 
   image
     .command('import')
-    .description('make an image of a root filesystem (a tar, optionally gzipped, or a directory; - reads a tar from stdin)')
+    .description(
+      'make an image of a root filesystem (a tar, optionally gzipped, or a directory; - reads a tar from stdin)',
+    )
     .argument('<rootfs>', 'ROOTFS.tar, DIR or -')
     .argument('<name>', 'NAME[:TAG]')
-    .option('-c, --change <instruction>', "set CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL or STOPSIGNAL, e.g. 'CMD=[\"sh\"]' (repeatable)",
-      (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option(
+      '-c, --change <instruction>',
+      'set CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL or STOPSIGNAL, e.g. \'CMD=["sh"]\' (repeatable)',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
     .action(async (rootfs: string, name: string, opts: { change: string[] }) => {
       const img = await ImageStore.open().import(rootfs, name, opts.change, { warn });
       process.stdout.write(`${img.id}\n`);
@@ -50,7 +58,11 @@ export function registerImageCommands(program: Command): void {
       } else if (opts.output === undefined || opts.output === 'table') {
         process.stdout.write(imagesTable(images, Date.now()));
       } else {
-        throw new PodboxError('InvalidArgument', `unknown output format "${opts.output}"`, 'use -o json, or leave -o out for a table');
+        throw new PodboxError(
+          'InvalidArgument',
+          `unknown output format "${opts.output}"`,
+          'use -o json, or leave -o out for a table',
+        );
       }
     });
 
@@ -59,8 +71,10 @@ export function registerImageCommands(program: Command): void {
     .alias('remove')
     .description('remove image names; an image is deleted when no name is left')
     .argument('<ref...>', 'NAME[:TAG], NAME@DIGEST or image id')
-    .option('-f, --force',
-      'remove an image given by id with all its names, or one a finished pod kept (never one a running pod uses)')
+    .option(
+      '-f, --force',
+      'remove an image given by id with all its names, or one a finished pod kept (never one a running pod uses)',
+    )
     .action(async (refs: string[], opts: { force?: boolean }) => {
       const store = ImageStore.open();
       for (const ref of refs) {
@@ -83,14 +97,17 @@ export function registerImageCommands(program: Command): void {
 }
 
 /** `image ls -o json`: one object per image. */
-export function imagesJson(images: StoredImage[]): { id: string; names: string[]; size: number; created: string | null }[] {
+export function imagesJson(
+  images: StoredImage[],
+): { id: string; names: string[]; size: number; created: string | null }[] {
   return images.map((i) => ({ id: i.id, names: i.names, size: i.size, created: i.created ?? null }));
 }
 
 /** go-units HumanSizeWithPrecision(size, 3), as `podman images` prints SIZE. */
 export function humanSize(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let size = bytes, i = 0;
+  let size = bytes,
+    i = 0;
   while (size >= 1000 && i < units.length - 1) {
     size /= 1000;
     i++;
@@ -120,7 +137,8 @@ export function humanAgo(ms: number): string {
 export function imagesTable(images: StoredImage[], now: number): string {
   const rows: string[][] = [['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE']];
   for (const img of images) {
-    const created = img.created && !Number.isNaN(Date.parse(img.created)) ? humanAgo(now - Date.parse(img.created)) : '';
+    const created =
+      img.created && !Number.isNaN(Date.parse(img.created)) ? humanAgo(now - Date.parse(img.created)) : '';
     const size = humanSize(img.size);
     const names = img.names.length ? img.names : img.digests;
     if (names.length === 0) rows.push(['<none>', '<none>', shortId(img.id), created, size]);

@@ -40,11 +40,20 @@ export interface ProcessView {
   namespaces: Partial<Record<string, number>>;
 }
 
-export function inspectPod(name: string): { pod: string; pause: ProcessView; containers: ProcessView[]; shared: Record<string, boolean> } {
+export function inspectPod(name: string): {
+  pod: string;
+  pause: ProcessView;
+  containers: ProcessView[];
+  shared: Record<string, boolean>;
+} {
   const v = view(PodDir.open(name));
   const pausePid = v.state?.runtime.pausePid;
   if (!v.alive || !pausePid || v.state?.runtime.finished) {
-    throw new PodboxError('PodNotFound', `pod "${name}" is not running`, 'inspect shows running pods only; see `podbox get` for its status');
+    throw new PodboxError(
+      'PodNotFound',
+      `pod "${name}" is not running`,
+      'inspect shows running pods only; see `podbox get` for its status',
+    );
   }
   const pause: ProcessView = { name: 'pause', pid: pausePid, namespaces: namespaceInodes(pausePid) };
   const containers: ProcessView[] = [];
@@ -55,7 +64,9 @@ export function inspectPod(name: string): { pod: string; pause: ProcessView; con
   }
   const shared: Record<string, boolean> = {};
   for (const ns of NAMESPACE_KINDS) {
-    shared[ns] = containers.length > 0 && containers.every((c) => c.namespaces[ns] !== undefined && c.namespaces[ns] === pause.namespaces[ns]);
+    shared[ns] =
+      containers.length > 0 &&
+      containers.every((c) => c.namespaces[ns] !== undefined && c.namespaces[ns] === pause.namespaces[ns]);
   }
   return { pod: name, pause, containers, shared };
 }

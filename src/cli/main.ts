@@ -61,7 +61,13 @@ export async function main(argv: string[]): Promise<number> {
  */
 function usageError(command: string): (text: string, write: (s: string) => void) => void {
   return (text, write) => {
-    const line = text.replace(/^error: /, '').trim().split('\n').map((l) => l.trim()).join(' ').replace('(Did you', '(did you');
+    const line = text
+      .replace(/^error: /, '')
+      .trim()
+      .split('\n')
+      .map((l) => l.trim())
+      .join(' ')
+      .replace('(Did you', '(did you');
     write(`podbox: ${line}: see \`${command} --help\`\n`);
   };
 }
@@ -74,7 +80,9 @@ export function reportError(e: unknown): number {
     return 1;
   }
   const msg = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`podbox: internal error: ${msg.split('\n')[0]} (please report it with the command you ran; PODBOX_DEBUG=1 shows more)\n`);
+  process.stderr.write(
+    `podbox: internal error: ${msg.split('\n')[0]} (please report it with the command you ran; PODBOX_DEBUG=1 shows more)\n`,
+  );
   if (process.env.PODBOX_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
   return 1;
 }

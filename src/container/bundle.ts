@@ -21,7 +21,11 @@ export interface Bundle {
   rootfs: string;
 }
 
-export interface BundlePaths extends Bundle { layer: string; upper: string; work: string }
+export interface BundlePaths extends Bundle {
+  layer: string;
+  upper: string;
+  work: string;
+}
 
 export function bundlePaths(podDir: string, container: string): BundlePaths {
   const dir = join(podDir, 'containers', container);
@@ -42,8 +46,10 @@ export async function mountRootfs(pausePid: number, podDir: string, container: s
   // layer/ is a mount point in the pod (it cannot be swapped), and mkdir never follows a symlink
   // in the last component: these create nothing outside the pod directory.
   for (const d of [p.rootfs, p.upper, p.work]) mkdirSync(d, { recursive: true });
-  mountInPod(pausePid, `container "${container}": mount overlay root filesystem`,
-    [...(restart ? [] : writableBind(p.layer)), overlayMount(lower, p.upper, p.work, p.rootfs)]);
+  mountInPod(pausePid, `container "${container}": mount overlay root filesystem`, [
+    ...(restart ? [] : writableBind(p.layer)),
+    overlayMount(lower, p.upper, p.work, p.rootfs),
+  ]);
   return { dir: p.dir, rootfs: p.rootfs };
 }
 

@@ -14,15 +14,35 @@ export type ImageProcessConfig = Pick<ImageConfig, 'Entrypoint' | 'Cmd' | 'Env' 
 
 /** containerd's default capability set for containers (pkg/oci/spec.go defaultUnixCaps). */
 export const DEFAULT_CAPABILITIES = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW',
-  'CAP_SETGID', 'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE',
-  'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FSETID',
+  'CAP_FOWNER',
+  'CAP_MKNOD',
+  'CAP_NET_RAW',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETFCAP',
+  'CAP_SETPCAP',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_SYS_CHROOT',
+  'CAP_KILL',
+  'CAP_AUDIT_WRITE',
 ];
 
 /** containerd's masked and read-only /proc and /sys paths (pkg/oci/spec.go populateDefaultUnixSpec). */
 export const MASKED_PATHS = [
-  '/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
-  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
+  '/proc/acpi',
+  '/proc/asound',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
 ];
 export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
@@ -35,7 +55,7 @@ export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
  */
 export function processArgs(c: Pick<Container, 'command' | 'args'>, image: ImageProcessConfig): string[] {
   const entrypoint = c.command ?? image.Entrypoint ?? [];
-  const cmd = c.args ?? (c.command ? [] : image.Cmd ?? []);
+  const cmd = c.args ?? (c.command ? [] : (image.Cmd ?? []));
   return [...entrypoint, ...cmd];
 }
 
@@ -106,7 +126,11 @@ export function ociConfig(i: ContainerConfigInput): Record<string, unknown> {
     ociVersion: '1.0.2',
     process: {
       terminal: false,
-      user: { uid: i.user.uid, gid: i.user.gid, ...(i.user.additionalGids.length ? { additionalGids: i.user.additionalGids } : {}) },
+      user: {
+        uid: i.user.uid,
+        gid: i.user.gid,
+        ...(i.user.additionalGids.length ? { additionalGids: i.user.additionalGids } : {}),
+      },
       args: processArgs(i.container, i.image),
       env: mergeEnv(i.image.Env ?? [], i.env, i.hostname),
       cwd: i.container.workingDir || i.image.WorkingDir || '/',
@@ -118,8 +142,18 @@ export function ociConfig(i: ContainerConfigInput): Record<string, unknown> {
     root: { path: i.rootfs, readonly: readOnlyRoot },
     mounts: [
       { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
-      { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'] },
+      {
+        destination: '/dev',
+        type: 'tmpfs',
+        source: 'tmpfs',
+        options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+      },
+      {
+        destination: '/dev/pts',
+        type: 'devpts',
+        source: 'devpts',
+        options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'],
+      },
       { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
       { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
       // The pod's /dev/shm is shared by its containers, like its IPC namespace.

@@ -11,7 +11,13 @@ import { PodboxError } from '../errors.js';
  * /proc/1/ns/net is pause's), and its processes die with pause. Its state lives under the pod.
  */
 export function runcPath(): string {
-  for (const p of [process.env.PODBOX_RUNC, '/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc', '/usr/local/bin/runc']) {
+  for (const p of [
+    process.env.PODBOX_RUNC,
+    '/usr/sbin/runc',
+    '/usr/bin/runc',
+    '/usr/local/sbin/runc',
+    '/usr/local/bin/runc',
+  ]) {
     if (p && existsSync(p)) return p;
   }
   throw new PodboxError('HostNotReady', 'runc is not installed', 'install it: sudo apt-get install runc');
@@ -38,7 +44,10 @@ function readLogNoFollow(file: string): string {
 }
 
 export class Runc {
-  constructor(readonly pausePid: number, readonly stateDir: string) {
+  constructor(
+    readonly pausePid: number,
+    readonly stateDir: string,
+  ) {
     mkdirSync(`${stateDir}-logs`, { recursive: true });
   }
 
@@ -51,7 +60,19 @@ export class Runc {
    * runc's own messages go to a log file, not into the container's stderr.
    */
   run(id: string, bundle: string, stdout: number, stderr: number): number {
-    const argv = [runcPath(), '--root', this.stateDir, '--log', this.logFile(id), '--log-format', 'json', 'run', '--bundle', bundle, id];
+    const argv = [
+      runcPath(),
+      '--root',
+      this.stateDir,
+      '--log',
+      this.logFile(id),
+      '--log-format',
+      'json',
+      'run',
+      '--bundle',
+      bundle,
+      id,
+    ];
     return spawnInPod(this.pausePid, argv, { stdio: [devNullFd(), stdout, stderr], cwd: bundle });
   }
 
@@ -66,12 +87,20 @@ export class Runc {
 
   /** Runs a short runc command (kill, delete, state) and returns its output; throws on failure. */
   async command(args: string[]): Promise<string> {
-    const { value: pid, readEnds: [outR, errR] } = withPipes(2, ([outW, errW]) =>
+    const {
+      value: pid,
+      readEnds: [outR, errR],
+    } = withPipes(2, ([outW, errW]) =>
       spawnInPod(this.pausePid, this.argv(args), { stdio: [devNullFd(), outW!, errW!] }),
     );
     const [out, err, exit] = await Promise.all([readAll(outR!), readAll(errR!), waitForExit(pid)]);
     if (exit.code !== 0) {
-      const msg = err.trim().split('\n').pop()?.replace(/^time="[^"]*" level=\w+ msg="?/, '').replace(/"$/, '');
+      const msg = err
+        .trim()
+        .split('\n')
+        .pop()
+        ?.replace(/^time="[^"]*" level=\w+ msg="?/, '')
+        .replace(/"$/, '');
       throw new PodboxError('RuntimeFailed', `runc ${args[0]}: ${msg || `exit ${exit.code ?? exit.signal}`}`, '');
     }
     return out;
@@ -82,8 +111,19 @@ export class Runc {
   }
 
   /** `runc exec` with the caller's stdio; returns the host pid of runc exec. */
-  exec(id: string, argv: string[], o: { stdio: (number | null)[]; env?: string[]; cwd?: string; tty?: boolean; log?: string }): number {
-    const args = ['exec', ...(o.cwd ? ['--cwd', o.cwd] : []), ...(o.env ?? []).flatMap((e) => ['--env', e]), ...(o.tty ? ['--tty'] : []), id, ...argv];
+  exec(
+    id: string,
+    argv: string[],
+    o: { stdio: (number | null)[]; env?: string[]; cwd?: string; tty?: boolean; log?: string },
+  ): number {
+    const args = [
+      'exec',
+      ...(o.cwd ? ['--cwd', o.cwd] : []),
+      ...(o.env ?? []).flatMap((e) => ['--env', e]),
+      ...(o.tty ? ['--tty'] : []),
+      id,
+      ...argv,
+    ];
     const log = o.log ? ['--log', o.log, '--log-format', 'json'] : [];
     return spawnInPod(this.pausePid, [runcPath(), '--root', this.stateDir, ...log, ...args], { stdio: o.stdio });
   }
@@ -91,8 +131,21 @@ export class Runc {
   /** The last error runc wrote to a JSON log file, without runc's "<verb> failed: " prefix. */
   static loggedError(file: string): string | undefined {
     let text = '';
-    try { text = readLogNoFollow(file); } catch { return undefined; }
-    const errors = text.split('\n').filter(Boolean).map((l) => { try { return JSON.parse(l) as { level?: string; msg?: string }; } catch { return {}; } })
+    try {
+      text = readLogNoFollow(file);
+    } catch {
+      return undefined;
+    }
+    const errors = text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        try {
+          return JSON.parse(l) as { level?: string; msg?: string };
+        } catch {
+          return {};
+        }
+      })
       .filter((e) => e.level === 'error' || e.level === 'fatal');
     return errors.at(-1)?.msg?.replace(/^runc \w+ failed: /, '');
   }

@@ -67,7 +67,11 @@ export async function startContainer(
   // Step 3: volumes.
   // A subPath is resolved inside its volume by the kernel and bound by descriptor (subpath.ts).
   const mounts: MountSource[] = containerMounts({
-    pausePid: pod.pausePid, podDir: pod.podDir, container: c, volumes: pod.volumes, user,
+    pausePid: pod.pausePid,
+    podDir: pod.podDir,
+    container: c,
+    volumes: pod.volumes,
+    user,
   });
 
   // The termination message file goes last, so it may sit inside a volume (makeMounts).

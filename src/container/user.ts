@@ -67,7 +67,11 @@ function verifyRunAsNonRoot(
   return `container has runAsNonRoot and image has non-numeric user (${user}), cannot verify user is non-root ${where}`;
 }
 
-export interface ProcessUser { uid: number; gid: number; additionalGids: number[] }
+export interface ProcessUser {
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+}
 
 /**
  * Resolves the image's `User` ("uid", "uid:gid", "name", "name:group") against the image's
@@ -80,11 +84,19 @@ export function resolveUser(
   group: string,
   sc: { runAsUser?: number; runAsGroup?: number; supplementalGroups?: number[] },
 ): ProcessUser | string {
-  let uid = 0, gid = 0, userName: string | undefined;
+  let uid = 0,
+    gid = 0,
+    userName: string | undefined;
   let gidFromSpec = false;
   const [u, g] = (imageUser || '').split(':');
-  const passwdEntries = passwd.split('\n').map((l) => l.split(':')).filter((f) => f.length >= 4);
-  const groupEntries = group.split('\n').map((l) => l.split(':')).filter((f) => f.length >= 3);
+  const passwdEntries = passwd
+    .split('\n')
+    .map((l) => l.split(':'))
+    .filter((f) => f.length >= 4);
+  const groupEntries = group
+    .split('\n')
+    .map((l) => l.split(':'))
+    .filter((f) => f.length >= 3);
   const byUid = (id: number) => passwdEntries.find((f) => Number(f[2]) === id);
   if (sc.runAsUser !== undefined) {
     uid = sc.runAsUser;

@@ -20,6 +20,8 @@ export function logoutWarning(
 ): string | undefined {
   const runtime = `/run/user/${uid}`;
   if (!host.systemd || host.lingering || !podsDir.startsWith(`${runtime}/`)) return undefined;
-  return `pods keep their state in ${runtime}, which systemd removes when you log out (pods then lose it); `
-    + `to keep pods across logouts: loginctl enable-linger ${user}`;
+  return (
+    `pods keep their state in ${runtime}, which systemd removes when you log out (pods then lose it); ` +
+    `to keep pods across logouts: loginctl enable-linger ${user}`
+  );
 }

@@ -40,7 +40,11 @@ export interface ImageToLoad {
   layers: LayerToLoad[];
 }
 
-function invalid(what: string, why: string, hint = 'give a `docker save` / `podman save` archive, an OCI archive or an OCI image-layout directory'): PodboxError {
+function invalid(
+  what: string,
+  why: string,
+  hint = 'give a `docker save` / `podman save` archive, an OCI archive or an OCI image-layout directory',
+): PodboxError {
   return new PodboxError('InvalidImage', `${what}: ${why}`, hint);
 }
 
@@ -105,7 +109,11 @@ function tarInput(path: string, describe: string): { input: AsyncIterable<Buffer
   closeSync(fd);
   const compression = detectCompression(head.subarray(0, got));
   if (compression !== 'none' && compression !== 'gzip') {
-    throw invalid(describe, `is compressed with ${compression}, which podbox does not read`, 'decompress it first, or use gzip');
+    throw invalid(
+      describe,
+      `is compressed with ${compression}, which podbox does not read`,
+      'decompress it first, or use gzip',
+    );
   }
   const noop = () => {};
   if (compression === 'gzip') return { input: pipeline(createReadStream(path), createGunzip(), noop), gzip: true };
@@ -142,7 +150,9 @@ class ScratchCopier {
     e.resume();
     if (e.type === 'SymbolicLink' && e.linkpath) {
       // docker save links repeated layers: `<id>/layer.tar -> ../<other>/layer.tar`.
-      const target = e.linkpath.startsWith('/') ? undefined : cleanArchivePath(posix.join(posix.dirname(p), e.linkpath));
+      const target = e.linkpath.startsWith('/')
+        ? undefined
+        : cleanArchivePath(posix.join(posix.dirname(p), e.linkpath));
       if (target) this.src.links.set(p, target);
       this.src.files.delete(p);
     } else if (e.type === 'Link' && e.linkpath) {
@@ -213,8 +223,11 @@ async function readTar(path: string, scratch: string, describe: string): Promise
   const failure = copier.failure;
   if (failure instanceof PodboxError) throw failure;
   if (failure) {
-    throw new PodboxError('HostNotReady', `cannot copy ${describe} into the image store: ${(failure as Error).message}`,
-      'check the space and permissions of the image store (PODBOX_HOME)');
+    throw new PodboxError(
+      'HostNotReady',
+      `cannot copy ${describe} into the image store: ${(failure as Error).message}`,
+      'check the space and permissions of the image store (PODBOX_HOME)',
+    );
   }
   return copier.src;
 }
@@ -254,8 +267,10 @@ function readBlob(src: Source, digest: unknown, size: unknown, what: string): Bu
   if (!f) throw invalid(src.describe, `is missing blob ${path} (${what})`, damaged);
   const bytes = readBounded(src, f, path, what, MAX_JSON_BYTES);
   const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-  if (actual !== digest) throw invalid(src.describe, `blob ${path} (${what}) has digest ${actual}, not ${String(digest)}`, damaged);
-  if (typeof size === 'number' && size !== bytes.length) throw invalid(src.describe, `blob ${path} (${what}) has ${bytes.length} bytes, not ${size}`, damaged);
+  if (actual !== digest)
+    throw invalid(src.describe, `blob ${path} (${what}) has digest ${actual}, not ${String(digest)}`, damaged);
+  if (typeof size === 'number' && size !== bytes.length)
+    throw invalid(src.describe, `blob ${path} (${what}) has ${bytes.length} bytes, not ${size}`, damaged);
   return bytes;
 }
 
@@ -272,7 +287,11 @@ function normalizeName(src: Source, name: string, where: string): string {
   try {
     return formatReference(parseReference(name));
   } catch (e) {
-    throw invalid(src.describe, `${where} names the image "${name}", which is not a valid reference (${(e as PodboxError).message.replace(/^.*?: /, '')})`, damaged);
+    throw invalid(
+      src.describe,
+      `${where} names the image "${name}", which is not a valid reference (${(e as PodboxError).message.replace(/^.*?: /, '')})`,
+      damaged,
+    );
   }
 }
 
@@ -282,17 +301,20 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 function readDockerArchive(src: Source): ImageToLoad[] {
   const manifest = readJson(src, 'manifest.json', 'docker-archive', MAX_TAR_MANIFEST_BYTES);
-  if (!Array.isArray(manifest) || manifest.length === 0) throw invalid(src.describe, 'manifest.json lists no image', damaged);
+  if (!Array.isArray(manifest) || manifest.length === 0)
+    throw invalid(src.describe, 'manifest.json lists no image', damaged);
   return manifest.map((m, i) => {
     const what = `manifest.json[${i}]`;
-    if (!isObject(m) || typeof m.Config !== 'string' || !Array.isArray(m.Layers)) throw invalid(src.describe, `${what} has no Config and Layers`, damaged);
+    if (!isObject(m) || typeof m.Config !== 'string' || !Array.isArray(m.Layers))
+      throw invalid(src.describe, `${what} has no Config and Layers`, damaged);
     const configFile = src.file(m.Config);
     if (!configFile) throw invalid(src.describe, `is missing ${m.Config} (the config of ${what})`, damaged);
     const config = readBounded(src, configFile, m.Config, `the config of ${what}`, MAX_JSON_BYTES);
     const id = `sha256:${createHash('sha256').update(config).digest('hex')}`;
     // The config is named by its digest: `<hex>.json` (docker save < 25) or `blobs/sha256/<hex>`.
     const named = /(?:^|\/)([a-f0-9]{64})(?:\.json)?$/.exec(m.Config);
-    if (named && `sha256:${named[1]}` !== id) throw invalid(src.describe, `config ${m.Config} has digest ${id}`, damaged);
+    if (named && `sha256:${named[1]}` !== id)
+      throw invalid(src.describe, `config ${m.Config} has digest ${id}`, damaged);
     const layers = m.Layers.map((l: unknown, j: number): LayerToLoad => {
       if (typeof l !== 'string') throw invalid(src.describe, `${what}.Layers[${j}] is not a path`, damaged);
       const file = src.file(l);
@@ -309,8 +331,14 @@ function readDockerArchive(src: Source): ImageToLoad[] {
 
 // --- OCI ---
 
-const MANIFEST_TYPES = new Set(['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json']);
-const INDEX_TYPES = new Set(['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json']);
+const MANIFEST_TYPES = new Set([
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+]);
+const INDEX_TYPES = new Set([
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+]);
 
 /** The names an index.json descriptor gives its image (see readOci). */
 function descriptorNames(src: Source, d: Record<string, unknown>): string[] {
@@ -325,20 +353,29 @@ function descriptorNames(src: Source, d: Record<string, unknown>): string[] {
 function pickPlatform(src: Source, index: Record<string, unknown>, what: string): Record<string, unknown> {
   const arch = hostArchitecture();
   const list = Array.isArray(index.manifests) ? index.manifests.filter(isObject) : [];
-  const fit = list.find((m) => isObject(m.platform) && m.platform.os === 'linux' && m.platform.architecture === arch)
-    ?? (list.length === 1 && !isObject(list[0]!.platform) ? list[0] : undefined);
+  const fit =
+    list.find((m) => isObject(m.platform) && m.platform.os === 'linux' && m.platform.architecture === arch) ??
+    (list.length === 1 && !isObject(list[0]!.platform) ? list[0] : undefined);
   if (!fit) {
-    const have = list.map((m) => (isObject(m.platform) ? `${m.platform.os}/${m.platform.architecture}` : '?')).join(', ');
-    throw invalid(src.describe, `${what} has no image for linux/${arch} (it has ${have || 'none'})`, `load an image built for linux/${arch}`);
+    const have = list
+      .map((m) => (isObject(m.platform) ? `${m.platform.os}/${m.platform.architecture}` : '?'))
+      .join(', ');
+    throw invalid(
+      src.describe,
+      `${what} has no image for linux/${arch} (it has ${have || 'none'})`,
+      `load an image built for linux/${arch}`,
+    );
   }
   return fit;
 }
 
 function readOci(src: Source): ImageToLoad[] {
   const layout = readJson(src, 'oci-layout', 'OCI image layout');
-  if (!isObject(layout) || typeof layout.imageLayoutVersion !== 'string') throw invalid(src.describe, 'oci-layout has no imageLayoutVersion', damaged);
+  if (!isObject(layout) || typeof layout.imageLayoutVersion !== 'string')
+    throw invalid(src.describe, 'oci-layout has no imageLayoutVersion', damaged);
   const index = readJson(src, 'index.json', 'OCI image layout');
-  if (!isObject(index) || !Array.isArray(index.manifests)) throw invalid(src.describe, 'index.json has no manifests', damaged);
+  if (!isObject(index) || !Array.isArray(index.manifests))
+    throw invalid(src.describe, 'index.json has no manifests', damaged);
   const out: ImageToLoad[] = [];
   index.manifests.forEach((d0: unknown, i: number) => {
     if (!isObject(d0)) throw invalid(src.describe, `index.json manifests[${i}] is not a descriptor`, damaged);
@@ -352,7 +389,8 @@ function readOci(src: Source): ImageToLoad[] {
         d = pickPlatform(src, nested, `image index ${String(d.digest)}`);
         continue;
       }
-      if (!MANIFEST_TYPES.has(mt)) throw invalid(src.describe, `index.json manifests[${i}] has media type "${mt}", not an image manifest`);
+      if (!MANIFEST_TYPES.has(mt))
+        throw invalid(src.describe, `index.json manifests[${i}] has media type "${mt}", not an image manifest`);
       break;
     }
     const manifestDigest = String(d.digest);
@@ -368,16 +406,24 @@ function readOci(src: Source): ImageToLoad[] {
     }
     const config = readBlob(src, manifest.config.digest, manifest.config.size, `config of ${manifestDigest}`);
     const layers = manifest.layers.map((l: unknown, j: number): LayerToLoad => {
-      if (!isObject(l)) throw invalid(src.describe, `manifest ${manifestDigest} layers[${j}] is not a descriptor`, damaged);
+      if (!isObject(l))
+        throw invalid(src.describe, `manifest ${manifestDigest} layers[${j}] is not a descriptor`, damaged);
       const path = blobPath(src, l.digest, `layer ${j} of ${manifestDigest}`);
       if (typeof l.mediaType === 'string' && /zstd/.test(l.mediaType)) {
-        throw new PodboxError('InvalidImage', `layer ${path} is compressed with zstd, which podbox does not support yet`,
-          'save the image with gzip or uncompressed layers (e.g. `skopeo copy --dest-compress-format gzip`)');
+        throw new PodboxError(
+          'InvalidImage',
+          `layer ${path} is compressed with zstd, which podbox does not support yet`,
+          'save the image with gzip or uncompressed layers (e.g. `skopeo copy --dest-compress-format gzip`)',
+        );
       }
       const file = src.file(path);
       if (!file) throw invalid(src.describe, `is missing blob ${path} (layer ${j} of ${manifestDigest})`, damaged);
       if (typeof l.size === 'number' && statSync(file).size !== l.size) {
-        throw invalid(src.describe, `blob ${path} has ${statSync(file).size} bytes, not the ${l.size} its manifest says`, damaged);
+        throw invalid(
+          src.describe,
+          `blob ${path} has ${statSync(file).size} bytes, not the ${l.size} its manifest says`,
+          damaged,
+        );
       }
       return { file, name: path, digest: String(l.digest) };
     });
@@ -398,7 +444,13 @@ export async function readImageSource(path: string, scratch: string, describe = 
   let images: ImageToLoad[];
   if (src.file('manifest.json')) images = readDockerArchive(src);
   else if (src.file('index.json') || src.file('oci-layout')) images = readOci(src);
-  else throw invalid(describe, st.isDirectory() ? 'is not an OCI image layout (no index.json)' : 'is neither a docker-archive (no manifest.json) nor an OCI archive (no index.json)');
+  else
+    throw invalid(
+      describe,
+      st.isDirectory()
+        ? 'is not an OCI image layout (no index.json)'
+        : 'is neither a docker-archive (no manifest.json) nor an OCI archive (no index.json)',
+    );
   const byConfig = new Map<string, ImageToLoad>();
   for (const img of images) {
     const key = createHash('sha256').update(img.config).digest('hex');

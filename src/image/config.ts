@@ -28,14 +28,19 @@ export interface ImageConfigDocument {
 }
 
 function bad(what: string, why: string): PodboxError {
-  return new PodboxError('InvalidImage', `image config ${what}: ${why}`, 'the image is damaged or not an OCI/Docker image; rebuild or re-save it');
+  return new PodboxError(
+    'InvalidImage',
+    `image config ${what}: ${why}`,
+    'the image is damaged or not an OCI/Docker image; rebuild or re-save it',
+  );
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function stringArray(v: unknown, field: string, what: string): string[] | undefined {
   if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw bad(what, `config.${field} must be an array of strings`);
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))
+    throw bad(what, `config.${field} must be an array of strings`);
   return [...v];
 }
 
@@ -68,7 +73,8 @@ export function imageConfigOf(doc: unknown, what = ''): ImageConfig {
     out.ExposedPorts = Object.fromEntries(Object.keys(c.ExposedPorts).map((k) => [k, {}]));
   }
   if (c.Labels !== undefined && c.Labels !== null) {
-    if (!isObject(c.Labels) || !Object.values(c.Labels).every((v) => typeof v === 'string')) throw bad(what, 'config.Labels must map strings to strings');
+    if (!isObject(c.Labels) || !Object.values(c.Labels).every((v) => typeof v === 'string'))
+      throw bad(what, 'config.Labels must map strings to strings');
     out.Labels = { ...(c.Labels as Record<string, string>) };
   }
   return out;
@@ -85,9 +91,11 @@ export function parseConfigDocument(bytes: Buffer | string, what = ''): ImageCon
   if (!isObject(doc)) throw bad(what, 'not a JSON object');
   const rootfs = doc.rootfs;
   if (!isObject(rootfs) || !Array.isArray(rootfs.diff_ids)) throw bad(what, 'rootfs.diff_ids is missing');
-  if (rootfs.type !== undefined && rootfs.type !== 'layers') throw bad(what, `rootfs.type is "${String(rootfs.type)}", not "layers"`);
+  if (rootfs.type !== undefined && rootfs.type !== 'layers')
+    throw bad(what, `rootfs.type is "${String(rootfs.type)}", not "layers"`);
   const diffIds = rootfs.diff_ids.map((d) => {
-    if (typeof d !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(d)) throw bad(what, `rootfs.diff_ids holds "${String(d)}", not a sha256 digest`);
+    if (typeof d !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(d))
+      throw bad(what, `rootfs.diff_ids holds "${String(d)}", not a sha256 digest`);
     return d;
   });
   const out: ImageConfigDocument = { config: imageConfigOf(doc, what), diffIds };
@@ -99,7 +107,18 @@ export function parseConfigDocument(bytes: Buffer | string, what = ''): ImageCon
 
 /** The GOARCH name of this machine, as image configs and manifest lists name it. */
 export function hostArchitecture(arch: string = process.arch): string {
-  const m: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', mips: 'mips', mipsel: 'mipsle', loong64: 'loong64' };
+  const m: Record<string, string> = {
+    x64: 'amd64',
+    ia32: '386',
+    arm64: 'arm64',
+    arm: 'arm',
+    ppc64: 'ppc64le',
+    s390x: 's390x',
+    riscv64: 'riscv64',
+    mips: 'mips',
+    mipsel: 'mipsle',
+    loong64: 'loong64',
+  };
   return m[arch] ?? arch;
 }
 
@@ -108,14 +127,19 @@ export function hostArchitecture(arch: string = process.arch): string {
 const CHANGE_INSTRUCTIONS = ['CMD', 'ENTRYPOINT', 'ENV', 'WORKDIR', 'USER', 'EXPOSE', 'LABEL', 'STOPSIGNAL'];
 
 function changeError(change: string, why: string): PodboxError {
-  return new PodboxError('InvalidArgument', `--change '${change}': ${why}`,
-    `use one of ${CHANGE_INSTRUCTIONS.map((i) => `'${i}=…'`).join(', ')} (e.g. 'CMD=["sh"]', 'ENV=PATH=/bin')`);
+  return new PodboxError(
+    'InvalidArgument',
+    `--change '${change}': ${why}`,
+    `use one of ${CHANGE_INSTRUCTIONS.map((i) => `'${i}=…'`).join(', ')} (e.g. 'CMD=["sh"]', 'ENV=PATH=/bin')`,
+  );
 }
 
 /** Splits words as the Dockerfile parser does for ENV/LABEL: quotes group, backslash escapes. */
 export function splitWords(s: string): string[] {
   const words: string[] = [];
-  let cur = '', inWord = false, quote: string | null = null;
+  let cur = '',
+    inWord = false,
+    quote: string | null = null;
   for (let i = 0; i < s.length; i++) {
     const ch = s[i]!;
     if (quote) {
@@ -237,7 +261,8 @@ export function applyChanges(base: ImageConfig, changes: string[]): ImageConfig 
       case 'EXPOSE': {
         const ports = { ...(c.ExposedPorts ?? {}) };
         for (const p of rest.trim().split(/\s+/).filter(Boolean)) {
-          if (!/^\d+(?:-\d+)?(?:\/(tcp|udp|sctp))?$/i.test(p)) throw changeError(change, `"${p}" is not a port (PORT[/tcp|udp|sctp])`);
+          if (!/^\d+(?:-\d+)?(?:\/(tcp|udp|sctp))?$/i.test(p))
+            throw changeError(change, `"${p}" is not a port (PORT[/tcp|udp|sctp])`);
           ports[p.includes('/') ? p.toLowerCase() : `${p}/tcp`] = {};
         }
         c.ExposedPorts = ports;

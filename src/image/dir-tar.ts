@@ -74,7 +74,12 @@ export function headerBlocks(h: Header): Buffer[] {
   if (h.size > MAX_OCTAL_12) pax += paxRecord('size', String(h.size));
   if (!pax) return [block(h)];
   const body = Buffer.from(pax);
-  return [block({ path: 'PaxHeader', type: 'x', size: body.length, mode: 0o644, uid: 0, gid: 0, mtime: h.mtime }), body, pad(body.length), block(h)];
+  return [
+    block({ path: 'PaxHeader', type: 'x', size: body.length, mode: 0o644, uid: 0, gid: 0, mtime: h.mtime }),
+    body,
+    pad(body.length),
+    block(h),
+  ];
 }
 
 function typeOf(st: Stats): string | undefined {
@@ -94,7 +99,13 @@ export async function* tarDirectory(dir: string): AsyncGenerator<Buffer> {
     const type = typeOf(st);
     if (!type) return;
     const h: Header = {
-      path: rel, type, size: 0, mode: st.mode, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000),
+      path: rel,
+      type,
+      size: 0,
+      mode: st.mode,
+      uid: st.uid,
+      gid: st.gid,
+      mtime: Math.floor(st.mtimeMs / 1000),
     };
     // The mode of the directory itself is about where it sits on the host (mktemp -d makes it
     // 0700); as the image's `/` it must let every user of a container in.
@@ -124,12 +135,17 @@ export async function* tarDirectory(dir: string): AsyncGenerator<Buffer> {
         if (n >= h.size) break;
       }
       if (n !== h.size) {
-        throw new PodboxError('InvalidArgument', `${abs} changed while it was being imported`, 'import a directory nothing else is writing to');
+        throw new PodboxError(
+          'InvalidArgument',
+          `${abs} changed while it was being imported`,
+          'import a directory nothing else is writing to',
+        );
       }
       yield pad(h.size);
     }
     if (type === '5') {
-      for (const name of readdirSync(abs).sort()) yield* entry(`${abs}/${name}`, `${rel}${name}${lstatSync(`${abs}/${name}`).isDirectory() ? '/' : ''}`);
+      for (const name of readdirSync(abs).sort())
+        yield* entry(`${abs}/${name}`, `${rel}${name}${lstatSync(`${abs}/${name}`).isDirectory() ? '/' : ''}`);
     }
   }
   yield* entry(dir, './');

@@ -1,6 +1,23 @@
 import {
-  closeSync, constants, createReadStream, fchmodSync, fchownSync, futimesSync, linkSync, lchownSync, lstatSync,
-  lutimesSync, mkdirSync, openSync, readdirSync, readSync, rmSync, symlinkSync, chmodSync, utimesSync, writeSync,
+  closeSync,
+  constants,
+  createReadStream,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  linkSync,
+  lchownSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  rmSync,
+  symlinkSync,
+  chmodSync,
+  utimesSync,
+  writeSync,
   type Stats,
 } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -62,12 +79,19 @@ export interface LayerResult extends LayerStats {
 }
 
 export function unsafeLayer(layer: string, entry: string, why: string): PodboxError {
-  return new PodboxError('UnsafeLayer', `layer ${layer}: entry "${entry}" ${why}`,
-    'podbox refuses this image (nothing of it was kept); rebuild it from a trusted source');
+  return new PodboxError(
+    'UnsafeLayer',
+    `layer ${layer}: entry "${entry}" ${why}`,
+    'podbox refuses this image (nothing of it was kept); rebuild it from a trusted source',
+  );
 }
 
 function invalidLayer(layer: string, why: string): PodboxError {
-  return new PodboxError('InvalidImage', `layer ${layer}: ${why}`, 'the image archive is damaged or truncated; save or download it again');
+  return new PodboxError(
+    'InvalidImage',
+    `layer ${layer}: ${why}`,
+    'the image archive is damaged or truncated; save or download it again',
+  );
 }
 
 /**
@@ -114,7 +138,10 @@ export class LayerWriter {
   private failed: unknown;
   private open: { fd: number; rel: string } | undefined;
 
-  constructor(readonly root: string, readonly opts: LayerOptions) {}
+  constructor(
+    readonly root: string,
+    readonly opts: LayerOptions,
+  ) {}
 
   get error(): unknown {
     return this.failed;
@@ -192,7 +219,8 @@ export class LayerWriter {
   }
 
   private chown(path: string, uid: number | undefined, gid: number | undefined, fd?: number): void {
-    const u = uid ?? 0, g = gid ?? 0;
+    const u = uid ?? 0,
+      g = gid ?? 0;
     try {
       if (fd !== undefined) fchownSync(fd, u, g);
       else lchownSync(path, u, g);
@@ -202,8 +230,11 @@ export class LayerWriter {
         this.stats.chownFailures++;
         return;
       }
-      throw new PodboxError('HostNotReady', `layer ${this.opts.name}: cannot give ${path.slice(this.root.length + 1) || '/'} the owner ${u}:${g} (${code})`,
-        'pods need a subordinate id range for ids above 0: run `podbox doctor`');
+      throw new PodboxError(
+        'HostNotReady',
+        `layer ${this.opts.name}: cannot give ${path.slice(this.root.length + 1) || '/'} the owner ${u}:${g} (${code})`,
+        'pods need a subordinate id range for ids above 0: run `podbox doctor`',
+      );
     }
   }
 
@@ -297,7 +328,11 @@ export class LayerWriter {
   }
 
   private file(e: ReadEntry, rel: string, target: string): void {
-    const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    const fd = openSync(
+      target,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      0o600,
+    );
     this.open = { fd, rel };
     e.on('data', (chunk: Buffer) => {
       if (this.failed) return;
@@ -326,7 +361,9 @@ export class LayerWriter {
   private fifo(e: ReadEntry, rel: string, target: string): void {
     // Node has no mkfifo(3); coreutils' mkfifo(1) makes it at the path walked above.
     try {
-      execFileSync('mkfifo', ['-m', ((e.mode ?? 0o644) & 0o7777).toString(8), '--', target], { stdio: ['ignore', 'ignore', 'pipe'] });
+      execFileSync('mkfifo', ['-m', ((e.mode ?? 0o644) & 0o7777).toString(8), '--', target], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
     } catch {
       this.stats.skippedOther.push(`${rel} (FIFO: mkfifo failed)`);
       return;
@@ -372,7 +409,11 @@ export class LayerWriter {
  * Applies an uncompressed tar stream onto `root`; returns the sha256 of every byte read (the
  * layer's diff id when the stream is the whole layer).
  */
-export async function applyTarStream(root: string, source: AsyncIterable<Buffer>, opts: LayerOptions): Promise<{ diffId: string; stats: LayerStats }> {
+export async function applyTarStream(
+  root: string,
+  source: AsyncIterable<Buffer>,
+  opts: LayerOptions,
+): Promise<{ diffId: string; stats: LayerStats }> {
   const writer = new LayerWriter(root, opts);
   const hash = createHash('sha256');
   let parseError: unknown;
@@ -422,7 +463,11 @@ function readHead(file: string, n: number): Buffer {
  * own sha256 must match it (an OCI blob); the result's diffId is for the caller to check against
  * the config's rootfs.diff_ids.
  */
-export async function applyLayerFile(root: string, file: string, opts: LayerOptions & { digest?: string }): Promise<LayerResult> {
+export async function applyLayerFile(
+  root: string,
+  file: string,
+  opts: LayerOptions & { digest?: string },
+): Promise<LayerResult> {
   let head: Buffer;
   try {
     head = readHead(file, 6);
@@ -431,8 +476,11 @@ export async function applyLayerFile(root: string, file: string, opts: LayerOpti
   }
   const compression = detectCompression(head);
   if (compression !== 'none' && compression !== 'gzip') {
-    throw new PodboxError('InvalidImage', `layer ${opts.name} is compressed with ${compression}, which podbox does not support yet`,
-      'save the image with gzip or uncompressed layers (e.g. `docker save`, or `skopeo copy --dest-compress-format gzip`)');
+    throw new PodboxError(
+      'InvalidImage',
+      `layer ${opts.name} is compressed with ${compression}, which podbox does not support yet`,
+      'save the image with gzip or uncompressed layers (e.g. `docker save`, or `skopeo copy --dest-compress-format gzip`)',
+    );
   }
   const rawHash = createHash('sha256');
   const hasher = new Transform({
@@ -443,9 +491,10 @@ export async function applyLayerFile(root: string, file: string, opts: LayerOpti
   });
   // pipeline destroys every stage when one fails or when the consumer stops early.
   const noop = () => {};
-  const tarBytes: AsyncIterable<Buffer> = compression === 'gzip'
-    ? pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), hasher, createGunzip(), noop)
-    : pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), hasher, noop);
+  const tarBytes: AsyncIterable<Buffer> =
+    compression === 'gzip'
+      ? pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), hasher, createGunzip(), noop)
+      : pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), hasher, noop);
   let result: { diffId: string; stats: LayerStats };
   try {
     result = await applyTarStream(root, tarBytes, opts);
@@ -459,8 +508,11 @@ export async function applyLayerFile(root: string, file: string, opts: LayerOpti
   }
   const digest = `sha256:${rawHash.digest('hex')}`;
   if (opts.digest && opts.digest !== digest) {
-    throw new PodboxError('InvalidImage', `blob ${opts.name} has digest ${digest}, not the ${opts.digest} its manifest names`,
-      'the image archive is damaged or was tampered with; save or download it again');
+    throw new PodboxError(
+      'InvalidImage',
+      `blob ${opts.name} has digest ${digest}, not the ${opts.digest} its manifest names`,
+      'the image archive is damaged or was tampered with; save or download it again',
+    );
   }
   return { ...result, ...result.stats, digest };
 }

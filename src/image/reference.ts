@@ -43,15 +43,19 @@ const tagRegexp = new RegExp(`^${tagPat}$`);
 const DIGEST_HEX_LENGTH: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
 
 function invalid(ref: string, why: string): PodboxError {
-  return new PodboxError('InvalidArgument', `invalid image reference "${ref}": ${why}`,
-    'use NAME[:TAG][@DIGEST] with a lowercase name, e.g. busybox:1.36 or localhost:5000/team/app:v1');
+  return new PodboxError(
+    'InvalidArgument',
+    `invalid image reference "${ref}": ${why}`,
+    'use NAME[:TAG][@DIGEST] with a lowercase name, e.g. busybox:1.36 or localhost:5000/team/app:v1',
+  );
 }
 
 /** Checks a digest as go-digest's Validate does; returns an error text or undefined. */
 export function digestError(digest: string): string | undefined {
   const i = digest.indexOf(':');
   if (i < 1) return 'invalid checksum digest format';
-  const alg = digest.slice(0, i), hex = digest.slice(i + 1);
+  const alg = digest.slice(0, i),
+    hex = digest.slice(i + 1);
   const len = DIGEST_HEX_LENGTH[alg];
   if (len === undefined) return `unsupported digest algorithm ${alg}`;
   if (hex.length !== len) return 'invalid checksum digest length';
@@ -83,7 +87,8 @@ function splitDockerDomain(name: string): [string, string] {
 export function parseReference(input: string): ImageReference {
   const s = input;
   if (s === '') throw invalid(input, 'repository name must have at least one component');
-  if (anchoredIdentifier.test(s)) throw invalid(input, `invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`);
+  if (anchoredIdentifier.test(s))
+    throw invalid(input, `invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`);
   const [domain, remainder] = splitDockerDomain(s);
   const tagSep = remainder.indexOf(':');
   const remote = tagSep > -1 ? remainder.slice(0, tagSep) : remainder;
@@ -95,7 +100,8 @@ export function parseReference(input: string): ImageReference {
     throw invalid(input, 'invalid reference format');
   }
   const name = m[1]!;
-  if (name.length > NAME_TOTAL_LENGTH_MAX) throw invalid(input, `repository name must not be more than ${NAME_TOTAL_LENGTH_MAX} characters`);
+  if (name.length > NAME_TOTAL_LENGTH_MAX)
+    throw invalid(input, `repository name must not be more than ${NAME_TOTAL_LENGTH_MAX} characters`);
   const tag = m[2];
   const digest = m[3];
   if (digest !== undefined) {
@@ -131,7 +137,9 @@ export function familiarRepository(r: ImageReference): string {
 
 /** FamiliarString: `busybox:latest`, `localhost:5000/x:1`, `quay.io/a/b@sha256:…`. */
 export function familiarReference(r: ImageReference): string {
-  return familiarRepository(r) + (r.tag !== undefined ? `:${r.tag}` : '') + (r.digest !== undefined ? `@${r.digest}` : '');
+  return (
+    familiarRepository(r) + (r.tag !== undefined ? `:${r.tag}` : '') + (r.digest !== undefined ? `@${r.digest}` : '')
+  );
 }
 
 /** Normalises a reference string (throws on an invalid one). */

@@ -1,7 +1,18 @@
 import { statInput } from '../host/fs.js';
 import {
-  closeSync, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync,
-  statSync, unlinkSync, writeFileSync, writeSync,
+  closeSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { join, resolve as resolvePath } from 'node:path';
@@ -15,8 +26,14 @@ import { podIdMapping } from '../sandbox/idmap.js';
 import { parseReference, formatReference, repositoryOf, familiarize } from './reference.js';
 import { imageConfigOf, parseConfigDocument, applyChanges, hostArchitecture, type ImageConfig } from './config.js';
 import { readImageSource, type ImageToLoad } from './archive.js';
-import { runUnpackJob, decodeError, asPodboxError, type UnpackJob, type UnpackResult, type LayerSource } from './unpack.js';
-
+import {
+  runUnpackJob,
+  decodeError,
+  asPodboxError,
+  type UnpackJob,
+  type UnpackResult,
+  type LayerSource,
+} from './unpack.js';
 
 /**
  * The local image store (docs/cli.md, "podbox image"), under stateDirs().images (mode 0700, checked by
@@ -77,8 +94,11 @@ const hexOf = (id: string) => id.replace(/^sha256:/, '');
 export const shortId = (id: string) => hexOf(id).slice(0, 12);
 
 function notFound(ref: string): PodboxError {
-  return new PodboxError('ImageNotFound', `image "${familiarize(ref)}" is not present`,
-    `load it with \`podbox image load FILE\` or make it with \`podbox image import ROOTFS ${familiarize(ref)}\` (\`podbox image ls\` lists the images)`);
+  return new PodboxError(
+    'ImageNotFound',
+    `image "${familiarize(ref)}" is not present`,
+    `load it with \`podbox image load FILE\` or make it with \`podbox image import ROOTFS ${familiarize(ref)}\` (\`podbox image ls\` lists the images)`,
+  );
 }
 
 function sleepSync(ms: number): void {
@@ -114,7 +134,11 @@ export class ImageStore {
       const o = JSON.parse(text) as Partial<Index>;
       return { refs: o.refs && typeof o.refs === 'object' ? { ...o.refs } : {} };
     } catch {
-      throw new PodboxError('InvalidImage', `the image index ${this.indexFile} is damaged`, 'remove it and load the images again');
+      throw new PodboxError(
+        'InvalidImage',
+        `the image index ${this.indexFile} is damaged`,
+        'remove it and load the images again',
+      );
     }
   }
 
@@ -142,11 +166,19 @@ export class ImageStore {
           continue; // released meanwhile
         }
         if (Number.isInteger(holder) && holder > 0 && !alive(holder)) {
-          try { unlinkSync(lock); } catch { /* someone else cleaned it */ }
+          try {
+            unlinkSync(lock);
+          } catch {
+            /* someone else cleaned it */
+          }
           continue;
         }
         if (Date.now() > end) {
-          throw new PodboxError('HostNotReady', `the image store ${this.dir} is locked by process ${holder}`, `wait for it, or remove ${lock} if it is not running`);
+          throw new PodboxError(
+            'HostNotReady',
+            `the image store ${this.dir} is locked by process ${holder}`,
+            `wait for it, or remove ${lock} if it is not running`,
+          );
         }
         sleepSync(20);
       }
@@ -154,7 +186,11 @@ export class ImageStore {
     try {
       return f();
     } finally {
-      try { unlinkSync(lock); } catch { /* gone */ }
+      try {
+        unlinkSync(lock);
+      } catch {
+        /* gone */
+      }
     }
   }
 
@@ -175,7 +211,10 @@ export class ImageStore {
       // size unknown
     }
     const doc = JSON.parse(configBytes.toString()) as { created?: unknown };
-    const refs = Object.entries(idx.refs).filter(([, v]) => v === id).map(([k]) => k).sort();
+    const refs = Object.entries(idx.refs)
+      .filter(([, v]) => v === id)
+      .map(([k]) => k)
+      .sort();
     const img: StoredImage = {
       id,
       names: refs.filter((r) => !r.includes('@')),
@@ -191,13 +230,17 @@ export class ImageStore {
   private ids(): string[] {
     const d = join(this.dir, 'sha256');
     if (!existsSync(d)) return [];
-    return readdirSync(d).filter((h) => /^[a-f0-9]{64}$/.test(h)).map((h) => `sha256:${h}`);
+    return readdirSync(d)
+      .filter((h) => /^[a-f0-9]{64}$/.test(h))
+      .map((h) => `sha256:${h}`);
   }
 
   /** Every image, newest first (as `podman images` sorts), then by id. */
   list(): StoredImage[] {
     const idx = this.readIndex();
-    const out = this.ids().map((id) => this.readImage(id, idx)).filter((i): i is StoredImage => !!i);
+    const out = this.ids()
+      .map((id) => this.readImage(id, idx))
+      .filter((i): i is StoredImage => !!i);
     const t = (i: StoredImage) => (i.created ? Date.parse(i.created) || 0 : 0);
     return out.sort((a, b) => t(b) - t(a) || a.id.localeCompare(b.id));
   }
@@ -216,12 +259,18 @@ export class ImageStore {
     } catch (e) {
       if (!/^[a-f0-9]{1,63}$/.test(ref)) throw e;
     }
-    if (key && idx.refs[key] && existsSync(this.imageDir(idx.refs[key]!))) return { id: idx.refs[key]!, byId: false, key };
+    if (key && idx.refs[key] && existsSync(this.imageDir(idx.refs[key]!)))
+      return { id: idx.refs[key]!, byId: false, key };
     // A short id, as `podman images` prints it (docker accepts any unique prefix).
     if (/^(?:sha256:)?[a-f0-9]{3,63}$/.test(ref)) {
       const prefix = hexOf(ref);
       const hits = this.ids().filter((id) => hexOf(id).startsWith(prefix));
-      if (hits.length > 1) throw new PodboxError('InvalidArgument', `image id prefix "${ref}" is ambiguous (${hits.length} images)`, 'give more digits of the id');
+      if (hits.length > 1)
+        throw new PodboxError(
+          'InvalidArgument',
+          `image id prefix "${ref}" is ambiguous (${hits.length} images)`,
+          'give more digits of the id',
+        );
       if (hits.length === 1) return { id: hits[0]!, byId: true };
     }
     return undefined;
@@ -265,7 +314,11 @@ export class ImageStore {
     // are left to pod root rather than refusing the image (podman's ignore_chown_errors).
     if (job.op === 'unpack') job = { ...job, ignoreChownErrors: !podIdMapping().full };
     if (!existsSync(WORKER)) {
-      throw new PodboxError('HostNotReady', `the unpack worker ${WORKER} is missing`, 'build podbox first (npm run build)');
+      throw new PodboxError(
+        'HostNotReady',
+        `the unpack worker ${WORKER} is missing`,
+        'build podbox first (npm run build)',
+      );
     }
     try {
       await runInUserNamespace([process.execPath, WORKER], { input: JSON.stringify(job) });
@@ -284,33 +337,55 @@ export class ImageStore {
   private async sweep(): Promise<void> {
     const tmp = join(this.dir, 'tmp');
     if (!existsSync(tmp)) return;
-    const stale = readdirSync(tmp).filter((n) => {
-      const pid = Number(n.split('-')[0]);
-      return !Number.isInteger(pid) || pid <= 0 || (pid !== process.pid && !alive(pid));
-    }).map((n) => join(tmp, n));
+    const stale = readdirSync(tmp)
+      .filter((n) => {
+        const pid = Number(n.split('-')[0]);
+        return !Number.isInteger(pid) || pid <= 0 || (pid !== process.pid && !alive(pid));
+      })
+      .map((n) => join(tmp, n));
     await this.removeTrees(stale);
   }
 
   /** Applies `layers` into a new work directory and returns it complete (config, meta, rootfs). */
-  private async unpack(what: string, layers: LayerSource[], warn: (l: string) => void): Promise<{ tmp: string; result: UnpackResult }> {
+  private async unpack(
+    what: string,
+    layers: LayerSource[],
+    warn: (l: string) => void,
+  ): Promise<{ tmp: string; result: UnpackResult }> {
     const tmp = this.mkTemp('image');
     try {
       mkdirSync(join(tmp, 'rootfs'), { mode: 0o755 });
-      const result = (await this.runJob({ op: 'unpack', rootfs: join(tmp, 'rootfs'), layers, result: join(tmp, 'result.json') }))!;
+      const result = (await this.runJob({
+        op: 'unpack',
+        rootfs: join(tmp, 'rootfs'),
+        layers,
+        result: join(tmp, 'result.json'),
+      }))!;
       rmSync(join(tmp, 'result.json'), { force: true });
       const list = (xs: string[]) => xs.slice(0, 3).join(', ') + (xs.length > 3 ? ', …' : '');
       if (result.skippedDevices.length) {
-        warn(`image ${what}: skipped ${result.skippedDevices.length} device node(s) (${list(result.skippedDevices)}): a user namespace cannot create them (runc gives each container its own /dev)`);
+        warn(
+          `image ${what}: skipped ${result.skippedDevices.length} device node(s) (${list(result.skippedDevices)}): a user namespace cannot create them (runc gives each container its own /dev)`,
+        );
       }
-      if (result.skippedOther.length) warn(`image ${what}: skipped ${result.skippedOther.length} entr(ies) podbox cannot write: ${list(result.skippedOther)}`);
+      if (result.skippedOther.length)
+        warn(
+          `image ${what}: skipped ${result.skippedOther.length} entr(ies) podbox cannot write: ${list(result.skippedOther)}`,
+        );
       if (result.chownFailures) {
-        warn(`image ${what}: ${result.chownFailures} file(s) are owned by root instead of their own user: this user has no subordinate id range for pods (run \`podbox doctor\`)`);
+        warn(
+          `image ${what}: ${result.chownFailures} file(s) are owned by root instead of their own user: this user has no subordinate id range for pods (run \`podbox doctor\`)`,
+        );
       }
       return { tmp, result };
     } catch (e) {
       await this.removeTrees([tmp]).catch(() => {});
       // The worker names the layer; the user wants to know which image it belongs to too.
-      if (isPodboxError(e) && (e.code === 'UnsafeLayer' || e.code === 'InvalidImage') && !e.message.startsWith('image ')) {
+      if (
+        isPodboxError(e) &&
+        (e.code === 'UnsafeLayer' || e.code === 'InvalidImage') &&
+        !e.message.startsWith('image ')
+      ) {
         throw new PodboxError(e.code, `image ${what}: ${e.message}`, e.hint);
       }
       throw e;
@@ -319,7 +394,9 @@ export class ImageStore {
 
   private static writeImageFiles(tmp: string, config: Buffer, size: number): void {
     writeFileSync(join(tmp, 'config.json'), config, { mode: 0o600 });
-    writeFileSync(join(tmp, 'meta.json'), `${JSON.stringify({ size, loaded: new Date().toISOString() })}\n`, { mode: 0o600 });
+    writeFileSync(join(tmp, 'meta.json'), `${JSON.stringify({ size, loaded: new Date().toISOString() })}\n`, {
+      mode: 0o600,
+    });
   }
 
   /**
@@ -347,7 +424,11 @@ export class ImageStore {
     return leftovers;
   }
 
-  private async withInput<T>(src: string, scratch: string, f: (path: string, describe: string) => Promise<T>): Promise<T> {
+  private async withInput<T>(
+    src: string,
+    scratch: string,
+    f: (path: string, describe: string) => Promise<T>,
+  ): Promise<T> {
     if (src !== '-') return f(resolvePath(src), src);
     const path = join(scratch, 'stdin');
     await pipeline(process.stdin, createWriteStream(path, { mode: 0o600 }));
@@ -363,14 +444,19 @@ export class ImageStore {
     const scratch = this.mkTemp('load');
     const staged: { id: string; tmp?: string; refs: string[] }[] = [];
     try {
-      const images: ImageToLoad[] = await this.withInput(src, scratch, (path, describe) => readImageSource(path, scratch, describe));
+      const images: ImageToLoad[] = await this.withInput(src, scratch, (path, describe) =>
+        readImageSource(path, scratch, describe),
+      );
       // Check every config before unpacking anything.
       const plans = images.map((img) => {
         const id = sha256(img.config);
         const doc = parseConfigDocument(img.config, img.configName);
         if (doc.diffIds.length !== img.layers.length) {
-          throw new PodboxError('InvalidImage', `image ${img.names[0] ? familiarize(img.names[0]) : id}: its config lists ${doc.diffIds.length} layer(s) but its manifest ${img.layers.length}`,
-            'the archive is damaged; save it again');
+          throw new PodboxError(
+            'InvalidImage',
+            `image ${img.names[0] ? familiarize(img.names[0]) : id}: its config lists ${doc.diffIds.length} layer(s) but its manifest ${img.layers.length}`,
+            'the archive is damaged; save it again',
+          );
         }
         return { img, id, doc };
       });
@@ -381,12 +467,19 @@ export class ImageStore {
           continue;
         }
         const what = img.names[0] ? familiarize(img.names[0]) : shortId(id);
-        const { tmp, result } = await this.unpack(what, img.layers.map((l) => ({ kind: 'file' as const, file: l.file, name: l.name, digest: l.digest })), warn);
+        const { tmp, result } = await this.unpack(
+          what,
+          img.layers.map((l) => ({ kind: 'file' as const, file: l.file, name: l.name, digest: l.digest })),
+          warn,
+        );
         staged.push({ id, tmp, refs });
         const bad = doc.diffIds.findIndex((d, i) => d !== result.diffIds[i]);
         if (bad >= 0) {
-          throw new PodboxError('InvalidImage', `image ${what}: layer ${img.layers[bad]!.name} has diff id ${result.diffIds[bad]}, but the image config says ${doc.diffIds[bad]}`,
-            'the archive is damaged or was tampered with; save or download it again');
+          throw new PodboxError(
+            'InvalidImage',
+            `image ${what}: layer ${img.layers[bad]!.name} has diff id ${result.diffIds[bad]}, but the image config says ${doc.diffIds[bad]}`,
+            'the archive is damaged or was tampered with; save or download it again',
+          );
         }
         ImageStore.writeImageFiles(tmp, img.config, result.size);
       }
@@ -408,15 +501,26 @@ export class ImageStore {
    */
   async import(src: string, name: string, changes: string[] = [], opts: StoreOptions = {}): Promise<StoredImage> {
     const ref = parseReference(name);
-    if (ref.digest) throw new PodboxError('InvalidArgument', `cannot import under "${name}": a name for an import has no digest`, 'give NAME[:TAG]');
+    if (ref.digest)
+      throw new PodboxError(
+        'InvalidArgument',
+        `cannot import under "${name}": a name for an import has no digest`,
+        'give NAME[:TAG]',
+      );
     const config = applyChanges({}, changes);
     await this.sweep();
     const scratch = this.mkTemp('import');
     let staged: { id: string; tmp?: string; refs: string[] } | undefined;
     try {
       await this.withInput(src, scratch, async (path, describe) => {
-        const st = statInput(path, describe, 'give a root filesystem as a tar (optionally gzipped) or a directory, or - for stdin');
-        const layer: LayerSource = st.isDirectory() ? { kind: 'dir', dir: path, name: describe } : { kind: 'file', file: path, name: describe };
+        const st = statInput(
+          path,
+          describe,
+          'give a root filesystem as a tar (optionally gzipped) or a directory, or - for stdin',
+        );
+        const layer: LayerSource = st.isDirectory()
+          ? { kind: 'dir', dir: path, name: describe }
+          : { kind: 'file', file: path, name: describe };
         const { tmp, result } = await this.unpack(familiarize(formatReference(ref)), [layer], opts.warn ?? (() => {}));
         const created = new Date().toISOString();
         const doc = {
@@ -461,8 +565,11 @@ export class ImageStore {
       if (hit.byId) {
         const tags = refsOf().filter((r) => !r.includes('@'));
         if (tags.length > 1 && !opts.force) {
-          throw new PodboxError('InvalidArgument', `image ${shortId(hit.id)} has several names (${tags.map(familiarize).join(', ')})`,
-            'remove them by name one at a time, or use --force to remove the image with all of them');
+          throw new PodboxError(
+            'InvalidArgument',
+            `image ${shortId(hit.id)} has several names (${tags.map(familiarize).join(', ')})`,
+            'remove them by name one at a time, or use --force to remove the image with all of them',
+          );
         }
         for (const r of refsOf()) {
           delete idx.refs[r];
@@ -503,4 +610,3 @@ export class ImageStore {
     return out;
   }
 }
-

@@ -51,7 +51,11 @@ export function treeSize(root: string): number {
   return size;
 }
 
-async function applySource(rootfs: string, l: LayerSource, ignoreChownErrors: boolean): Promise<{ diffId: string; stats: LayerStats }> {
+async function applySource(
+  rootfs: string,
+  l: LayerSource,
+  ignoreChownErrors: boolean,
+): Promise<{ diffId: string; stats: LayerStats }> {
   if (l.kind === 'file') {
     const r = await applyLayerFile(rootfs, l.file, { name: l.name, digest: l.digest, ignoreChownErrors });
     return { diffId: r.diffId, stats: r };
@@ -87,8 +91,17 @@ export const ERROR_MARK = 'podbox-unpack-error:';
 export function asPodboxError(e: unknown): PodboxError {
   if (isPodboxError(e)) return e;
   const msg = (e as Error)?.message ?? String(e);
-  if (errnoOf(e)) return new PodboxError('HostNotReady', `cannot unpack the image: ${msg}`, 'check the space and permissions of the image store (PODBOX_HOME)');
-  return new PodboxError('InvalidImage', `cannot unpack the image: ${msg}`, 'the image may be damaged; save or download it again');
+  if (errnoOf(e))
+    return new PodboxError(
+      'HostNotReady',
+      `cannot unpack the image: ${msg}`,
+      'check the space and permissions of the image store (PODBOX_HOME)',
+    );
+  return new PodboxError(
+    'InvalidImage',
+    `cannot unpack the image: ${msg}`,
+    'the image may be damaged; save or download it again',
+  );
 }
 
 export function encodeError(e: unknown): string {
@@ -100,7 +113,11 @@ export function decodeError(line: string): PodboxError | undefined {
   const i = line.indexOf(ERROR_MARK);
   if (i < 0) return undefined;
   try {
-    const o = JSON.parse(line.slice(i + ERROR_MARK.length)) as { code: PodboxError['code']; message: string; hint?: string };
+    const o = JSON.parse(line.slice(i + ERROR_MARK.length)) as {
+      code: PodboxError['code'];
+      message: string;
+      hint?: string;
+    };
     return new PodboxError(o.code, o.message, o.hint);
   } catch {
     return undefined;

@@ -23,7 +23,16 @@ export function goDuration(seconds: number): string {
   return `${m}m${s}s`;
 }
 
-const UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNITS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  μs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
 
 /** Go's time.ParseDuration ("30s", "1m30s", "500ms", "0", "-1s"), in milliseconds. */
 export function parseGoDuration(text: string): number | undefined {

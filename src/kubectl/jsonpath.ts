@@ -8,7 +8,11 @@ export function splitJsonPathInput(input: string): string[] {
   let cur = '';
   for (let i = 0; i < input.length; i++) {
     if (input[i] === '=') {
-      if (input[i + 1] === '=') { cur += '=='; i++; continue; }
+      if (input[i + 1] === '=') {
+        cur += '==';
+        i++;
+        continue;
+      }
       out.push(cur);
       cur = '';
       continue;
@@ -19,7 +23,8 @@ export function splitJsonPathInput(input: string): string[] {
   return out;
 }
 
-export const JSONPATH_HINT = "podbox understands dotted fields, [N] indices and [?(@.field==\"value\")] filters, e.g. '{.status.containerStatuses[0].ready}'";
+export const JSONPATH_HINT =
+  'podbox understands dotted fields, [N] indices and [?(@.field=="value")] filters, e.g. \'{.status.containerStatuses[0].ready}\'';
 
 /**
  * The subset of kubectl's JSONPath that `wait` needs. Like kubectl (cmd/get
@@ -28,7 +33,12 @@ export const JSONPATH_HINT = "podbox understands dotted fields, [N] indices and 
  */
 export function parseJsonPath(expression: string): PathStep[] {
   const relaxed = /^\{\.?([^{}]+)\}$|^\.?([^{}]+)$/.exec(expression);
-  if (!relaxed) throw new PodboxError('InvalidArgument', `unexpected path string "${expression}", expected a 'name1.name2' or '.name1.name2' or '{name1.name2}' or '{.name1.name2}'`, JSONPATH_HINT);
+  if (!relaxed)
+    throw new PodboxError(
+      'InvalidArgument',
+      `unexpected path string "${expression}", expected a 'name1.name2' or '.name1.name2' or '{name1.name2}' or '{.name1.name2}'`,
+      JSONPATH_HINT,
+    );
   const src = relaxed[1] ?? relaxed[2]!;
   const steps: PathStep[] = [];
   const bad = () => new PodboxError('InvalidArgument', `jsonpath "${expression}" is not supported`, JSONPATH_HINT);
@@ -48,7 +58,11 @@ export function parseJsonPath(expression: string): PathStep[] {
     if (src[i] === '.') i++;
     let field = '';
     while (i < src.length && src[i] !== '.' && src[i] !== '[') {
-      if (src[i] === '\\' && src[i + 1] === '.') { field += '.'; i += 2; continue; }
+      if (src[i] === '\\' && src[i + 1] === '.') {
+        field += '.';
+        i += 2;
+        continue;
+      }
       field += src[i++];
     }
     if (!field || field === '*' || field === '..') throw bad();
@@ -73,7 +87,10 @@ export function evalJsonPath(obj: unknown, path: PathStep[]): unknown[] {
         }
       } else if (Array.isArray(v)) {
         for (const item of v) {
-          const got = evalJsonPath(item, step.filter.path.map((field) => ({ field })));
+          const got = evalJsonPath(
+            item,
+            step.filter.path.map((field) => ({ field })),
+          );
           if (got.length === 1 && goString(got[0]) === step.filter.value) next.push(item);
         }
       }

@@ -1,6 +1,15 @@
 export function formatTable(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 3))).join('').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 3)))
+          .join('')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 /**
@@ -17,7 +26,11 @@ export function tabwrite(text: string, padding = 2): string {
   const out: string[] = [];
   const emit = (from: number, to: number, widths: number[]) => {
     for (let i = from; i < to; i++) {
-      out.push(lines[i]!.map((cell, j) => (j < widths.length ? cell + ' '.repeat(Math.max(0, widths[j]! - width(cell))) : cell)).join(''));
+      out.push(
+        lines[i]!.map((cell, j) =>
+          j < widths.length ? cell + ' '.repeat(Math.max(0, widths[j]! - width(cell))) : cell,
+        ).join(''),
+      );
     }
   };
   const format = (line0: number, line1: number, widths: number[]) => {

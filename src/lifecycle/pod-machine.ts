@@ -3,7 +3,15 @@ import { quantityValue } from '../api/quantity.js';
 import { goDuration } from '../kubectl/duration.js';
 import { NODE_NAME, HOST_IP, POD_IP } from '../api/node.js';
 import type { Container, Pod, Probe } from '../api/types.js';
-import { iso, POD_GENERATION, type ContainerStatus, type PodCondition, type PodEvent, type PodPhase, type PodStatus } from '../api/status.js';
+import {
+  iso,
+  POD_GENERATION,
+  type ContainerStatus,
+  type PodCondition,
+  type PodEvent,
+  type PodPhase,
+  type PodStatus,
+} from '../api/status.js';
 import { MINIMUM_GRACE_PERIOD_SECONDS, type BackoffPolicy, type Clock } from './timing.js';
 
 /**
@@ -82,7 +90,11 @@ export type Action =
 const MAX_POD_TERMINATION_MESSAGE_BYTES = 12 * 1024;
 
 const PROBE_NAME: Record<ProbeKind, string> = { startup: 'Startup', liveness: 'Liveness', readiness: 'Readiness' };
-export const PROBE_FIELD: Record<ProbeKind, 'startupProbe' | 'livenessProbe' | 'readinessProbe'> = { startup: 'startupProbe', liveness: 'livenessProbe', readiness: 'readinessProbe' };
+export const PROBE_FIELD: Record<ProbeKind, 'startupProbe' | 'livenessProbe' | 'readinessProbe'> = {
+  startup: 'startupProbe',
+  liveness: 'livenessProbe',
+  readiness: 'readinessProbe',
+};
 
 export class PodMachine {
   private readonly slots: Slot[];
@@ -108,23 +120,41 @@ export class PodMachine {
     readonly podIP = POD_IP,
   ) {
     const slot = (spec: Container, kind: ContainerKind): Slot => ({
-      spec, kind, phase: 'idle', instances: 0, backoffSeconds: 0, everStarted: false, probes: {},
+      spec,
+      kind,
+      phase: 'idle',
+      instances: 0,
+      backoffSeconds: 0,
+      everStarted: false,
+      probes: {},
       status: {
-        name: spec.name, image: spec.image, imageID: '', ready: false, started: false, restartCount: 0,
-        state: { waiting: { reason: 'PodInitializing' } }, lastState: {},
+        name: spec.name,
+        image: spec.image,
+        imageID: '',
+        ready: false,
+        started: false,
+        restartCount: 0,
+        state: { waiting: { reason: 'PodInitializing' } },
+        lastState: {},
       },
     });
     this.slots = [
       ...(pod.spec.initContainers ?? []).map((c) => slot(c, c.restartPolicy === 'Always' ? 'sidecar' : 'init')),
       ...pod.spec.containers.map((c) => slot(c, 'app')),
     ];
-    for (const s of this.slots) if (s.kind !== 'app' || !pod.spec.initContainers?.length) s.status.state = { waiting: { reason: 'ContainerCreating' } };
+    for (const s of this.slots)
+      if (s.kind !== 'app' || !pod.spec.initContainers?.length)
+        s.status.state = { waiting: { reason: 'ContainerCreating' } };
     this.podRef = podRef(pod);
     this.setCondition('PodScheduled', true);
     this.setCondition('Initialized', !pod.spec.initContainers?.length);
     this.setCondition('ContainersReady', false, 'ContainersNotReady');
     this.setCondition('Ready', false, 'ContainersNotReady');
-    this.record('Normal', 'Scheduled', `Successfully assigned ${pod.metadata.namespace}/${pod.metadata.name} to ${NODE_NAME}`);
+    this.record(
+      'Normal',
+      'Scheduled',
+      `Successfully assigned ${pod.metadata.namespace}/${pod.metadata.name} to ${NODE_NAME}`,
+    );
   }
 
   // --- what happened ---------------------------------------------------------------------
@@ -155,7 +185,13 @@ export class PodMachine {
     const hook = s.spec.lifecycle?.postStart;
     if (hook) {
       s.phase = 'postStart';
-      this.queue.push({ type: 'hook', container: name, instance: s.instances - 1, hook: 'postStart', timeoutSeconds: this.pod.spec.terminationGracePeriodSeconds });
+      this.queue.push({
+        type: 'hook',
+        container: name,
+        instance: s.instances - 1,
+        hook: 'postStart',
+        timeoutSeconds: this.pod.spec.terminationGracePeriodSeconds,
+      });
     } else {
       this.becomeRunning(s);
     }
@@ -272,8 +308,12 @@ export class PodMachine {
     const reason = reasonOverride ?? (exitCode === 0 ? 'Completed' : 'Error');
     s.status.state = {
       terminated: {
-        exitCode, reason, finishedAt: iso(now),
-        ...(signal ? { signal } : {}), ...(startedAt ? { startedAt } : {}), ...(message ? { message } : {}),
+        exitCode,
+        reason,
+        finishedAt: iso(now),
+        ...(signal ? { signal } : {}),
+        ...(startedAt ? { startedAt } : {}),
+        ...(message ? { message } : {}),
         ...(s.status.containerID ? { containerID: s.status.containerID } : {}),
       },
     };
@@ -290,7 +330,12 @@ export class PodMachine {
 
     // Stopped because the pod is going away: it stays down. Killed for a failed probe or hook,
     // or exited by itself: the restart policy decides.
-    const goingAway = this.deleting || stoppedBy === 'delete' || stoppedBy === 'finished' || stoppedBy === 'deadline' || this.isFinished();
+    const goingAway =
+      this.deleting ||
+      stoppedBy === 'delete' ||
+      stoppedBy === 'finished' ||
+      stoppedBy === 'deadline' ||
+      this.isFinished();
     if (!goingAway && this.shouldRestart(s)) this.scheduleRestart(s, ranFor);
     else s.phase = 'done';
     this.refresh();
@@ -371,10 +416,12 @@ export class PodMachine {
     for (const s of this.slots) {
       if (s.phase === 'backoff' && s.backoffUntil !== undefined) times.push(s.backoffUntil);
       if (s.stop && !s.stop.killed) times.push(s.stop.deadline);
-      if (s.phase === 'running' && !s.stop) for (const p of Object.values(s.probes)) if (!p.inFlight) times.push(p.nextAt);
+      if (s.phase === 'running' && !s.stop)
+        for (const p of Object.values(s.probes)) if (!p.inFlight) times.push(p.nextAt);
     }
     const ads = this.pod.spec.activeDeadlineSeconds;
-    if (ads !== undefined && this.startTime !== undefined && !this.isFinished() && !this.deleting) times.push(this.startTime + ads * 1000);
+    if (ads !== undefined && this.startTime !== undefined && !this.isFinished() && !this.deleting)
+      times.push(this.startTime + ads * 1000);
     return times.length ? Math.min(...times) : undefined;
   }
 
@@ -506,7 +553,13 @@ export class PodMachine {
     const out: Action[] = [];
     if (st.preStop === 'due') {
       st.preStop = 'running';
-      out.push({ type: 'hook', container: name, instance: s.instances - 1, hook: 'preStop', timeoutSeconds: Math.max(0, (st.deadline - now) / 1000) });
+      out.push({
+        type: 'hook',
+        container: name,
+        instance: s.instances - 1,
+        hook: 'preStop',
+        timeoutSeconds: Math.max(0, (st.deadline - now) / 1000),
+      });
       return out;
     }
     if (st.preStop === 'running') {
@@ -532,7 +585,8 @@ export class PodMachine {
 
   private beginStop(s: Slot, reason: StopReason, graceSeconds: number): void {
     if (s.stop || !this.isUp(s)) return;
-    if (reason === 'delete' || reason === 'finished' || reason === 'deadline') this.record('Normal', 'Killing', `Stopping container ${s.spec.name}`, s);
+    if (reason === 'delete' || reason === 'finished' || reason === 'deadline')
+      this.record('Normal', 'Killing', `Stopping container ${s.spec.name}`, s);
     // postStart still running: the kubelet does not run preStop for a container that never started.
     const preStop = s.spec.lifecycle?.preStop && s.phase === 'running' ? 'due' : 'none';
     s.phase = 'stopping';
@@ -547,7 +601,9 @@ export class PodMachine {
     for (const s of sidecars) if (s.phase === 'idle' || s.phase === 'backoff') s.phase = 'done';
     const last = [...sidecars].reverse().find((s) => this.isUp(s) || s.phase === 'stopping');
     if (!last || last.phase === 'stopping') return;
-    const grace = this.deleting ? Math.max(0, (this.deleting.deadline - this.clock.now()) / 1000) : this.pod.spec.terminationGracePeriodSeconds;
+    const grace = this.deleting
+      ? Math.max(0, (this.deleting.deadline - this.clock.now()) / 1000)
+      : this.pod.spec.terminationGracePeriodSeconds;
     this.beginStop(last, this.deleting ? 'delete' : 'finished', grace);
   }
 
@@ -582,7 +638,13 @@ export class PodMachine {
     // Probes start after initialDelaySeconds, counted from the container's start (prober/worker.go).
     for (const kind of ['startup', 'liveness', 'readiness'] as const) {
       const spec: Probe | undefined = s.spec[PROBE_FIELD[kind]];
-      if (spec) s.probes[kind] = { nextAt: since + spec.initialDelaySeconds * 1000, inFlight: false, successes: 0, failures: 0 };
+      if (spec)
+        s.probes[kind] = {
+          nextAt: since + spec.initialDelaySeconds * 1000,
+          inFlight: false,
+          successes: 0,
+          failures: 0,
+        };
     }
     if (!s.probes.startup) this.markStarted(s);
   }
@@ -652,7 +714,8 @@ export class PodMachine {
     let phase: PodPhase;
     if (initFailedForGood && !this.deleting) phase = 'Failed';
     else if (!initDone) phase = 'Pending';
-    else if (appsDone && apps.every((s) => s.instances > 0)) phase = apps.every((s) => s.succeeded) ? 'Succeeded' : 'Failed';
+    else if (appsDone && apps.every((s) => s.instances > 0))
+      phase = apps.every((s) => s.succeeded) ? 'Succeeded' : 'Failed';
     else if (apps.some((s) => s.instances > 0)) phase = 'Running';
     else phase = 'Pending';
     if (!this.isFinished()) this.phase = phase;
@@ -660,10 +723,20 @@ export class PodMachine {
 
     if (initDone) {
       this.setCondition('Initialized', true);
-      for (const s of apps) if (s.phase === 'idle' && s.instances === 0 && 'waiting' in s.status.state) s.status.state = { waiting: { reason: 'ContainerCreating' } };
+      for (const s of apps)
+        if (s.phase === 'idle' && s.instances === 0 && 'waiting' in s.status.state)
+          s.status.state = { waiting: { reason: 'ContainerCreating' } };
     } else {
-      const pending = [...inits.filter((s) => !(s.phase === 'done' && s.succeeded)), ...sidecars.filter((s) => !s.everStarted)].map((s) => s.spec.name);
-      this.setCondition('Initialized', false, 'ContainersNotInitialized', `containers with incomplete status: [${pending.join(' ')}]`);
+      const pending = [
+        ...inits.filter((s) => !(s.phase === 'done' && s.succeeded)),
+        ...sidecars.filter((s) => !s.everStarted),
+      ].map((s) => s.spec.name);
+      this.setCondition(
+        'Initialized',
+        false,
+        'ContainersNotInitialized',
+        `containers with incomplete status: [${pending.join(' ')}]`,
+      );
     }
     // Ready counts app containers and sidecars (https://kubernetes.io/docs/concepts/workloads/pods/sidecar-containers/).
     const counted = [...sidecars, ...apps];
@@ -681,8 +754,13 @@ export class PodMachine {
     const prev = this.conditions.get(type);
     const lastTransitionTime = prev && prev.status === status ? prev.lastTransitionTime : iso(this.clock.now());
     this.conditions.set(type, {
-      type, observedGeneration: POD_GENERATION, status, lastProbeTime: null, lastTransitionTime,
-      ...(reason ? { reason } : {}), ...(message ? { message } : {}),
+      type,
+      observedGeneration: POD_GENERATION,
+      status,
+      lastProbeTime: null,
+      lastTransitionTime,
+      ...(reason ? { reason } : {}),
+      ...(message ? { message } : {}),
     });
   }
 
@@ -691,14 +769,22 @@ export class PodMachine {
     const now = iso(this.clock.now());
     const fieldPath = s ? containerFieldPath(s.kind !== 'app', s.spec.name) : undefined;
     // Identical events are aggregated with a count, as the API server's event correlator does.
-    const same = this.events.find((e) => e.type === type && e.reason === reason && e.message === message && e.fieldPath === fieldPath);
+    const same = this.events.find(
+      (e) => e.type === type && e.reason === reason && e.message === message && e.fieldPath === fieldPath,
+    );
     if (same) {
       same.count += times;
       same.lastTimestamp = now;
       return;
     }
     this.events.push({
-      type, reason, message, ...(fieldPath ? { fieldPath } : {}), count: times, firstTimestamp: now, lastTimestamp: now,
+      type,
+      reason,
+      message,
+      ...(fieldPath ? { fieldPath } : {}),
+      count: times,
+      firstTimestamp: now,
+      lastTimestamp: now,
     });
   }
 

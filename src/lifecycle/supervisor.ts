@@ -113,11 +113,15 @@ class Supervisor {
     if (this.o.launchedBy !== undefined) this.dir.adoptLaunchLog(this.o.launchedBy);
     // Step 1: the sandbox.
     try {
-      if (this.pendingSignal) throw new PodboxError('SandboxFailed', `pod "${name}" was deleted while it was being created`);
+      if (this.pendingSignal)
+        throw new PodboxError('SandboxFailed', `pod "${name}" was deleted while it was being created`);
       await this.createSandbox(this.dir);
     } catch (e) {
       await this.teardown();
-      const err = e instanceof PodboxError ? e : new PodboxError('SandboxFailed', `pod "${name}": ${(e as Error).message}`, 'run `podbox doctor`');
+      const err =
+        e instanceof PodboxError
+          ? e
+          : new PodboxError('SandboxFailed', `pod "${name}": ${(e as Error).message}`, 'run `podbox doctor`');
       this.o.onCreated?.(err);
       if (this.signalExit !== undefined) return this.signalExit;
       throw err;
@@ -171,8 +175,12 @@ class Supervisor {
     const memoryMounts = [tmpfsMount(podFiles.shm, 64 * 1024 * 1024), ...prepared.mounts];
     mountInPod(sandbox.pid, `pod "${pod.metadata.name}": mount /dev/shm and memory volumes`, memoryMounts);
     this.pod = {
-      manifest, podDir: dir.path, pausePid: sandbox.pid, runc: new Runc(sandbox.pid, dir.file('runc')),
-      podFiles, volumes: prepared.volumes,
+      manifest,
+      podDir: dir.path,
+      pausePid: sandbox.pid,
+      runc: new Runc(sandbox.pid, dir.file('runc')),
+      podFiles,
+      volumes: prepared.volumes,
     };
     this.machine.sandboxReady();
     for (const [name, img] of this.o.images) {
@@ -201,11 +209,13 @@ class Supervisor {
 
   /** Runs the loop once more after whatever it is doing now (step 2). */
   private kick = (): void => {
-    this.chain = this.chain.then(() => this.pump()).catch(async (e) => {
-      const name = this.manifest.pod.metadata.name;
-      process.stderr.write(`podbox: pod "${name}": ${e instanceof PodboxError ? e.toLine() : (e as Error).stack}\n`);
-      if (!this.tearingDown) await this.teardown();
-    });
+    this.chain = this.chain
+      .then(() => this.pump())
+      .catch(async (e) => {
+        const name = this.manifest.pod.metadata.name;
+        process.stderr.write(`podbox: pod "${name}": ${e instanceof PodboxError ? e.toLine() : (e as Error).stack}\n`);
+        if (!this.tearingDown) await this.teardown();
+      });
   };
 
   private async pump(): Promise<void> {
@@ -327,7 +337,13 @@ class Supervisor {
     const { runProbe, runHook, hookFailureMessage } = await import('../probe/run.js');
     const c = containerNamed(this.manifest.pod, a.container);
     const id = containerId(a.container, a.instance);
-    const target: HandlerTarget = { pausePid: this.pod.pausePid, runc: this.pod.runc, containerId: id, container: c, podIP: POD_IP };
+    const target: HandlerTarget = {
+      pausePid: this.pod.pausePid,
+      runc: this.pod.runc,
+      containerId: id,
+      container: c,
+      podIP: POD_IP,
+    };
     if (a.type === 'probe') {
       const probe = c[PROBE_FIELD[a.probe]]!;
       if (probe.exec) await this.untilRunning(id);

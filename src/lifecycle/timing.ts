@@ -21,7 +21,8 @@ export function backoffPolicy(env: NodeJS.ProcessEnv = process.env): BackoffPoli
   const knob = env.PODBOX_TESTING_BACKOFF;
   if (!knob) return KUBELET_BACKOFF;
   const [initial, max, reset] = knob.split(',').map(Number);
-  if (![initial, max, reset].every((n) => typeof n === 'number' && Number.isFinite(n) && n >= 0)) return KUBELET_BACKOFF;
+  if (![initial, max, reset].every((n) => typeof n === 'number' && Number.isFinite(n) && n >= 0))
+    return KUBELET_BACKOFF;
   return { initialSeconds: initial!, maxSeconds: max!, resetAfterSeconds: reset! };
 }
 

@@ -1,7 +1,11 @@
 import { Socket } from 'node:net';
 import { systemClock, type Clock } from '../lifecycle/timing.js';
 import {
-  ContainerLogFile, containerLogPolicy, removeOldInstanceLogs, type ContainerLogPolicy, type LogFileIo,
+  ContainerLogFile,
+  containerLogPolicy,
+  removeOldInstanceLogs,
+  type ContainerLogPolicy,
+  type LogFileIo,
 } from './log-file.js';
 
 /**

@@ -1,5 +1,13 @@
 import {
-  closeSync, ftruncateSync, fstatSync, mkdirSync, openSync, readdirSync, renameSync, unlinkSync, writeSync,
+  closeSync,
+  ftruncateSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Clock } from '../lifecycle/timing.js';
@@ -36,10 +44,17 @@ export function containerLogPolicy(env: NodeJS.ProcessEnv = process.env): Contai
   const size = env.PODBOX_CONTAINER_LOG_MAX_SIZE;
   if (size !== undefined && size !== '') {
     let bytes = NaN;
-    try { bytes = quantityBytes(size); } catch { /* reported below */ }
+    try {
+      bytes = quantityBytes(size);
+    } catch {
+      /* reported below */
+    }
     if (!Number.isSafeInteger(bytes) || bytes < 1) {
-      throw new PodboxError('InvalidArgument', `PODBOX_CONTAINER_LOG_MAX_SIZE=${size} is not a size`,
-        'give a quantity such as 10Mi or 500Ki, or unset it for 10Mi');
+      throw new PodboxError(
+        'InvalidArgument',
+        `PODBOX_CONTAINER_LOG_MAX_SIZE=${size} is not a size`,
+        'give a quantity such as 10Mi or 500Ki, or unset it for 10Mi',
+      );
     }
     policy.maxSize = bytes;
   }
@@ -47,9 +62,11 @@ export function containerLogPolicy(env: NodeJS.ProcessEnv = process.env): Contai
   if (files !== undefined && files !== '') {
     // The kubelet's validation: containerLogMaxFiles must be greater than 1 (one current, one rotated).
     if (!/^\d+$/.test(files) || Number(files) < 2) {
-      throw new PodboxError('InvalidArgument',
+      throw new PodboxError(
+        'InvalidArgument',
         `PODBOX_CONTAINER_LOG_MAX_FILES=${files} is not a number of files of 2 or more`,
-        'give e.g. 5, or unset it for 5');
+        'give e.g. 5, or unset it for 5',
+      );
     }
     policy.maxFiles = Number(files);
   }
@@ -94,7 +111,11 @@ export function rotatedLogName(base: string, ms: number, entries: string[]): str
 /** Every file of one instance's log, oldest first: the rotated files, then the current one. */
 export function logFileSeries(file: string): string[] {
   let entries: string[];
-  try { entries = readdirSync(dirname(file)); } catch { return [file]; }
+  try {
+    entries = readdirSync(dirname(file));
+  } catch {
+    return [file];
+  }
   return [...rotatedLogNames(basename(file), entries).map((n) => join(dirname(file), n)), file];
 }
 
@@ -109,11 +130,19 @@ export function removeOldInstanceLogs(file: string): void {
   const current = /^(\d+)\.log$/.exec(basename(file));
   if (!current) return;
   let entries: string[];
-  try { entries = readdirSync(dirname(file)); } catch { return; }
+  try {
+    entries = readdirSync(dirname(file));
+  } catch {
+    return;
+  }
   for (const f of entries) {
     const m = /^(\d+)\.log(?:\..+)?$/.exec(f);
     if (!m || Number(m[1]) >= Number(current[1]) - 1) continue;
-    try { unlinkSync(join(dirname(file), f)); } catch { /* removed meanwhile */ }
+    try {
+      unlinkSync(join(dirname(file), f));
+    } catch {
+      /* removed meanwhile */
+    }
   }
 }
 
@@ -139,7 +168,9 @@ export class ContainerLogFile {
     try {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
       this.reopen();
-    } catch { /* append retries */ }
+    } catch {
+      /* append retries */
+    }
   }
 
   /**
@@ -155,7 +186,11 @@ export class ContainerLogFile {
       while (done < record.length) done += this.io.write(this.fd, record, done, record.length - done);
     } catch (e) {
       if (done > 0) {
-        try { ftruncateSync(this.fd, this.size); } catch { /* the reader skips a broken record */ }
+        try {
+          ftruncateSync(this.fd, this.size);
+        } catch {
+          /* the reader skips a broken record */
+        }
       }
       throw e;
     }
@@ -188,7 +223,9 @@ export class ContainerLogFile {
       const rotated = rotatedLogNames(base, readdirSync(dir));
       const excess = Math.max(0, rotated.length - (this.policy.maxFiles - 1));
       for (const old of rotated.slice(0, excess)) unlinkSync(join(dir, old));
-    } catch { /* removed at the next rotation */ }
+    } catch {
+      /* removed at the next rotation */
+    }
     // The next append opens the new file (and reports if it cannot).
   }
 }

@@ -128,7 +128,10 @@ function tryOpen(file: string): number | undefined {
   }
 }
 
-const readerOf = (fd: number): ReadAt => (buf, pos) => readSync(fd, buf, 0, buf.length, pos);
+const readerOf =
+  (fd: number): ReadAt =>
+  (buf, pos) =>
+    readSync(fd, buf, 0, buf.length, pos);
 
 /** Where `--tail n` starts in a series of files (oldest first): a file's index and an offset in it. */
 export function tailPosition(files: string[], n: number): { index: number; offset: number } {
@@ -188,7 +191,11 @@ export async function readContainerLog(file: string, emit: EmitLine, o: ReadLogO
   for (let i = start.index; i < files.length - 1; i++) {
     const fd = tryOpen(files[i]!);
     if (fd === undefined) continue; // removed by a rotation meanwhile
-    try { drain(fd, i === start.index ? start.offset : 0, joiner); } finally { closeSync(fd); }
+    try {
+      drain(fd, i === start.index ? start.offset : 0, joiner);
+    } finally {
+      closeSync(fd);
+    }
   }
   let fd = tryOpen(file);
   let pos = start.index === files.length - 1 ? start.offset : 0;
@@ -210,7 +217,12 @@ export async function readContainerLog(file: string, emit: EmitLine, o: ReadLogO
           fd = undefined;
           for (const f of at < 0 ? [] : series.slice(at + 1, -1)) {
             const rfd = tryOpen(f);
-            if (rfd !== undefined) try { drain(rfd, 0, joiner); } finally { closeSync(rfd); }
+            if (rfd !== undefined)
+              try {
+                drain(rfd, 0, joiner);
+              } finally {
+                closeSync(rfd);
+              }
           }
           pos = 0;
           continue;

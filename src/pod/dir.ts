@@ -79,7 +79,10 @@ export class PodDir {
   /** the directory's identity when this process claimed or opened it (see stillOurs) */
   private pinned?: { dev: number; ino: number };
 
-  constructor(readonly name: string, readonly path: string) {}
+  constructor(
+    readonly name: string,
+    readonly path: string,
+  ) {}
 
   static of(name: string): PodDir {
     return new PodDir(name, join(podsDir(), name));
@@ -101,7 +104,11 @@ export class PodDir {
     } catch (e) {
       rmSync(tmp, { recursive: true, force: true });
       if (errnoOf(e) === 'EEXIST' || errnoOf(e) === 'ENOTEMPTY') {
-        throw new PodboxError('PodExists', `pod "${name}" already exists`, `delete it with \`podbox delete ${name}\` or run with --replace`);
+        throw new PodboxError(
+          'PodExists',
+          `pod "${name}" already exists`,
+          `delete it with \`podbox delete ${name}\` or run with --replace`,
+        );
       }
       throw e;
     }
@@ -265,7 +272,11 @@ export function thisSupervisor(): PodRecord['supervisor'] {
 /** What a supervisor starts from: the record, less who supervises it. */
 export type LaunchRequest = Omit<PodRecord, 'supervisor'>;
 
-export function launchRequest(manifest: Manifest, images: Map<string, StoredImage>, removeWhenDone: boolean): LaunchRequest {
+export function launchRequest(
+  manifest: Manifest,
+  images: Map<string, StoredImage>,
+  removeWhenDone: boolean,
+): LaunchRequest {
   return {
     pod: manifest.pod,
     original: manifest.original,

@@ -37,6 +37,7 @@ export function imageRemovalRefusal(ref: string, users: ImageUser[], force: bool
   const blocking = force ? running : users.map((u) => u.pod);
   if (blocking.length === 0) return undefined;
   const first = `delete ${blocking.length > 1 ? 'them' : 'it'} first with \`podbox delete ${blocking.join(' ')}\``;
-  const hint = running.length > 0 ? `${first} (--force does not remove an image a running pod uses)` : `${first}, or use --force`;
+  const hint =
+    running.length > 0 ? `${first} (--force does not remove an image a running pod uses)` : `${first}, or use --force`;
   return new PodboxError('InvalidArgument', `image ${ref} is in use by pod(s) ${blocking.join(', ')}`, hint);
 }

@@ -54,11 +54,17 @@ export function isTerminating(v: PodView): boolean {
 /** The status to show: a pod whose supervisor died unexpectedly is Unknown. */
 export function statusOf(v: PodView): PodStatus {
   const s: PodStatus = v.state?.status ?? {
-    phase: 'Pending', conditions: [], hostIP: HOST_IP, containerStatuses: [], qosClass: 'BestEffort',
+    phase: 'Pending',
+    conditions: [],
+    hostIP: HOST_IP,
+    containerStatuses: [],
+    qosClass: 'BestEffort',
   };
   if (isLost(v)) {
     return {
-      ...s, phase: 'Unknown', reason: 'SupervisorLost',
+      ...s,
+      phase: 'Unknown',
+      reason: 'SupervisorLost',
       message: 'the podbox process supervising this pod died; its containers died with it',
     };
   }

@@ -37,7 +37,10 @@ export function podDial(pausePid: number): Dial {
 }
 
 export class DialError extends Error {
-  constructor(message: string, readonly timedOut: boolean) {
+  constructor(
+    message: string,
+    readonly timedOut: boolean,
+  ) {
     super(message);
   }
 }
@@ -52,7 +55,10 @@ export async function connect(t: HandlerTarget, host: string, port: number, dead
   if (!net.isIP(host)) {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new DialError(`dial tcp: lookup ${host}: i/o timeout`, true)), Math.max(0, deadline - Date.now()));
+      timer = setTimeout(
+        () => reject(new DialError(`dial tcp: lookup ${host}: i/o timeout`, true)),
+        Math.max(0, deadline - Date.now()),
+      );
     });
     try {
       ip = (await Promise.race([lookup(host), late])).address;
@@ -80,9 +86,13 @@ export async function connect(t: HandlerTarget, host: string, port: number, dead
         reject(err);
       } else resolve(s);
     };
-    const onError = (e: NodeJS.ErrnoException) => done(new DialError(`dial tcp ${addr}: ${e.syscall ?? 'connect'}: ${errnoText(e.code, e.errno)}`, false));
+    const onError = (e: NodeJS.ErrnoException) =>
+      done(new DialError(`dial tcp ${addr}: ${e.syscall ?? 'connect'}: ${errnoText(e.code, e.errno)}`, false));
     const onConnect = () => done();
-    const timer = setTimeout(() => done(new DialError(`dial tcp ${addr}: i/o timeout`, true)), Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(
+      () => done(new DialError(`dial tcp ${addr}: i/o timeout`, true)),
+      Math.max(0, deadline - Date.now()),
+    );
     s.once('error', onError);
     s.once('connect', onConnect);
   });

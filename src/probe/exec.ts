@@ -65,13 +65,18 @@ async function execInContainer(t: HandlerTarget, command: string[], timeoutMs: n
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       exited.then(() => false),
-      new Promise<boolean>((r) => { timer = setTimeout(() => r(true), timeoutMs); }),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(true), timeoutMs);
+      }),
     ]);
     clearTimeout(timer);
     if (timedOut) killExec(pid);
     const { code, signal } = await exited;
     // A background child may hold the pipes open after the command exits: take what is there.
-    const drain = setTimeout(() => { out.stop(); err.stop(); }, 250);
+    const drain = setTimeout(() => {
+      out.stop();
+      err.stop();
+    }, 250);
     const [stdout, stderr] = await Promise.all([out.done, err.done]);
     clearTimeout(drain);
     const output = Buffer.concat([stdout, stderr]).subarray(0, MAX_OUTPUT).toString();
@@ -79,7 +84,12 @@ async function execInContainer(t: HandlerTarget, command: string[], timeoutMs: n
     // runc exits 255 when it could not start the command; its reason is in the log.
     const reason = code === 255 ? Runc.loggedError(log) : undefined;
     if (reason) return { kind: 'failed', message: reason };
-    return { kind: 'exited', code: code ?? 128 + (signal ?? 0), output, stderr: stderr.subarray(0, MAX_OUTPUT).toString() };
+    return {
+      kind: 'exited',
+      code: code ?? 128 + (signal ?? 0),
+      output,
+      stderr: stderr.subarray(0, MAX_OUTPUT).toString(),
+    };
   } finally {
     out.stop();
     err.stop();
@@ -93,7 +103,11 @@ async function execInContainer(t: HandlerTarget, command: string[], timeoutMs: n
  */
 function killExec(runcPid: number): void {
   const target = childOf(runcPid) ?? runcPid;
-  try { process.kill(target, 'SIGKILL'); } catch { /* gone meanwhile */ }
+  try {
+    process.kill(target, 'SIGKILL');
+  } catch {
+    /* gone meanwhile */
+  }
 }
 
 /** Reads a pipe to its end, keeping the first MAX_OUTPUT bytes (the rest is drained and dropped). */
@@ -120,7 +134,11 @@ export async function execHook(e: ExecAction, t: HandlerTarget, timeoutMs: numbe
   const r = await execInContainer(t, e.command, timeoutMs);
   if (r.kind === 'exited') {
     if (r.code === 0) return { ok: true, message: '', output: r.output };
-    return { ok: false, message: `command '${e.command.join(' ')}' exited with ${r.code}: ${r.stderr}`, output: r.output };
+    return {
+      ok: false,
+      message: `command '${e.command.join(' ')}' exited with ${r.code}: ${r.stderr}`,
+      output: r.output,
+    };
   }
   return { ok: false, message: r.message, ...(r.kind === 'timedOut' ? { output: r.output } : {}) };
 }

@@ -15,7 +15,25 @@ import type { HandlerResult, HandlerTarget } from './types.js';
 /** grpc.health.v1.HealthCheckResponse.ServingStatus names. */
 const SERVING_STATUS = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'];
 /** google.golang.org/grpc/codes names, by number. */
-const GRPC_CODES = ['OK', 'Canceled', 'Unknown', 'InvalidArgument', 'DeadlineExceeded', 'NotFound', 'AlreadyExists', 'PermissionDenied', 'ResourceExhausted', 'FailedPrecondition', 'Aborted', 'OutOfRange', 'Unimplemented', 'Internal', 'Unavailable', 'DataLoss', 'Unauthenticated'];
+const GRPC_CODES = [
+  'OK',
+  'Canceled',
+  'Unknown',
+  'InvalidArgument',
+  'DeadlineExceeded',
+  'NotFound',
+  'AlreadyExists',
+  'PermissionDenied',
+  'ResourceExhausted',
+  'FailedPrecondition',
+  'Aborted',
+  'OutOfRange',
+  'Unimplemented',
+  'Internal',
+  'Unavailable',
+  'DataLoss',
+  'Unauthenticated',
+];
 
 export function grpcCodeName(code: number): string {
   return GRPC_CODES[code] ?? `Code(${code})`;
@@ -73,8 +91,7 @@ export function decodeHealthCheckResponse(frame: Buffer): number {
     else if (wire === 2) {
       const length = Number(readVarint());
       i += length;
-    }
-    else if (wire === 5) i += 4;
+    } else if (wire === 5) i += 4;
     else throw new Error(`proto: cannot parse wire type ${wire}`);
     if (i > m.length) throw new Error('proto: message truncated');
   }
@@ -88,7 +105,10 @@ export function servingStatusName(status: number): string {
 
 /** A gRPC status error as grpc-go prints it. */
 class RpcError extends Error {
-  constructor(readonly code: number, readonly desc: string) {
+  constructor(
+    readonly code: number,
+    readonly desc: string,
+  ) {
     super(`rpc error: code = ${grpcCodeName(code)} desc = ${desc}`);
   }
 }
@@ -114,16 +134,25 @@ export async function grpcProbe(g: GRPCAction, t: HandlerTarget, timeoutMs: numb
     session = await h2Connect(t, host, g.port, deadline).catch(() => undefined);
     if (session) break;
     const wait = Math.min(backoff, deadline - Date.now());
-    if (wait <= 0) return { ok: false, message: `timeout: failed to connect service ${goQuote(addr)} within ${within}: context deadline exceeded` };
+    if (wait <= 0)
+      return {
+        ok: false,
+        message: `timeout: failed to connect service ${goQuote(addr)} within ${within}: context deadline exceeded`,
+      };
     await new Promise((r) => setTimeout(r, wait));
   }
   try {
     const status = await healthCheck(session, addr, g.service ?? '', deadline);
-    if (status !== 1) return { ok: false, message: `service unhealthy (responded with ${goQuote(servingStatusName(status))})` };
+    if (status !== 1)
+      return { ok: false, message: `service unhealthy (responded with ${goQuote(servingStatusName(status))})` };
     return { ok: true, message: 'service healthy' };
   } catch (e) {
     if (e instanceof RpcError) {
-      if (e.code === 12) return { ok: false, message: `error: this server does not implement the grpc health protocol (grpc.health.v1.Health): ${e.desc}` };
+      if (e.code === 12)
+        return {
+          ok: false,
+          message: `error: this server does not implement the grpc health protocol (grpc.health.v1.Health): ${e.desc}`,
+        };
       if (e.code === 4) return { ok: false, message: `timeout: health rpc did not complete within ${within}` };
     }
     return { ok: false, message: `error: health rpc probe failed: ${errorText(e)}` };
@@ -133,7 +162,12 @@ export async function grpcProbe(g: GRPCAction, t: HandlerTarget, timeoutMs: numb
 }
 
 /** An HTTP/2 session over a connection from the pod, ready once the server's SETTINGS came. */
-async function h2Connect(t: HandlerTarget, host: string, port: number, deadline: number): Promise<http2.ClientHttp2Session> {
+async function h2Connect(
+  t: HandlerTarget,
+  host: string,
+  port: number,
+  deadline: number,
+): Promise<http2.ClientHttp2Session> {
   const sock = await connect(t, host, port, deadline);
   return new Promise((resolve, reject) => {
     const session = http2.connect(`http://${joinHostPort(host, port)}`, { createConnection: () => sock });
@@ -147,7 +181,9 @@ async function h2Connect(t: HandlerTarget, host: string, port: number, deadline:
       clearTimeout(timer);
       session.off('error', fail);
       session.off('close', onClose);
-      session.on('error', () => { /* reported by the stream */ });
+      session.on('error', () => {
+        /* reported by the stream */
+      });
       resolve(session);
     });
     const onClose = () => fail(new Error('connection closed before server preface received'));
@@ -157,7 +193,12 @@ async function h2Connect(t: HandlerTarget, host: string, port: number, deadline:
 }
 
 /** One Health/Check call; the ServingStatus, or an RpcError (DeadlineExceeded at the deadline). */
-function healthCheck(session: http2.ClientHttp2Session, authority: string, service: string, deadline: number): Promise<number> {
+function healthCheck(
+  session: http2.ClientHttp2Session,
+  authority: string,
+  service: string,
+  deadline: number,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const remaining = Math.max(0, deadline - Date.now());
     const stream = session.request({
@@ -179,30 +220,48 @@ function healthCheck(session: http2.ClientHttp2Session, authority: string, servi
       clearTimeout(timer);
       f();
     };
-    const timer = setTimeout(() => settle(() => {
-      stream.close(http2.constants.NGHTTP2_CANCEL);
-      reject(new RpcError(4, 'context deadline exceeded'));
-    }), remaining);
-    stream.on('response', (h) => { headers = h; });
-    stream.on('trailers', (h) => { trailers = h; });
+    const timer = setTimeout(
+      () =>
+        settle(() => {
+          stream.close(http2.constants.NGHTTP2_CANCEL);
+          reject(new RpcError(4, 'context deadline exceeded'));
+        }),
+      remaining,
+    );
+    stream.on('response', (h) => {
+      headers = h;
+    });
+    stream.on('trailers', (h) => {
+      trailers = h;
+    });
     stream.on('data', (c: Buffer) => chunks.push(c));
     stream.on('error', (e) => settle(() => reject(new RpcError(14, errorText(e)))));
-    stream.on('close', () => settle(() => {
-      try {
-        resolve(rpcResult(headers, trailers, Buffer.concat(chunks), stream.rstCode));
-      } catch (e) {
-        reject(e);
-      }
-    }));
+    stream.on('close', () =>
+      settle(() => {
+        try {
+          resolve(rpcResult(headers, trailers, Buffer.concat(chunks), stream.rstCode));
+        } catch (e) {
+          reject(e);
+        }
+      }),
+    );
     stream.end(encodeHealthCheckRequest(service));
   });
 }
 
 /** The call's outcome from what the server sent (gRPC over HTTP/2: status in the trailers). */
-function rpcResult(headers: http2.IncomingHttpHeaders, trailers: http2.IncomingHttpHeaders | undefined, body: Buffer, rstCode: number | undefined): number {
+function rpcResult(
+  headers: http2.IncomingHttpHeaders,
+  trailers: http2.IncomingHttpHeaders | undefined,
+  body: Buffer,
+  rstCode: number | undefined,
+): number {
   const httpStatus = Number(headers[':status'] ?? 0);
   if (httpStatus && httpStatus !== 200) {
-    throw new RpcError(codeForHttpStatus(httpStatus), `unexpected HTTP status code received from server: ${httpStatus} (${http.STATUS_CODES[httpStatus] ?? ''})`);
+    throw new RpcError(
+      codeForHttpStatus(httpStatus),
+      `unexpected HTTP status code received from server: ${httpStatus} (${http.STATUS_CODES[httpStatus] ?? ''})`,
+    );
   }
   // A "trailers-only" response carries grpc-status in its only HEADERS frame.
   const t = trailers?.['grpc-status'] !== undefined ? trailers : headers;
@@ -214,7 +273,11 @@ function rpcResult(headers: http2.IncomingHttpHeaders, trailers: http2.IncomingH
   if (Number(code) !== 0) {
     const raw = String(t['grpc-message'] ?? '');
     let desc = raw;
-    try { desc = decodeURIComponent(raw); } catch { /* as sent */ }
+    try {
+      desc = decodeURIComponent(raw);
+    } catch {
+      /* as sent */
+    }
     throw new RpcError(Number(code), desc);
   }
   try {

@@ -31,7 +31,10 @@ export function canonicalHeaderName(name: string): string {
  * sent repeatedly), `User-Agent: kube-<purpose>/<version>` and `Accept: *\/*` unless given (an
  * empty Accept removes it); `Host`, when given, replaces host:port in the Host header.
  */
-export function probeHeaders(a: HTTPGetAction, purpose: 'probe' | 'lifecycle'): { headers: Record<string, string[]>; host?: string } {
+export function probeHeaders(
+  a: HTTPGetAction,
+  purpose: 'probe' | 'lifecycle',
+): { headers: Record<string, string[]>; host?: string } {
   const headers: Record<string, string[]> = {};
   for (const h of a.httpHeaders ?? []) (headers[canonicalHeaderName(h.name)] ??= []).push(h.value);
   if (!headers['User-Agent']) headers['User-Agent'] = [`kube-${purpose}/${KUBE_VERSION}`];
@@ -52,7 +55,10 @@ type HttpOutcome =
 
 /** An error from one request, worded as Go's transport (without the `Get "URL": ` of url.Error). */
 class RequestError extends Error {
-  constructor(message: string, readonly opts: { inBody?: boolean; httpOnHttps?: boolean } = {}) {
+  constructor(
+    message: string,
+    readonly opts: { inBody?: boolean; httpOnHttps?: boolean } = {},
+  ) {
     super(message);
   }
 }
@@ -67,7 +73,13 @@ export async function httpProbe(a: HTTPGetAction, t: HandlerTarget, timeoutMs: n
   const r = await httpGet(a, port, t, timeoutMs, 'probe');
   if (r.kind === 'error') return { ok: false, message: r.message };
   if (r.status >= 200 && r.status < 400) {
-    if (r.status >= 300) return { ok: true, warning: true, message: `Probe terminated redirects, Response body: ${r.body}`, output: r.body };
+    if (r.status >= 300)
+      return {
+        ok: true,
+        warning: true,
+        message: `Probe terminated redirects, Response body: ${r.body}`,
+        output: r.body,
+      };
     return { ok: true, message: r.body, output: r.body };
   }
   // The failure message never carries the body (https://issue.k8s.io/99425).
@@ -84,11 +96,20 @@ export async function httpHook(a: HTTPGetAction, t: HandlerTarget, timeoutMs: nu
   const r = await httpGet(a, port, t, timeoutMs, 'lifecycle');
   if (r.kind === 'response') return { ok: true, message: '', output: r.body };
   if (!r.httpOnHttps) return { ok: false, message: r.message };
-  const plain: HTTPGetAction = { ...a, scheme: 'HTTP', httpHeaders: a.httpHeaders?.filter((h) => canonicalHeaderName(h.name) !== 'Authorization') };
+  const plain: HTTPGetAction = {
+    ...a,
+    scheme: 'HTTP',
+    httpHeaders: a.httpHeaders?.filter((h) => canonicalHeaderName(h.name) !== 'Authorization'),
+  };
   const retry = await httpGet(plain, port, t, Math.max(0, deadline - Date.now()), 'lifecycle');
   if (retry.kind === 'error') return { ok: false, message: r.message };
   const hostPort = joinHostPort(a.host || t.podIP, port);
-  return { ok: true, warning: true, message: `request to HTTPS lifecycle hook ${hostPort} got HTTP response, retry with HTTP succeeded`, output: retry.body };
+  return {
+    ok: true,
+    warning: true,
+    message: `request to HTTPS lifecycle hook ${hostPort} got HTTP response, retry with HTTP succeeded`,
+    output: retry.body,
+  };
 }
 
 /**
@@ -96,7 +117,13 @@ export async function httpHook(a: HTTPGetAction, t: HandlerTarget, timeoutMs: nu
  * certificate check (InsecureSkipVerify), no compression, redirects followed while they stay on
  * the first host (http.go RedirectChecker; at most 10), one deadline for the whole exchange.
  */
-async function httpGet(a: HTTPGetAction, port: number, t: HandlerTarget, timeoutMs: number, purpose: 'probe' | 'lifecycle'): Promise<HttpOutcome> {
+async function httpGet(
+  a: HTTPGetAction,
+  port: number,
+  t: HandlerTarget,
+  timeoutMs: number,
+  purpose: 'probe' | 'lifecycle',
+): Promise<HttpOutcome> {
   const deadline = Date.now() + timeoutMs;
   const first = probeURL(a, a.host || t.podIP, port);
   const { headers, host: hostHeader } = probeHeaders(a, purpose);
@@ -118,11 +145,16 @@ async function httpGet(a: HTTPGetAction, port: number, t: HandlerTarget, timeout
     try {
       next = new URL(loc, url);
     } catch {
-      return { kind: 'error', message: `Get ${goQuote(url.href)}: failed to parse Location header ${goQuote(loc)}`, httpOnHttps: false };
+      return {
+        kind: 'error',
+        message: `Get ${goQuote(url.href)}: failed to parse Location header ${goQuote(loc)}`,
+        httpOnHttps: false,
+      };
     }
     // Another host: the kubelet stops and takes this response (ErrUseLastResponse).
     if (next.hostname !== first.hostname) return { kind: 'response', status: res.status, body: res.body };
-    if (redirects + 1 >= 10) return { kind: 'error', message: `Get ${goQuote(loc)}: stopped after 10 redirects`, httpOnHttps: false };
+    if (redirects + 1 >= 10)
+      return { kind: 'error', message: `Get ${goQuote(loc)}: stopped after 10 redirects`, httpOnHttps: false };
     // Go keeps the first request's custom Host for a relative Location only.
     customHost = /^[a-z][a-z0-9+.-]*:/i.test(loc) || loc.startsWith('//') ? undefined : hostHeader;
     url = next;
@@ -134,7 +166,13 @@ function isRedirect(status: number): boolean {
 }
 
 /** One GET on a fresh connection from the pod; the body is read up to MAX_OUTPUT. */
-async function getOnce(url: URL, hostHeader: string, headers: Record<string, string[]>, t: HandlerTarget, deadline: number): Promise<{ status: number; body: string; location?: string }> {
+async function getOnce(
+  url: URL,
+  hostHeader: string,
+  headers: Record<string, string[]>,
+  t: HandlerTarget,
+  deadline: number,
+): Promise<{ status: number; body: string; location?: string }> {
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
   let sock: net.Socket;
@@ -160,10 +198,19 @@ async function getOnce(url: URL, hostHeader: string, headers: Record<string, str
       if (err) reject(err);
       else resolve(value!);
     };
-    const timer = setTimeout(() => finish(new RequestError(inBody ? READING_BODY : AWAITING_HEADERS, { inBody })), Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(
+      () => finish(new RequestError(inBody ? READING_BODY : AWAITING_HEADERS, { inBody })),
+      Math.max(0, deadline - Date.now()),
+    );
     let req: http.ClientRequest;
     try {
-      req = http.request({ createConnection: () => conn, method: 'GET', path: url.pathname + url.search, setHost: false, headers: { Host: hostHeader, ...headers } });
+      req = http.request({
+        createConnection: () => conn,
+        method: 'GET',
+        path: url.pathname + url.search,
+        setHost: false,
+        headers: { Host: hostHeader, ...headers },
+      });
     } catch (e) {
       finish(new RequestError(`net/http: ${errorText(e)}`));
       return;
@@ -173,7 +220,12 @@ async function getOnce(url: URL, hostHeader: string, headers: Record<string, str
       inBody = true;
       const chunks: Buffer[] = [];
       let size = 0;
-      const done = () => finish(undefined, { status: res.statusCode ?? 0, body: Buffer.concat(chunks).subarray(0, MAX_OUTPUT).toString(), location: res.headers.location });
+      const done = () =>
+        finish(undefined, {
+          status: res.statusCode ?? 0,
+          body: Buffer.concat(chunks).subarray(0, MAX_OUTPUT).toString(),
+          location: res.headers.location,
+        });
       res.on('data', (c: Buffer) => {
         chunks.push(c);
         size += c.length;
@@ -181,7 +233,9 @@ async function getOnce(url: URL, hostHeader: string, headers: Record<string, str
         if (size >= MAX_OUTPUT) done();
       });
       res.on('end', done);
-      res.on('error', (e: NodeJS.ErrnoException) => finish(new RequestError(transportError(e, local), { inBody: true })));
+      res.on('error', (e: NodeJS.ErrnoException) =>
+        finish(new RequestError(transportError(e, local), { inBody: true })),
+      );
       res.on('aborted', () => finish(new RequestError('unexpected EOF', { inBody: true })));
     });
     req.end();
@@ -189,7 +243,12 @@ async function getOnce(url: URL, hostHeader: string, headers: Record<string, str
 }
 
 /** TLS without verifying the certificate, as the kubelet's probe transport (InsecureSkipVerify). */
-function handshake(sock: net.Socket, servername: string | undefined, deadline: number, local: string): Promise<net.Socket> {
+function handshake(
+  sock: net.Socket,
+  servername: string | undefined,
+  deadline: number,
+  local: string,
+): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = tls.connect({ socket: sock, servername, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
     const timer = setTimeout(() => fail(new RequestError(AWAITING_HEADERS)), Math.max(0, deadline - Date.now()));
@@ -206,7 +265,8 @@ function handshake(sock: net.Socket, servername: string | undefined, deadline: n
     const onError = (e: NodeJS.ErrnoException) => {
       // An HTTP server answering a ClientHello gives OpenSSL "wrong version number": Go names
       // that case (it sees "HTTP/" where a TLS record should be), and the kubelet's hooks act on it.
-      if (e.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || e.code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') fail(new RequestError(HTTP_ON_HTTPS, { httpOnHttps: true }));
+      if (e.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || e.code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG')
+        fail(new RequestError(HTTP_ON_HTTPS, { httpOnHttps: true }));
       else fail(new RequestError(transportError(e, local)));
     };
     s.on('error', onError);
@@ -217,8 +277,10 @@ function handshake(sock: net.Socket, servername: string | undefined, deadline: n
 function transportError(e: NodeJS.ErrnoException, local: string): string {
   // The peer closed: Go's reader sees EOF (Node: "socket hang up", or before the TLS handshake ended).
   if (e.message === 'socket hang up' || e.message.startsWith('Client network socket disconnected')) return 'EOF';
-  if (e.syscall === 'read' || e.syscall === 'write') return `${e.syscall} tcp ${local}: ${e.syscall}: ${errnoText(e.code, e.errno)}`;
-  if (e.code?.startsWith('HPE_')) return `net/http: HTTP/1.x transport connection broken: malformed HTTP response (${e.message})`;
+  if (e.syscall === 'read' || e.syscall === 'write')
+    return `${e.syscall} tcp ${local}: ${e.syscall}: ${errnoText(e.code, e.errno)}`;
+  if (e.code?.startsWith('HPE_'))
+    return `net/http: HTTP/1.x transport connection broken: malformed HTTP response (${e.message})`;
   if (e.code?.startsWith('ERR_SSL_')) return `tls: ${(e as { reason?: string }).reason ?? e.message}`;
   return e.message;
 }

@@ -44,14 +44,22 @@ export async function runProbe(p: Probe, t: HandlerTarget): Promise<HandlerResul
  * kubelet bounds preStop by the grace period). `signal` ends a sleep early, as the kubelet's
  * context does when the container terminates first. Never throws.
  */
-export async function runHook(h: LifecycleHandler, t: HandlerTarget, timeoutSeconds: number, signal?: AbortSignal): Promise<HandlerResult> {
+export async function runHook(
+  h: LifecycleHandler,
+  t: HandlerTarget,
+  timeoutSeconds: number,
+  signal?: AbortSignal,
+): Promise<HandlerResult> {
   const timeoutMs = timeoutSeconds * 1000;
   try {
     if (h.exec) return await execHook(h.exec, t, timeoutMs);
     if (h.httpGet) return await httpHook(h.httpGet, t, timeoutMs);
     if (h.sleep) return await sleepHook(h.sleep.seconds, timeoutMs, signal);
     // tcpSocket is accepted in the API for compatibility but the kubelet never runs it.
-    return { ok: false, message: `Cannot run handler: invalid handler: ${h.tcpSocket ? 'tcpSocket is not supported as a lifecycle handler' : 'no handler'}` };
+    return {
+      ok: false,
+      message: `Cannot run handler: invalid handler: ${h.tcpSocket ? 'tcpSocket is not supported as a lifecycle handler' : 'no handler'}`,
+    };
   } catch (e) {
     return { ok: false, message: errorText(e) };
   }
@@ -63,9 +71,9 @@ export async function runHook(h: LifecycleHandler, t: HandlerTarget, timeoutSeco
  */
 export function hookFailureMessage(h: LifecycleHandler, containerName: string, pod: string, r: HandlerResult): string {
   const where = `for Container ${goQuote(containerName)} in Pod ${goQuote(pod)} failed - error: ${r.message}`;
-  if (h.exec) return `Exec lifecycle hook ([${h.exec.command.join(' ')}]) ${where}, message: ${goQuote(r.output ?? '')}`;
+  if (h.exec)
+    return `Exec lifecycle hook ([${h.exec.command.join(' ')}]) ${where}, message: ${goQuote(r.output ?? '')}`;
   if (h.httpGet) return `HTTP lifecycle hook (${h.httpGet.path}) ${where}`;
   if (h.sleep) return `Sleep lifecycle hook (${h.sleep.seconds}) ${where}`;
   return r.message;
 }
-

@@ -7,10 +7,17 @@ export function sleepHook(seconds: number, timeoutMs: number, signal?: AbortSign
   if (signal?.aborted) return Promise.resolve(ended);
   return new Promise((resolve) => {
     const cut = timeoutMs < seconds * 1000;
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve(cut ? { ok: false, message: `sleep hook did not finish within ${goDuration(timeoutMs / 1000)}` } : { ok: true, message: '' });
-    }, Math.min(seconds * 1000, timeoutMs));
+    const timer = setTimeout(
+      () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(
+          cut
+            ? { ok: false, message: `sleep hook did not finish within ${goDuration(timeoutMs / 1000)}` }
+            : { ok: true, message: '' },
+        );
+      },
+      Math.min(seconds * 1000, timeoutMs),
+    );
     const onAbort = () => {
       clearTimeout(timer);
       resolve(ended);

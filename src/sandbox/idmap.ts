@@ -30,7 +30,10 @@ export interface IdMapping {
 
 export const POD_ID_COUNT = 65536;
 
-export interface SubordinateRange { start: number; count: number }
+export interface SubordinateRange {
+  start: number;
+  count: number;
+}
 
 /** Parses /etc/subuid or /etc/subgid and returns the first range of `user` (by name or uid). */
 export function findSubordinateRange(text: string, user: string, id: number): SubordinateRange | undefined {
@@ -38,7 +41,8 @@ export function findSubordinateRange(text: string, user: string, id: number): Su
     const [owner, start, count] = line.trim().split(':');
     if (!owner || start === undefined || count === undefined) continue;
     if (owner !== user && owner !== String(id)) continue;
-    const s = Number(start), c = Number(count);
+    const s = Number(start),
+      c = Number(count);
     if (Number.isInteger(s) && Number.isInteger(c) && c > 0) return { start: s, count: c };
   }
   return undefined;
@@ -58,7 +62,8 @@ export function freeSubordinateRange(subuid: string, subgid: string): Subordinat
   for (const line of `${subuid}\n${subgid}`.split('\n')) {
     const [owner, start, count] = line.trim().split(':');
     if (!owner || owner.startsWith('#') || start === undefined || count === undefined) continue;
-    const s = Number(start), c = Number(count);
+    const s = Number(start),
+      c = Number(count);
     if (Number.isInteger(s) && Number.isInteger(c) && c > 0) end = Math.max(end, s + c);
   }
   const steps = Math.ceil((end - SUB_ID_MIN) / POD_ID_COUNT);
@@ -76,34 +81,48 @@ let warned = false;
 
 /** Decides the mapping for this user on this host. */
 export function podIdMapping(): IdMapping {
-  const uid = process.getuid!(), gid = process.getgid!();
+  const uid = process.getuid!(),
+    gid = process.getgid!();
   if (uid === 0) {
     const identity = [{ inside: 0, outside: 0, count: POD_ID_COUNT }];
     return { uid: identity, gid: identity, full: true, helper: false };
   }
   const name = userInfo().username;
   const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
-  const subuidText = read('/etc/subuid'), subgidText = read('/etc/subgid');
+  const subuidText = read('/etc/subuid'),
+    subgidText = read('/etc/subgid');
   const subuid = findSubordinateRange(subuidText, name, uid);
   const subgid = findSubordinateRange(subgidText, name, gid);
   const helpers = existsSync('/usr/bin/newuidmap') && existsSync('/usr/bin/newgidmap');
   if (subuid && subgid && helpers) {
     const rest = (r: SubordinateRange) => Math.min(r.count, POD_ID_COUNT - 1);
     return {
-      uid: [{ inside: 0, outside: uid, count: 1 }, { inside: 1, outside: subuid.start, count: rest(subuid) }],
-      gid: [{ inside: 0, outside: gid, count: 1 }, { inside: 1, outside: subgid.start, count: rest(subgid) }],
+      uid: [
+        { inside: 0, outside: uid, count: 1 },
+        { inside: 1, outside: subuid.start, count: rest(subuid) },
+      ],
+      gid: [
+        { inside: 0, outside: gid, count: 1 },
+        { inside: 1, outside: subgid.start, count: rest(subgid) },
+      ],
       full: rest(subuid) === POD_ID_COUNT - 1 && rest(subgid) === POD_ID_COUNT - 1,
       helper: true,
     };
   }
   if (!warned && !process.env.PODBOX_QUIET_IDMAP) {
     warned = true;
-    const why = !helpers ? 'newuidmap/newgidmap are not installed (apt-get install uidmap)'
-      : `${name} has no subordinate id range in /etc/subuid and /etc/subgid `
-        + `(add one: ${addSubordinateRangeCommand(name, subuidText, subgidText)})`;
+    const why = !helpers
+      ? 'newuidmap/newgidmap are not installed (apt-get install uidmap)'
+      : `${name} has no subordinate id range in /etc/subuid and /etc/subgid ` +
+        `(add one: ${addSubordinateRangeCommand(name, subuidText, subgidText)})`;
     process.stderr.write(`podbox: warning: pods get a single id (uid 0 = you) because ${why}\n`);
   }
-  return { uid: [{ inside: 0, outside: uid, count: 1 }], gid: [{ inside: 0, outside: gid, count: 1 }], full: false, helper: false };
+  return {
+    uid: [{ inside: 0, outside: uid, count: 1 }],
+    gid: [{ inside: 0, outside: gid, count: 1 }],
+    full: false,
+    helper: false,
+  };
 }
 
 /** Writes the maps of the (waiting) child `pid` that just entered a new user namespace. */
@@ -124,7 +143,10 @@ export async function writeIdMaps(pid: number, m: IdMapping): Promise<void> {
     }
   } catch (e) {
     const detail = ((e as { stderr?: string }).stderr || (e as Error).message).trim().split('\n').pop();
-    throw new PodboxError('SandboxFailed', `cannot write the user namespace id maps: ${detail}`,
-      'check /etc/subuid and /etc/subgid, and that newuidmap/newgidmap are setuid root (run `podbox doctor`)');
+    throw new PodboxError(
+      'SandboxFailed',
+      `cannot write the user namespace id maps: ${detail}`,
+      'check /etc/subuid and /etc/subgid, and that newuidmap/newgidmap are setuid root (run `podbox doctor`)',
+    );
   }
 }

@@ -13,7 +13,10 @@ export interface StartInNewNamespaces extends CreateNamespacesOptions {
  * child waits, then release it and wait until it has exec'd (or is ready, with giveStatusFd).
  * Returns its pid; the caller watches its exit with native().watchExit.
  */
-export async function startInNewNamespaces(o: StartInNewNamespaces, mapping: IdMapping = podIdMapping()): Promise<number> {
+export async function startInNewNamespaces(
+  o: StartInNewNamespaces,
+  mapping: IdMapping = podIdMapping(),
+): Promise<number> {
   const n = native();
   let child: { pid: number; syncFd: number; statusFd: number };
   try {
@@ -39,7 +42,11 @@ export async function startInNewNamespaces(o: StartInNewNamespaces, mapping: IdM
 }
 
 function reap(pid: number): void {
-  try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
   native().watchExit(pid, () => {});
 }
 
@@ -48,7 +55,8 @@ export function sandboxError(what: string, e: unknown): PodboxError {
   const msg = (e as Error).message;
   let hint = 'run `podbox doctor` to check this machine';
   if (step === 'clone_namespaces' && /permitted|EPERM/i.test(msg)) {
-    hint = 'unprivileged user namespaces are disabled: sysctl -w kernel.unprivileged_userns_clone=1 (or user.max_user_namespaces > 0)';
+    hint =
+      'unprivileged user namespaces are disabled: sysctl -w kernel.unprivileged_userns_clone=1 (or user.max_user_namespaces > 0)';
   }
   return new PodboxError('SandboxFailed', `${what}: ${msg}`, hint);
 }

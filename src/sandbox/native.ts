@@ -63,7 +63,11 @@ export function native(): Native {
   if (!loaded) {
     const file = join(buildDir, 'podbox_native.node');
     if (!existsSync(file)) {
-      throw new PodboxError('HostNotReady', `the native addon ${file} is not built`, 'run `npm install` (it runs node-gyp) in the podbox directory');
+      throw new PodboxError(
+        'HostNotReady',
+        `the native addon ${file} is not built`,
+        'run `npm install` (it runs node-gyp) in the podbox directory',
+      );
     }
     loaded = createRequire(import.meta.url)(file) as Native;
   }

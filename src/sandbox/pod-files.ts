@@ -35,7 +35,12 @@ export function hostsFileContent(pod: Pod, podIP: string): string {
   return out;
 }
 
-export interface PodFiles { hosts: string; hostname: string; resolvConf: string; shm: string }
+export interface PodFiles {
+  hosts: string;
+  hostname: string;
+  resolvConf: string;
+  shm: string;
+}
 
 export function writePodFiles(podDir: string, pod: Pod, podIP: string): PodFiles {
   const etc = join(podDir, 'etc');
@@ -49,7 +54,11 @@ export function writePodFiles(podDir: string, pod: Pod, podIP: string): PodFiles
   writeFileSync(files.hosts, hostsFileContent(pod, podIP), { mode: 0o644 });
   writeFileSync(files.hostname, `${podHostname(pod)}\n`, { mode: 0o644 });
   let resolv = '';
-  try { resolv = readFileSync('/etc/resolv.conf', 'utf8'); } catch { /* no resolver configured on the host */ }
+  try {
+    resolv = readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    /* no resolver configured on the host */
+  }
   writeFileSync(files.resolvConf, resolv, { mode: 0o644 });
   mkdirSync(files.shm, { recursive: true });
   return files;

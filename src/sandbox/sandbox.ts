@@ -48,7 +48,11 @@ export async function createSandbox(o: { hostname: string; name: string; podDir:
 }
 
 /** Spawns a program inside the pod (user, mount and PID namespaces); returns its host pid. */
-export function spawnInPod(pausePid: number, argv: string[], o: { env?: string[]; cwd?: string; stdio?: (number | null)[] } = {}): number {
+export function spawnInPod(
+  pausePid: number,
+  argv: string[],
+  o: { env?: string[]; cwd?: string; stdio?: (number | null)[] } = {},
+): number {
   return native().spawnInNamespaces({
     pid: pausePid,
     namespaces: ['user', 'mnt', 'pid'],
@@ -74,7 +78,13 @@ export function mountInPod(pausePid: number, what: string, mounts: NativeMount[]
 }
 
 export function overlayMount(lower: string, upper: string, work: string, target: string): NativeMount {
-  return { source: 'overlay', target, fstype: 'overlay', flags: 0, data: `lowerdir=${lower},upperdir=${upper},workdir=${work}` };
+  return {
+    source: 'overlay',
+    target,
+    fstype: 'overlay',
+    flags: 0,
+    data: `lowerdir=${lower},upperdir=${upper},workdir=${work}`,
+  };
 }
 
 /**
@@ -83,7 +93,10 @@ export function overlayMount(lower: string, upper: string, work: string, target:
  * that reaches the pod's root cannot rename or replace with a symlink.
  */
 export function writableBind(dir: string): NativeMount[] {
-  return [{ source: dir, target: dir, flags: MS.BIND }, { target: dir, flags: MS.REMOUNT | MS.BIND }];
+  return [
+    { source: dir, target: dir, flags: MS.BIND },
+    { target: dir, flags: MS.REMOUNT | MS.BIND },
+  ];
 }
 
 export function tmpfsMount(target: string, sizeBytes?: number): NativeMount {
@@ -97,7 +110,11 @@ export const NAMESPACE_KINDS: NamespaceName[] = ['user', 'net', 'ipc', 'uts', 'p
 export function namespaceInodes(pid: number): Partial<Record<NamespaceName, number>> {
   const out: Partial<Record<NamespaceName, number>> = {};
   for (const ns of NAMESPACE_KINDS) {
-    try { out[ns] = statSync(`/proc/${pid}/ns/${ns}`).ino; } catch { /* gone or not ours */ }
+    try {
+      out[ns] = statSync(`/proc/${pid}/ns/${ns}`).ino;
+    } catch {
+      /* gone or not ours */
+    }
   }
   return out;
 }

@@ -14,27 +14,35 @@ import { PodboxError } from '../errors.js';
  */
 export async function runInUserNamespace(argv: string[], opts: { input?: string } = {}): Promise<void> {
   const n = native();
-  let inR: number | null = null, inW: number | null = null;
+  let inR: number | null = null,
+    inW: number | null = null;
   if (opts.input !== undefined) [inR, inW] = n.pipe();
   let started: { value: Promise<number>; readEnds: number[] };
   try {
     // startInNewNamespaces clones before its first await: the child holds errW when withPipes closes ours.
-    started = withPipes(1, ([errW]) => startInNewNamespaces({
-      argv,
-      env: Object.entries(process.env).map(([k, v]) => `${k}=${v}`),
-      namespaces: ['user'],
-      stdio: [inR ?? devNullFd(), devNullFd(), errW!],
-      what: argv[0]!,
-    }));
+    started = withPipes(1, ([errW]) =>
+      startInNewNamespaces({
+        argv,
+        env: Object.entries(process.env).map(([k, v]) => `${k}=${v}`),
+        namespaces: ['user'],
+        stdio: [inR ?? devNullFd(), devNullFd(), errW!],
+        what: argv[0]!,
+      }),
+    );
   } finally {
     if (inR !== null) closeSync(inR);
   }
   const errR = started.readEnds[0]!;
   const pid = await started.value;
   const exited = new Promise<{ code: number | null; signal: number | null }>((resolve) =>
-    n.watchExit(pid, (code, signal) => resolve({ code, signal })));
+    n.watchExit(pid, (code, signal) => resolve({ code, signal })),
+  );
   if (inW !== null) {
-    try { writeSync(inW, opts.input!); } finally { closeSync(inW); }
+    try {
+      writeSync(inW, opts.input!);
+    } finally {
+      closeSync(inW);
+    }
   }
   const stderr = await readAll(errR);
   const { code, signal } = await exited;

@@ -23,7 +23,10 @@ export interface PreparedVolume {
   readOnly: boolean;
 }
 
-export function prepareVolumes(podDir: string, m: Manifest): { volumes: Map<string, PreparedVolume>; mounts: NativeMount[] } {
+export function prepareVolumes(
+  podDir: string,
+  m: Manifest,
+): { volumes: Map<string, PreparedVolume>; mounts: NativeMount[] } {
   const volumes = new Map<string, PreparedVolume>();
   const mounts: NativeMount[] = [];
   for (const v of m.pod.spec.volumes ?? []) {
@@ -31,7 +34,8 @@ export function prepareVolumes(podDir: string, m: Manifest): { volumes: Map<stri
     mkdirSync(path, { recursive: true });
     if (v.emptyDir) {
       chmodSync(path, 0o777);
-      if (v.emptyDir.medium === 'Memory') mounts.push(tmpfsMount(path, v.emptyDir.sizeLimit ? quantityBytes(v.emptyDir.sizeLimit) : undefined));
+      if (v.emptyDir.medium === 'Memory')
+        mounts.push(tmpfsMount(path, v.emptyDir.sizeLimit ? quantityBytes(v.emptyDir.sizeLimit) : undefined));
       else mounts.push(...writableBind(path));
       volumes.set(v.name, { name: v.name, path, readOnly: false });
     } else {
@@ -59,7 +63,8 @@ function projectKeys(dir: string, v: Volume, m: Manifest): void {
     items = v.secret.items;
     mode = v.secret.defaultMode ?? mode;
   }
-  const entries = items ? items.filter((i) => data[i.key]).map((i) => ({ path: i.path, content: data[i.key]!, mode: i.mode ?? mode }))
+  const entries = items
+    ? items.filter((i) => data[i.key]).map((i) => ({ path: i.path, content: data[i.key]!, mode: i.mode ?? mode }))
     : Object.entries(data).map(([k, content]) => ({ path: k, content, mode }));
   for (const e of entries) {
     // The manifest check refuses '..' and absolute item paths as the API server does
@@ -75,4 +80,3 @@ function projectKeys(dir: string, v: Volume, m: Manifest): void {
   }
   data = {};
 }
-

@@ -8,7 +8,11 @@ import { fileURLToPath } from 'node:url';
 export const PODBOX = fileURLToPath(new URL('../../bin/podbox', import.meta.url));
 export const EXAMPLES = fileURLToPath(new URL('../../examples', import.meta.url));
 
-export interface CliResult { exitCode: number; stdout: string; stderr: string }
+export interface CliResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
 
 export function makeHome(): string {
   return mkdtempSync(join(tmpdir(), 'podbox-test-'));
@@ -26,7 +30,11 @@ export function cli(home: string, extraEnv: Record<string, string> = {}) {
 }
 
 /** Waits for a condition with a bounded timeout (no sleep-and-hope). */
-export async function until<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+export async function until<T>(
+  what: string,
+  f: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 15_000,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await f();

@@ -5,8 +5,12 @@ import { pod as podManifest } from './pods.js';
 /** A defaulted Container, as the spec module returns it. */
 export function container(name: string, extra: Partial<Container> = {}): Container {
   return {
-    name, image: 'localhost/busybox:test', imagePullPolicy: 'IfNotPresent',
-    terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File', ...extra,
+    name,
+    image: 'localhost/busybox:test',
+    imagePullPolicy: 'IfNotPresent',
+    terminationMessagePath: '/dev/termination-log',
+    terminationMessagePolicy: 'File',
+    ...extra,
   };
 }
 
@@ -27,5 +31,7 @@ export function object(kind: 'ConfigMap' | 'Secret', name: string, data: Record<
 export class FakeClock {
   constructor(public t = Date.parse('2026-01-01T00:00:00Z')) {}
   now = () => this.t;
-  advance(seconds: number) { this.t += seconds * 1000; }
+  advance(seconds: number) {
+    this.t += seconds * 1000;
+  }
 }

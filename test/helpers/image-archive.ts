@@ -138,14 +138,31 @@ export function tarBytes(files: FileSpec[], opts: { eof?: boolean } = {}): Buffe
   const out: Buffer[] = [];
   for (const f of files) {
     const data = f.content === undefined ? Buffer.alloc(0) : Buffer.from(f.content);
-    const type = f.dir ? '5' : f.symlink !== undefined ? '2' : f.link !== undefined ? '1' : f.fifo ? '6'
-      : f.device === 'char' ? '3' : f.device === 'block' ? '4' : '0';
+    const type = f.dir
+      ? '5'
+      : f.symlink !== undefined
+        ? '2'
+        : f.link !== undefined
+          ? '1'
+          : f.fifo
+            ? '6'
+            : f.device === 'char'
+              ? '3'
+              : f.device === 'block'
+                ? '4'
+                : '0';
     const linkpath = f.symlink ?? f.link;
     const h: RawHeader = {
-      path: f.path, type, size: type === '0' ? data.length : 0,
+      path: f.path,
+      type,
+      size: type === '0' ? data.length : 0,
       mode: f.mode ?? (f.dir ? 0o755 : f.symlink !== undefined ? 0o777 : 0o644),
-      uid: f.uid ?? 0, gid: f.gid ?? 0, mtime: f.mtime ?? DEFAULT_MTIME, linkpath,
-      devmajor: f.device ? 1 : 0, devminor: f.device ? 3 : 0,
+      uid: f.uid ?? 0,
+      gid: f.gid ?? 0,
+      mtime: f.mtime ?? DEFAULT_MTIME,
+      linkpath,
+      devmajor: f.device ? 1 : 0,
+      devminor: f.device ? 3 : 0,
     };
     let pax = '';
     if (Buffer.byteLength(h.path) > 100) pax += paxRecord('path', h.path);
@@ -154,7 +171,10 @@ export function tarBytes(files: FileSpec[], opts: { eof?: boolean } = {}): Buffe
     if (h.gid > 0o7777777) pax += paxRecord('gid', String(h.gid));
     if (pax) {
       const pb = Buffer.from(pax);
-      out.push(headerBlock({ path: 'PaxHeader', type: 'x', size: pb.length, mode: 0o644, uid: 0, gid: 0, mtime: h.mtime }), pad(pb));
+      out.push(
+        headerBlock({ path: 'PaxHeader', type: 'x', size: pb.length, mode: 0o644, uid: 0, gid: 0, mtime: h.mtime }),
+        pad(pb),
+      );
     }
     out.push(headerBlock(h));
     if (type === '0') out.push(pad(data));
@@ -169,7 +189,9 @@ function buildLayer(l: LayerSpec): BuiltLayer {
   const tar = l.raw ?? tarBytes(l.files);
   const bytes = l.gzip ? gzipSync(tar) : tar;
   return {
-    bytes: l.damage ? l.damage(bytes) : bytes, digest: sha256(bytes), diffId: sha256(tar),
+    bytes: l.damage ? l.damage(bytes) : bytes,
+    digest: sha256(bytes),
+    diffId: sha256(tar),
     mediaType: l.gzip ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.oci.image.layer.v1.tar',
   };
 }
@@ -189,11 +211,22 @@ export function buildImage(spec: ImageSpec): BuiltImage {
   const manifest = {
     schemaVersion: 2,
     mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(configBytes), size: configBytes.length },
+    config: {
+      mediaType: 'application/vnd.oci.image.config.v1+json',
+      digest: sha256(configBytes),
+      size: configBytes.length,
+    },
     layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.bytes.length })),
   };
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
-  return { id: sha256(configBytes), configBytes, layers, manifestBytes, manifestDigest: sha256(manifestBytes), tags: spec.tags ?? [] };
+  return {
+    id: sha256(configBytes),
+    configBytes,
+    layers,
+    manifestBytes,
+    manifestDigest: sha256(manifestBytes),
+    tags: spec.tags ?? [],
+  };
 }
 
 /** A tar of named files (the outer archive), or with gzip a tar.gz. */
@@ -212,7 +245,11 @@ export interface DockerArchiveOptions {
 }
 
 /** `docker save` of one or more images. Returns what it wrote, for exact assertions. */
-export function writeDockerArchive(path: string, specs: ImageSpec | ImageSpec[], opts: DockerArchiveOptions = {}): BuiltImage[] {
+export function writeDockerArchive(
+  path: string,
+  specs: ImageSpec | ImageSpec[],
+  opts: DockerArchiveOptions = {},
+): BuiltImage[] {
   const images = (Array.isArray(specs) ? specs : [specs]).map(buildImage);
   const files = new Map<string, Buffer>();
   const manifest = images.map((img) => {
@@ -220,7 +257,11 @@ export function writeDockerArchive(path: string, specs: ImageSpec | ImageSpec[],
       files.set(`blobs/sha256/${hex(img.id)}`, img.configBytes);
       for (const l of img.layers) files.set(`blobs/sha256/${hex(l.digest)}`, l.bytes);
       files.set(`blobs/sha256/${hex(img.manifestDigest)}`, img.manifestBytes);
-      return { Config: `blobs/sha256/${hex(img.id)}`, RepoTags: img.tags, Layers: img.layers.map((l) => `blobs/sha256/${hex(l.digest)}`) };
+      return {
+        Config: `blobs/sha256/${hex(img.id)}`,
+        RepoTags: img.tags,
+        Layers: img.layers.map((l) => `blobs/sha256/${hex(l.digest)}`),
+      };
     }
     files.set(`${hex(img.id)}.json`, img.configBytes);
     const layerPaths = img.layers.map((l) => {
@@ -234,13 +275,27 @@ export function writeDockerArchive(path: string, specs: ImageSpec | ImageSpec[],
   files.set('manifest.json', Buffer.from(JSON.stringify(manifest)));
   if (opts.format === 'blobs') {
     files.set('oci-layout', Buffer.from('{"imageLayoutVersion":"1.0.0"}'));
-    files.set('index.json', Buffer.from(JSON.stringify({
-      schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json',
-      manifests: images.map((img) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: img.manifestDigest, size: img.manifestBytes.length })),
-    })));
+    files.set(
+      'index.json',
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.index.v1+json',
+          manifests: images.map((img) => ({
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            digest: img.manifestDigest,
+            size: img.manifestBytes.length,
+          })),
+        }),
+      ),
+    );
   }
   for (const [p, b] of Object.entries(opts.override ?? {})) files.set(p, b);
-  writeOuter(path, [...files].map(([p, content]) => ({ path: p, content })), opts.gzip);
+  writeOuter(
+    path,
+    [...files].map(([p, content]) => ({ path: p, content })),
+    opts.gzip,
+  );
   return images;
 }
 
@@ -266,11 +321,26 @@ function ociFiles(images: BuiltImage[], opts: OciOptions): Map<string, Buffer> {
     blob(img.id, img.configBytes);
     for (const l of img.layers) blob(l.digest, l.bytes);
     blob(img.manifestDigest, img.manifestBytes);
-    let desc: Record<string, unknown> = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: img.manifestDigest, size: img.manifestBytes.length };
+    let desc: Record<string, unknown> = {
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      digest: img.manifestDigest,
+      size: img.manifestBytes.length,
+    };
     if (opts.nested) {
-      const other = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256('absent'), size: 10, platform: { architecture: 'riscv64', os: 'linux' } };
+      const other = {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest: sha256('absent'),
+        size: 10,
+        platform: { architecture: 'riscv64', os: 'linux' },
+      };
       const mine = { ...desc, platform: { architecture: process.arch === 'arm64' ? 'arm64' : 'amd64', os: 'linux' } };
-      const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [other, mine] }));
+      const index = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.index.v1+json',
+          manifests: [other, mine],
+        }),
+      );
       blob(sha256(index), index);
       desc = { mediaType: 'application/vnd.oci.image.index.v1+json', digest: sha256(index), size: index.length };
     }
@@ -279,15 +349,19 @@ function ociFiles(images: BuiltImage[], opts: OciOptions): Map<string, Buffer> {
       manifests.push(desc);
     } else {
       for (const t of img.tags) {
-        const annotations: Record<string, string> = naming === 'full'
-          ? { 'org.opencontainers.image.ref.name': t }
-          : { 'io.containerd.image.name': t, 'org.opencontainers.image.ref.name': t.slice(t.lastIndexOf(':') + 1) };
+        const annotations: Record<string, string> =
+          naming === 'full'
+            ? { 'org.opencontainers.image.ref.name': t }
+            : { 'io.containerd.image.name': t, 'org.opencontainers.image.ref.name': t.slice(t.lastIndexOf(':') + 1) };
         manifests.push({ ...desc, annotations });
       }
     }
   }
   files.set('oci-layout', Buffer.from('{"imageLayoutVersion":"1.0.0"}'));
-  files.set('index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests })));
+  files.set(
+    'index.json',
+    Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests })),
+  );
   for (const d of opts.omit ?? []) files.delete(`blobs/sha256/${hex(d)}`);
   for (const [p, b] of Object.entries(opts.override ?? {})) files.set(p, b);
   return files;
@@ -306,7 +380,10 @@ export function writeOciLayout(dir: string, specs: ImageSpec | ImageSpec[], opts
 /** A tar of an OCI image layout (`podman save --format oci-archive`, `skopeo copy oci-archive:`). */
 export function writeOciArchive(path: string, specs: ImageSpec | ImageSpec[], opts: OciOptions = {}): BuiltImage[] {
   const images = (Array.isArray(specs) ? specs : [specs]).map(buildImage);
-  writeOuter(path, [...ociFiles(images, opts)].map(([p, content]) => ({ path: p, content })));
+  writeOuter(
+    path,
+    [...ociFiles(images, opts)].map(([p, content]) => ({ path: p, content })),
+  );
   return images;
 }
 
@@ -314,13 +391,22 @@ export function writeOciArchive(path: string, specs: ImageSpec | ImageSpec[], op
 
 /** A root filesystem of Debian's busybox-static, a symlink per applet and a minimal /etc. */
 export function makeBusyboxRootfs(dir: string): void {
-  const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => { try { execFileSync(p, ['true']); return true; } catch { return false; } });
+  const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => {
+    try {
+      execFileSync(p, ['true']);
+      return true;
+    } catch {
+      return false;
+    }
+  });
   if (!busybox) throw new Error('busybox is not installed (apt-get install busybox-static)');
   for (const d of ['bin', 'etc', 'tmp', 'root', 'proc', 'sys', 'dev']) mkdirSync(join(dir, d), { recursive: true });
   chmodSync(join(dir, 'tmp'), 0o1777);
   copyFileSync(busybox, join(dir, 'bin/busybox'));
   chmodSync(join(dir, 'bin/busybox'), 0o755);
-  const applets = execFileSync(busybox, ['--list'], { encoding: 'utf8' }).split('\n').filter((a) => a && a !== 'busybox');
+  const applets = execFileSync(busybox, ['--list'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((a) => a && a !== 'busybox');
   for (const a of applets) symlinkSync('busybox', join(dir, 'bin', a));
   writeFileSync(join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n');
   writeFileSync(join(dir, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n');
@@ -331,8 +417,11 @@ export async function buildBusyboxImage(home: string, name = 'localhost/busybox:
   const root = mkdtempSync(join(tmpdir(), 'podbox-busybox-'));
   try {
     makeBusyboxRootfs(root);
-    const r = await execa(PODBOX, ['image', 'import', root, name, '--change', 'CMD=["sh"]', '--change', 'ENV=PATH=/bin'],
-      { env: { PODBOX_HOME: home, PODBOX_QUIET_IDMAP: '1' }, reject: false });
+    const r = await execa(
+      PODBOX,
+      ['image', 'import', root, name, '--change', 'CMD=["sh"]', '--change', 'ENV=PATH=/bin'],
+      { env: { PODBOX_HOME: home, PODBOX_QUIET_IDMAP: '1' }, reject: false },
+    );
     if (r.exitCode !== 0) throw new Error(`podbox image import failed: ${r.stderr}`);
     return String(r.stdout).trim();
   } finally {

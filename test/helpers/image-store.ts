@@ -25,7 +25,15 @@ export function imageHome() {
       expect(r.exitCode).toBe(0);
       return JSON.parse(r.stdout);
     },
-    async inspect(ref: string): Promise<{ id: string; names: string[]; digests: string[]; rootfs: string; config: Record<string, unknown>; size: number; created?: string }> {
+    async inspect(ref: string): Promise<{
+      id: string;
+      names: string[];
+      digests: string[];
+      rootfs: string;
+      config: Record<string, unknown>;
+      size: number;
+      created?: string;
+    }> {
       const r = await c.run(['image', 'inspect', ref]);
       expect(r.stderr).toBe('');
       return JSON.parse(r.stdout);
@@ -58,7 +66,9 @@ export function hostId(podId: number, kind: 'uid' | 'gid' = 'uid'): number | und
 export function tree(dir: string, prefix = ''): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir).sort()) {
-    const p = join(dir, name), rel = prefix + name, st = lstatSync(p);
+    const p = join(dir, name),
+      rel = prefix + name,
+      st = lstatSync(p);
     if (st.isDirectory()) out.push(`${rel}/`, ...tree(p, `${rel}/`));
     else if (st.isSymbolicLink()) out.push(`${rel} -> ${readlinkSync(p)}`);
     else if (st.isFIFO()) out.push(`${rel}|`);

@@ -11,7 +11,10 @@ describe('usage errors', () => {
     [['get', '-l'], "podbox: unknown option '-l': see `podbox get --help`"],
     [['gte'], "podbox: unknown command 'gte' (did you mean get?): see `podbox --help`"],
     [['run'], "podbox: missing required argument 'file': see `podbox run --help`"],
-    [['delete', '--grace-period'], "podbox: option '--grace-period <seconds>' argument missing: see `podbox delete --help`"],
+    [
+      ['delete', '--grace-period'],
+      "podbox: option '--grace-period <seconds>' argument missing: see `podbox delete --help`",
+    ],
   ])('podbox %j', async (args, line) => {
     const r = await c.run(args);
     expect(r.stderr).toBe(line);

@@ -13,7 +13,10 @@ async function runDetached(name: string, spec: Record<string, unknown>): Promise
 
 /** The Events table as [type, reason, age, from, message] rows. */
 function eventRows(describeOut: string): string[][] {
-  const table = describeOut.slice(describeOut.indexOf('\nEvents:\n') + '\nEvents:\n'.length).trimEnd().split('\n');
+  const table = describeOut
+    .slice(describeOut.indexOf('\nEvents:\n') + '\nEvents:\n'.length)
+    .trimEnd()
+    .split('\n');
   return table.map((l) => l.trim().split(/\s{2,}/));
 }
 
@@ -22,7 +25,9 @@ const SLOW_TO_STOP = 'trap "sleep 2; exit 0" TERM; while true; do sleep 0.05; do
 
 describe('podbox describe', () => {
   it('a finished pod: its state, exit code and restart count, and the events table', async () => {
-    const r = await c.run(['run', '--keep', '-'], { input: pod('dsc', { restartPolicy: 'Never', containers: [box('main', 'echo hi; exit 3')] }) });
+    const r = await c.run(['run', '--keep', '-'], {
+      input: pod('dsc', { restartPolicy: 'Never', containers: [box('main', 'echo hi; exit 3')] }),
+    });
     expect(r.exitCode).toBe(3);
     const d = await c.run(['describe', 'dsc']);
     expect(d.stderr).toBe('');
@@ -35,12 +40,22 @@ describe('podbox describe', () => {
       'Service Account:  default',
       'Node:             podbox/127.0.0.1',
     ]);
-    expect(out).toContain('\nStatus:           Failed\nIP:               127.0.0.1\nIPs:\n  IP:  127.0.0.1\nContainers:\n  main:\n    Container ID:  runc://main.0\n');
+    expect(out).toContain(
+      '\nStatus:           Failed\nIP:               127.0.0.1\nIPs:\n  IP:  127.0.0.1\nContainers:\n  main:\n    Container ID:  runc://main.0\n',
+    );
     expect(out).toContain(`\n    Image:         ${IMAGE}\n`);
-    expect(out).toContain('\n    Command:\n      sh\n      -c\n      echo hi; exit 3\n    State:          Terminated\n      Reason:       Error\n      Exit Code:    3\n');
-    expect(out).toMatch(/\n {6}Started: {6}\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}\n {6}Finished: {5}\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}\n/);
-    expect(out).toContain('\n    Ready:          False\n    Restart Count:  0\n    Environment:    <none>\n    Mounts:         <none>\nConditions:\n');
-    expect(out).toContain('\n  ContainersReady   False \n  Ready             False \nVolumes:            <none>\nQoS Class:          BestEffort\n');
+    expect(out).toContain(
+      '\n    Command:\n      sh\n      -c\n      echo hi; exit 3\n    State:          Terminated\n      Reason:       Error\n      Exit Code:    3\n',
+    );
+    expect(out).toMatch(
+      /\n {6}Started: {6}\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}\n {6}Finished: {5}\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}\n/,
+    );
+    expect(out).toContain(
+      '\n    Ready:          False\n    Restart Count:  0\n    Environment:    <none>\n    Mounts:         <none>\nConditions:\n',
+    );
+    expect(out).toContain(
+      '\n  ContainersReady   False \n  Ready             False \nVolumes:            <none>\nQoS Class:          BestEffort\n',
+    );
     const rows = eventRows(out);
     expect(rows[0]).toEqual(['Type', 'Reason', 'Age', 'From', 'Message']);
     expect(rows[1]).toEqual(['----', '------', '----', '----', '-------']);
@@ -60,25 +75,43 @@ describe('podbox describe', () => {
 });
 
 describe('podbox wait', () => {
-  it('--for=condition=Ready on a running pod; a condition not met times out with kubectl\'s line', async () => {
+  it("--for=condition=Ready on a running pod; a condition not met times out with kubectl's line", async () => {
     await runDetached('wr', { containers: [box('main', SLOW_TO_STOP)] });
     const ready = await c.run(['wait', 'wr', '--for=condition=Ready', '--timeout=20s']);
     expect(ready).toEqual({ exitCode: 0, stdout: 'pod/wr condition met', stderr: '' });
     // condition names and values are case-insensitive, as kubectl's; pod/NAME is accepted
-    expect(await c.run(['wait', 'pod/wr', '--for=condition=ready=TRUE', '--timeout=0'])).toEqual({ exitCode: 0, stdout: 'pod/wr condition met', stderr: '' });
-    expect(await c.run(['wait', 'wr', '--for', 'jsonpath={.status.containerStatuses[0].ready}=true'])).toEqual({ exitCode: 0, stdout: 'pod/wr condition met', stderr: '' });
+    expect(await c.run(['wait', 'pod/wr', '--for=condition=ready=TRUE', '--timeout=0'])).toEqual({
+      exitCode: 0,
+      stdout: 'pod/wr condition met',
+      stderr: '',
+    });
+    expect(await c.run(['wait', 'wr', '--for', 'jsonpath={.status.containerStatuses[0].ready}=true'])).toEqual({
+      exitCode: 0,
+      stdout: 'pod/wr condition met',
+      stderr: '',
+    });
 
     const t0 = Date.now();
     const late = await c.run(['wait', 'wr', '--for=jsonpath={.status.phase}=Succeeded', '--timeout=500ms']);
     expect(late).toEqual({ exitCode: 1, stdout: '', stderr: 'podbox: timed out waiting for the condition on pods/wr' });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(500);
-    expect(await c.run(['wait', 'wr', '--for=condition=Ready=False', '--timeout=0'])).toEqual({ exitCode: 1, stdout: '', stderr: 'podbox: condition not met for pods/wr' });
+    expect(await c.run(['wait', 'wr', '--for=condition=Ready=False', '--timeout=0'])).toEqual({
+      exitCode: 1,
+      stdout: '',
+      stderr: 'podbox: condition not met for pods/wr',
+    });
   });
 
   it("--for=jsonpath='{.status.phase}'=Succeeded on a pod that exits 0; several --for in turn", async () => {
     // (the arguments as a shell passes them, quotes removed)
     await runDetached('wj', { restartPolicy: 'Never', containers: [box('main', 'sleep 0.5; exit 0')] });
-    const r = await c.run(['wait', 'wj', '--for=jsonpath={.status.phase}=Succeeded', '--for=jsonpath={.status.containerStatuses[0].state.terminated.reason}=Completed', '--timeout=20s']);
+    const r = await c.run([
+      'wait',
+      'wj',
+      '--for=jsonpath={.status.phase}=Succeeded',
+      '--for=jsonpath={.status.containerStatuses[0].state.terminated.reason}=Completed',
+      '--timeout=20s',
+    ]);
     expect(r).toEqual({ exitCode: 0, stdout: 'pod/wj condition met\npod/wj condition met', stderr: '' });
     expect(JSON.parse((await c.run(['get', 'wj', '-o', 'json'])).stdout).status.phase).toBe('Succeeded');
   });
@@ -115,13 +148,25 @@ describe('podbox wait', () => {
 
   it('a missing pod: --for=delete has nothing to wait for; anything else is an error', async () => {
     expect(await c.run(['wait', 'gone', '--for=delete'])).toEqual({ exitCode: 0, stdout: '', stderr: '' });
-    expect(await c.run(['wait', 'gone', '--for=condition=Ready'])).toEqual({ exitCode: 1, stdout: '', stderr: 'podbox: pod "gone" not found: list pods with `podbox get`' });
-    expect(await c.run(['wait', 'gone', '--for=create', '--timeout=200ms'])).toEqual({ exitCode: 1, stdout: '', stderr: 'podbox: timed out waiting for the condition on pods/gone' });
+    expect(await c.run(['wait', 'gone', '--for=condition=Ready'])).toEqual({
+      exitCode: 1,
+      stdout: '',
+      stderr: 'podbox: pod "gone" not found: list pods with `podbox get`',
+    });
+    expect(await c.run(['wait', 'gone', '--for=create', '--timeout=200ms'])).toEqual({
+      exitCode: 1,
+      stdout: '',
+      stderr: 'podbox: timed out waiting for the condition on pods/gone',
+    });
     expect(await c.run(['wait', 'gone', '--for=ready'])).toEqual({
-      exitCode: 1, stdout: '', stderr: `podbox: unrecognized condition: "ready": use --for=condition=NAME[=VALUE], --for=delete, --for=create or --for=jsonpath='{.status.phase}'=VALUE`,
+      exitCode: 1,
+      stdout: '',
+      stderr: `podbox: unrecognized condition: "ready": use --for=condition=NAME[=VALUE], --for=delete, --for=create or --for=jsonpath='{.status.phase}'=VALUE`,
     });
     expect(await c.run(['wait', 'gone', '--for=delete', '--timeout=soon'])).toEqual({
-      exitCode: 1, stdout: '', stderr: 'podbox: --timeout soon is not a duration: give e.g. --timeout=30s, 1m or 500ms (0 checks once)',
+      exitCode: 1,
+      stdout: '',
+      stderr: 'podbox: --timeout soon is not a duration: give e.g. --timeout=30s, 1m or 500ms (0 checks once)',
     });
   });
 });

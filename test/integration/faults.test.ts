@@ -26,12 +26,16 @@ describe('creation and deletion are one protocol', () => {
       const name = `race${round}`;
       const start = execa(PODBOX, ['run', '-d', '-'], { env: c.env, input: sleeper(name), reject: false });
       let deleted = false;
-      await until('delete to succeed', async () => {
-        const r = await c.run(['delete', '--now', name]);
-        if (r.exitCode === 0) deleted = r.stdout === `pod "${name}" deleted`;
-        else expect(r.stderr).toBe(`podbox: pod "${name}" not found: list pods with \`podbox get\``);
-        return r.exitCode === 0;
-      }, 30_000);
+      await until(
+        'delete to succeed',
+        async () => {
+          const r = await c.run(['delete', '--now', name]);
+          if (r.exitCode === 0) deleted = r.stdout === `pod "${name}" deleted`;
+          else expect(r.stderr).toBe(`podbox: pod "${name}" not found: list pods with \`podbox get\``);
+          return r.exitCode === 0;
+        },
+        30_000,
+      );
       const r = await start;
       expect(deleted).toBe(true);
       // run -d either reported the pod (then deleted) or that it was deleted while being created.
@@ -59,8 +63,12 @@ describe('creation and deletion are one protocol', () => {
     const dead = (await execa('sh', ['-c', 'echo $$'])).stdout.trim();
     const claim = join(c.home, 'pods', `.new-wedged.${dead}.abcd`);
     mkdirSync(claim);
-    expect((await c.run(['delete', 'wedged'])).stderr).toBe('podbox: pod "wedged" not found: list pods with `podbox get`');
-    const r = await c.run(['run', '--keep', '-'], { input: pod('wedged', { restartPolicy: 'Never', containers: [box('a', 'echo ok')] }) });
+    expect((await c.run(['delete', 'wedged'])).stderr).toBe(
+      'podbox: pod "wedged" not found: list pods with `podbox get`',
+    );
+    const r = await c.run(['run', '--keep', '-'], {
+      input: pod('wedged', { restartPolicy: 'Never', containers: [box('a', 'echo ok')] }),
+    });
     expect(r.stdout).toBe('a | ok');
     expect(r.exitCode).toBe(0);
     expect(existsSync(claim)).toBe(false);
@@ -68,7 +76,8 @@ describe('creation and deletion are one protocol', () => {
   });
 
   it('delete A B C stops the pods together and reports each in order', async () => {
-    for (const n of ['da', 'db', 'dc']) expect((await c.run(['run', '-d', '-'], { input: sleeper(n) })).exitCode).toBe(0);
+    for (const n of ['da', 'db', 'dc'])
+      expect((await c.run(['run', '-d', '-'], { input: sleeper(n) })).exitCode).toBe(0);
     const pids = await Promise.all(['da', 'db', 'dc'].map(pidsOf));
     const r = await c.run(['delete', 'da', 'nope', 'db', 'dc']);
     expect(r.stdout).toBe('pod "da" deleted\npod "db" deleted\npod "dc" deleted');
@@ -88,7 +97,9 @@ describe('faults', () => {
       return s.phase === 'Failed' ? s : undefined;
     });
     expect(o.reason).toBe('SandboxDied');
-    expect(o.message).toBe(`the pod's pause process (pid ${pause}) was killed by signal 9: the pod's namespaces and every container died with it`);
+    expect(o.message).toBe(
+      `the pod's pause process (pid ${pause}) was killed by signal 9: the pod's namespaces and every container died with it`,
+    );
     expect(o.containerStatuses[0].restartCount).toBe(0);
     expect(o.containerStatuses[0].state.terminated.exitCode).toBe(137);
     const d = (await c.run(['describe', 'paused'])).stdout;
@@ -105,7 +116,9 @@ describe('faults', () => {
     await until('the supervisor to stop', () => !alive(supervisor), 20_000);
     expect(alive(pause)).toBe(false);
     expect(podDirs(c.home)).toEqual([]);
-    const r = await c.run(['run', '-'], { input: pod('ghost', { restartPolicy: 'Never', containers: [box('a', 'echo again')] }) });
+    const r = await c.run(['run', '-'], {
+      input: pod('ghost', { restartPolicy: 'Never', containers: [box('a', 'echo again')] }),
+    });
     expect(r.stdout).toBe('a | again');
   });
 });

@@ -13,16 +13,26 @@ async function ownImage(name: string): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'podbox-busybox-'));
   try {
     makeBusyboxRootfs(root);
-    const r = await c.run(['image', 'import', root, name, '--change', `LABEL=test=${name}`,
-      '--change', 'ENV=PATH=/bin']);
+    const r = await c.run([
+      'image',
+      'import',
+      root,
+      name,
+      '--change',
+      `LABEL=test=${name}`,
+      '--change',
+      'ENV=PATH=/bin',
+    ]);
     expect(r.stderr).toBe('');
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
 }
 
-const listed = async (name: string) => JSON.parse((await c.run(['image', 'ls', '-o', 'json'])).stdout)
-  .some((i: { names: string[] }) => i.names.includes(name));
+const listed = async (name: string) =>
+  JSON.parse((await c.run(['image', 'ls', '-o', 'json'])).stdout).some((i: { names: string[] }) =>
+    i.names.includes(name),
+  );
 const phase = async (p: string) => JSON.parse((await c.run(['get', p, '-o', 'json'])).stdout).status.phase as string;
 
 describe('image rm of an image a pod uses', () => {
@@ -34,10 +44,15 @@ describe('image rm of an image a pod uses', () => {
     expect(run.stderr).toBe('');
     await until('sleeper running', async () => (await phase('sleeper')) === 'Running');
 
-    for (const args of [['image', 'rm', img], ['image', 'rm', '--force', img]]) {
+    for (const args of [
+      ['image', 'rm', img],
+      ['image', 'rm', '--force', img],
+    ]) {
       const r = await c.run(args);
-      expect(r.stderr).toBe(`podbox: image ${img} is in use by pod(s) sleeper: `
-        + 'delete it first with `podbox delete sleeper` (--force does not remove an image a running pod uses)');
+      expect(r.stderr).toBe(
+        `podbox: image ${img} is in use by pod(s) sleeper: ` +
+          'delete it first with `podbox delete sleeper` (--force does not remove an image a running pod uses)',
+      );
       expect(r.exitCode).toBe(1);
       expect(r.stdout).toBe('');
     }
@@ -61,8 +76,9 @@ describe('image rm of an image a pod uses', () => {
     expect(run.exitCode).toBe(0);
 
     const r = await c.run(['image', 'rm', img]);
-    expect(r.stderr).toBe(`podbox: image ${img} is in use by pod(s) done: `
-      + 'delete it first with `podbox delete done`, or use --force');
+    expect(r.stderr).toBe(
+      `podbox: image ${img} is in use by pod(s) done: ` + 'delete it first with `podbox delete done`, or use --force',
+    );
     expect(r.exitCode).toBe(1);
     expect(await listed(img)).toBe(true);
 

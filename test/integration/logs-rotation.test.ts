@@ -19,7 +19,7 @@ describe('container log rotation (containerLogMaxSize × containerLogMaxFiles)',
     for (const f of files) expect(statSync(join(dir, f)).size).toBeLessThanOrEqual(4096);
     const lines = (await c.run(['logs', 'rot'])).stdout.split('\n');
     // every line of the kept files, oldest first: a run of consecutive numbers ending at 3000
-    expect(lines.length).toBeGreaterThan(4 * 4096 / 50);
+    expect(lines.length).toBeGreaterThan((4 * 4096) / 50);
     expect(lines.join('\n')).toBe(seq(3001 - lines.length, 3000));
     expect((await c.run(['logs', 'rot', '--tail', '1'])).stdout).toBe('3000');
     expect((await c.run(['logs', 'rot', '--tail', '200'])).stdout).toBe(seq(2801, 3000));

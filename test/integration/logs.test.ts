@@ -10,37 +10,59 @@ const c = podTestHome({ PODBOX_TESTING_BACKOFF: '0.2,0.4,600' });
 
 describe('podbox logs and status', () => {
   it('keeps stdout and stderr per container; -c, --tail and --timestamps', async () => {
-    const r = await c.run(['run', '--keep', '-'], { input: pod('lg', { restartPolicy: 'Never', containers: [box('a', 'echo one; echo two; echo three'), box('b', 'echo bee >&2')] }) });
+    const r = await c.run(['run', '--keep', '-'], {
+      input: pod('lg', {
+        restartPolicy: 'Never',
+        containers: [box('a', 'echo one; echo two; echo three'), box('b', 'echo bee >&2')],
+      }),
+    });
     expect(r.exitCode).toBe(0);
     expect((await c.run(['logs', 'lg', '-c', 'a'])).stdout).toBe('one\ntwo\nthree');
     expect((await c.run(['logs', 'lg', '-c', 'a', '--tail', '1'])).stdout).toBe('three');
     // stderr is kept too, and `podbox logs` prints it on stdout as kubectl does
-    expect((await c.run(['logs', 'lg', '-c', 'b', '--timestamps'])).stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z bee$/);
+    expect((await c.run(['logs', 'lg', '-c', 'b', '--timestamps'])).stdout).toMatch(
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z bee$/,
+    );
     const noC = await c.run(['logs', 'lg']);
     expect(noC.exitCode).toBe(1);
     expect(noC.stderr).toBe('podbox: a container name must be specified for pod lg, choose one of: [a b]: add -c NAME');
   });
 
   it('without -c: the only app container, whatever the init containers; an unknown name lists both kinds', async () => {
-    const spec = { restartPolicy: 'Never', initContainers: [box('init', 'echo from init')], containers: [box('app', 'echo from app')] };
+    const spec = {
+      restartPolicy: 'Never',
+      initContainers: [box('init', 'echo from init')],
+      containers: [box('app', 'echo from app')],
+    };
     expect((await c.run(['run', '--keep', '-'], { input: pod('onec', spec) })).exitCode).toBe(0);
     expect((await c.run(['logs', 'onec'])).stdout).toBe('from app');
     expect((await c.run(['logs', 'onec', '-c', 'init'])).stdout).toBe('from init');
     const bad = await c.run(['logs', 'onec', '-c', 'nope']);
-    expect(bad.stderr).toBe('podbox: container nope is not valid for pod onec: choose one of: [app] or one of the init containers: [init]');
+    expect(bad.stderr).toBe(
+      'podbox: container nope is not valid for pod onec: choose one of: [app] or one of the init containers: [init]',
+    );
     expect(bad.exitCode).toBe(1);
   });
 
   it('logs of a container that has not started: one line with its waiting reason, exit 1', async () => {
-    const spec = { terminationGracePeriodSeconds: 1, initContainers: [box('init', 'sleep 30')], containers: [box('app', 'echo hi')] };
+    const spec = {
+      terminationGracePeriodSeconds: 1,
+      initContainers: [box('init', 'sleep 30')],
+      containers: [box('app', 'echo hi')],
+    };
     expect((await c.run(['run', '-d', '-'], { input: pod('waits', spec) })).exitCode).toBe(0);
     const r = await c.run(['logs', 'waits', '-c', 'app']);
-    expect(r.stderr).toBe('podbox: container "app" in pod "waits" is waiting to start: PodInitializing: see `podbox describe waits`');
+    expect(r.stderr).toBe(
+      'podbox: container "app" in pod "waits" is waiting to start: PodInitializing: see `podbox describe waits`',
+    );
     expect(r.exitCode).toBe(1);
   });
 
   it('a crashing container restarts with back-off; restartCount, lastState and logs --previous', async () => {
-    const spec = { restartPolicy: 'Always', containers: [box('crash', 'echo run $(cat /proc/sys/kernel/random/uuid); exit 2')] };
+    const spec = {
+      restartPolicy: 'Always',
+      containers: [box('crash', 'echo run $(cat /proc/sys/kernel/random/uuid); exit 2')],
+    };
     expect((await c.run(['run', '-d', '-'], { input: pod('crashy', spec) })).exitCode).toBe(0);
     const s = await until('three restarts', async () => {
       const st = JSON.parse((await c.run(['get', 'crashy', '-o', 'json'])).stdout).status.containerStatuses[0];
@@ -70,7 +92,9 @@ describe('podbox logs and status', () => {
   });
 
   it('get -o json prints the Pod object with the status Kubernetes sets', async () => {
-    const r = await c.run(['run', '--keep', '-'], { input: pod('js', { restartPolicy: 'Never', containers: [box('a', 'exit 0')] }) });
+    const r = await c.run(['run', '--keep', '-'], {
+      input: pod('js', { restartPolicy: 'Never', containers: [box('a', 'exit 0')] }),
+    });
     expect(r.exitCode).toBe(0);
     const o = JSON.parse((await c.run(['get', 'js', '-o', 'json'])).stdout);
     expect(o.apiVersion).toBe('v1');
@@ -78,8 +102,19 @@ describe('podbox logs and status', () => {
     expect(o.metadata.name).toBe('js');
     expect(o.spec.containers[0].name).toBe('a');
     expect(o.status.phase).toBe('Succeeded');
-    expect(o.status.conditions.map((x: { type: string; status: string }) => `${x.type}=${x.status}`)).toEqual(['PodScheduled=True', 'Initialized=True', 'ContainersReady=False', 'Ready=False']);
-    expect(o.status.containerStatuses[0]).toMatchObject({ name: 'a', ready: false, started: false, restartCount: 0, state: { terminated: { exitCode: 0, reason: 'Completed' } } });
+    expect(o.status.conditions.map((x: { type: string; status: string }) => `${x.type}=${x.status}`)).toEqual([
+      'PodScheduled=True',
+      'Initialized=True',
+      'ContainersReady=False',
+      'Ready=False',
+    ]);
+    expect(o.status.containerStatuses[0]).toMatchObject({
+      name: 'a',
+      ready: false,
+      started: false,
+      restartCount: 0,
+      state: { terminated: { exitCode: 0, reason: 'Completed' } },
+    });
     expect(o.status.startTime).toMatch(/Z$/);
     const y = await c.run(['get', 'js', '-o', 'yaml']);
     expect(y.stdout).toContain('phase: Succeeded');
@@ -98,7 +133,10 @@ describe('podbox logs and status', () => {
     expect((await c.run(['logs', 'long', '--tail', '1'])).stdout).toBe('after');
     // 16 KiB records, as containerd writes them: 63 partial, then the full one that ends the line
     const onDisk = readFileSync(join(c.home, 'pods', 'long', 'logs', 'a', '0.log'), 'latin1');
-    const tags = onDisk.split('\n').filter(Boolean).map((l) => l.split(' ')[2]);
+    const tags = onDisk
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' ')[2]);
     expect(tags).toEqual([...Array(63).fill('P'), 'F', 'F']);
   });
 
@@ -107,12 +145,16 @@ describe('podbox logs and status', () => {
     // log write fail at a known size, rootless and without a full disk: each record is 128 bytes,
     // so 512 fit in 64 KiB and 488 of 1000 are lost. (Node ignores SIGXFSZ: the write fails EFBIG.)
     // A tmpfs that fills up would need a mount namespace around podbox, which changes what it runs as.
-    const noisy = "x=$(printf '%076d' 0 | tr 0 x); i=1; "
-      + "while [ $i -le 1000 ]; do printf 'line %05d %s\\n' $i $x; i=$((i+1)); done; exec sleep 3600";
+    const noisy =
+      "x=$(printf '%076d' 0 | tr 0 x); i=1; " +
+      "while [ $i -le 1000 ]; do printf 'line %05d %s\\n' $i $x; i=$((i+1)); done; exec sleep 3600";
     const quiet = 'i=0; while true; do echo tick $i; i=$((i+1)); usleep 50000; done';
     const manifest = pod('full', { containers: [box('noisy', noisy), box('quiet', quiet)] });
-    const r = await execa('prlimit', ['--fsize=65536', '--', PODBOX, 'run', '-d', '-'],
-      { env: c.env, input: manifest, reject: false });
+    const r = await execa('prlimit', ['--fsize=65536', '--', PODBOX, 'run', '-d', '-'], {
+      env: c.env,
+      input: manifest,
+      reject: false,
+    });
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
     const described = await until('488 lost lines in describe', async () => {
@@ -129,9 +171,15 @@ describe('podbox logs and status', () => {
     // The pod runs on: nothing restarted, and the other container's log still grows.
     const st = JSON.parse((await c.run(['get', 'full', '-o', 'json'])).stdout).status;
     expect(st.phase).toBe('Running');
-    const states = st.containerStatuses.map((x: { name: string; restartCount: number; state: object }) =>
-      [x.name, x.restartCount, Object.keys(x.state)[0]]);
-    expect(states).toEqual([['noisy', 0, 'running'], ['quiet', 0, 'running']]);
+    const states = st.containerStatuses.map((x: { name: string; restartCount: number; state: object }) => [
+      x.name,
+      x.restartCount,
+      Object.keys(x.state)[0],
+    ]);
+    expect(states).toEqual([
+      ['noisy', 0, 'running'],
+      ['quiet', 0, 'running'],
+    ]);
     const tick = async () => Number((await c.run(['logs', 'full', '-c', 'quiet', '--tail', '1'])).stdout.split(' ')[1]);
     const before = await tick();
     await until('a later tick', async () => (await tick()) > before);
@@ -141,8 +189,7 @@ describe('podbox logs and status', () => {
     const tick = 'i=0; while true; do echo tick $i; i=$((i+1)); usleep 20000; done';
     const input = pod('nospace', { containers: [box('tick', tick)] });
     expect((await c.run(['run', '-d', '-'], { input })).exitCode).toBe(0);
-    const logs = async () =>
-      (await c.run(['logs', 'nospace'])).stdout.split('\n').map((l) => Number(l.split(' ')[1]));
+    const logs = async () => (await c.run(['logs', 'nospace'])).stdout.split('\n').map((l) => Number(l.split(' ')[1]));
     await until('a first tick', async () => (await logs()).length > 0);
     // A soft RLIMIT_FSIZE of 100 bytes on the running supervisor: every write past 100 bytes fails
     // with EFBIG, the log's and status.json's alike, as on a full disk. A failed status write leaves
@@ -167,4 +214,3 @@ describe('podbox logs and status', () => {
     expect([st.phase, tickStatus.restartCount, Object.keys(tickStatus.state)[0]]).toEqual(['Running', 0, 'running']);
   });
 });
-

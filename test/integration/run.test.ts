@@ -7,7 +7,9 @@ const c = podTestHome();
 
 describe('podbox run in the foreground', () => {
   it('runs the demo: init writes a page, web serves it, client fetches it over localhost', async () => {
-    const demo = (await import('node:fs')).readFileSync(join(EXAMPLES, 'demo-pod.yaml'), 'utf8').replaceAll('localhost/busybox:demo', IMAGE);
+    const demo = (await import('node:fs'))
+      .readFileSync(join(EXAMPLES, 'demo-pod.yaml'), 'utf8')
+      .replaceAll('localhost/busybox:demo', IMAGE);
     const r = await c.run(['run', '-'], { input: demo });
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
@@ -17,13 +19,19 @@ describe('podbox run in the foreground', () => {
   });
 
   it('exits with the exit code of the first failed container in spec order', async () => {
-    const r = await c.run(['run', '-'], { input: pod('codes', { restartPolicy: 'Never', containers: [box('a', 'sleep 0.2; exit 3'), box('b', 'exit 4')] }) });
+    const r = await c.run(['run', '-'], {
+      input: pod('codes', { restartPolicy: 'Never', containers: [box('a', 'sleep 0.2; exit 3'), box('b', 'exit 4')] }),
+    });
     expect(r.exitCode).toBe(3);
   });
 
   it('a failing init container under Never fails the pod and no app container starts', async () => {
     const r = await c.run(['run', '--keep', '-'], {
-      input: pod('initfail', { restartPolicy: 'Never', initContainers: [box('init', 'echo init ran; exit 5')], containers: [box('app', 'echo app ran')] }),
+      input: pod('initfail', {
+        restartPolicy: 'Never',
+        initContainers: [box('init', 'echo init ran; exit 5')],
+        containers: [box('app', 'echo app ran')],
+      }),
     });
     expect(r.exitCode).toBe(5);
     expect(r.stdout).toBe('init | init ran');
@@ -38,8 +46,10 @@ describe('podbox run in the foreground', () => {
     const spec = {
       restartPolicy: 'Never',
       volumes: [{ name: 'v', emptyDir: {} }],
-      initContainers: [box('one', 'echo one >> /v/order', { volumeMounts: [{ name: 'v', mountPath: '/v' }] }),
-        box('two', 'sleep 0.1; echo two >> /v/order', { volumeMounts: [{ name: 'v', mountPath: '/v' }] })],
+      initContainers: [
+        box('one', 'echo one >> /v/order', { volumeMounts: [{ name: 'v', mountPath: '/v' }] }),
+        box('two', 'sleep 0.1; echo two >> /v/order', { volumeMounts: [{ name: 'v', mountPath: '/v' }] }),
+      ],
       containers: [box('app', 'cat /v/order', { volumeMounts: [{ name: 'v', mountPath: '/v' }] })],
     };
     const r = await c.run(['run', '-'], { input: pod('order', spec) });
@@ -50,7 +60,16 @@ describe('podbox run in the foreground', () => {
   it('gives the process command, args, env and workingDir', async () => {
     const spec = {
       restartPolicy: 'Never',
-      containers: [{ name: 'p', image: IMAGE, command: ['sh', '-c'], args: ['echo "$GREETING $0 $(pwd)"', 'arg0'], workingDir: '/tmp', env: [{ name: 'GREETING', value: 'hi' }] }],
+      containers: [
+        {
+          name: 'p',
+          image: IMAGE,
+          command: ['sh', '-c'],
+          args: ['echo "$GREETING $0 $(pwd)"', 'arg0'],
+          workingDir: '/tmp',
+          env: [{ name: 'GREETING', value: 'hi' }],
+        },
+      ],
     };
     const r = await c.run(['run', '-'], { input: pod('proc', spec) });
     expect(r.stdout).toBe('p | hi arg0 /tmp');
@@ -62,12 +81,16 @@ describe('bad input: one line on stderr, non-zero, nothing left', () => {
   it('malformed YAML', async () => {
     const r = await c.run(['run', '-'], { input: 'apiVersion: v1\nkind: Pod\nmetadata: {name: x\n' });
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toBe('podbox: stdin: line 4, column 1: Flow map in block collection must be sufficiently indented and end with a }: fix the YAML');
+    expect(r.stderr).toBe(
+      'podbox: stdin: line 4, column 1: Flow map in block collection must be sufficiently indented and end with a }: fix the YAML',
+    );
     expect(podDirs(c.home)).toEqual([]);
   });
 
   it('a missing image names the image and says how to get it', async () => {
-    const r = await c.run(['run', '-'], { input: pod('noimg', { containers: [{ name: 'a', image: 'example.com/nothing:1' }] }) });
+    const r = await c.run(['run', '-'], {
+      input: pod('noimg', { containers: [{ name: 'a', image: 'example.com/nothing:1' }] }),
+    });
     expect(r.exitCode).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain('example.com/nothing:1');
@@ -80,23 +103,31 @@ describe('bad input: one line on stderr, non-zero, nothing left', () => {
     expect((await c.run(['run', '-d', '-'], { input: manifest })).stdout).toBe('twice');
     const again = await c.run(['run', '-d', '-'], { input: manifest });
     expect(again.exitCode).toBe(1);
-    expect(again.stderr).toBe('podbox: pod "twice" already exists: delete it with `podbox delete twice` or run with --replace');
+    expect(again.stderr).toBe(
+      'podbox: pod "twice" already exists: delete it with `podbox delete twice` or run with --replace',
+    );
     const replaced = await c.run(['run', '-d', '--replace', '-'], { input: manifest });
     expect(replaced.stdout).toBe('twice');
     expect(replaced.exitCode).toBe(0);
   });
 
   it('an unknown field is refused with its path', async () => {
-    const r = await c.run(['run', '-'], { input: pod('typo', { containers: [{ name: 'a', image: IMAGE, imagee: 'x' }] }) });
+    const r = await c.run(['run', '-'], {
+      input: pod('typo', { containers: [{ name: 'a', image: IMAGE, imagee: 'x' }] }),
+    });
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toBe('podbox: stdin: pod "typo" is invalid: spec.containers[0].imagee: unknown field: remove it or fix its spelling (`kubectl explain pod.spec.containers` lists the fields)');
+    expect(r.stderr).toBe(
+      'podbox: stdin: pod "typo" is invalid: spec.containers[0].imagee: unknown field: remove it or fix its spelling (`kubectl explain pod.spec.containers` lists the fields)',
+    );
     expect(podDirs(c.home)).toEqual([]);
   });
 });
 
 describe('podbox exec', () => {
-  it('runs in the named container with podbox\'s stdio and exits with the command\'s status', async () => {
-    const spec = { containers: [box('a', 'echo in-a > /tmp/where; sleep 60'), box('b', 'echo in-b > /tmp/where; sleep 60')] };
+  it("runs in the named container with podbox's stdio and exits with the command's status", async () => {
+    const spec = {
+      containers: [box('a', 'echo in-a > /tmp/where; sleep 60'), box('b', 'echo in-b > /tmp/where; sleep 60')],
+    };
     expect((await c.run(['run', '-d', '-'], { input: pod('ex', spec) })).exitCode).toBe(0);
     await until('both running', async () => {
       const st = JSON.parse((await c.run(['get', 'ex', '-o', 'json'])).stdout).status.containerStatuses;
@@ -107,10 +138,16 @@ describe('podbox exec', () => {
       return r.exitCode === 0 ? r : undefined;
     });
     expect(b).toEqual({ exitCode: 0, stdout: 'in-b', stderr: '' });
-    expect(await c.run(['exec', 'ex', '-c', 'a', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3'])).toEqual({ exitCode: 3, stdout: 'out', stderr: 'err' });
+    expect(await c.run(['exec', 'ex', '-c', 'a', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3'])).toEqual({
+      exitCode: 3,
+      stdout: 'out',
+      stderr: 'err',
+    });
     const missing = await c.run(['exec', 'ex', '-c', 'a', '--', 'no-such-command']);
     expect(missing.exitCode).toBe(127);
-    expect(missing.stderr).toBe('exec failed: unable to start container process: exec: "no-such-command": executable file not found in $PATH');
+    expect(missing.stderr).toBe(
+      'exec failed: unable to start container process: exec: "no-such-command": executable file not found in $PATH',
+    );
     const noC = await c.run(['exec', 'ex', '--', 'true']);
     expect(noC.exitCode).toBe(1);
     expect(noC.stderr).toBe('podbox: a container name must be specified for pod ex, choose one of: [a b]: add -c NAME');

@@ -72,7 +72,7 @@ describe('a state directory another user could control is refused', () => {
     expect(readdirSync(fallback)).toEqual([]);
   });
 
-  it('refuses its podbox/ child as a symbolic link to the attacker\'s tree', async () => {
+  it("refuses its podbox/ child as a symbolic link to the attacker's tree", async () => {
     mkdirSync(fallback, { mode: 0o700 });
     symlinkSync(attacker, join(fallback, 'podbox'));
     const r = await noHome('').run(['get']);
@@ -81,7 +81,7 @@ describe('a state directory another user could control is refused', () => {
     expect(readdirSync(attacker)).toEqual([]);
   });
 
-  it('refuses an XDG_RUNTIME_DIR that is not the user\'s alone', async () => {
+  it("refuses an XDG_RUNTIME_DIR that is not the user's alone", async () => {
     const shared = join(work, 'shared-runtime');
     mkdirSync(shared, { mode: 0o777 });
     chmodSync(shared, 0o777);

@@ -9,14 +9,21 @@ async function runningPids(name: string): Promise<{ pause: number; containers: n
     const r = await c.run(['inspect', name, '-o', 'json']);
     if (r.exitCode !== 0) return undefined;
     const i = JSON.parse(r.stdout);
-    return i.containers.length ? { pause: i.pause.pid, containers: i.containers.map((x: { pid: number }) => x.pid) } : undefined;
+    return i.containers.length
+      ? { pause: i.pause.pid, containers: i.containers.map((x: { pid: number }) => x.pid) }
+      : undefined;
   });
 }
 
 describe('graceful termination', () => {
   it('SIGTERM to a foreground run: a process that traps SIGTERM gets it and exits; podbox exits 143', async () => {
     const p = c.spawn(['run', '-', '--keep']);
-    p.stdin!.end(pod('trap', { terminationGracePeriodSeconds: 20, containers: [box('t', 'trap "echo got SIGTERM; exit 0" TERM; echo ready; while true; do sleep 0.05; done')] }));
+    p.stdin!.end(
+      pod('trap', {
+        terminationGracePeriodSeconds: 20,
+        containers: [box('t', 'trap "echo got SIGTERM; exit 0" TERM; echo ready; while true; do sleep 0.05; done')],
+      }),
+    );
     let out = '';
     p.stdout!.on('data', (d) => (out += d));
     await until('ready line', () => out.includes('t | ready'));
@@ -31,7 +38,16 @@ describe('graceful termination', () => {
   });
 
   it('a process that ignores SIGTERM is killed with SIGKILL when the grace period ends', async () => {
-    expect((await c.run(['run', '-d', '-'], { input: pod('stubborn', { terminationGracePeriodSeconds: 1, containers: [box('s', 'trap "" TERM; while true; do sleep 0.05; done')] }) })).exitCode).toBe(0);
+    expect(
+      (
+        await c.run(['run', '-d', '-'], {
+          input: pod('stubborn', {
+            terminationGracePeriodSeconds: 1,
+            containers: [box('s', 'trap "" TERM; while true; do sleep 0.05; done')],
+          }),
+        })
+      ).exitCode,
+    ).toBe(0);
     const pids = await runningPids('stubborn');
     const r = await c.run(['delete', 'stubborn']);
     expect(r.stdout).toBe('pod "stubborn" deleted');
@@ -42,7 +58,10 @@ describe('graceful termination', () => {
   });
 
   it('--grace-period 0 kills at once', async () => {
-    expect((await c.run(['run', '-d', '-'], { input: pod('quick', { containers: [box('s', 'trap "" TERM; sleep 60')] }) })).exitCode).toBe(0);
+    expect(
+      (await c.run(['run', '-d', '-'], { input: pod('quick', { containers: [box('s', 'trap "" TERM; sleep 60')] }) }))
+        .exitCode,
+    ).toBe(0);
     await runningPids('quick');
     const t0 = Date.now();
     expect((await c.run(['delete', 'quick', '--grace-period', '0'])).exitCode).toBe(0);
@@ -52,7 +71,13 @@ describe('graceful termination', () => {
 
 describe('a killed supervisor takes its pod with it', () => {
   it('SIGKILL to the supervisor of a -d pod: pause and every container die; the next podbox shows it Unknown and delete cleans it', async () => {
-    expect((await c.run(['run', '-d', '-'], { input: pod('orphan', { containers: [box('a', 'sleep 60'), box('b', 'sleep 60')] }) })).exitCode).toBe(0);
+    expect(
+      (
+        await c.run(['run', '-d', '-'], {
+          input: pod('orphan', { containers: [box('a', 'sleep 60'), box('b', 'sleep 60')] }),
+        })
+      ).exitCode,
+    ).toBe(0);
     const pids = await runningPids('orphan');
     const supervisor = podRecord(c.home, 'orphan').supervisor.pid;
     process.kill(supervisor, 'SIGKILL');

@@ -3,10 +3,19 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  LogSink, MAX_LOG_LINE_BYTES, encodeRecord, parseRecord, pieceEnd, type LogStream,
+  LogSink,
+  MAX_LOG_LINE_BYTES,
+  encodeRecord,
+  parseRecord,
+  pieceEnd,
+  type LogStream,
 } from '../../src/logs/cri-log.js';
 import {
-  containerLogPolicy, logFileSeries, rotatedLogName, rotatedLogNames, rotationStamp,
+  containerLogPolicy,
+  logFileSeries,
+  rotatedLogName,
+  rotatedLogNames,
+  rotationStamp,
 } from '../../src/logs/log-file.js';
 import { LogLineJoiner, readContainerLog, tailStart, type ReadAt } from '../../src/logs/log-reader.js';
 import { FakeClock } from '../helpers/fixtures.js';
@@ -23,10 +32,14 @@ afterEach(() => {
 
 /** Records of a file as [stream, tag, text]. */
 const records = (file: string) =>
-  readFileSync(file).toString('utf8').split('\n').filter(Boolean).map((l) => {
-    const r = parseRecord(Buffer.from(l))!;
-    return [r.stream, r.tag, r.text.toString()];
-  });
+  readFileSync(file)
+    .toString('utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const r = parseRecord(Buffer.from(l))!;
+      return [r.stream, r.tag, r.text.toString()];
+    });
 
 /** What `podbox logs` prints for a file: its lines, joined. */
 async function logLines(file: string, tail = -1): Promise<string[]> {
@@ -42,7 +55,10 @@ describe('CRI log records', () => {
     const rec = encodeRecord('2026-01-01T00:00:00.000000000Z', 'stderr', 'P', Buffer.from('a b  c'));
     expect(rec.toString()).toBe('2026-01-01T00:00:00.000000000Z stderr P a b  c\n');
     expect(parseRecord(rec.subarray(0, -1))).toEqual({
-      time: '2026-01-01T00:00:00.000000000Z', stream: 'stderr', tag: 'P', text: Buffer.from('a b  c'),
+      time: '2026-01-01T00:00:00.000000000Z',
+      stream: 'stderr',
+      tag: 'P',
+      text: Buffer.from('a b  c'),
     });
     expect(parseRecord(Buffer.from('2026-01-01T00:00:00Z stdout F '))?.text).toEqual(Buffer.alloc(0));
     expect(parseRecord(Buffer.from('2026-01-01T00:00:00Z stdout F:x y'))?.tag).toBe('F');
@@ -70,9 +86,11 @@ describe('LogSink: lines, partial records, lost lines', () => {
     await sink.closed();
     const recs = records(file);
     expect(recs.map(([s, t, x]) => [s, t, Buffer.byteLength(x!)])).toEqual([
-      ['stdout', 'P', MAX_LOG_LINE_BYTES - 1], ['stdout', 'P', MAX_LOG_LINE_BYTES - 1],
+      ['stdout', 'P', MAX_LOG_LINE_BYTES - 1],
+      ['stdout', 'P', MAX_LOG_LINE_BYTES - 1],
       ['stdout', 'F', 36000 - 2 * (MAX_LOG_LINE_BYTES - 1)],
-      ['stdout', 'F', 5], ['stdout', 'F', 10],
+      ['stdout', 'F', 5],
+      ['stdout', 'F', 10],
     ]);
     expect(await logLines(file)).toEqual([line.toString(), 'short', 'no newline']);
   });
@@ -99,9 +117,15 @@ describe('LogSink: lines, partial records, lost lines', () => {
     failWith = undefined;
     sink.write('stdout', Buffer.from('four\n'));
     await sink.closed();
-    expect(records(file)).toEqual([['stdout', 'F', 'one'], ['stdout', 'F', 'four']]);
+    expect(records(file)).toEqual([
+      ['stdout', 'F', 'one'],
+      ['stdout', 'F', 'four'],
+    ]);
     // the first loss at once, the rest when the sink closes (within a second: one report)
-    expect(lost).toEqual([[1, 'ENOSPC: injected, write'], [2, 'EIO: injected, write']]);
+    expect(lost).toEqual([
+      [1, 'ENOSPC: injected, write'],
+      [2, 'EIO: injected, write'],
+    ]);
   });
 });
 
@@ -130,8 +154,11 @@ describe('rotation (kubelet container_log_manager.go)', () => {
     await sink.closed();
     const files = readdirSync(dir).sort();
     expect(files.length).toBe(3);
-    expect(logFileSeries(file).map((f) => f.slice(dir.length + 1)))
-      .toEqual(['0.log.20260101-000016', '0.log.20260101-000018', '0.log']);
+    expect(logFileSeries(file).map((f) => f.slice(dir.length + 1))).toEqual([
+      '0.log.20260101-000016',
+      '0.log.20260101-000018',
+      '0.log',
+    ]);
     for (const f of files) expect(readFileSync(join(dir, f)).length).toBeLessThanOrEqual(200);
     expect(await logLines(file)).toEqual(Array.from({ length: 12 }, (_, i) => `line ${28 + i}`));
     expect(await logLines(file, 5)).toEqual(['line 35', 'line 36', 'line 37', 'line 38', 'line 39']);
@@ -149,12 +176,16 @@ describe('rotation (kubelet container_log_manager.go)', () => {
 
   it('takes its limits from PODBOX_CONTAINER_LOG_MAX_SIZE and _MAX_FILES, kubelet defaults otherwise', () => {
     expect(containerLogPolicy({})).toEqual({ maxSize: 10 * 1024 * 1024, maxFiles: 5 });
-    expect(containerLogPolicy({ PODBOX_CONTAINER_LOG_MAX_SIZE: '64Ki', PODBOX_CONTAINER_LOG_MAX_FILES: '2' }))
-      .toEqual({ maxSize: 65536, maxFiles: 2 });
-    expect(() => containerLogPolicy({ PODBOX_CONTAINER_LOG_MAX_SIZE: 'big' }))
-      .toThrow('PODBOX_CONTAINER_LOG_MAX_SIZE=big is not a size');
-    expect(() => containerLogPolicy({ PODBOX_CONTAINER_LOG_MAX_FILES: '1' }))
-      .toThrow('PODBOX_CONTAINER_LOG_MAX_FILES=1 is not a number of files of 2 or more');
+    expect(containerLogPolicy({ PODBOX_CONTAINER_LOG_MAX_SIZE: '64Ki', PODBOX_CONTAINER_LOG_MAX_FILES: '2' })).toEqual({
+      maxSize: 65536,
+      maxFiles: 2,
+    });
+    expect(() => containerLogPolicy({ PODBOX_CONTAINER_LOG_MAX_SIZE: 'big' })).toThrow(
+      'PODBOX_CONTAINER_LOG_MAX_SIZE=big is not a size',
+    );
+    expect(() => containerLogPolicy({ PODBOX_CONTAINER_LOG_MAX_FILES: '1' })).toThrow(
+      'PODBOX_CONTAINER_LOG_MAX_FILES=1 is not a number of files of 2 or more',
+    );
   });
 });
 
@@ -164,7 +195,10 @@ describe('reading: joining and --tail from the end', () => {
 
   it('joins P records to their F record per stream, whatever the chunks', () => {
     const log = Buffer.concat([
-      rec('stdout', 'P', 'hel'), rec('stderr', 'F', 'err'), rec('stdout', 'P', 'lo '), rec('stdout', 'F', 'world'),
+      rec('stdout', 'P', 'hel'),
+      rec('stderr', 'F', 'err'),
+      rec('stdout', 'P', 'lo '),
+      rec('stdout', 'F', 'world'),
       rec('stdout', 'P', 'cut'),
     ]);
     const out: string[] = [];
@@ -197,13 +231,22 @@ describe('reading: joining and --tail from the end', () => {
 
   it('counts a long line once, and an unfinished last line as a line; a half-written record not at all', () => {
     const log = Buffer.concat([
-      rec('stdout', 'F', 'a'), rec('stdout', 'P', 'b1'), rec('stdout', 'P', 'b2'), rec('stdout', 'F', 'b3'),
-      rec('stdout', 'P', 'c1'), Buffer.from('2026-01-01T00:00:00Z std'),
+      rec('stdout', 'F', 'a'),
+      rec('stdout', 'P', 'b1'),
+      rec('stdout', 'P', 'b2'),
+      rec('stdout', 'F', 'b3'),
+      rec('stdout', 'P', 'c1'),
+      Buffer.from('2026-01-01T00:00:00Z std'),
     ]);
     const read: ReadAt = (buf, pos) => log.copy(buf, 0, pos, Math.min(log.length, pos + buf.length));
     const start = (n: number) => tailStart(read, log.length, n, 7).offset;
     const after = (off: number) =>
-      log.subarray(off).toString().split('\n').filter((l) => l.includes(' stdout ')).map((l) => l.split(' ')[3]);
+      log
+        .subarray(off)
+        .toString()
+        .split('\n')
+        .filter((l) => l.includes(' stdout '))
+        .map((l) => l.split(' ')[3]);
     expect(after(start(1))).toEqual(['c1']);
     expect(after(start(2))).toEqual(['b1', 'b2', 'b3', 'c1']);
     expect(start(3)).toBe(0);

@@ -13,46 +13,113 @@ beforeAll(() => {
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const at = (s: number) => new Date(T0 + s * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-const cond = (type: PodCondition['type'], ok: boolean): PodCondition => ({ type, status: ok ? 'True' : 'False', lastProbeTime: null, lastTransitionTime: at(0) });
+const cond = (type: PodCondition['type'], ok: boolean): PodCondition => ({
+  type,
+  status: ok ? 'True' : 'False',
+  lastProbeTime: null,
+  lastTransitionTime: at(0),
+});
 const event = (reason: string, message: string, first: number, extra: Partial<PodEvent> = {}): PodEvent => ({
-  type: 'Normal', reason, message, count: 1, firstTimestamp: at(first), lastTimestamp: at(first), ...extra,
+  type: 'Normal',
+  reason,
+  message,
+  count: 1,
+  firstTimestamp: at(first),
+  lastTimestamp: at(first),
+  ...extra,
 });
 const cs = (name: string, extra: Partial<ContainerStatus>): ContainerStatus => ({
-  name, image: 'localhost/busybox:test', imageID: 'sha256:1234', containerID: `runc://${name}.0`,
-  ready: false, started: false, restartCount: 0, state: { waiting: { reason: 'ContainerCreating' } }, lastState: {}, ...extra,
+  name,
+  image: 'localhost/busybox:test',
+  imageID: 'sha256:1234',
+  containerID: `runc://${name}.0`,
+  ready: false,
+  started: false,
+  restartCount: 0,
+  state: { waiting: { reason: 'ContainerCreating' } },
+  lastState: {},
+  ...extra,
 });
 const status = (extra: Partial<PodStatus>): PodStatus => ({
-  phase: 'Running', hostIP: '127.0.0.1', podIP: '127.0.0.1', podIPs: [{ ip: '127.0.0.1' }], startTime: at(0),
-  conditions: [cond('PodScheduled', true), cond('Initialized', true), cond('ContainersReady', true), cond('Ready', true)],
-  containerStatuses: [], qosClass: 'BestEffort', ...extra,
+  phase: 'Running',
+  hostIP: '127.0.0.1',
+  podIP: '127.0.0.1',
+  podIPs: [{ ip: '127.0.0.1' }],
+  startTime: at(0),
+  conditions: [
+    cond('PodScheduled', true),
+    cond('Initialized', true),
+    cond('ContainersReady', true),
+    cond('Ready', true),
+  ],
+  containerStatuses: [],
+  qosClass: 'BestEffort',
+  ...extra,
 });
-const probe = (p: Partial<Probe>): Probe => ({ initialDelaySeconds: 0, timeoutSeconds: 1, periodSeconds: 10, successThreshold: 1, failureThreshold: 3, ...p });
+const probe = (p: Partial<Probe>): Probe => ({
+  initialDelaySeconds: 0,
+  timeoutSeconds: 1,
+  periodSeconds: 10,
+  successThreshold: 1,
+  failureThreshold: 3,
+  ...p,
+});
 
 describe('kubectl describe pod layout', () => {
   it('a finished pod with an init container, as kubectl lays it out', () => {
-    const p = pod({
-      restartPolicy: 'Never',
-      initContainers: [container('init', { command: ['sh', '-c', 'echo hi'] })],
-      containers: [container('web', {
-        ports: [{ containerPort: 8080, protocol: 'TCP', name: 'http' }],
-        env: [{ name: 'GREETING', value: 'hello' }, { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }, { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
-        livenessProbe: probe({ httpGet: { path: '/healthz', port: 8080, scheme: 'HTTP' } }),
-        volumeMounts: [{ name: 'cache', mountPath: '/cache' }, { name: 'cfg', mountPath: '/etc/app', readOnly: true }],
-      })],
-      volumes: [{ name: 'cache', emptyDir: {} }, { name: 'cfg', configMap: { name: 'app-config', defaultMode: 0o644 } }],
-    }, 'demo', [object('ConfigMap', 'app-config')]);
+    const p = pod(
+      {
+        restartPolicy: 'Never',
+        initContainers: [container('init', { command: ['sh', '-c', 'echo hi'] })],
+        containers: [
+          container('web', {
+            ports: [{ containerPort: 8080, protocol: 'TCP', name: 'http' }],
+            env: [
+              { name: 'GREETING', value: 'hello' },
+              { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+              { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+            ],
+            livenessProbe: probe({ httpGet: { path: '/healthz', port: 8080, scheme: 'HTTP' } }),
+            volumeMounts: [
+              { name: 'cache', mountPath: '/cache' },
+              { name: 'cfg', mountPath: '/etc/app', readOnly: true },
+            ],
+          }),
+        ],
+        volumes: [
+          { name: 'cache', emptyDir: {} },
+          { name: 'cfg', configMap: { name: 'app-config', defaultMode: 0o644 } },
+        ],
+      },
+      'demo',
+      [object('ConfigMap', 'app-config')],
+    );
     p.metadata.labels = { tier: 'web', app: 'demo' };
     const input: DescribeInput = {
-      pod: p, original: {},
+      pod: p,
+      original: {},
       status: status({
         phase: 'Failed',
-        conditions: [cond('PodScheduled', true), cond('Initialized', true), cond('ContainersReady', false), cond('Ready', false)],
-        initContainerStatuses: [cs('init', { state: { terminated: { exitCode: 0, reason: 'Completed', startedAt: at(1), finishedAt: at(2) } } })],
-        containerStatuses: [cs('web', { state: { terminated: { exitCode: 1, reason: 'Error', startedAt: at(2), finishedAt: at(7) } } })],
+        conditions: [
+          cond('PodScheduled', true),
+          cond('Initialized', true),
+          cond('ContainersReady', false),
+          cond('Ready', false),
+        ],
+        initContainerStatuses: [
+          cs('init', {
+            state: { terminated: { exitCode: 0, reason: 'Completed', startedAt: at(1), finishedAt: at(2) } },
+          }),
+        ],
+        containerStatuses: [
+          cs('web', { state: { terminated: { exitCode: 1, reason: 'Error', startedAt: at(2), finishedAt: at(7) } } }),
+        ],
       }),
       events: [
         event('Scheduled', 'Successfully assigned default/demo to podbox', 0),
-        event('Pulled', 'Container image "localhost/busybox:test" already present on machine', 0, { fieldPath: 'spec.initContainers{init}' }),
+        event('Pulled', 'Container image "localhost/busybox:test" already present on machine', 0, {
+          fieldPath: 'spec.initContainers{init}',
+        }),
         event('Created', 'Created container init', 0, { fieldPath: 'spec.initContainers{init}' }),
         event('Started', 'Started container init', 1, { fieldPath: 'spec.initContainers{init}' }),
         event('Started', 'Started container web', 2, { fieldPath: 'spec.containers{web}' }),
@@ -144,22 +211,53 @@ Events:
   });
 
   it('a crash-looping container: Waiting, Last State, restart count, aggregated events', () => {
-    const p = pod({ containers: [container('app', { args: ['--port', '80'], resources: { limits: { memory: '64Mi', cpu: '500m' }, requests: { cpu: '250m' } } })] });
+    const p = pod({
+      containers: [
+        container('app', {
+          args: ['--port', '80'],
+          resources: { limits: { memory: '64Mi', cpu: '500m' }, requests: { cpu: '250m' } },
+        }),
+      ],
+    });
     const input: DescribeInput = {
-      pod: p, original: {},
+      pod: p,
+      original: {},
       status: status({
         qosClass: 'Burstable',
-        conditions: [cond('PodScheduled', true), cond('Initialized', true), cond('ContainersReady', false), cond('Ready', false)],
-        containerStatuses: [cs('app', {
-          restartCount: 4,
-          state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s restarting failed container=app pod=demo_default(1111-2222)' } },
-          lastState: { terminated: { exitCode: 137, signal: 9, reason: 'Error', startedAt: at(290), finishedAt: at(300) } },
-        })],
+        conditions: [
+          cond('PodScheduled', true),
+          cond('Initialized', true),
+          cond('ContainersReady', false),
+          cond('Ready', false),
+        ],
+        containerStatuses: [
+          cs('app', {
+            restartCount: 4,
+            state: {
+              waiting: {
+                reason: 'CrashLoopBackOff',
+                message: 'back-off 40s restarting failed container=app pod=demo_default(1111-2222)',
+              },
+            },
+            lastState: {
+              terminated: { exitCode: 137, signal: 9, reason: 'Error', startedAt: at(290), finishedAt: at(300) },
+            },
+          }),
+        ],
       }),
       events: [
         event('Scheduled', 'Successfully assigned default/demo to podbox', 0),
-        event('Started', 'Started container app', 0, { fieldPath: 'spec.containers{app}', count: 5, lastTimestamp: at(290) }),
-        event('BackOff', 'Back-off restarting failed container app in pod demo_default(1111-2222)', 10, { type: 'Warning', fieldPath: 'spec.containers{app}', count: 4, lastTimestamp: at(300) }),
+        event('Started', 'Started container app', 0, {
+          fieldPath: 'spec.containers{app}',
+          count: 5,
+          lastTimestamp: at(290),
+        }),
+        event('BackOff', 'Back-off restarting failed container app in pod demo_default(1111-2222)', 10, {
+          type: 'Warning',
+          fieldPath: 'spec.containers{app}',
+          count: 4,
+          lastTimestamp: at(300),
+        }),
       ],
     };
     const out = describePod(input, T0 + 303_000);
@@ -186,7 +284,9 @@ Events:
     Mounts:       <none>
 `);
     // Volumes, QoS Class... line up with the Conditions rows above them (one tabwriter block).
-    expect(out).toContain('  ContainersReady   False \n  Ready             False \nVolumes:            <none>\nQoS Class:          Burstable\n');
+    expect(out).toContain(
+      '  ContainersReady   False \n  Ready             False \nVolumes:            <none>\nQoS Class:          Burstable\n',
+    );
     expect(out.slice(out.indexOf('Events:'))).toBe(`\
 Events:
   Type     Reason     Age                 From               Message
@@ -198,7 +298,21 @@ Events:
   });
 
   it('a pod not started yet: no status lines per container, no start time, Events <none>', () => {
-    const out = describePod({ pod: pod(), original: {}, status: { phase: 'Pending', conditions: [], hostIP: '127.0.0.1', containerStatuses: [], qosClass: 'BestEffort' }, events: [] }, T0);
+    const out = describePod(
+      {
+        pod: pod(),
+        original: {},
+        status: {
+          phase: 'Pending',
+          conditions: [],
+          hostIP: '127.0.0.1',
+          containerStatuses: [],
+          qosClass: 'BestEffort',
+        },
+        events: [],
+      },
+      T0,
+    );
     expect(out).toBe(`\
 Name:             demo
 Namespace:        default
@@ -226,14 +340,53 @@ Events:           <none>
   });
 
   it('a running container; a pod being deleted is Terminating; a lost pod shows its reason', () => {
-    const running = status({ containerStatuses: [cs('app', { ready: true, started: true, state: { running: { startedAt: at(3) } } })] });
-    const deleting = describePod({ pod: pod(), original: {}, status: running, events: [], deletion: { requestedAt: T0 + 10_000, gracePeriodSeconds: 30 } }, T0 + 50_000);
+    const running = status({
+      containerStatuses: [cs('app', { ready: true, started: true, state: { running: { startedAt: at(3) } } })],
+    });
+    const deleting = describePod(
+      {
+        pod: pod(),
+        original: {},
+        status: running,
+        events: [],
+        deletion: { requestedAt: T0 + 10_000, gracePeriodSeconds: 30 },
+      },
+      T0 + 50_000,
+    );
     expect(deleting).toContain('Status:                    Terminating (lasts 10s)\nTermination Grace Period:  30s\n');
-    expect(deleting).toContain('    State:          Running\n      Started:      Thu, 01 Jan 2026 00:00:03 +0000\n    Ready:          True\n');
+    expect(deleting).toContain(
+      '    State:          Running\n      Started:      Thu, 01 Jan 2026 00:00:03 +0000\n    Ready:          True\n',
+    );
     // kubectl prints <invalid> while deletionTimestamp (request + grace) is still ahead.
-    expect(describePod({ pod: pod(), original: {}, status: running, events: [], deletion: { requestedAt: T0 + 10_000, gracePeriodSeconds: 30 } }, T0 + 12_000)).toContain('Terminating (lasts <invalid>)');
-    const lost = describePod({ pod: pod(), original: {}, status: { ...running, phase: 'Unknown', reason: 'SupervisorLost', message: 'the podbox process supervising this pod died' }, events: [] }, T0);
-    expect(lost).toContain('Status:           Unknown\nReason:           SupervisorLost\nMessage:          the podbox process supervising this pod died\n');
+    expect(
+      describePod(
+        {
+          pod: pod(),
+          original: {},
+          status: running,
+          events: [],
+          deletion: { requestedAt: T0 + 10_000, gracePeriodSeconds: 30 },
+        },
+        T0 + 12_000,
+      ),
+    ).toContain('Terminating (lasts <invalid>)');
+    const lost = describePod(
+      {
+        pod: pod(),
+        original: {},
+        status: {
+          ...running,
+          phase: 'Unknown',
+          reason: 'SupervisorLost',
+          message: 'the podbox process supervising this pod died',
+        },
+        events: [],
+      },
+      T0,
+    );
+    expect(lost).toContain(
+      'Status:           Unknown\nReason:           SupervisorLost\nMessage:          the podbox process supervising this pod died\n',
+    );
   });
 
   it('a container whose log could not be written: the lines lost, from its LogLinesLost events', () => {
@@ -250,16 +403,46 @@ Events:           <none>
   });
 
   it('annotations, env from ConfigMaps and Secrets, secret volumes, fields accepted from the manifest', () => {
-    const p = pod({
-      containers: [container('app', {
-        envFrom: [{ configMapRef: { name: 'cm' } }, { prefix: 'S_', secretRef: { name: 'sec', optional: true } }],
-        env: [{ name: 'PASSWORD', valueFrom: { secretKeyRef: { name: 'sec', key: 'pw' } } }, { name: 'LEVEL', valueFrom: { configMapKeyRef: { name: 'cm', key: 'level', optional: true } } }, { name: 'MULTI', value: 'a\nb' }],
-      })],
-      volumes: [{ name: 'tls', secret: { secretName: 'tls-cert', optional: true, defaultMode: 0o644 } }],
-    }, 'demo', [object('ConfigMap', 'cm'), object('Secret', 'sec', { pw: 'c2VjcmV0' })]);
-    p.metadata.annotations = { 'example.com/note': 'hello', 'kubectl.kubernetes.io/last-applied-configuration': '{}', 'example.com/long': 'x'.repeat(150) };
-    const out = describePod({ pod: p, original: { spec: { priority: 7, nodeSelector: { disk: 'ssd' }, tolerations: [{ key: 'gpu', operator: 'Exists', effect: 'NoSchedule' }] } }, status: status({}), events: [] }, T0);
-    expect(out).toContain(`Annotations:      example.com/long:\n                    ${'x'.repeat(138)}...\n                  example.com/note: hello\n`);
+    const p = pod(
+      {
+        containers: [
+          container('app', {
+            envFrom: [{ configMapRef: { name: 'cm' } }, { prefix: 'S_', secretRef: { name: 'sec', optional: true } }],
+            env: [
+              { name: 'PASSWORD', valueFrom: { secretKeyRef: { name: 'sec', key: 'pw' } } },
+              { name: 'LEVEL', valueFrom: { configMapKeyRef: { name: 'cm', key: 'level', optional: true } } },
+              { name: 'MULTI', value: 'a\nb' },
+            ],
+          }),
+        ],
+        volumes: [{ name: 'tls', secret: { secretName: 'tls-cert', optional: true, defaultMode: 0o644 } }],
+      },
+      'demo',
+      [object('ConfigMap', 'cm'), object('Secret', 'sec', { pw: 'c2VjcmV0' })],
+    );
+    p.metadata.annotations = {
+      'example.com/note': 'hello',
+      'kubectl.kubernetes.io/last-applied-configuration': '{}',
+      'example.com/long': 'x'.repeat(150),
+    };
+    const out = describePod(
+      {
+        pod: p,
+        original: {
+          spec: {
+            priority: 7,
+            nodeSelector: { disk: 'ssd' },
+            tolerations: [{ key: 'gpu', operator: 'Exists', effect: 'NoSchedule' }],
+          },
+        },
+        status: status({}),
+        events: [],
+      },
+      T0,
+    );
+    expect(out).toContain(
+      `Annotations:      example.com/long:\n                    ${'x'.repeat(138)}...\n                  example.com/note: hello\n`,
+    );
     expect(out).toContain('Priority:         7\n');
     expect(out).toContain(`\
     Environment Variables from:
@@ -287,10 +470,18 @@ Events:          <none>
 
 describe('pieces of kubectl describe', () => {
   it('probes on one line, as DescribeProbe (kubectl v1.36)', () => {
-    expect(describeProbe(probe({ exec: { command: ['cat', '/tmp/healthy'] }, initialDelaySeconds: 5, periodSeconds: 5 }))).toBe('exec [cat /tmp/healthy] delay=5s timeout=1s period=5s #success=1 #failure=3');
-    expect(describeProbe(probe({ httpGet: { path: '/ready', port: 'http', host: '10.0.0.1', scheme: 'HTTPS' } }))).toBe('http-get https://10.0.0.1:http/ready delay=0s timeout=1s period=10s #success=1 #failure=3');
-    expect(describeProbe(probe({ tcpSocket: { port: 6379 }, failureThreshold: 30 }))).toBe('tcp-socket :6379 delay=0s timeout=1s period=10s #success=1 #failure=30');
-    expect(describeProbe(probe({ grpc: { port: 9000, service: 'health' } }))).toBe('grpc <pod>:9000 health delay=0s timeout=1s period=10s #success=1 #failure=3');
+    expect(
+      describeProbe(probe({ exec: { command: ['cat', '/tmp/healthy'] }, initialDelaySeconds: 5, periodSeconds: 5 })),
+    ).toBe('exec [cat /tmp/healthy] delay=5s timeout=1s period=5s #success=1 #failure=3');
+    expect(describeProbe(probe({ httpGet: { path: '/ready', port: 'http', host: '10.0.0.1', scheme: 'HTTPS' } }))).toBe(
+      'http-get https://10.0.0.1:http/ready delay=0s timeout=1s period=10s #success=1 #failure=3',
+    );
+    expect(describeProbe(probe({ tcpSocket: { port: 6379 }, failureThreshold: 30 }))).toBe(
+      'tcp-socket :6379 delay=0s timeout=1s period=10s #success=1 #failure=30',
+    );
+    expect(describeProbe(probe({ grpc: { port: 9000, service: 'health' } }))).toBe(
+      'grpc <pod>:9000 health delay=0s timeout=1s period=10s #success=1 #failure=3',
+    );
   });
 
   it('times as Go RFC1123Z in the local zone', () => {

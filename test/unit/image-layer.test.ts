@@ -1,5 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -12,7 +23,10 @@ const ROOT = process.getuid!() === 0;
 // because the option says so, are chown failures tolerated.
 const OPTS = { ignoreChownErrors: !ROOT };
 
-let work: string, root: string, outside: string, n = 0;
+let work: string,
+  root: string,
+  outside: string,
+  n = 0;
 
 beforeEach(() => {
   work = mkdtempSync(join(tmpdir(), 'podbox-layer-'));
@@ -50,7 +64,9 @@ async function refused(p: Promise<unknown>): Promise<PodboxError> {
 function tree(dir = root, prefix = ''): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir).sort()) {
-    const p = join(dir, name), rel = prefix + name, st = lstatSync(p);
+    const p = join(dir, name),
+      rel = prefix + name,
+      st = lstatSync(p);
     if (st.isDirectory()) out.push(`${rel}/`, ...tree(p, `${rel}/`));
     else if (st.isSymbolicLink()) out.push(`${rel} -> ${readlinkSync(p)}`);
     else if (st.isFIFO()) out.push(`${rel}|`);
@@ -76,7 +92,16 @@ describe('applying a layer', () => {
       { path: 'a/very/' + 'long/'.repeat(30) + 'name', content: 'deep' },
     ]);
     expect(tree().filter((p) => !p.startsWith('a/'))).toEqual([
-      'bin/', 'bin/busybox', 'bin/ls', 'bin/sh -> busybox', 'etc/', 'etc/hosts', 'etc/mtab -> /proc/mounts', 'run/', 'run/fifo|', 'tmp/',
+      'bin/',
+      'bin/busybox',
+      'bin/ls',
+      'bin/sh -> busybox',
+      'etc/',
+      'etc/hosts',
+      'etc/mtab -> /proc/mounts',
+      'run/',
+      'run/fifo|',
+      'tmp/',
     ]);
     expect(readFileSync(join(root, 'a/very/' + 'long/'.repeat(30) + 'name'), 'utf8')).toBe('deep');
     expect(statSync(join(root, 'bin/busybox')).mode & 0o7777).toBe(0o4755);
@@ -95,44 +120,57 @@ describe('applying a layer', () => {
   });
 
   // CI runs the suite both as root and as an unprivileged user, so each branch runs there.
-  it(ROOT ? 'keeps uid and gid of every entry (as root)' : 'fails on a chown it cannot do unless told to tolerate it (unprivileged)', async () => {
-    if (ROOT) {
-      const r = await apply([
-        { path: 'home/', dir: true, uid: 1000, gid: 1001 },
-        { path: 'home/f', content: 'x', uid: 1000, gid: 100, mode: 0o6755 },
-        { path: 'home/l', symlink: 'f', uid: 33, gid: 34 },
-        { path: 'nobody', content: '', uid: 65534, gid: 65534 },
-      ]);
-      const own = (p: string) => { const s = lstatSync(join(root, p)); return [s.uid, s.gid]; };
-      expect(own('home')).toEqual([1000, 1001]);
-      expect(own('home/f')).toEqual([1000, 100]);
-      expect(own('home/l')).toEqual([33, 34]);
-      expect(own('nobody')).toEqual([65534, 65534]);
-      // chown before chmod: the set-id bits survive
-      expect(statSync(join(root, 'home/f')).mode & 0o7777).toBe(0o6755);
-      expect(r.chownFailures).toBe(0);
-    } else {
-      const tar = tarBytes([{ path: 'f', content: 'x', uid: 4242, gid: 4242 }]);
-      const err = await refused(applyLayerFile(root, layerFile(tar), { name: 'L' }));
-      expect(err.code).toBe('HostNotReady');
-      expect(err.message).toBe('layer L: cannot give f the owner 4242:4242 (EPERM)');
-      rmSync(root, { recursive: true });
-      mkdirSync(root);
-      const r = await applyLayerFile(root, layerFile(tar), { name: 'L', ignoreChownErrors: true });
-      expect(r.chownFailures).toBe(1);
-      expect(readFileSync(join(root, 'f'), 'utf8')).toBe('x');
-    }
-  });
+  it(
+    ROOT
+      ? 'keeps uid and gid of every entry (as root)'
+      : 'fails on a chown it cannot do unless told to tolerate it (unprivileged)',
+    async () => {
+      if (ROOT) {
+        const r = await apply([
+          { path: 'home/', dir: true, uid: 1000, gid: 1001 },
+          { path: 'home/f', content: 'x', uid: 1000, gid: 100, mode: 0o6755 },
+          { path: 'home/l', symlink: 'f', uid: 33, gid: 34 },
+          { path: 'nobody', content: '', uid: 65534, gid: 65534 },
+        ]);
+        const own = (p: string) => {
+          const s = lstatSync(join(root, p));
+          return [s.uid, s.gid];
+        };
+        expect(own('home')).toEqual([1000, 1001]);
+        expect(own('home/f')).toEqual([1000, 100]);
+        expect(own('home/l')).toEqual([33, 34]);
+        expect(own('nobody')).toEqual([65534, 65534]);
+        // chown before chmod: the set-id bits survive
+        expect(statSync(join(root, 'home/f')).mode & 0o7777).toBe(0o6755);
+        expect(r.chownFailures).toBe(0);
+      } else {
+        const tar = tarBytes([{ path: 'f', content: 'x', uid: 4242, gid: 4242 }]);
+        const err = await refused(applyLayerFile(root, layerFile(tar), { name: 'L' }));
+        expect(err.code).toBe('HostNotReady');
+        expect(err.message).toBe('layer L: cannot give f the owner 4242:4242 (EPERM)');
+        rmSync(root, { recursive: true });
+        mkdirSync(root);
+        const r = await applyLayerFile(root, layerFile(tar), { name: 'L', ignoreChownErrors: true });
+        expect(r.chownFailures).toBe(1);
+        expect(readFileSync(join(root, 'f'), 'utf8')).toBe('x');
+      }
+    },
+  );
 
   it('skips device nodes and reports them', async () => {
-    const r = await apply([{ path: 'dev/null', device: 'char' }, { path: 'dev/sda', device: 'block' }, { path: 'dev/ok', content: '' }]);
+    const r = await apply([
+      { path: 'dev/null', device: 'char' },
+      { path: 'dev/sda', device: 'block' },
+      { path: 'dev/ok', content: '' },
+    ]);
     expect(r.skippedDevices).toEqual(['dev/null', 'dev/sda']);
     expect(tree()).toEqual(['dev/', 'dev/ok']);
   });
 
   it('computes the diff id of the uncompressed tar and the digest of the blob', async () => {
     const files = [{ path: 'x', content: 'hello' }];
-    const tar = tarBytes(files), gz = gzipSync(tar);
+    const tar = tarBytes(files),
+      gz = gzipSync(tar);
     const r = await applyLayerFile(root, layerFile(gz), { name: 'L', ...OPTS, digest: sha256(gz) });
     expect(r.diffId).toBe(sha256(tar));
     expect(r.digest).toBe(sha256(gz));
@@ -140,9 +178,15 @@ describe('applying a layer', () => {
   });
 
   it('accepts an empty layer (only end-of-archive blocks, or no bytes at all)', async () => {
-    expect((await applyLayerFile(root, layerFile(Buffer.alloc(1024)), { name: 'L' })).diffId).toBe(sha256(Buffer.alloc(1024)));
-    expect((await applyLayerFile(root, layerFile(gzipSync(Buffer.alloc(1024))), { name: 'L' })).diffId).toBe(sha256(Buffer.alloc(1024)));
-    expect((await applyLayerFile(root, layerFile(Buffer.alloc(0)), { name: 'L' })).diffId).toBe(sha256(Buffer.alloc(0)));
+    expect((await applyLayerFile(root, layerFile(Buffer.alloc(1024)), { name: 'L' })).diffId).toBe(
+      sha256(Buffer.alloc(1024)),
+    );
+    expect((await applyLayerFile(root, layerFile(gzipSync(Buffer.alloc(1024))), { name: 'L' })).diffId).toBe(
+      sha256(Buffer.alloc(1024)),
+    );
+    expect((await applyLayerFile(root, layerFile(Buffer.alloc(0)), { name: 'L' })).diffId).toBe(
+      sha256(Buffer.alloc(0)),
+    );
     expect(tree()).toEqual([]);
   });
 
@@ -164,8 +208,14 @@ describe('applying a layer', () => {
   });
 
   it('keeps the contents of a directory the layer mentions again', async () => {
-    await apply([{ path: 'd/', dir: true, mode: 0o755 }, { path: 'd/old', content: '1' }]);
-    await apply([{ path: 'd/', dir: true, mode: 0o750 }, { path: 'd/new', content: '2' }]);
+    await apply([
+      { path: 'd/', dir: true, mode: 0o755 },
+      { path: 'd/old', content: '1' },
+    ]);
+    await apply([
+      { path: 'd/', dir: true, mode: 0o750 },
+      { path: 'd/new', content: '2' },
+    ]);
     expect(tree()).toEqual(['d/', 'd/new', 'd/old']);
     expect(statSync(join(root, 'd')).mode & 0o7777).toBe(0o750);
   });
@@ -187,7 +237,12 @@ describe('whiteouts', () => {
   });
 
   it('.wh.NAME deletes a file, a directory or a symlink (not what it points to) of a lower layer', async () => {
-    await apply([{ path: 'etc/.wh.a', content: '' }, { path: 'etc/.wh.sub', content: '' }, { path: '.wh.link', content: '' }, { path: 'etc/.wh.absent', content: '' }]);
+    await apply([
+      { path: 'etc/.wh.a', content: '' },
+      { path: 'etc/.wh.sub', content: '' },
+      { path: '.wh.link', content: '' },
+      { path: 'etc/.wh.absent', content: '' },
+    ]);
     expect(tree()).toEqual(['etc/', 'etc/b', 'var/', 'var/lib/', 'var/lib/x']);
     outsideUntouched();
   });
@@ -200,16 +255,31 @@ describe('whiteouts', () => {
       { path: 'etc/sub/', dir: true },
       { path: 'etc/sub/d', content: 'd' },
     ]);
-    expect(tree()).toEqual(['etc/', 'etc/new', 'etc/sub/', 'etc/sub/d', 'link -> ../outside', 'var/', 'var/lib/', 'var/lib/x']);
+    expect(tree()).toEqual([
+      'etc/',
+      'etc/new',
+      'etc/sub/',
+      'etc/sub/d',
+      'link -> ../outside',
+      'var/',
+      'var/lib/',
+      'var/lib/x',
+    ]);
   });
 
   it('an opaque marker written after new entries keeps them', async () => {
-    await apply([{ path: 'var/lib/y', content: 'y' }, { path: 'var/lib/.wh..wh..opq', content: '' }]);
+    await apply([
+      { path: 'var/lib/y', content: 'y' },
+      { path: 'var/lib/.wh..wh..opq', content: '' },
+    ]);
     expect(tree().filter((p) => p.startsWith('var'))).toEqual(['var/', 'var/lib/', 'var/lib/y']);
   });
 
   it('writes no whiteout file into the rootfs, even under a directory that does not exist', async () => {
-    await apply([{ path: 'nothere/.wh.x', content: '' }, { path: 'nothere2/.wh..wh..opq', content: '' }]);
+    await apply([
+      { path: 'nothere/.wh.x', content: '' },
+      { path: 'nothere2/.wh..wh..opq', content: '' },
+    ]);
     expect(tree().some((p) => p.includes('.wh.'))).toBe(false);
     expect(existsSync(join(root, 'nothere'))).toBe(false);
   });
@@ -233,21 +303,121 @@ describe('whiteouts', () => {
 describe('hostile layers are refused', () => {
   it.each<[string, FileSpec[], string]>([
     ['an absolute path', [{ path: '/etc/passwd', content: 'x' }], 'entry "/etc/passwd" has an absolute path'],
-    ['a path climbing out with ..', [{ path: '../outside/new', content: 'x' }], 'entry "../outside/new" has a path that escapes the root with ".."'],
-    ['a path climbing out further in', [{ path: 'a/../../outside/new', content: 'x' }], 'entry "a/../../outside/new" has a path that escapes the root with ".."'],
-    ['a file through a symlink to /', [{ path: 'etc', symlink: '/' }, { path: 'etc/passwd', content: 'x' }], 'entry "etc/passwd" would be written through the symlink "etc"'],
-    ['a file through a symlink climbing out', [{ path: 'x', symlink: '../../..' }, { path: 'x/passwd', content: 'x' }], 'entry "x/passwd" would be written through the symlink "x"'],
-    ['a file through a symlink to a sibling dir', [{ path: 'x', symlink: '../outside' }, { path: 'x/new', content: 'x' }], 'entry "x/new" would be written through the symlink "x"'],
-    ['a directory through a symlink', [{ path: 'x', symlink: '../outside' }, { path: 'x/d/', dir: true }], 'entry "x/d/" would be written through the symlink "x"'],
-    ['a symlink through a symlink', [{ path: 'x', symlink: '../outside' }, { path: 'x/l', symlink: '/' }], 'entry "x/l" would be written through the symlink "x"'],
-    ['a deep path through a symlink', [{ path: 'a/b/', dir: true }, { path: 'a/b/c', symlink: '../../../outside' }, { path: 'a/b/c/d/e', content: 'x' }], 'entry "a/b/c/d/e" would be written through the symlink "a/b/c"'],
-    ['a directory replaced by a symlink, then written through', [{ path: 'd/', dir: true }, { path: 'd/a', content: 'x' }, { path: 'd', symlink: '../outside' }, { path: 'd/b', content: 'x' }], 'entry "d/b" would be written through the symlink "d"'],
-    ['a directory whited out and replaced by a symlink', [{ path: 'd/e/', dir: true }, { path: 'd/e/a', content: 'x' }, { path: 'd/.wh.e', content: '' }, { path: 'd/e', symlink: '../../outside' }, { path: 'd/e/b', content: 'x' }], 'entry "d/e/b" would be written through the symlink "d/e"'],
-    ['a hardlink to a file outside', [{ path: 'h', link: '../outside/secret' }], 'entry "../outside/secret" has a hardlink target that escapes the root with ".."'],
-    ['a hardlink to an absolute path', [{ path: 'h', link: '/etc/passwd' }], 'entry "/etc/passwd" has an absolute hardlink target'],
-    ['a hardlink through a symlink', [{ path: 'x', symlink: '../outside' }, { path: 'h', link: 'x/secret' }], 'entry "h" would be written through the symlink "x"'],
-    ['a hardlink named through a symlink', [{ path: 'f', content: 'x' }, { path: 'x', symlink: '../outside' }, { path: 'x/h', link: 'f' }], 'entry "x/h" would be written through the symlink "x"'],
-    ['a fifo through a symlink', [{ path: 'x', symlink: '../outside' }, { path: 'x/p', fifo: true }], 'entry "x/p" would be written through the symlink "x"'],
+    [
+      'a path climbing out with ..',
+      [{ path: '../outside/new', content: 'x' }],
+      'entry "../outside/new" has a path that escapes the root with ".."',
+    ],
+    [
+      'a path climbing out further in',
+      [{ path: 'a/../../outside/new', content: 'x' }],
+      'entry "a/../../outside/new" has a path that escapes the root with ".."',
+    ],
+    [
+      'a file through a symlink to /',
+      [
+        { path: 'etc', symlink: '/' },
+        { path: 'etc/passwd', content: 'x' },
+      ],
+      'entry "etc/passwd" would be written through the symlink "etc"',
+    ],
+    [
+      'a file through a symlink climbing out',
+      [
+        { path: 'x', symlink: '../../..' },
+        { path: 'x/passwd', content: 'x' },
+      ],
+      'entry "x/passwd" would be written through the symlink "x"',
+    ],
+    [
+      'a file through a symlink to a sibling dir',
+      [
+        { path: 'x', symlink: '../outside' },
+        { path: 'x/new', content: 'x' },
+      ],
+      'entry "x/new" would be written through the symlink "x"',
+    ],
+    [
+      'a directory through a symlink',
+      [
+        { path: 'x', symlink: '../outside' },
+        { path: 'x/d/', dir: true },
+      ],
+      'entry "x/d/" would be written through the symlink "x"',
+    ],
+    [
+      'a symlink through a symlink',
+      [
+        { path: 'x', symlink: '../outside' },
+        { path: 'x/l', symlink: '/' },
+      ],
+      'entry "x/l" would be written through the symlink "x"',
+    ],
+    [
+      'a deep path through a symlink',
+      [
+        { path: 'a/b/', dir: true },
+        { path: 'a/b/c', symlink: '../../../outside' },
+        { path: 'a/b/c/d/e', content: 'x' },
+      ],
+      'entry "a/b/c/d/e" would be written through the symlink "a/b/c"',
+    ],
+    [
+      'a directory replaced by a symlink, then written through',
+      [
+        { path: 'd/', dir: true },
+        { path: 'd/a', content: 'x' },
+        { path: 'd', symlink: '../outside' },
+        { path: 'd/b', content: 'x' },
+      ],
+      'entry "d/b" would be written through the symlink "d"',
+    ],
+    [
+      'a directory whited out and replaced by a symlink',
+      [
+        { path: 'd/e/', dir: true },
+        { path: 'd/e/a', content: 'x' },
+        { path: 'd/.wh.e', content: '' },
+        { path: 'd/e', symlink: '../../outside' },
+        { path: 'd/e/b', content: 'x' },
+      ],
+      'entry "d/e/b" would be written through the symlink "d/e"',
+    ],
+    [
+      'a hardlink to a file outside',
+      [{ path: 'h', link: '../outside/secret' }],
+      'entry "../outside/secret" has a hardlink target that escapes the root with ".."',
+    ],
+    [
+      'a hardlink to an absolute path',
+      [{ path: 'h', link: '/etc/passwd' }],
+      'entry "/etc/passwd" has an absolute hardlink target',
+    ],
+    [
+      'a hardlink through a symlink',
+      [
+        { path: 'x', symlink: '../outside' },
+        { path: 'h', link: 'x/secret' },
+      ],
+      'entry "h" would be written through the symlink "x"',
+    ],
+    [
+      'a hardlink named through a symlink',
+      [
+        { path: 'f', content: 'x' },
+        { path: 'x', symlink: '../outside' },
+        { path: 'x/h', link: 'f' },
+      ],
+      'entry "x/h" would be written through the symlink "x"',
+    ],
+    [
+      'a fifo through a symlink',
+      [
+        { path: 'x', symlink: '../outside' },
+        { path: 'x/p', fifo: true },
+      ],
+      'entry "x/p" would be written through the symlink "x"',
+    ],
     ['a root replaced by a symlink', [{ path: '.', symlink: '/' }], 'entry "." replaces the root with a SymbolicLink'],
     ['a root replaced by a file', [{ path: '.', content: 'x' }], 'entry "." replaces the root with a File'],
   ])('%s', async (_what, files, message) => {
@@ -266,13 +436,21 @@ describe('hostile layers are refused', () => {
   });
 
   it('refuses a hardlink to a directory', async () => {
-    const err = await refused(apply([{ path: 'd/', dir: true }, { path: 'h', link: 'd' }]));
+    const err = await refused(
+      apply([
+        { path: 'd/', dir: true },
+        { path: 'h', link: 'd' },
+      ]),
+    );
     expect(err.code).toBe('UnsafeLayer');
     expect(err.message).toBe('layer L: entry "h" is a hardlink to the directory "d"');
   });
 
   it('links to a symlink, not to what it points at', async () => {
-    await apply([{ path: 's', symlink: '../outside/secret' }, { path: 'h', link: 's' }]);
+    await apply([
+      { path: 's', symlink: '../outside/secret' },
+      { path: 'h', link: 's' },
+    ]);
     expect(lstatSync(join(root, 'h')).isSymbolicLink()).toBe(true);
     expect(lstatSync(join(root, 'h')).ino).toBe(lstatSync(join(root, 's')).ino);
   });
@@ -302,7 +480,12 @@ describe('damaged layers', () => {
   });
 
   it('refuses garbage', async () => {
-    const err = await refused(applyLayerFile(root, layerFile(Buffer.from('this is not a tar archive at all'.repeat(40))), { name: 'L', ...OPTS }));
+    const err = await refused(
+      applyLayerFile(root, layerFile(Buffer.from('this is not a tar archive at all'.repeat(40))), {
+        name: 'L',
+        ...OPTS,
+      }),
+    );
     expect(err.code).toBe('InvalidImage');
   });
 
@@ -313,7 +496,9 @@ describe('damaged layers', () => {
   });
 
   it('says zstd is not supported yet', async () => {
-    const err = await refused(applyLayerFile(root, layerFile(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0])), { name: 'L' }));
+    const err = await refused(
+      applyLayerFile(root, layerFile(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0])), { name: 'L' }),
+    );
     expect(err.code).toBe('InvalidImage');
     expect(err.message).toBe('layer L is compressed with zstd, which podbox does not support yet');
   });

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { statusImageID } from '../../src/image/resolve.js';
 import type { StoredImage } from '../../src/image/store.js';
-import { parseReference, normalizeReference, familiarReference, familiarize, formatReference } from '../../src/image/reference.js';
+import {
+  parseReference,
+  normalizeReference,
+  familiarReference,
+  familiarize,
+  formatReference,
+} from '../../src/image/reference.js';
 import { PodboxError } from '../../src/errors.js';
 
 const D = 'sha256:' + 'a'.repeat(64);
@@ -40,7 +46,12 @@ describe('image references, normalised as Docker does', () => {
 
   it('splits a reference into domain, path, tag and digest', () => {
     expect(parseReference('busybox')).toEqual({ domain: 'docker.io', path: 'library/busybox', tag: 'latest' });
-    expect(parseReference(`localhost:5000/a/b:c@${D}`)).toEqual({ domain: 'localhost:5000', path: 'a/b', tag: 'c', digest: D });
+    expect(parseReference(`localhost:5000/a/b:c@${D}`)).toEqual({
+      domain: 'localhost:5000',
+      path: 'a/b',
+      tag: 'c',
+      digest: D,
+    });
     expect(parseReference(`quay.io/a@${D}`)).toEqual({ domain: 'quay.io', path: 'a', digest: D });
     expect(formatReference({ domain: 'docker.io', path: 'library/x', digest: D })).toBe(`docker.io/library/x@${D}`);
   });
@@ -89,10 +100,13 @@ describe('image references, normalised as Docker does', () => {
 });
 
 describe('statusImageID (the imageID a container status reports)', () => {
-  const img = (digests: string[]) => ({ id: 'sha256:' + 'a'.repeat(64), names: [], digests, rootfs: '/', config: {}, size: 0 }) as StoredImage;
+  const img = (digests: string[]) =>
+    ({ id: 'sha256:' + 'a'.repeat(64), names: [], digests, rootfs: '/', config: {}, size: 0 }) as StoredImage;
   const d = (repo: string) => `${repo}@sha256:${'b'.repeat(64)}`;
-  it('the repo digest in the container image\'s repository, else the first, else the image id', () => {
-    expect(statusImageID(img([d('docker.io/library/alpine'), d('docker.io/library/busybox')]), 'busybox:1.36')).toBe(d('docker.io/library/busybox'));
+  it("the repo digest in the container image's repository, else the first, else the image id", () => {
+    expect(statusImageID(img([d('docker.io/library/alpine'), d('docker.io/library/busybox')]), 'busybox:1.36')).toBe(
+      d('docker.io/library/busybox'),
+    );
     expect(statusImageID(img([d('quay.io/x/busybox')]), 'busybox')).toBe(d('quay.io/x/busybox'));
     expect(statusImageID(img([]), 'busybox')).toBe('sha256:' + 'a'.repeat(64));
   });

@@ -11,7 +11,15 @@ const status = (m: PodMachine, name: string) =>
 describe('PodMachine: init containers then app containers', () => {
   it('runs init containers one at a time, in order, then all app containers together', () => {
     const clock = new FakeClock();
-    const m = new PodMachine(pod({ initContainers: [container('i1'), container('i2')], containers: [container('a'), container('b')], restartPolicy: 'Never' }), clock, KUBELET_BACKOFF);
+    const m = new PodMachine(
+      pod({
+        initContainers: [container('i1'), container('i2')],
+        containers: [container('a'), container('b')],
+        restartPolicy: 'Never',
+      }),
+      clock,
+      KUBELET_BACKOFF,
+    );
     m.sandboxReady();
     expect(starts(m.actions())).toEqual(['i1']);
     m.started('i1', 'x');
@@ -32,11 +40,23 @@ describe('PodMachine: init containers then app containers', () => {
     expect(m.status().phase).toBe('Succeeded');
     expect(m.actions()).toEqual([{ type: 'teardown' }]);
     expect(m.exitCode()).toBe(0);
-    expect(status(m, 'a').state).toEqual({ terminated: { exitCode: 0, reason: 'Completed', startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:00:00Z', containerID: 'x' } });
+    expect(status(m, 'a').state).toEqual({
+      terminated: {
+        exitCode: 0,
+        reason: 'Completed',
+        startedAt: '2026-01-01T00:00:00Z',
+        finishedAt: '2026-01-01T00:00:00Z',
+        containerID: 'x',
+      },
+    });
   });
 
   it('a failed init container under restartPolicy Never fails the pod; no app container starts', () => {
-    const m = new PodMachine(pod({ initContainers: [container('init')], containers: [container('app')], restartPolicy: 'Never' }), new FakeClock(), KUBELET_BACKOFF);
+    const m = new PodMachine(
+      pod({ initContainers: [container('init')], containers: [container('app')], restartPolicy: 'Never' }),
+      new FakeClock(),
+      KUBELET_BACKOFF,
+    );
     expect(starts(m.actions())).toEqual(['init']);
     m.started('init', 'x');
     m.exited('init', 7);
@@ -49,9 +69,14 @@ describe('PodMachine: init containers then app containers', () => {
   });
 
   it('exit status: the first failed container in spec order', () => {
-    const m = new PodMachine(pod({ containers: [container('a'), container('b')], restartPolicy: 'Never' }), new FakeClock(), KUBELET_BACKOFF);
+    const m = new PodMachine(
+      pod({ containers: [container('a'), container('b')], restartPolicy: 'Never' }),
+      new FakeClock(),
+      KUBELET_BACKOFF,
+    );
     m.actions();
-    m.started('a', 'x'); m.started('b', 'x');
+    m.started('a', 'x');
+    m.started('b', 'x');
     m.exited('b', 4);
     m.exited('a', 3);
     expect(m.status().phase).toBe('Failed');
@@ -70,7 +95,10 @@ describe('PodMachine: restarts with the kubelet back-off', () => {
       clock.advance(1);
       m.exited('app', 1);
       let waited = 0;
-      while (starts(m.actions()).length === 0) { clock.advance(1); waited++; }
+      while (starts(m.actions()).length === 0) {
+        clock.advance(1);
+        waited++;
+      }
       delays.push(waited);
     }
     expect(delays).toEqual([0, 10, 20, 40, 80, 160, 300, 300]);
@@ -80,21 +108,34 @@ describe('PodMachine: restarts with the kubelet back-off', () => {
   it('shows CrashLoopBackOff with the kubelet message and a BackOff event', () => {
     const clock = new FakeClock();
     const m = new PodMachine(pod({ restartPolicy: 'OnFailure' }), clock, KUBELET_BACKOFF);
-    m.actions(); m.started('app', 'x'); m.exited('app', 2);
-    m.actions(); m.started('app', 'x'); m.exited('app', 2);
+    m.actions();
+    m.started('app', 'x');
+    m.exited('app', 2);
+    m.actions();
+    m.started('app', 'x');
+    m.exited('app', 2);
     expect(m.actions()).toEqual([]);
     const s = status(m, 'app');
-    expect(s.state).toEqual({ waiting: { reason: 'CrashLoopBackOff', message: 'back-off 10s restarting failed container=app pod=demo_default(1111-2222)' } });
+    expect(s.state).toEqual({
+      waiting: {
+        reason: 'CrashLoopBackOff',
+        message: 'back-off 10s restarting failed container=app pod=demo_default(1111-2222)',
+      },
+    });
     expect(s.restartCount).toBe(1);
     expect('terminated' in s.lastState ? s.lastState.terminated?.exitCode : undefined).toBe(2);
     expect(m.wakeAt()).toBe(clock.t + 10_000);
-    expect(m.eventLog().find((e) => e.reason === 'BackOff')?.message).toBe('Back-off restarting failed container app in pod demo_default(1111-2222)');
+    expect(m.eventLog().find((e) => e.reason === 'BackOff')?.message).toBe(
+      'Back-off restarting failed container app in pod demo_default(1111-2222)',
+    );
     expect(m.status().phase).toBe('Running');
   });
 
   it('OnFailure does not restart a container that succeeded; Never restarts nothing', () => {
     const m = new PodMachine(pod({ restartPolicy: 'OnFailure' }), new FakeClock(), KUBELET_BACKOFF);
-    m.actions(); m.started('app', 'x'); m.exited('app', 0);
+    m.actions();
+    m.started('app', 'x');
+    m.exited('app', 0);
     expect(m.actions()).toEqual([{ type: 'teardown' }]);
     expect(m.status().phase).toBe('Succeeded');
   });
@@ -102,17 +143,27 @@ describe('PodMachine: restarts with the kubelet back-off', () => {
   it('resets the back-off after 10 minutes of running', () => {
     const clock = new FakeClock();
     const m = new PodMachine(pod(), clock, KUBELET_BACKOFF);
-    m.actions(); m.started('app', 'x'); m.exited('app', 1);
-    m.actions(); m.started('app', 'x'); m.exited('app', 1);
-    clock.advance(10); m.actions(); m.started('app', 'x');
+    m.actions();
+    m.started('app', 'x');
+    m.exited('app', 1);
+    m.actions();
+    m.started('app', 'x');
+    m.exited('app', 1);
+    clock.advance(10);
+    m.actions();
+    m.started('app', 'x');
     clock.advance(601);
     m.exited('app', 1);
     expect(starts(m.actions())).toEqual(['app']);
   });
 
-  it('the testing knob shortens the constants, the defaults are the kubelet\'s', () => {
+  it("the testing knob shortens the constants, the defaults are the kubelet's", () => {
     expect(backoffPolicy({})).toEqual({ initialSeconds: 10, maxSeconds: 300, resetAfterSeconds: 600 });
-    expect(backoffPolicy({ PODBOX_TESTING_BACKOFF: '0.5,2,60' })).toEqual({ initialSeconds: 0.5, maxSeconds: 2, resetAfterSeconds: 60 });
+    expect(backoffPolicy({ PODBOX_TESTING_BACKOFF: '0.5,2,60' })).toEqual({
+      initialSeconds: 0.5,
+      maxSeconds: 2,
+      resetAfterSeconds: 60,
+    });
     expect(goDuration(10)).toBe('10s');
     expect(goDuration(300)).toBe('5m0s');
   });
@@ -122,9 +173,14 @@ describe('PodMachine: graceful deletion', () => {
   it('SIGTERM, then SIGKILL when the grace period ends, then teardown', () => {
     const clock = new FakeClock();
     const m = new PodMachine(pod({ containers: [container('a'), container('b')] }), clock, KUBELET_BACKOFF);
-    m.actions(); m.started('a', 'x'); m.started('b', 'x');
+    m.actions();
+    m.started('a', 'x');
+    m.started('b', 'x');
     m.deleteRequested(30);
-    expect(m.actions()).toEqual([{ type: 'kill', container: 'a', signal: 'SIGTERM' }, { type: 'kill', container: 'b', signal: 'SIGTERM' }]);
+    expect(m.actions()).toEqual([
+      { type: 'kill', container: 'a', signal: 'SIGTERM' },
+      { type: 'kill', container: 'b', signal: 'SIGTERM' },
+    ]);
     m.exited('a', 143);
     expect(m.actions()).toEqual([]);
     expect(m.wakeAt()).toBe(clock.t + 30_000);
@@ -132,35 +188,67 @@ describe('PodMachine: graceful deletion', () => {
     expect(m.actions()).toEqual([{ type: 'kill', container: 'b', signal: 'SIGKILL' }]);
     m.exited('b', 137);
     expect(m.actions()).toEqual([{ type: 'teardown' }]);
-    expect(m.eventLog().filter((e) => e.reason === 'Killing').map((e) => e.message)).toEqual(['Stopping container a', 'Stopping container b']);
+    expect(
+      m
+        .eventLog()
+        .filter((e) => e.reason === 'Killing')
+        .map((e) => e.message),
+    ).toEqual(['Stopping container a', 'Stopping container b']);
   });
 
   it('a container in back-off is not restarted once deletion starts', () => {
     const clock = new FakeClock();
     const m = new PodMachine(pod(), clock, KUBELET_BACKOFF);
-    m.actions(); m.started('app', 'x'); m.exited('app', 1);
-    m.actions(); m.started('app', 'x'); m.exited('app', 1);
+    m.actions();
+    m.started('app', 'x');
+    m.exited('app', 1);
+    m.actions();
+    m.started('app', 'x');
+    m.exited('app', 1);
     m.deleteRequested(30);
     expect(m.actions()).toEqual([{ type: 'teardown' }]);
   });
 });
 
 const probe = (extra: Record<string, unknown> = {}) => ({
-  exec: { command: ['true'] }, initialDelaySeconds: 0, timeoutSeconds: 1, periodSeconds: 10, successThreshold: 1, failureThreshold: 3, ...extra,
+  exec: { command: ['true'] },
+  initialDelaySeconds: 0,
+  timeoutSeconds: 1,
+  periodSeconds: 10,
+  successThreshold: 1,
+  failureThreshold: 3,
+  ...extra,
 });
-const probes = (a: Action[]) => a.filter((x) => x.type === 'probe').map((x) => `${(x as { container: string }).container}:${(x as { probe: string }).probe}`);
+const probes = (a: Action[]) =>
+  a
+    .filter((x) => x.type === 'probe')
+    .map((x) => `${(x as { container: string }).container}:${(x as { probe: string }).probe}`);
 const ready = (m: PodMachine) => m.status().conditions.find((c) => c.type === 'Ready')!;
 
 describe('PodMachine: probes (https://kubernetes.io/docs/concepts/configure-liveness-readiness-startup-probes/)', () => {
   it('readiness gates ready and the Ready condition; failureThreshold failures make it unready', () => {
     const clock = new FakeClock();
-    const m = new PodMachine(pod({ containers: [container('web', { readinessProbe: probe({ initialDelaySeconds: 5, periodSeconds: 2, failureThreshold: 2 }) })] }), clock, KUBELET_BACKOFF);
+    const m = new PodMachine(
+      pod({
+        containers: [
+          container('web', {
+            readinessProbe: probe({ initialDelaySeconds: 5, periodSeconds: 2, failureThreshold: 2 }),
+          }),
+        ],
+      }),
+      clock,
+      KUBELET_BACKOFF,
+    );
     m.actions();
     m.started('web', 'x');
     expect(probes(m.actions())).toEqual([]); // not before initialDelaySeconds
     expect(m.wakeAt()).toBe(clock.t + 5000);
     expect(status(m, 'web')).toMatchObject({ ready: false, started: true });
-    expect(ready(m)).toMatchObject({ status: 'False', reason: 'ContainersNotReady', message: 'containers with unready status: [web]' });
+    expect(ready(m)).toMatchObject({
+      status: 'False',
+      reason: 'ContainersNotReady',
+      message: 'containers with unready status: [web]',
+    });
     clock.advance(5);
     expect(probes(m.actions())).toEqual(['web:readiness']);
     expect(probes(m.actions())).toEqual([]); // one at a time
@@ -176,12 +264,24 @@ describe('PodMachine: probes (https://kubernetes.io/docs/concepts/configure-live
     m.probeResult('web', 0, 'readiness', false, 'HTTP probe failed with statuscode: 503');
     expect(status(m, 'web').ready).toBe(false);
     expect(ready(m).status).toBe('False');
-    expect(m.eventLog().find((e) => e.reason === 'Unhealthy')).toMatchObject({ type: 'Warning', message: 'Readiness probe failed: HTTP probe failed with statuscode: 503', count: 2, fieldPath: 'spec.containers{web}' });
+    expect(m.eventLog().find((e) => e.reason === 'Unhealthy')).toMatchObject({
+      type: 'Warning',
+      message: 'Readiness probe failed: HTTP probe failed with statuscode: 503',
+      count: 2,
+      fieldPath: 'spec.containers{web}',
+    });
   });
 
   it('liveness failures kill the container with its grace period; the restart policy brings it back', () => {
     const clock = new FakeClock();
-    const m = new PodMachine(pod({ terminationGracePeriodSeconds: 5, containers: [container('app', { livenessProbe: probe({ failureThreshold: 2, periodSeconds: 1 }) })] }), clock, KUBELET_BACKOFF);
+    const m = new PodMachine(
+      pod({
+        terminationGracePeriodSeconds: 5,
+        containers: [container('app', { livenessProbe: probe({ failureThreshold: 2, periodSeconds: 1 }) })],
+      }),
+      clock,
+      KUBELET_BACKOFF,
+    );
     m.actions();
     m.started('app', 'x');
     expect(probes(m.actions())).toEqual(['app:liveness']);
@@ -190,7 +290,9 @@ describe('PodMachine: probes (https://kubernetes.io/docs/concepts/configure-live
     expect(probes(m.actions())).toEqual(['app:liveness']);
     m.probeResult('app', 0, 'liveness', false, 'cat: /tmp/healthy: No such file or directory');
     expect(m.actions()).toEqual([{ type: 'kill', container: 'app', signal: 'SIGTERM' }]);
-    expect(m.eventLog().find((e) => e.reason === 'Killing')?.message).toBe('Container app failed liveness probe, will be restarted');
+    expect(m.eventLog().find((e) => e.reason === 'Killing')?.message).toBe(
+      'Container app failed liveness probe, will be restarted',
+    );
     clock.advance(5);
     expect(m.actions()).toEqual([{ type: 'kill', container: 'app', signal: 'SIGKILL' }]);
     m.exited('app', 137);
@@ -201,7 +303,19 @@ describe('PodMachine: probes (https://kubernetes.io/docs/concepts/configure-live
 
   it('startup gates liveness and readiness; started only once it succeeds', () => {
     const clock = new FakeClock();
-    const m = new PodMachine(pod({ containers: [container('app', { startupProbe: probe({ periodSeconds: 1, failureThreshold: 30 }), livenessProbe: probe(), readinessProbe: probe() })] }), clock, KUBELET_BACKOFF);
+    const m = new PodMachine(
+      pod({
+        containers: [
+          container('app', {
+            startupProbe: probe({ periodSeconds: 1, failureThreshold: 30 }),
+            livenessProbe: probe(),
+            readinessProbe: probe(),
+          }),
+        ],
+      }),
+      clock,
+      KUBELET_BACKOFF,
+    );
     m.actions();
     m.started('app', 'x');
     expect(probes(m.actions())).toEqual(['app:startup']);
@@ -220,7 +334,11 @@ describe('PodMachine: probes (https://kubernetes.io/docs/concepts/configure-live
   });
 
   it('a result for an earlier instance is ignored', () => {
-    const m = new PodMachine(pod({ containers: [container('app', { readinessProbe: probe() })] }), new FakeClock(), KUBELET_BACKOFF);
+    const m = new PodMachine(
+      pod({ containers: [container('app', { readinessProbe: probe() })] }),
+      new FakeClock(),
+      KUBELET_BACKOFF,
+    );
     m.actions();
     m.started('app', 'x');
     m.actions();
@@ -237,7 +355,9 @@ describe('PodMachine: hooks (https://kubernetes.io/docs/concepts/containers/cont
     const m = new PodMachine(pod({ containers: [container('app', { lifecycle: hooks })] }), clock, KUBELET_BACKOFF);
     m.actions();
     m.started('app', 'x');
-    expect(m.actions()).toEqual([{ type: 'hook', container: 'app', instance: 0, hook: 'postStart', timeoutSeconds: 30 }]);
+    expect(m.actions()).toEqual([
+      { type: 'hook', container: 'app', instance: 0, hook: 'postStart', timeoutSeconds: 30 },
+    ]);
     expect(status(m, 'app')).toMatchObject({ started: false, state: { waiting: { reason: 'ContainerCreating' } } });
     m.hookDone('app', 0, 'postStart', true);
     expect(status(m, 'app')).toMatchObject({ started: true, ready: true, state: { running: {} } });
@@ -246,7 +366,13 @@ describe('PodMachine: hooks (https://kubernetes.io/docs/concepts/containers/cont
     expect(starts(m.actions())).toEqual(['app']);
     m.started('app', 'y');
     m.actions();
-    m.hookDone('app', 1, 'postStart', false, 'Exec lifecycle hook ([false]) for Container "app" in Pod "demo_default(1111-2222)" failed - error: command \'false\' exited with 1, message: ""');
+    m.hookDone(
+      'app',
+      1,
+      'postStart',
+      false,
+      'Exec lifecycle hook ([false]) for Container "app" in Pod "demo_default(1111-2222)" failed - error: command \'false\' exited with 1, message: ""',
+    );
     expect(status(m, 'app').state).toMatchObject({ waiting: { reason: 'PostStartHookError' } });
     expect(m.eventLog().find((e) => e.reason === 'FailedPostStartHook')?.type).toBe('Warning');
     // no preStop for a container whose postStart failed
@@ -257,7 +383,14 @@ describe('PodMachine: hooks (https://kubernetes.io/docs/concepts/containers/cont
 
   it('preStop runs before the stop signal, inside the grace period, with a 2 s extension when it overruns', () => {
     const clock = new FakeClock();
-    const m = new PodMachine(pod({ terminationGracePeriodSeconds: 10, containers: [container('app', { lifecycle: { preStop: hooks.preStop } })] }), clock, KUBELET_BACKOFF);
+    const m = new PodMachine(
+      pod({
+        terminationGracePeriodSeconds: 10,
+        containers: [container('app', { lifecycle: { preStop: hooks.preStop } })],
+      }),
+      clock,
+      KUBELET_BACKOFF,
+    );
     m.actions();
     m.started('app', 'x');
     m.deleteRequested(10);
@@ -275,7 +408,11 @@ describe('PodMachine: hooks (https://kubernetes.io/docs/concepts/containers/cont
 
   it('a preStop that returns in time: the stop signal follows at once', () => {
     const clock = new FakeClock();
-    const m = new PodMachine(pod({ containers: [container('app', { lifecycle: { preStop: hooks.preStop } })] }), clock, KUBELET_BACKOFF);
+    const m = new PodMachine(
+      pod({ containers: [container('app', { lifecycle: { preStop: hooks.preStop } })] }),
+      clock,
+      KUBELET_BACKOFF,
+    );
     m.actions();
     m.started('app', 'x');
     m.deleteRequested(30);
@@ -290,11 +427,19 @@ describe('PodMachine: hooks (https://kubernetes.io/docs/concepts/containers/cont
 describe('PodMachine: native sidecars (https://kubernetes.io/docs/concepts/workloads/pods/sidecar-containers/)', () => {
   it('the next init container starts once the sidecar is started; the pod ends with its app containers; sidecars stop in reverse order', () => {
     const clock = new FakeClock();
-    const m = new PodMachine(pod({
-      restartPolicy: 'Never',
-      initContainers: [container('proxy', { restartPolicy: 'Always', startupProbe: probe({ periodSeconds: 1 }) }), container('log', { restartPolicy: 'Always' }), container('setup')],
-      containers: [container('app')],
-    }), clock, KUBELET_BACKOFF);
+    const m = new PodMachine(
+      pod({
+        restartPolicy: 'Never',
+        initContainers: [
+          container('proxy', { restartPolicy: 'Always', startupProbe: probe({ periodSeconds: 1 }) }),
+          container('log', { restartPolicy: 'Always' }),
+          container('setup'),
+        ],
+        containers: [container('app')],
+      }),
+      clock,
+      KUBELET_BACKOFF,
+    );
     expect(starts(m.actions())).toEqual(['proxy']);
     m.started('proxy', 'p');
     expect(starts(m.actions())).toEqual([]); // its startup probe has not passed
@@ -331,7 +476,11 @@ describe('PodMachine: native sidecars (https://kubernetes.io/docs/concepts/workl
 describe('PodMachine: activeDeadlineSeconds', () => {
   it('fails the pod with DeadlineExceeded and stops its containers', () => {
     const clock = new FakeClock();
-    const m = new PodMachine(pod({ activeDeadlineSeconds: 60, terminationGracePeriodSeconds: 3, containers: [container('app')] }), clock, KUBELET_BACKOFF);
+    const m = new PodMachine(
+      pod({ activeDeadlineSeconds: 60, terminationGracePeriodSeconds: 3, containers: [container('app')] }),
+      clock,
+      KUBELET_BACKOFF,
+    );
     m.sandboxReady();
     m.actions();
     m.started('app', 'x');
@@ -343,8 +492,20 @@ describe('PodMachine: activeDeadlineSeconds', () => {
     expect(m.status().reason).toBeUndefined();
     clock.advance(1);
     m.exited('app', 143);
-    expect(m.status()).toMatchObject({ phase: 'Failed', reason: 'DeadlineExceeded', message: 'Pod was active on the node longer than the specified deadline' });
-    expect(m.status().containerStatuses[0]!.state).toEqual({ terminated: { exitCode: 143, reason: 'Error', startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:01:01Z', containerID: 'x' } });
+    expect(m.status()).toMatchObject({
+      phase: 'Failed',
+      reason: 'DeadlineExceeded',
+      message: 'Pod was active on the node longer than the specified deadline',
+    });
+    expect(m.status().containerStatuses[0]!.state).toEqual({
+      terminated: {
+        exitCode: 143,
+        reason: 'Error',
+        startedAt: '2026-01-01T00:00:00Z',
+        finishedAt: '2026-01-01T00:01:01Z',
+        containerID: 'x',
+      },
+    });
     expect(m.actions()).toEqual([{ type: 'teardown' }]);
     expect(m.exitCode()).toBe(143);
   });
@@ -365,15 +526,23 @@ describe('PodMachine: log lines lost', () => {
     const lost = m.eventLog().filter((e) => e.reason === LOG_LINES_LOST);
     expect(lost).toEqual([
       {
-        type: 'Warning', reason: 'LogLinesLost', fieldPath: 'spec.containers{a}', count: 488,
-        message: 'Failed to write the log of container a, its lines were dropped: '
-          + 'ENOSPC: no space left on device, write',
-        firstTimestamp: '2026-01-01T00:00:00Z', lastTimestamp: '2026-01-01T00:00:01Z',
+        type: 'Warning',
+        reason: 'LogLinesLost',
+        fieldPath: 'spec.containers{a}',
+        count: 488,
+        message:
+          'Failed to write the log of container a, its lines were dropped: ' + 'ENOSPC: no space left on device, write',
+        firstTimestamp: '2026-01-01T00:00:00Z',
+        lastTimestamp: '2026-01-01T00:00:01Z',
       },
       {
-        type: 'Warning', reason: 'LogLinesLost', fieldPath: 'spec.containers{b}', count: 2,
+        type: 'Warning',
+        reason: 'LogLinesLost',
+        fieldPath: 'spec.containers{b}',
+        count: 2,
         message: 'Failed to write the log of container b, its lines were dropped: EIO: i/o error, write',
-        firstTimestamp: '2026-01-01T00:00:01Z', lastTimestamp: '2026-01-01T00:00:01Z',
+        firstTimestamp: '2026-01-01T00:00:01Z',
+        lastTimestamp: '2026-01-01T00:00:01Z',
       },
     ]);
     expect(logLinesLostOf(m.eventLog(), false, 'a')).toBe(488);
@@ -386,7 +555,15 @@ describe('PodMachine: log lines lost', () => {
 describe('PodMachine: the terminal-phase guard (kubelet_pods.go generateAPIPodStatus, kubernetes PR #108366)', () => {
   it('restartPolicy Never, a failed app container and a running sidecar: Running until the sidecar stopped', () => {
     const clock = new FakeClock();
-    const m = new PodMachine(pod({ restartPolicy: 'Never', initContainers: [container('side', { restartPolicy: 'Always' })], containers: [container('app')] }), clock, KUBELET_BACKOFF);
+    const m = new PodMachine(
+      pod({
+        restartPolicy: 'Never',
+        initContainers: [container('side', { restartPolicy: 'Always' })],
+        containers: [container('app')],
+      }),
+      clock,
+      KUBELET_BACKOFF,
+    );
     m.sandboxReady();
     expect(starts(m.actions())).toEqual(['side']);
     m.started('side', 's');
@@ -404,11 +581,19 @@ describe('PodMachine: the terminal-phase guard (kubelet_pods.go generateAPIPodSt
 describe('PodMachine: a completed init container is ready (prober_manager.go UpdatePodStatus)', () => {
   it('an init container that exited 0 is ready, also between sidecars; one that failed is not', () => {
     const clock = new FakeClock();
-    const m = new PodMachine(pod({
-      restartPolicy: 'OnFailure',
-      initContainers: [container('side1', { restartPolicy: 'Always' }), container('setup'), container('side2', { restartPolicy: 'Always' })],
-      containers: [container('app')],
-    }), clock, KUBELET_BACKOFF);
+    const m = new PodMachine(
+      pod({
+        restartPolicy: 'OnFailure',
+        initContainers: [
+          container('side1', { restartPolicy: 'Always' }),
+          container('setup'),
+          container('side2', { restartPolicy: 'Always' }),
+        ],
+        containers: [container('app')],
+      }),
+      clock,
+      KUBELET_BACKOFF,
+    );
     m.sandboxReady();
     expect(starts(m.actions())).toEqual(['side1']);
     m.started('side1', 's1');
@@ -425,12 +610,17 @@ describe('PodMachine: a completed init container is ready (prober_manager.go Upd
     m.started('side2', 's2');
     expect(starts(m.actions())).toEqual(['app']);
     m.started('app', 'a');
-    expect(m.status().initContainerStatuses!.map((c) => [c.name, c.ready])).toEqual([['side1', true], ['setup', true], ['side2', true]]);
+    expect(m.status().initContainerStatuses!.map((c) => [c.name, c.ready])).toEqual([
+      ['side1', true],
+      ['setup', true],
+      ['side2', true],
+    ]);
   });
 });
 
 describe('PodMachine: a container that cannot be made (kuberuntime_container.go startContainer)', () => {
-  const message = 'container has runAsNonRoot and image will run as root (pod: "demo_default(1111-2222)", container: app)';
+  const message =
+    'container has runAsNonRoot and image will run as root (pod: "demo_default(1111-2222)", container: app)';
 
   it('waits with CreateContainerConfigError, the pod stays Pending, and it is retried after the back-off', () => {
     const clock = new FakeClock();
@@ -438,7 +628,13 @@ describe('PodMachine: a container that cannot be made (kuberuntime_container.go 
     m.sandboxReady();
     expect(starts(m.actions())).toEqual(['app']);
     m.configFailed('app', 'CreateContainerConfigError', message);
-    expect(status(m, 'app')).toMatchObject({ restartCount: 0, ready: false, started: false, state: { waiting: { reason: 'CreateContainerConfigError', message } }, lastState: {} });
+    expect(status(m, 'app')).toMatchObject({
+      restartCount: 0,
+      ready: false,
+      started: false,
+      state: { waiting: { reason: 'CreateContainerConfigError', message } },
+      lastState: {},
+    });
     expect(m.status().phase).toBe('Pending');
     expect(m.isFinished()).toBe(false);
     expect(m.eventLog().map((e) => [e.type, e.reason, e.message])).toEqual([
@@ -463,7 +659,9 @@ describe('PodMachine: a container that cannot be made (kuberuntime_container.go 
     m.configFailed('app', 'CreateContainerError', 'user "nobody2" is not in the image\'s /etc/passwd');
     m.started('web', 'w');
     expect(m.status().phase).toBe('Running');
-    expect(status(m, 'app').state).toEqual({ waiting: { reason: 'CreateContainerError', message: 'user "nobody2" is not in the image\'s /etc/passwd' } });
+    expect(status(m, 'app').state).toEqual({
+      waiting: { reason: 'CreateContainerError', message: 'user "nobody2" is not in the image\'s /etc/passwd' },
+    });
     m.deleteRequested(30);
     expect(m.actions()).toEqual([{ type: 'kill', container: 'web', signal: 'SIGTERM' }]);
     m.exited('web', 143);
@@ -472,9 +670,13 @@ describe('PodMachine: a container that cannot be made (kuberuntime_container.go 
 });
 
 describe('PodMachine: termination messages (status_manager.go normalizeStatus)', () => {
-  it('keeps a message whole, and cuts each to 12 KiB shared by the pod\'s containers', () => {
+  it("keeps a message whole, and cuts each to 12 KiB shared by the pod's containers", () => {
     const clock = new FakeClock();
-    const m = new PodMachine(pod({ restartPolicy: 'Never', containers: [container('a'), container('b'), container('c')] }), clock, KUBELET_BACKOFF);
+    const m = new PodMachine(
+      pod({ restartPolicy: 'Never', containers: [container('a'), container('b'), container('c')] }),
+      clock,
+      KUBELET_BACKOFF,
+    );
     m.sandboxReady();
     m.actions();
     for (const n of ['a', 'b', 'c']) m.started(n, n);
@@ -483,7 +685,15 @@ describe('PodMachine: termination messages (status_manager.go normalizeStatus)',
     const t = (n: string) => (status(m, n).state as { terminated: { message?: string } }).terminated.message;
     expect(t('a')).toBe('short');
     expect(t('b')).toBe('x'.repeat(4096));
-    const m4 = new PodMachine(pod({ restartPolicy: 'Never', initContainers: [container('i')], containers: [container('a'), container('b'), container('c')] }), clock, KUBELET_BACKOFF);
+    const m4 = new PodMachine(
+      pod({
+        restartPolicy: 'Never',
+        initContainers: [container('i')],
+        containers: [container('a'), container('b'), container('c')],
+      }),
+      clock,
+      KUBELET_BACKOFF,
+    );
     m4.actions();
     m4.started('i', 'i');
     m4.exited('i', 1, undefined, undefined, 'y'.repeat(4096));
@@ -492,18 +702,35 @@ describe('PodMachine: termination messages (status_manager.go normalizeStatus)',
 });
 
 describe('qosClass (pkg/apis/core/v1/helper/qos GetPodQOS)', () => {
-  const r = (requests?: Record<string, string>, limits?: Record<string, string>) => ({ resources: { ...(requests ? { requests } : {}), ...(limits ? { limits } : {}) } });
+  const r = (requests?: Record<string, string>, limits?: Record<string, string>) => ({
+    resources: { ...(requests ? { requests } : {}), ...(limits ? { limits } : {}) },
+  });
   it('compares quantities, not strings; a limit stands in for a missing request', () => {
-    expect(qosClass(pod({ containers: [container('a', r({ cpu: '1', memory: '64Mi' }, { cpu: '1000m', memory: '67108864' }))] }))).toBe('Guaranteed');
-    expect(qosClass(pod({ containers: [container('a', r(undefined, { cpu: '500m', memory: '1Gi' }))] }))).toBe('Guaranteed');
+    expect(
+      qosClass(
+        pod({ containers: [container('a', r({ cpu: '1', memory: '64Mi' }, { cpu: '1000m', memory: '67108864' }))] }),
+      ),
+    ).toBe('Guaranteed');
+    expect(qosClass(pod({ containers: [container('a', r(undefined, { cpu: '500m', memory: '1Gi' }))] }))).toBe(
+      'Guaranteed',
+    );
   });
   it('only cpu and memory count, and zero is nothing', () => {
     expect(qosClass(pod({ containers: [container('a', r({ 'ephemeral-storage': '1Gi' }))] }))).toBe('BestEffort');
     expect(qosClass(pod({ containers: [container('a', r({ cpu: '0' }))] }))).toBe('BestEffort');
   });
   it('an init container without limits makes the pod Burstable', () => {
-    expect(qosClass(pod({ initContainers: [container('i')], containers: [container('a', r(undefined, { cpu: '1', memory: '1Gi' }))] }))).toBe('Burstable');
-    expect(qosClass(pod({ containers: [container('a', r({ cpu: '100m' }, { cpu: '1', memory: '1Gi' }))] }))).toBe('Burstable');
+    expect(
+      qosClass(
+        pod({
+          initContainers: [container('i')],
+          containers: [container('a', r(undefined, { cpu: '1', memory: '1Gi' }))],
+        }),
+      ),
+    ).toBe('Burstable');
+    expect(qosClass(pod({ containers: [container('a', r({ cpu: '100m' }, { cpu: '1', memory: '1Gi' }))] }))).toBe(
+      'Burstable',
+    );
   });
 });
 
@@ -515,6 +742,11 @@ describe('status fields a client reads', () => {
   it('observedGeneration 1 on the status and each condition (Kubernetes 1.34)', () => {
     const s = new PodMachine(pod(), new FakeClock(), KUBELET_BACKOFF).status();
     expect(s.observedGeneration).toBe(1);
-    expect(s.conditions.map((c) => [c.type, c.observedGeneration])).toEqual([['PodScheduled', 1], ['Initialized', 1], ['ContainersReady', 1], ['Ready', 1]]);
+    expect(s.conditions.map((c) => [c.type, c.observedGeneration])).toEqual([
+      ['PodScheduled', 1],
+      ['Initialized', 1],
+      ['ContainersReady', 1],
+      ['Ready', 1],
+    ]);
   });
 });

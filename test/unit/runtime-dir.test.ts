@@ -6,8 +6,9 @@ describe('logoutWarning: doctor says when a logout would take pod state away', (
 
   it('warns on systemd when pods live in /run/user/UID and the user does not linger', () => {
     expect(logoutWarning(systemd, '/run/user/1001/podbox', 1001, 'pbtest')).toBe(
-      'pods keep their state in /run/user/1001, which systemd removes when you log out (pods then lose it); '
-      + 'to keep pods across logouts: loginctl enable-linger pbtest');
+      'pods keep their state in /run/user/1001, which systemd removes when you log out (pods then lose it); ' +
+        'to keep pods across logouts: loginctl enable-linger pbtest',
+    );
   });
 
   it('is quiet when the user lingers, pods live elsewhere, or systemd does not run the machine', () => {

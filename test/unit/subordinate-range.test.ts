@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { freeSubordinateRange, addSubordinateRangeCommand } from '../../src/sandbox/idmap.js';
 
 describe('a free subordinate range for a user who has none (doctor, the single-id warning)', () => {
-  it('is useradd\'s first range when the files are empty or missing', () => {
+  it("is useradd's first range when the files are empty or missing", () => {
     expect(freeSubordinateRange('', '')).toEqual({ start: 100000, count: 65536 });
   });
 
@@ -24,7 +24,8 @@ describe('a free subordinate range for a user who has none (doctor, the single-i
   });
 
   it('is one usermod line for uids and gids', () => {
-    expect(addSubordinateRangeCommand('dave', 'pbtest:100000:65536\n', 'pbtest:100000:65536\n'))
-      .toBe('sudo usermod --add-subuids 165536-231071 --add-subgids 165536-231071 dave');
+    expect(addSubordinateRangeCommand('dave', 'pbtest:100000:65536\n', 'pbtest:100000:65536\n')).toBe(
+      'sudo usermod --add-subuids 165536-231071 --add-subgids 165536-231071 dave',
+    );
   });
 });
