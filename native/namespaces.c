@@ -3,6 +3,8 @@
  * user or mount namespace from a multi-threaded process, so every step here runs in a freshly
  * forked (single-threaded) child, and only async-signal-safe calls are made there.
  * Failures travel back to the parent as a {step, errno} record on a status pipe.
+ * (Long for a C file: every kernel step podbox takes is here, each a short function named for what
+ * it does, so the native side stays one file that can be read top to bottom.)
  */
 #define _GNU_SOURCE
 #include "namespaces.h"

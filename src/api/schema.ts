@@ -5,7 +5,9 @@ import { z } from 'zod';
  * (an unknown field is an error, as `kubectl apply --validate=strict` reports it), with the
  * field defaults of pkg/apis/core/v1/defaults.go and the value rules of
  * pkg/apis/core/validation/validation.go that a single object can check by itself. Rules that
- * relate fields to each other (unique names, references) are in manifest.ts.
+ * relate fields to each other (unique names, references) are in validation.ts.
+ * (Near 500 lines: the whole accepted v1 Pod, field by field, is in this one file so that a field's
+ * name finds its rule, its default and whether podbox supports it.)
  *
  * Three kinds of field appear here besides the supported ones:
  *  - `ignored()`: Kubernetes fields that only mean something to a scheduler or an API server

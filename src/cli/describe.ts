@@ -189,40 +189,7 @@ function containers(
     if (c.livenessProbe) w.add(2, `Liveness:\t${describeProbe(c.livenessProbe)}`);
     if (c.readinessProbe) w.add(2, `Readiness:\t${describeProbe(c.readinessProbe)}`);
     if (c.startupProbe) w.add(2, `Startup:\t${describeProbe(c.startupProbe)}`);
-    if (c.envFrom?.length) {
-      w.add(2, 'Environment Variables from:');
-      for (const e of c.envFrom) {
-        const [from, ref] = e.configMapRef
-          ? ['ConfigMap', e.configMapRef]
-          : e.secretRef
-            ? ['Secret', e.secretRef]
-            : ['', undefined];
-        const prefix = e.prefix ? ` with prefix '${e.prefix}'` : '';
-        w.add(3, `${ref?.name ?? ''}\t${from}${prefix}\tOptional: ${ref?.optional === true}`);
-      }
-    }
-    w.add(2, `Environment:${c.env?.length ? '' : '\t<none>'}`);
-    for (const e of c.env ?? []) {
-      const from = e.valueFrom;
-      if (from?.fieldRef) {
-        w.add(
-          3,
-          `${e.name}:\t${fieldRefValue(pod, from.fieldRef.fieldPath)} (${from.fieldRef.apiVersion ?? 'v1'}:${from.fieldRef.fieldPath})`,
-        );
-      } else if (from?.secretKeyRef) {
-        w.add(
-          3,
-          `${e.name}:\t<set to the key '${from.secretKeyRef.key}' in secret '${from.secretKeyRef.name}'>\tOptional: ${from.secretKeyRef.optional === true}`,
-        );
-      } else if (from?.configMapKeyRef) {
-        w.add(
-          3,
-          `${e.name}:\t<set to the key '${from.configMapKeyRef.key}' of config map '${from.configMapKeyRef.name}'>\tOptional: ${from.configMapKeyRef.optional === true}`,
-        );
-      } else {
-        (e.value ?? '').split('\n').forEach((line, i) => w.add(3, i === 0 ? `${e.name}:\t${line}` : `\t${line}`));
-      }
-    }
+    environment(w, pod, c);
     const mounts = [...(c.volumeMounts ?? [])].sort((a, b) =>
       a.mountPath < b.mountPath ? -1 : a.mountPath > b.mountPath ? 1 : 0,
     );
@@ -230,6 +197,44 @@ function containers(
     for (const m of mounts) {
       const flags = [m.readOnly ? 'ro' : 'rw', ...(m.subPath ? [`path=${JSON.stringify(m.subPath)}`] : [])];
       w.add(3, `${m.mountPath} from ${m.name} (${flags.join(',')})`);
+    }
+  }
+}
+
+/** A container's Environment Variables from and Environment, as describeContainerEnvVars prints them. */
+function environment(w: Lines, pod: Pod, c: Container): void {
+  if (c.envFrom?.length) {
+    w.add(2, 'Environment Variables from:');
+    for (const e of c.envFrom) {
+      const [from, ref] = e.configMapRef
+        ? ['ConfigMap', e.configMapRef]
+        : e.secretRef
+          ? ['Secret', e.secretRef]
+          : ['', undefined];
+      const prefix = e.prefix ? ` with prefix '${e.prefix}'` : '';
+      w.add(3, `${ref?.name ?? ''}\t${from}${prefix}\tOptional: ${ref?.optional === true}`);
+    }
+  }
+  w.add(2, `Environment:${c.env?.length ? '' : '\t<none>'}`);
+  for (const e of c.env ?? []) {
+    const from = e.valueFrom;
+    if (from?.fieldRef) {
+      w.add(
+        3,
+        `${e.name}:\t${fieldRefValue(pod, from.fieldRef.fieldPath)} (${from.fieldRef.apiVersion ?? 'v1'}:${from.fieldRef.fieldPath})`,
+      );
+    } else if (from?.secretKeyRef) {
+      w.add(
+        3,
+        `${e.name}:\t<set to the key '${from.secretKeyRef.key}' in secret '${from.secretKeyRef.name}'>\tOptional: ${from.secretKeyRef.optional === true}`,
+      );
+    } else if (from?.configMapKeyRef) {
+      w.add(
+        3,
+        `${e.name}:\t<set to the key '${from.configMapKeyRef.key}' of config map '${from.configMapKeyRef.name}'>\tOptional: ${from.configMapKeyRef.optional === true}`,
+      );
+    } else {
+      (e.value ?? '').split('\n').forEach((line, i) => w.add(3, i === 0 ? `${e.name}:\t${line}` : `\t${line}`));
     }
   }
 }

@@ -13,7 +13,14 @@ import { imageUsers, imageRemovalRefusal } from '../pod/image-users.js';
 export function registerImageCommands(program: Command): void {
   const image = program.command('image').description('manage local images');
   const warn = (line: string) => process.stderr.write(`podbox: warning: ${line}\n`);
+  registerLoad(image, warn);
+  registerImport(image, warn);
+  registerList(image);
+  registerRemove(image);
+  registerInspect(image);
+}
 
+function registerLoad(image: Command, warn: (line: string) => void): void {
   image
     .command('load')
     .description(
@@ -27,7 +34,9 @@ export function registerImageCommands(program: Command): void {
         for (const n of img.loaded) process.stdout.write(`Loaded image: ${n}\n`);
       }
     });
+}
 
+function registerImport(image: Command, warn: (line: string) => void): void {
   image
     .command('import')
     .description(
@@ -45,7 +54,9 @@ export function registerImageCommands(program: Command): void {
       const img = await ImageStore.open().import(rootfs, name, opts.change, { warn });
       process.stdout.write(`${img.id}\n`);
     });
+}
 
+function registerList(image: Command): void {
   image
     .command('ls')
     .alias('list')
@@ -65,7 +76,9 @@ export function registerImageCommands(program: Command): void {
         );
       }
     });
+}
 
+function registerRemove(image: Command): void {
   image
     .command('rm')
     .alias('remove')
@@ -85,7 +98,9 @@ export function registerImageCommands(program: Command): void {
         if (r.deleted) process.stdout.write(`Deleted: ${r.deleted}\n`);
       }
     });
+}
 
+function registerInspect(image: Command): void {
   image
     .command('inspect')
     .description('print an image: id, names, size, rootfs and config')

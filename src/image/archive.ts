@@ -19,6 +19,7 @@ import { readAtMost } from '../host/read-at-most.js';
  * only read, never extracted as such: each of its regular files is copied to a numbered scratch
  * file, so its own paths cannot point anywhere. Digests of configs and manifests are checked here;
  * layer blobs are checked as the worker applies them.
+ * (Over 400 lines: docker-archive and OCI layouts share their blob checks, so both stay here.)
  */
 
 export interface LayerToLoad {
