@@ -68,6 +68,8 @@ class Supervisor {
   /** a signal that came before the sandbox existed, acted on once it does */
   private pendingSignal?: NodeJS.Signals;
   private dirWatch?: NodeJS.Timeout;
+  /** a save that failed (disk full) is tried again */
+  private saveRetry?: NodeJS.Timeout;
   private sandbox?: Sandbox;
   private signalExit?: number;
   private tearingDown = false;
@@ -145,7 +147,14 @@ class Supervisor {
       this.dir.writeEvents(this.machine.eventLog());
     } catch {
       // Disk full or an I/O error: the pod keeps running (as the kubelet keeps pods running when
-      // it cannot write), the previous status stays readable, and the next save writes this one.
+      // it cannot write), the previous status stays readable, and this one is written again in a
+      // second (nothing else may happen in the pod to cause a save).
+      if (!this.saveRetry && !this.tearingDown) {
+        this.saveRetry = setTimeout(() => {
+          this.saveRetry = undefined;
+          this.save();
+        }, 1000);
+      }
     }
   }
 
@@ -385,6 +394,7 @@ class Supervisor {
     this.tearingDown = true;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     if (this.dirWatch) clearInterval(this.dirWatch);
+    if (this.saveRetry) clearTimeout(this.saveRetry);
     try {
       if (this.sandbox) {
         // pause exits on SIGTERM; the kernel then kills whatever is left in the pod's PID namespace,
