@@ -87,6 +87,17 @@ void ReadStdio(Napi::Object o, int stdio[3])
 	}
 }
 
+/* What every start of a process names: its argv, its environment and the namespaces involved. */
+struct Command {
+	StringArray argv, envp, names;
+};
+
+bool ReadCommand(Napi::Env env, Napi::Object o, Command *c)
+{
+	return ReadStrings(env, o.Get("argv"), "argv", &c->argv) && ReadStrings(env, o.Get("env"), "env", &c->envp) &&
+	       ReadStrings(env, o.Get("namespaces"), "namespaces", &c->names);
+}
+
 void ThrowFailure(Napi::Env env, const pb_failure &f)
 {
 	std::string msg = std::string(pb_step_name(f.step)) + ": " + strerror(f.err);
@@ -100,10 +111,10 @@ Napi::Value CreateNamespaces(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	Napi::Object o = info[0].As<Napi::Object>();
-	StringArray argv, envp, names;
-	if (!ReadStrings(env, o.Get("argv"), "argv", &argv) || !ReadStrings(env, o.Get("env"), "env", &envp) ||
-	    !ReadStrings(env, o.Get("namespaces"), "namespaces", &names))
+	Command cmd;
+	if (!ReadCommand(env, o, &cmd))
 		return env.Undefined();
+	StringArray &argv = cmd.argv, &envp = cmd.envp, &names = cmd.names;
 	pb_create_config c{};
 	for (auto &n : names.items) {
 		int flag = pb_namespace_flag(n.c_str());
@@ -179,20 +190,19 @@ Napi::Value SpawnInNamespaces(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	Napi::Object o = info[0].As<Napi::Object>();
-	StringArray argv, envp, names;
-	if (!ReadStrings(env, o.Get("argv"), "argv", &argv) || !ReadStrings(env, o.Get("env"), "env", &envp) ||
-	    !ReadStrings(env, o.Get("namespaces"), "namespaces", &names))
+	Command cmd;
+	if (!ReadCommand(env, o, &cmd))
 		return env.Undefined();
 	std::vector<const char *> ns;
-	for (auto &n : names.items)
+	for (auto &n : cmd.names.items)
 		ns.push_back(n.c_str());
 	std::string cwd;
 	pb_spawn_config c{};
 	c.target = o.Get("pid").As<Napi::Number>().Int32Value();
 	c.namespaces = ns.data();
 	c.n_namespaces = (int)ns.size();
-	c.argv = argv.data();
-	c.envp = envp.data();
+	c.argv = cmd.argv.data();
+	c.envp = cmd.envp.data();
 	if (o.Get("cwd").IsString()) {
 		cwd = o.Get("cwd").As<Napi::String>().Utf8Value();
 		c.cwd = cwd.c_str();

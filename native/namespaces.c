@@ -506,6 +506,36 @@ static void join_namespaces(int status_wr, const int *fds, int n)
 			fail_child(status_wr, PB_STEP_JOIN_NAMESPACE);
 }
 
+/*
+ * The parent's side right after raw_clone() of a helper that joins namespaces: close what only the
+ * helper needs (the write end of the status pipe, the namespace descriptors) and reap the helper
+ * (it exits once its work or its own child is started). Returns 0, or -1 with *failure set when the
+ * fork itself failed (then the read end is closed too).
+ */
+static int after_helper_fork(pid_t helper, int status[2], int *fds, int n_fds, struct pb_failure *failure)
+{
+	int saved = errno;
+	close(status[1]);
+	close_all(fds, n_fds);
+	if (helper < 0) {
+		close(status[0]);
+		set_failure(failure, PB_STEP_FORK, saved);
+		return -1;
+	}
+	while (waitpid(helper, NULL, 0) < 0 && errno == EINTR)
+		;
+	return 0;
+}
+
+/* What a status pipe said when it did not say "done": a read error, or the step that failed. */
+static void set_failure_from_record(int rc, const struct record *r, struct pb_failure *failure)
+{
+	if (rc < 0)
+		set_failure(failure, PB_STEP_READ_STATUS, errno);
+	else
+		set_failure(failure, r->step, r->value);
+}
+
 #define MAX_NAMESPACES 8
 
 pid_t pb_spawn_in_namespaces(const struct pb_spawn_config *c, struct pb_failure *failure)
@@ -556,16 +586,8 @@ pid_t pb_spawn_in_namespaces(const struct pb_spawn_config *c, struct pb_failure 
 		report(status[1], RECORD_PID, 0, child);
 		_exit(0);
 	}
-	int saved = errno;
-	close(status[1]);
-	close_all(fds, opened);
-	if (helper < 0) {
-		close(status[0]);
-		set_failure(failure, PB_STEP_FORK, saved);
+	if (after_helper_fork(helper, status, fds, opened, failure) != 0)
 		return -1;
-	}
-	while (waitpid(helper, NULL, 0) < 0 && errno == EINTR)
-		;
 
 	struct record r;
 	int rc = read_record(status[0], &r);
@@ -587,10 +609,7 @@ pid_t pb_spawn_in_namespaces(const struct pb_spawn_config *c, struct pb_failure 
 		return child;
 	while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
 		;
-	if (rc < 0)
-		set_failure(failure, PB_STEP_READ_STATUS, errno);
-	else
-		set_failure(failure, r.step, r.value);
+	set_failure_from_record(rc, &r, failure);
 	return -1;
 }
 
@@ -624,25 +643,14 @@ static int run_in_namespaces(pid_t target, const char *other, namespace_work wor
 		work(arg, status[1]);
 		_exit(0);
 	}
-	int saved = errno;
-	close(status[1]);
-	close_all(fds, 2);
-	if (helper < 0) {
-		close(status[0]);
-		set_failure(failure, PB_STEP_FORK, saved);
+	if (after_helper_fork(helper, status, fds, 2, failure) != 0)
 		return -1;
-	}
-	while (waitpid(helper, NULL, 0) < 0 && errno == EINTR)
-		;
 	struct record r;
 	int rc = read_record(status[0], &r);
 	close(status[0]);
 	if (rc == 0)
 		return 0;
-	if (rc < 0)
-		set_failure(failure, PB_STEP_READ_STATUS, errno);
-	else
-		set_failure(failure, r.step, r.value);
+	set_failure_from_record(rc, &r, failure);
 	return -1;
 }
 
