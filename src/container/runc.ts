@@ -11,13 +11,17 @@ import { PodboxError } from '../errors.js';
  * /proc/1/ns/net is pause's), and its processes die with pause. Its state lives under the pod.
  */
 export function runcPath(): string {
-  for (const p of [
-    process.env.PODBOX_RUNC,
-    '/usr/sbin/runc',
-    '/usr/bin/runc',
-    '/usr/local/sbin/runc',
-    '/usr/local/bin/runc',
-  ]) {
+  const chosen = process.env.PODBOX_RUNC;
+  if (chosen) {
+    // A runc named by the user is that one or none: never silently another.
+    if (existsSync(chosen)) return chosen;
+    throw new PodboxError(
+      'HostNotReady',
+      `PODBOX_RUNC names ${chosen}, which does not exist`,
+      'set it to the path of a runc binary, or unset it to use the installed runc',
+    );
+  }
+  for (const p of ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc', '/usr/local/bin/runc']) {
     if (p && existsSync(p)) return p;
   }
   throw new PodboxError('HostNotReady', 'runc is not installed', 'install it: sudo apt-get install runc');

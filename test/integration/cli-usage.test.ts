@@ -28,3 +28,13 @@ describe('usage errors', () => {
     expect(r.stderr).toBe('');
   });
 });
+
+describe('PODBOX_RUNC', () => {
+  it('names the runc to use; one that does not exist is refused, never replaced by another', async () => {
+    const r = await cli(c.home, { PODBOX_RUNC: '/nonexistent/runc' }).run(['doctor']);
+    expect(r.stdout).toContain(
+      'FAIL  runc: PODBOX_RUNC names /nonexistent/runc, which does not exist: set it to the path of a runc binary, or unset it to use the installed runc',
+    );
+    expect(r.exitCode).toBe(1);
+  });
+});
