@@ -1,5 +1,15 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { cli, makeHome } from '../helpers/cli.js';
 
@@ -20,9 +30,15 @@ const noHome = (runtime: string) =>
 const refusal = (path: string, problem: string, env = 'XDG_RUNTIME_DIR or PODBOX_HOME') =>
   `podbox: state directory ${path} ${problem}: remove it, or set ${env} to a private directory (yours, mode 0700)`;
 
+// The test owns /tmp/podbox-$UID while it runs; a real one (e.g. left by a command run without
+// PODBOX_HOME) is moved aside for that time and put back after.
+const aside = `${fallback}.aside-${process.pid}`;
+let movedAside = false;
 beforeAll(() => {
-  // The test owns /tmp/podbox-$UID while it runs; it must not wreck a real one.
-  if (lstatSafe(fallback)) throw new Error(`${fallback} exists: this test needs it absent (remove it first)`);
+  if (lstatSafe(fallback)) {
+    renameSync(fallback, aside);
+    movedAside = true;
+  }
 });
 afterEach(() => {
   rmSync(fallback, { recursive: true, force: true });
@@ -30,7 +46,10 @@ afterEach(() => {
   mkdirSync(attacker, { mode: 0o777 });
   chmodSync(attacker, 0o777);
 });
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(work, { recursive: true, force: true });
+  if (movedAside) renameSync(aside, fallback);
+});
 
 function lstatSafe(p: string): boolean {
   try {
