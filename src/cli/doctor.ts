@@ -100,19 +100,23 @@ async function runc(): Promise<string> {
 
 async function overlayInUserNamespace(): Promise<string> {
   const d = mkdtempSync(join(tmpdir(), 'podbox-doctor-'));
-  const layer = join(d, 'layer');
-  const [lower, merged] = [join(d, 'lower'), join(d, 'merged')];
-  const [upper, work] = [join(layer, 'upper'), join(layer, 'work')];
-  for (const x of [layer, lower, upper, work, merged]) mkdirSync(x);
-  const sb = await createSandbox({ hostname: 'doctor', name: 'doctor', podDir: d });
   try {
-    mountInPod(sb.pid, 'overlay', [...writableBind(layer), overlayMount(lower, upper, work, merged)]);
-    return '';
-  } catch (e) {
-    throw new Error(`${(e as Error).message}; overlayfs in user namespaces needs Linux 5.11 or later`);
+    const layer = join(d, 'layer');
+    const [lower, merged] = [join(d, 'lower'), join(d, 'merged')];
+    const [upper, work] = [join(layer, 'upper'), join(layer, 'work')];
+    for (const x of [layer, lower, upper, work, merged]) mkdirSync(x);
+    const sb = await createSandbox({ hostname: 'doctor', name: 'doctor', podDir: d });
+    try {
+      mountInPod(sb.pid, 'overlay', [...writableBind(layer), overlayMount(lower, upper, work, merged)]);
+      return '';
+    } catch (e) {
+      throw new Error(`${(e as Error).message}; overlayfs in user namespaces needs Linux 5.11 or later`);
+    } finally {
+      process.kill(sb.pid, 'SIGTERM');
+      await sb.exited;
+    }
   } finally {
-    process.kill(sb.pid, 'SIGTERM');
-    await sb.exited;
+    // Also when the sandbox could not be made: doctor leaves nothing behind.
     rmSync(d, { recursive: true, force: true });
   }
 }

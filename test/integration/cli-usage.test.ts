@@ -1,5 +1,6 @@
 import { describe, it, expect, afterAll } from 'vitest';
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { cli, makeHome } from '../helpers/cli.js';
 
 // Every error is one line on stderr naming what is wrong and what to do, usage errors included.
@@ -36,5 +37,7 @@ describe('PODBOX_RUNC', () => {
       'FAIL  runc: PODBOX_RUNC names /nonexistent/runc, which does not exist: set it to the path of a runc binary, or unset it to use the installed runc',
     );
     expect(r.exitCode).toBe(1);
+    // Doctor's overlay check could not make its sandbox: its scratch directory is gone all the same.
+    expect(readdirSync(tmpdir()).filter((n) => n.startsWith('podbox-doctor-'))).toEqual([]);
   });
 });
