@@ -4,6 +4,7 @@ import { parseReference, repositoryOf, familiarize } from '../image/reference.js
 import { PodboxError } from '../errors.js';
 import { formatTable } from '../kubectl/table.js';
 import { imageUsers, imageRemovalRefusal } from '../pod/image-users.js';
+import { collectGarbage } from '../pod/view.js';
 
 /**
  * `podbox image load|import|ls|rm|inspect` (docs/cli.md, "podbox image"). Output follows the
@@ -90,6 +91,8 @@ function registerRemove(image: Command): void {
     )
     .action(async (refs: string[], opts: { force?: boolean }) => {
       const store = ImageStore.open();
+      // Pods a killed supervisor left behind (never created, or foreground) use no image.
+      await collectGarbage();
       for (const ref of refs) {
         // Asked under the store's lock, just before the image goes: the pods as they are then.
         const refuseDelete = (id: string) => imageRemovalRefusal(ref, imageUsers().get(id) ?? [], !!opts.force);
