@@ -9,7 +9,6 @@ import { startDetached, superviseDetached } from '../pod/launch.js';
 import { launchRequest } from '../pod/dir.js';
 import { readManifestFile } from '../api/manifest-file.js';
 import { supervise } from '../lifecycle/supervisor.js';
-import { PodboxError } from '../errors.js';
 import type { LogStream } from '../logs/cri-log.js';
 import { containerLogPolicy } from '../logs/log-file.js';
 

@@ -5,7 +5,7 @@ import { createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream';
 import { join, posix } from 'node:path';
 import { Parser, type ReadEntry } from 'tar';
-import { PodboxError, errnoOf } from '../errors.js';
+import { PodboxError } from '../errors.js';
 import { detectCompression } from './layer.js';
 import { parseReference, formatReference, repositoryOf, digestError } from './reference.js';
 import { hostArchitecture } from './config.js';

@@ -37,7 +37,6 @@ const remoteName = `${pathComponent}(?:/${pathComponent})*`;
 const namePat = `(?:${domainAndPort}/)?${remoteName}`;
 const referenceRegexp = new RegExp(`^(${namePat})(?::(${tagPat}))?(?:@(${digestPat}))?$`);
 const anchoredIdentifier = /^[a-f0-9]{64}$/;
-const tagRegexp = new RegExp(`^${tagPat}$`);
 
 /** The digest algorithms go-digest knows, with their hex lengths. */
 const DIGEST_HEX_LENGTH: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
@@ -154,8 +153,4 @@ export function familiarize(s: string): string {
   } catch {
     return s;
   }
-}
-
-export function isValidTag(t: string): boolean {
-  return tagRegexp.test(t);
 }

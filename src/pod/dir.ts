@@ -200,10 +200,6 @@ export class PodDir {
     return join(this.path, ...parts);
   }
 
-  writeRecord(r: PodRecord): void {
-    writeAtomic(this.file('pod.json'), JSON.stringify(r, null, 1));
-  }
-
   record(): PodRecord {
     return JSON.parse(readFileSync(this.file('pod.json'), 'utf8')) as PodRecord;
   }
@@ -251,11 +247,6 @@ export class PodDir {
 
   logFile(container: string, instance: number): string {
     return this.file('logs', container, `${instance}.log`);
-  }
-
-  /** Removes what is left once no process of the pod runs (files owned by the user only). */
-  removeOwnFiles(): void {
-    rmSync(this.path, { recursive: true, force: true });
   }
 }
 
