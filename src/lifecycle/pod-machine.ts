@@ -13,6 +13,7 @@ import {
   type PodStatus,
 } from '../api/status.js';
 import { MINIMUM_GRACE_PERIOD_SECONDS, type BackoffPolicy, type Clock } from './timing.js';
+import { decodeSnapshot, encodeSnapshot, type MachineSnapshot, type MachineState } from './machine-snapshot.js';
 
 /**
  * One state machine per pod, as the kubelet's pod worker (pkg/kubelet/pod_workers.go,
@@ -40,18 +41,18 @@ export type ProbeKind = 'startup' | 'liveness' | 'readiness';
 export type HookKind = 'postStart' | 'preStop';
 /** Why a container could not be made (pkg/kubelet/container/sync_result.go). */
 export type ContainerConfigReason = 'CreateContainerConfigError' | 'CreateContainerError';
-type StopReason = 'delete' | 'liveness' | 'startup' | 'postStart' | 'finished' | 'deadline';
+export type StopReason = 'delete' | 'liveness' | 'startup' | 'postStart' | 'finished' | 'deadline';
 
-type SlotPhase = 'idle' | 'starting' | 'postStart' | 'running' | 'stopping' | 'backoff' | 'done';
+export type SlotPhase = 'idle' | 'starting' | 'postStart' | 'running' | 'stopping' | 'backoff' | 'done';
 
-interface ProbeState {
+export interface ProbeState {
   nextAt: number;
   inFlight: boolean;
   successes: number;
   failures: number;
 }
 
-interface StopState {
+export interface StopState {
   reason: StopReason;
   /** SIGKILL when this passes */
   deadline: number;
@@ -60,7 +61,8 @@ interface StopState {
   killed: boolean;
 }
 
-interface Slot {
+/** Exported (with the types it uses) for machine-snapshot.ts only. */
+export interface Slot {
   spec: Container;
   kind: ContainerKind;
   phase: SlotPhase;
@@ -173,10 +175,11 @@ export class PodMachine {
   /**
    * runc started the container's process. With a postStart hook it is not running (nor started)
    * until the hook completes (https://kubernetes.io/docs/concepts/containers/container-lifecycle-hooks/).
+   * `at`: when it started, for a start a restored machine learns afterwards (machine-snapshot.ts).
    */
-  started(name: string, containerID: string): void {
+  started(name: string, containerID: string, at = this.clock.now()): void {
     const s = this.slot(name);
-    s.runningSince = this.clock.now();
+    s.runningSince = Math.min(at, this.clock.now());
     s.status.containerID = containerID;
     // kuberuntime_container.go startContainer: Created once the runtime created it, then Started.
     this.record('Normal', 'Created', `Created container ${name}`, s);
@@ -301,9 +304,20 @@ export class PodMachine {
     this.refresh();
   }
 
-  exited(name: string, exitCode: number, signal?: number, reasonOverride?: string, message?: string): void {
+  /**
+   * The container's process ended. `at`: when, for an exit pause recorded while no supervisor ran
+   * (machine-snapshot.ts); the termination and the back-off count from then.
+   */
+  exited(
+    name: string,
+    exitCode: number,
+    signal?: number,
+    reasonOverride?: string,
+    message?: string,
+    at = this.clock.now(),
+  ): void {
     const s = this.slot(name);
-    const now = this.clock.now();
+    const now = Math.max(Math.min(at, this.clock.now()), s.runningSince ?? -Infinity);
     const startedAt = s.runningSince !== undefined ? iso(s.runningSince) : undefined;
     const reason = reasonOverride ?? (exitCode === 0 ? 'Completed' : 'Error');
     s.status.state = {
@@ -336,7 +350,7 @@ export class PodMachine {
       stoppedBy === 'finished' ||
       stoppedBy === 'deadline' ||
       this.isFinished();
-    if (!goingAway && this.shouldRestart(s)) this.scheduleRestart(s, ranFor);
+    if (!goingAway && this.shouldRestart(s)) this.scheduleRestart(s, ranFor, now);
     else s.phase = 'done';
     this.refresh();
   }
@@ -383,6 +397,79 @@ export class PodMachine {
 
   sandboxIsDead(): boolean {
     return this.sandboxDead;
+  }
+
+  /**
+   * A start the old supervisor was given, but runc has no container NAME.INSTANCE: it was never
+   * made. As a restarted kubelet that finds no container starts one (kuberuntime_manager.go
+   * computePodActions), the start is given again, with the same instance; no restart is counted.
+   */
+  startLost(name: string): void {
+    const s = this.slot(name);
+    if (s.runningSince !== undefined || (s.phase !== 'starting' && s.phase !== 'stopping')) return;
+    s.instances -= 1;
+    s.status.restartCount = Math.max(0, s.instances - 1);
+    s.phase = s.stop || this.deleting || this.isFinished() ? 'done' : 'idle';
+    s.stop = undefined;
+    this.refresh();
+  }
+
+  // --- adoption by a new supervisor (machine-snapshot.ts) --------------------------------
+
+  snapshot(): MachineSnapshot {
+    return encodeSnapshot(this.pod, {
+      slots: this.slots,
+      events: this.events,
+      conditions: [...this.conditions.values()],
+      phase: this.phase,
+      livePhase: this.livePhase,
+      reason: this.reason,
+      startTime: this.startTime,
+      deleting: this.deleting,
+      sandboxDead: this.sandboxDead,
+      tornDown: this.tornDown,
+    });
+  }
+
+  /** The machine a snapshot saved, with what was in flight settled (machine-snapshot.ts). */
+  static restore(pod: Pod, clock: Clock, backoff: BackoffPolicy, snap: MachineSnapshot): PodMachine {
+    const st: MachineState = decodeSnapshot(pod, snap);
+    const m = new PodMachine(pod, clock, backoff);
+    m.slots.splice(0, m.slots.length, ...st.slots);
+    m.events.splice(0, m.events.length, ...st.events);
+    m.conditions.clear();
+    for (const c of st.conditions) m.conditions.set(c.type, c);
+    m.phase = st.phase;
+    m.livePhase = st.livePhase;
+    m.reason = st.reason;
+    m.startTime = st.startTime;
+    m.deleting = st.deleting;
+    m.sandboxDead = st.sandboxDead;
+    m.tornDown = st.tornDown;
+    // A postStart hook is not run again: the container counts as running, its hook done.
+    for (const s of m.slots) if (s.phase === 'postStart') m.hookDone(s.spec.name, s.instances - 1, 'postStart', true);
+    return m;
+  }
+
+  /**
+   * The containers that may exist in runc (as NAME.INSTANCE, container/runc.ts containerId), for
+   * a new supervisor to find. `created`: the old supervisor learnt it started; if not, runc tells
+   * whether it did (started, startFailed, or startLost when runc has no such container).
+   */
+  containersToAdopt(): {
+    name: string;
+    instance: number;
+    phase: 'starting' | 'running' | 'stopping';
+    created: boolean;
+  }[] {
+    return this.slots
+      .filter((s) => this.isUp(s) || s.phase === 'stopping')
+      .map((s) => ({
+        name: s.spec.name,
+        instance: s.instances - 1,
+        phase: s.phase === 'postStart' ? 'running' : (s.phase as 'starting' | 'running' | 'stopping'),
+        created: s.runningSince !== undefined,
+      }));
   }
 
   // --- what to do ------------------------------------------------------------------------
@@ -679,13 +766,13 @@ export class PodMachine {
     return false;
   }
 
-  private scheduleRestart(s: Slot, ranForSeconds: number): void {
+  private scheduleRestart(s: Slot, ranForSeconds: number, exitedAt: number): void {
     const b = this.backoff;
     if (ranForSeconds >= b.resetAfterSeconds) s.backoffSeconds = 0;
     const delay = s.backoffSeconds;
     s.backoffSeconds = delay === 0 ? b.initialSeconds : Math.min(delay * 2, b.maxSeconds);
     s.phase = 'backoff';
-    s.backoffUntil = this.clock.now() + delay * 1000;
+    s.backoffUntil = exitedAt + delay * 1000;
     s.status.lastState = s.status.state;
     if (delay > 0) {
       s.status.state = {
