@@ -33,8 +33,10 @@ import type { ContainerKind, Slot } from './pod-machine.js';
  *   preStop   considered over: the stop signal goes next and SIGKILL stays at the original
  *             deadline. (A restarted kubelet would run preStop again with the whole grace period,
  *             kuberuntime_container.go killContainer, as it keeps no record of the first run;
- *             podbox keeps the deadline the user's delete promised. Hooks are at-least-once
- *             anyway: https://kubernetes.io/docs/concepts/containers/container-lifecycle-hooks/#hook-delivery-guarantees.)
+ *             podbox keeps the deadline the user's delete promised instead, and a hook that may
+ *             have done its work is not run twice. Hooks are promised at least once, so a preStop
+ *             the old supervisor had not begun is still run: one that is 'due' stays due.
+ *             https://kubernetes.io/docs/concepts/containers/container-lifecycle-hooks/#hook-delivery-guarantees)
  *   kill      re-issued: SIGTERM (SIGKILL once the deadline passed) or SIGKILL again; a signal
  *             twice is harmless to a stopping container, a signal never sent would leave it up.
  *             Not when the sandbox died: no process is left to signal.
@@ -90,10 +92,11 @@ export function encodeSnapshot(pod: Pod, st: MachineState): MachineSnapshot {
 export function decodeSnapshot(pod: Pod, snap: MachineSnapshot): MachineState {
   const who = `pod "${pod.metadata.namespace}/${pod.metadata.name}"`;
   const hint = 'delete the pod with `podbox delete` and run it again';
+  const version = String(snap?.version);
   if (snap?.version !== MACHINE_SNAPSHOT_VERSION)
     throw new PodboxError(
       'InvalidArgument',
-      `the saved state of ${who} has version ${String(snap?.version)}, this podbox reads version ${MACHINE_SNAPSHOT_VERSION}`,
+      `the saved state of ${who} has version ${version}, this podbox reads version ${MACHINE_SNAPSHOT_VERSION}`,
       hint,
     );
   const id = podIdentity(pod);
