@@ -8,7 +8,8 @@
 //   spawnInNamespaces({pid, namespaces, argv, env, cwd, stdio, dieWithParent})
 //       -> pid (a child of this process)
 //   mountInNamespaces(pid, unmounts[], mounts[{source,target,fstype,flags,data}])
-//   watchExit(pid, (code, signal) => {})    calls back once when the child exits (pidfd + uv_poll)
+//   watchExit(pid, (code, signal) => {})    calls back once when the child exits (pidfd + uv_poll);
+//                                           (null, null) for a process that is not our child
 //   watchPidExit(pid, () => {}) -> bool     any process, child or not: calls back once when it has
 //                                           exited; false (and no call) when it is already gone
 //   pipe() -> [readFd, writeFd]             close-on-exec
@@ -322,15 +323,19 @@ void OnExitReadable(uv_poll_t *handle, int, int)
 	auto *w = static_cast<ExitWatch *>(handle->data);
 	siginfo_t si;
 	memset(&si, 0, sizeof si);
-	if (syscall(SYS_waitid, P_PIDFD, w->pidfd, &si, WEXITED | WNOHANG, nullptr) != 0 || si.si_pid == 0)
+	int rc = (int)syscall(SYS_waitid, P_PIDFD, w->pidfd, &si, WEXITED | WNOHANG, nullptr);
+	// ECHILD: it exited but is not our child (reaped elsewhere), so how it ended is unknown here;
+	// returning would leave the pidfd readable and this callback spinning.
+	bool not_ours = rc != 0 && errno == ECHILD;
+	if (!not_ours && (rc != 0 || si.si_pid == 0))
 		return; // spurious wake-up
 	uv_poll_stop(handle);
 	Napi::Env env(w->env);
 	Napi::HandleScope scope(env);
 	Napi::Value code = env.Null(), sig = env.Null();
-	if (si.si_code == CLD_EXITED)
+	if (!not_ours && si.si_code == CLD_EXITED)
 		code = Napi::Number::New(env, si.si_status);
-	else
+	else if (!not_ours)
 		sig = Napi::Number::New(env, si.si_status);
 	w->callback.MakeCallback(env.Global(), {code, sig}, *w->context);
 	w->callback.Reset();

@@ -51,7 +51,7 @@ export interface Native {
     dieWithParent: boolean;
   }): number;
   mountInNamespaces(pid: number, unmounts: string[], mounts: NativeMount[]): void;
-  /** a child of this process only: reaps it */
+  /** a child of this process: reaps it and says how it ended; for any other process, (null, null) once it exited */
   watchExit(pid: number, cb: (code: number | null, signal: number | null) => void): void;
   /** any process: calls back once it has exited (reaps nothing); false, and no call, if it is already gone */
   watchPidExit(pid: number, cb: () => void): boolean;

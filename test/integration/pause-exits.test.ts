@@ -89,10 +89,13 @@ describe('pause', () => {
         '4',
         '',
       ]);
-      // No longer our child: only a pidfd tells us it is gone (its new parent reaps it).
+      // No longer our child: only a pidfd tells us it is gone (its new parent reaps it), and
+      // watchExit, which would reap a child, says "exited, how unknown".
       const gone = waitForAnyExit(pausePid);
+      const exited = waitForExit(pausePid);
       process.kill(pausePid, 'SIGTERM');
       await gone;
+      expect(await exited).toEqual({ code: null, signal: null });
       await until('pause reaped by its new parent', () => !alive(pausePid) && !existsProc(pausePid));
     } finally {
       if (pausePid > 0 && alive(pausePid)) process.kill(pausePid, 'SIGKILL');
