@@ -38,7 +38,7 @@ export interface SandboxOptions {
   /** the pod's directory, the only one of podbox's state dirs the pod's root shows (pod-root.ts) */
   podDir: string;
   /** where pause appends a line for each process it reaps (exit-records.ts); created 0600 if missing */
-  exitsFile?: string;
+  exitsFile: string;
   /** a scratch sandbox (doctor's) dies with this process; a pod's never does (default false) */
   dieWithParent?: boolean;
 }
@@ -49,29 +49,26 @@ const EXITS_FD = 4;
 export async function createSandbox(o: SandboxOptions): Promise<Sandbox> {
   // pause keeps the file open for its whole life; ours (close-on-exec, as Node opens every file)
   // is closed once pause has its copy.
-  const exits =
-    o.exitsFile === undefined
-      ? undefined
-      : openSync(o.exitsFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
+  const exits = openSync(o.exitsFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
   let pid: number;
   try {
     pid = await startInNewNamespaces({
       program: pausePath,
       rootDir: podRootDir(o.podDir),
       root: podRootEntries({ podDir: o.podDir, imageStore: stateDirs().images, runc: runcPath() }),
-      argv: ['pause', '-r', '3', ...(exits === undefined ? [] : ['-e', String(EXITS_FD)])],
+      argv: ['pause', '-r', '3', '-e', String(EXITS_FD)],
       env: [],
       namespaces: POD_NAMESPACES,
       hostname: o.hostname,
       mountProc: true,
       giveStatusFd: true,
       dieWithParent: o.dieWithParent ?? false,
-      extraFds: exits === undefined ? [] : [exits],
+      extraFds: [exits],
       stdio: [devNullFd(), devNullFd(), null],
       what: `pod "${o.name}": create sandbox`,
     });
   } finally {
-    if (exits !== undefined) closeSync(exits);
+    closeSync(exits);
   }
   const exited = waitForExit(pid);
   return { pid, exited };
