@@ -42,7 +42,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define PAUSE_VERSION "podbox-pause 0.1.0"
+#define PAUSE_VERSION "podbox-pause 0.2.0"
 
 static void die_with_error(const char *step)
 {

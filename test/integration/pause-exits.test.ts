@@ -1,5 +1,5 @@
 import { describe, it, expect, afterEach } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +8,7 @@ import { createSandbox, spawnInPod, waitForExit, waitForAnyExit } from '../../sr
 import { readExitRecords } from '../../src/sandbox/exit-records.js';
 import { readAll } from '../../src/sandbox/userns.js';
 import { withPipes } from '../../src/host/pipes.js';
-import { devNullFd } from '../../src/sandbox/namespaces.js';
+import { devNullFd, startInNewNamespaces } from '../../src/sandbox/namespaces.js';
 import { native } from '../../src/sandbox/native.js';
 import { until, alive } from '../helpers/cli.js';
 
@@ -114,3 +114,38 @@ function existsProc(pid: number): boolean {
     return false;
   }
 }
+
+describe('createNamespaces extraFds', () => {
+  it('hands the program its extra descriptors at 4, 5, ... in order, and no other', async () => {
+    const dir = podDir();
+    const [a, b] = [openSync(join(dir, 'a'), 'w'), openSync(join(dir, 'b'), 'w')];
+    let started: { value: Promise<number>; readEnds: number[] };
+    try {
+      started = withPipes(1, ([w]) =>
+        startInNewNamespaces({
+          argv: ['/bin/sh', '-c', 'cd /proc/self/fd && for f in *; do echo "$f $(readlink $f)"; done'],
+          env: [],
+          namespaces: ['user'],
+          dieWithParent: true,
+          extraFds: [b, a],
+          stdio: [devNullFd(), w!, devNullFd()],
+          what: 'fd lister',
+        }),
+      );
+    } finally {
+      closeSync(a);
+      closeSync(b);
+    }
+    const out = readAll(started.readEnds[0]!);
+    expect(await waitForExit(await started.value)).toEqual({ code: 0, signal: null });
+    // 3 is the directory the shell's glob reads (the status pipe closed at exec).
+    const lines = (await out).trim().split('\n');
+    expect(lines.filter((l) => !l.startsWith('3 '))).toEqual([
+      '0 /dev/null',
+      expect.stringMatching(/^1 pipe:/),
+      '2 /dev/null',
+      `4 ${join(dir, 'b')}`,
+      `5 ${join(dir, 'a')}`,
+    ]);
+  });
+});
