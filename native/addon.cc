@@ -1,14 +1,21 @@
 // podbox_native: the N-API face of native/namespaces.c. Only what Node cannot do itself lives
 // here; everything else (id maps, runc, mounts' options, policy) is TypeScript.
 //
-//   createNamespaces({argv, env, namespaces, hostname, mountProc, giveStatusFd, stdio,
-//                     rootDir, program, root[{path, kind: 'ro'|'rw'|'symlink', link}]})
+//   createNamespaces({argv, env, namespaces, hostname, mountProc, giveStatusFd, dieWithParent,
+//                     extraFds, stdio, rootDir, program, root[{path, kind: 'ro'|'rw'|'symlink', link}]})
 //       -> {pid, syncFd, statusFd}          child waits until releaseChild()
 //   releaseChild(syncFd, statusFd)          after the id maps are written; throws on failure
-//   spawnInNamespaces({pid, namespaces, argv, env, cwd, stdio}) -> pid (a child of this process)
+//   spawnInNamespaces({pid, namespaces, argv, env, cwd, stdio, dieWithParent})
+//       -> pid (a child of this process)
 //   mountInNamespaces(pid, unmounts[], mounts[{source,target,fstype,flags,data}])
-//   watchExit(pid, (code, signal) => {})    calls back once when the child exits (pidfd + uv_poll)
+//   watchExit(pid, (code, signal) => {})    calls back once when the child exits (pidfd + uv_poll);
+//                                           (null, null) for a process that is not our child
+//   watchPidExit(pid, () => {}) -> bool     any process, child or not: calls back once when it has
+//                                           exited; false (and no call) when it is already gone
 //   pipe() -> [readFd, writeFd]             close-on-exec
+//   mkfifo(path, mode)                      throws "mkfifo PATH: ..." with .code
+//   lockFile(path) -> fd | -1               flock(LOCK_EX|LOCK_NB) on path (created 0600); -1 when
+//                                           another process holds it; the lock lasts while fd is open
 //   socketInNamespace(pid, family 4|6) -> fd  a TCP socket made in the pod's network namespace
 //   bindSubpath(pid, {volume, subpath, target, uid, gid})  see pb_bind_subpath_in_namespaces
 #include <napi.h>
@@ -21,7 +28,9 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -159,6 +168,20 @@ Napi::Value CreateNamespaces(const Napi::CallbackInfo &info)
 	}
 	c.mount_proc = o.Get("mountProc").ToBoolean();
 	c.give_status_fd = o.Get("giveStatusFd").ToBoolean();
+	c.die_with_parent = o.Get("dieWithParent").ToBoolean();
+	std::vector<int> extra_fds;
+	if (o.Get("extraFds").IsArray()) {
+		auto arr = o.Get("extraFds").As<Napi::Array>();
+		for (uint32_t i = 0; i < arr.Length(); i++)
+			extra_fds.push_back(arr.Get(i).ToNumber().Int32Value());
+		if (extra_fds.size() > PB_MAX_EXTRA_FDS) {
+			Napi::RangeError::New(env, "extraFds: at most " + std::to_string(PB_MAX_EXTRA_FDS))
+			        .ThrowAsJavaScriptException();
+			return env.Undefined();
+		}
+	}
+	c.extra_fds = extra_fds.data();
+	c.n_extra_fds = (int)extra_fds.size();
 	ReadStdio(o, c.stdio);
 	c.argv = argv.data();
 	c.envp = envp.data();
@@ -208,6 +231,7 @@ Napi::Value SpawnInNamespaces(const Napi::CallbackInfo &info)
 		c.cwd = cwd.c_str();
 	}
 	ReadStdio(o, c.stdio);
+	c.die_with_parent = o.Get("dieWithParent").ToBoolean();
 	pb_failure f{};
 	pid_t pid = pb_spawn_in_namespaces(&c, &f);
 	if (pid < 0) {
@@ -299,15 +323,19 @@ void OnExitReadable(uv_poll_t *handle, int, int)
 	auto *w = static_cast<ExitWatch *>(handle->data);
 	siginfo_t si;
 	memset(&si, 0, sizeof si);
-	if (syscall(SYS_waitid, P_PIDFD, w->pidfd, &si, WEXITED | WNOHANG, nullptr) != 0 || si.si_pid == 0)
+	int rc = (int)syscall(SYS_waitid, P_PIDFD, w->pidfd, &si, WEXITED | WNOHANG, nullptr);
+	// ECHILD: it exited but is not our child (reaped elsewhere), so how it ended is unknown here;
+	// returning would leave the pidfd readable and this callback spinning.
+	bool not_ours = rc != 0 && errno == ECHILD;
+	if (!not_ours && (rc != 0 || si.si_pid == 0))
 		return; // spurious wake-up
 	uv_poll_stop(handle);
 	Napi::Env env(w->env);
 	Napi::HandleScope scope(env);
 	Napi::Value code = env.Null(), sig = env.Null();
-	if (si.si_code == CLD_EXITED)
+	if (!not_ours && si.si_code == CLD_EXITED)
 		code = Napi::Number::New(env, si.si_status);
-	else
+	else if (!not_ours)
 		sig = Napi::Number::New(env, si.si_status);
 	w->callback.MakeCallback(env.Global(), {code, sig}, *w->context);
 	w->callback.Reset();
@@ -335,6 +363,110 @@ Napi::Value WatchExit(const Napi::CallbackInfo &info)
 	w->poll.data = w;
 	uv_poll_init(loop, &w->poll, pidfd);
 	uv_poll_start(&w->poll, UV_READABLE, OnExitReadable);
+	return env.Undefined();
+}
+
+// --- watching any process's exit: a pod's pause need not be our child ------------------------
+//
+// A supervisor that adopted a pod (its predecessor created pause, and pause's parent is now init
+// or a subreaper) cannot wait for pause, but a pidfd of it turns readable when it exits all the
+// same (pidfd_open(2)). Nothing is reaped here: that is the parent's business.
+
+struct PidWatch {
+	uv_poll_t poll;
+	int pidfd;
+	Napi::FunctionReference callback;
+	Napi::AsyncContext *context;
+	napi_env env;
+};
+
+void OnPidWatchClosed(uv_handle_t *h)
+{
+	auto *w = static_cast<PidWatch *>(h->data);
+	close(w->pidfd);
+	delete w->context;
+	delete w;
+}
+
+void OnPidExited(uv_poll_t *handle, int, int)
+{
+	auto *w = static_cast<PidWatch *>(handle->data);
+	uv_poll_stop(handle);
+	Napi::Env env(w->env);
+	Napi::HandleScope scope(env);
+	w->callback.MakeCallback(env.Global(), {}, *w->context);
+	w->callback.Reset();
+	uv_close(reinterpret_cast<uv_handle_t *>(handle), OnPidWatchClosed);
+}
+
+Napi::Value WatchPidExit(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	pid_t pid = info[0].As<Napi::Number>().Int32Value();
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0 && errno == ESRCH)
+		return Napi::Boolean::New(env, false);
+	if (pidfd < 0) {
+		Napi::Error::New(env, std::string("pidfd_open: ") + strerror(errno)).ThrowAsJavaScriptException();
+		return env.Undefined();
+	}
+	uv_loop_t *loop = nullptr;
+	napi_get_uv_event_loop(env, &loop);
+	auto *w = new PidWatch();
+	w->pidfd = pidfd;
+	w->env = env;
+	w->callback = Napi::Persistent(info[1].As<Napi::Function>());
+	w->context = new Napi::AsyncContext(env, "podbox.watchPidExit");
+	w->poll.data = w;
+	uv_poll_init(loop, &w->poll, pidfd);
+	uv_poll_start(&w->poll, UV_READABLE, OnPidExited);
+	return Napi::Boolean::New(env, true);
+}
+
+// --- files: a named pipe, and a lock held for as long as a descriptor is open ---------------
+
+// "mkfifo /run/x: File exists", with .errno and, as Node's own errors have, .code ("EEXIST").
+void ThrowPathError(Napi::Env env, const char *what, const std::string &path, int err)
+{
+	Napi::Error e = Napi::Error::New(env, std::string(what) + " " + path + ": " + strerror(err));
+	const char *code = strerrorname_np(err);
+	if (code)
+		e.Set("code", Napi::String::New(env, code));
+	e.Set("errno", Napi::Number::New(env, err));
+	e.ThrowAsJavaScriptException();
+}
+
+Napi::Value Mkfifo(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	std::string path = info[0].ToString().Utf8Value();
+	if (mkfifo(path.c_str(), (mode_t)info[1].ToNumber().Uint32Value()) != 0)
+		ThrowPathError(env, "mkfifo", path, errno);
+	return env.Undefined();
+}
+
+// flock, not fcntl locks: a flock belongs to the open file, so it is released only when the last
+// descriptor of it closes (or its process dies), and O_CLOEXEC keeps it out of every child.
+Napi::Value LockFile(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	std::string path = info[0].ToString().Utf8Value();
+	int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ThrowPathError(env, "open lock file", path, errno);
+		return env.Undefined();
+	}
+	int rc;
+	do
+		rc = flock(fd, LOCK_EX | LOCK_NB);
+	while (rc != 0 && errno == EINTR);
+	if (rc == 0)
+		return Napi::Number::New(env, fd);
+	int err = errno;
+	close(fd);
+	if (err == EWOULDBLOCK)
+		return Napi::Number::New(env, -1);
+	ThrowPathError(env, "lock", path, err);
 	return env.Undefined();
 }
 
@@ -375,7 +507,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("mountInNamespaces", Napi::Function::New(env, MountInNamespaces));
 	exports.Set("bindSubpath", Napi::Function::New(env, BindSubpath));
 	exports.Set("watchExit", Napi::Function::New(env, WatchExit));
+	exports.Set("watchPidExit", Napi::Function::New(env, WatchPidExit));
 	exports.Set("pipe", Napi::Function::New(env, Pipe));
+	exports.Set("mkfifo", Napi::Function::New(env, Mkfifo));
+	exports.Set("lockFile", Napi::Function::New(env, LockFile));
 	return exports;
 }
 

@@ -82,6 +82,7 @@ static const char *const step_names[PB_STEP_COUNT] = {
         [PB_STEP_CHOWN_SUBPATH_DIRECTORY] = "chown_subpath_directory",
         [PB_STEP_CLONE_SUBPATH_MOUNT] = "clone_subpath_mount",
         [PB_STEP_MOVE_SUBPATH_MOUNT] = "move_subpath_mount",
+        [PB_STEP_PASS_EXTRA_FDS] = "pass_extra_fds",
 };
 
 const char *pb_step_name(int step)
@@ -347,13 +348,38 @@ static int copy_program(const char *path)
 	return out;
 }
 
-/* The fd the sealed program copy is moved to, after stdio (0-2) and the status pipe (3). */
-#define PROGRAM_FD 4
+/*
+ * The extra fds go to 4, 5, ... First each is parked on a fresh fd above every target (4 + n and
+ * up), so that moving stdio, the status pipe or another extra fd into place overwrites none of
+ * them; then they are moved into place (dup2 clears FD_CLOEXEC: the program keeps them).
+ */
+static int park_extra_fds(const struct pb_create_config *c, int parked[PB_MAX_EXTRA_FDS])
+{
+	if (c->n_extra_fds > PB_MAX_EXTRA_FDS) {
+		errno = E2BIG;
+		return -1;
+	}
+	for (int i = 0; i < c->n_extra_fds; i++)
+		if ((parked[i] = fcntl(c->extra_fds[i], F_DUPFD_CLOEXEC, 4 + c->n_extra_fds)) < 0)
+			return -1;
+	return 0;
+}
+
+static int place_extra_fds(const int parked[PB_MAX_EXTRA_FDS], int n)
+{
+	for (int i = 0; i < n; i++)
+		if (dup2(parked[i], 4 + i) < 0)
+			return -1;
+	return 0;
+}
 
 static void run_new_namespaces_child(const struct pb_create_config *c, int sync_rd, int status_wr)
 {
-	/* Die with whoever created us: a pod never outlives its supervisor. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* Die with whoever created us, when asked: a short-lived helper must not outlive the command
+	 * that started it. A pod's pause is not asked: pods outlive their supervisor, whose successor
+	 * adopts them. */
+	if (c->die_with_parent)
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* A session of its own: Ctrl-C on the supervisor's terminal must reach the supervisor only,
 	 * which then stops the pod gracefully. */
 	setsid();
@@ -370,6 +396,9 @@ static void run_new_namespaces_child(const struct pb_create_config *c, int sync_
 	if (c->clone_flags & CLONE_NEWUSER)
 		become_root_in_user_namespace(status_wr);
 
+	int parked[PB_MAX_EXTRA_FDS];
+	if (park_extra_fds(c, parked) != 0)
+		fail_child(status_wr, PB_STEP_PASS_EXTRA_FDS);
 	if (set_up_stdio(c->stdio) != 0)
 		fail_child(status_wr, PB_STEP_SET_UP_STDIO);
 	if (status_wr != 3) {
@@ -382,13 +411,17 @@ static void run_new_namespaces_child(const struct pb_create_config *c, int sync_
 	 * itself once it is ready; otherwise exec closes it and EOF means "exec'd". */
 	if (!c->give_status_fd)
 		fcntl(3, F_SETFD, FD_CLOEXEC);
+	if (place_extra_fds(parked, c->n_extra_fds) != 0)
+		fail_child(status_wr, PB_STEP_PASS_EXTRA_FDS);
+	/* The sealed program copy goes after stdio (0-2), the status pipe (3) and the extra fds. */
+	const int program_fd = 4 + c->n_extra_fds;
 	const int new_root = (c->clone_flags & CLONE_NEWNS) && c->root_dir;
 	if (new_root) {
 		int program = copy_program(c->program ? c->program : c->argv[0]);
-		if (program < 0 || (program != PROGRAM_FD && dup3(program, PROGRAM_FD, O_CLOEXEC) < 0))
+		if (program < 0 || (program != program_fd && dup3(program, program_fd, O_CLOEXEC) < 0))
 			fail_child(status_wr, PB_STEP_COPY_PROGRAM);
 	}
-	close_fds_from(new_root ? PROGRAM_FD + 1 : 4);
+	close_fds_from(new_root ? program_fd + 1 : program_fd);
 
 	if (c->clone_flags & CLONE_NEWNS) {
 		/* Mounts made in the pod (container root filesystems, tmpfs volumes) must never
@@ -406,7 +439,7 @@ static void run_new_namespaces_child(const struct pb_create_config *c, int sync_
 		fail_child(status_wr, PB_STEP_BRING_UP_LOOPBACK);
 
 	if (new_root)
-		syscall(SYS_execveat, PROGRAM_FD, "", c->argv, c->envp, AT_EMPTY_PATH);
+		syscall(SYS_execveat, program_fd, "", c->argv, c->envp, AT_EMPTY_PATH);
 	else
 		execve(c->argv[0], c->argv, c->envp);
 	fail_child(status_wr, PB_STEP_EXEC);
@@ -567,7 +600,8 @@ pid_t pb_spawn_in_namespaces(const struct pb_spawn_config *c, struct pb_failure 
 		if (child < 0)
 			fail_child(status[1], PB_STEP_CLONE_INTO_PID_NAMESPACE);
 		if (child == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (c->die_with_parent)
+				prctl(PR_SET_PDEATHSIG, SIGKILL);
 			setsid(); /* out of the caller's process group: terminal signals are the caller's */
 			if (set_up_stdio(c->stdio) != 0)
 				fail_child(status[1], PB_STEP_SET_UP_STDIO);

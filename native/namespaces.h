@@ -52,6 +52,7 @@ enum pb_step {
 	PB_STEP_CHOWN_SUBPATH_DIRECTORY,
 	PB_STEP_CLONE_SUBPATH_MOUNT,
 	PB_STEP_MOVE_SUBPATH_MOUNT,
+	PB_STEP_PASS_EXTRA_FDS,
 	PB_STEP_COUNT
 };
 
@@ -74,11 +75,16 @@ struct pb_root_entry {
 	const char *link;
 };
 
+#define PB_MAX_EXTRA_FDS 8
+
 struct pb_create_config {
 	int clone_flags;      /* CLONE_NEW* of the namespaces to create */
 	const char *hostname; /* set in the new UTS namespace, or NULL */
 	int mount_proc;       /* mount a fresh /proc for the new PID namespace */
 	int give_status_fd;   /* pass the status pipe as fd 3 (pause -r 3) instead of closing it at exec */
+	int die_with_parent;  /* PR_SET_PDEATHSIG: killed when the creating thread's process exits */
+	const int *extra_fds; /* more fds the program keeps, at 4, 5, ... in this order (pause -e 4) */
+	int n_extra_fds;      /* at most PB_MAX_EXTRA_FDS */
 	int stdio[3];         /* fds for 0,1,2 of the child, or -1 to inherit */
 	char *const *argv;
 	char *const *envp;
@@ -109,6 +115,7 @@ struct pb_spawn_config {
 	char *const *envp;
 	const char *cwd;
 	int stdio[3];
+	int die_with_parent; /* PR_SET_PDEATHSIG: killed when the caller exits */
 };
 
 /*

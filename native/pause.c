@@ -6,20 +6,29 @@
  *   - SIGCHLD: reap every exited child. pause is PID 1 of the pod's PID namespace, so every
  *     orphaned process of the pod is re-parented to it and would otherwise stay a zombie.
  *     When it is *not* PID 1 it asks to be a child subreaper, so orphans still come to it.
+ *     Containers are started detached (runc run -d), so each container's first process is such
+ *     an orphan and only pause learns how it ended: with -e it writes that down (see below).
  *   - SIGTERM / SIGINT: exit 0. The kernel then kills whatever is left in the PID namespace.
  *
  * Modelled on Kubernetes' build/pause/linux/pause.c, plus: subreaper when not PID 1, chdir("/")
- * so it pins no directory, closing inherited descriptors, and a readiness fd.
+ * so it pins no directory, closing inherited descriptors, a readiness fd and an exit record.
  *
  * It holds nothing worth reaching through /proc/1 (shareProcessNamespace and SYS_PTRACE let a
  * container open /proc/1/root, cwd, exe, fd): podbox starts it in the pod's own root (see
  * build_root_and_pivot in namespaces.c) from a sealed memory copy, and it gives up every
  * capability and its dumpability, so only a container holding CAP_SYS_PTRACE may look at it.
+ * (Such a container could write lines of its own to the exits file through /proc/1/fd: it can
+ * mislead its own pod's status, nothing more.)
  *
- * Usage: pause [-v] [-r FD]
+ * Usage: pause [-v] [-r FD] [-e FD]
  *   -v     print the version and exit
  *   -r FD  close FD once the signal mask is set up: the parent reads EOF there and knows the
  *          pod is ready (no sleeping and hoping).
+ *   -e FD  for every child reaped, append one line to FD (a file opened O_APPEND by whoever
+ *          started pause; a file, not a pipe, so that a supervisor started later reads it too):
+ *            PID exited CODE\n     PID killed SIGNO\n
+ *          PID as the pod's PID namespace numbers it. One write(2) per line, so a reader never
+ *          sees two lines mixed (src/sandbox/exit-records.ts parses them).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,7 +42,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define PAUSE_VERSION "podbox-pause 0.1.0"
+#define PAUSE_VERSION "podbox-pause 0.2.0"
 
 static void die_with_error(const char *step)
 {
@@ -41,18 +50,38 @@ static void die_with_error(const char *step)
 	exit(1);
 }
 
-/* Every descriptor but 0-2 and the readiness fd came from whoever started us: let them go. */
-static void close_inherited_fds(int keep)
+/* Every descriptor but 0-2, the readiness fd and the exit record came from whoever started us:
+ * let them go. */
+static void close_inherited_fds(int keep1, int keep2)
 {
 	for (int fd = 3; fd < 1024; fd++)
-		if (fd != keep)
+		if (fd != keep1 && fd != keep2)
 			close(fd);
 }
 
-static void reap_all_children(void)
+/* "PID exited CODE\n" or "PID killed SIGNO\n", in one write: with O_APPEND the kernel puts
+ * the whole line at the end at once. A failed write is let go: pause has no one to tell. */
+static void record_exit(int exits_fd, pid_t pid, int status)
 {
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
+	char line[64];
+	int n;
+	if (WIFEXITED(status))
+		n = snprintf(line, sizeof line, "%d exited %d\n", (int)pid, WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		n = snprintf(line, sizeof line, "%d killed %d\n", (int)pid, WTERMSIG(status));
+	else
+		return;
+	if (n > 0 && (size_t)n < sizeof line)
+		(void)write(exits_fd, line, (size_t)n);
+}
+
+static void reap_all_children(int exits_fd)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		if (exits_fd >= 0)
+			record_exit(exits_fd, pid, status);
 }
 
 /* Reaping and waiting need no privilege: keep none, and never regain any. */
@@ -93,15 +122,17 @@ static void release_stderr(void)
 
 int main(int argc, char **argv)
 {
-	int ready_fd = -1;
+	int ready_fd = -1, exits_fd = -1;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-v") == 0) {
 			puts(PAUSE_VERSION);
 			return 0;
 		} else if (strcmp(argv[i], "-r") == 0 && i + 1 < argc) {
 			ready_fd = atoi(argv[++i]);
+		} else if (strcmp(argv[i], "-e") == 0 && i + 1 < argc) {
+			exits_fd = atoi(argv[++i]);
 		} else {
-			fprintf(stderr, "usage: pause [-v] [-r FD]\n");
+			fprintf(stderr, "usage: pause [-v] [-r FD] [-e FD]\n");
 			return 2;
 		}
 	}
@@ -110,7 +141,7 @@ int main(int argc, char **argv)
 		die_with_error("become_child_subreaper");
 	if (chdir("/") != 0)
 		die_with_error("chdir_to_root");
-	close_inherited_fds(ready_fd);
+	close_inherited_fds(ready_fd, exits_fd);
 	drop_privileges();
 	release_stderr();
 
@@ -135,7 +166,7 @@ int main(int argc, char **argv)
 			die_with_error("wait_for_signal");
 		}
 		if (sig == SIGCHLD)
-			reap_all_children();
+			reap_all_children(exits_fd);
 		else
 			return 0; /* SIGTERM or SIGINT: the pod is being deleted */
 	}

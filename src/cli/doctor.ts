@@ -105,7 +105,13 @@ async function overlayInUserNamespace(): Promise<string> {
     const [lower, merged] = [join(d, 'lower'), join(d, 'merged')];
     const [upper, work] = [join(layer, 'upper'), join(layer, 'work')];
     for (const x of [layer, lower, upper, work, merged]) mkdirSync(x);
-    const sb = await createSandbox({ hostname: 'doctor', name: 'doctor', podDir: d });
+    const sb = await createSandbox({
+      hostname: 'doctor',
+      name: 'doctor',
+      podDir: d,
+      exitsFile: join(d, 'exits'),
+      dieWithParent: true,
+    });
     try {
       mountInPod(sb.pid, 'overlay', [...writableBind(layer), overlayMount(lower, upper, work, merged)]);
       return '';

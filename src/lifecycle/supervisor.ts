@@ -176,7 +176,12 @@ class Supervisor {
     const manifest = this.manifest;
     const pod = manifest.pod;
     this.save();
-    this.sandbox = await createSandbox({ hostname: podHostname(pod), name: pod.metadata.name, podDir: dir.path });
+    this.sandbox = await createSandbox({
+      hostname: podHostname(pod),
+      name: pod.metadata.name,
+      podDir: dir.path,
+      exitsFile: dir.file('exits'),
+    });
     const sandbox = this.sandbox;
     this.runtime.pausePid = sandbox.pid;
     const podFiles = writePodFiles(dir.path, pod, POD_IP);

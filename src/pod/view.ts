@@ -6,8 +6,9 @@ import { HOST_IP } from '../api/node.js';
 
 /**
  * What the commands other than `run` know of a pod: its record, its last state, and whether its
- * supervisor still lives. A pod whose supervisor died (SIGKILL, a crash, a reboot) is found here:
- * its processes died with it (pause has PR_SET_PDEATHSIG), so only files can be left.
+ * supervisor still lives. A pod whose supervisor died (SIGKILL, a crash, a reboot) is found here.
+ * pause does not die with its supervisor (no PR_SET_PDEATHSIG): after a crash the pod runs on
+ * until a successor adopts it; after a reboot only files can be left.
  */
 export interface PodView {
   dir: PodDir;

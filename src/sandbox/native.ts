@@ -24,6 +24,10 @@ export interface CreateNamespacesOptions {
   hostname?: string;
   mountProc?: boolean;
   giveStatusFd?: boolean;
+  /** PR_SET_PDEATHSIG: killed when this process exits (a helper, never a pod's pause: pods outlive it) */
+  dieWithParent: boolean;
+  /** descriptors the program keeps, at 4, 5, ... in this order (at most 8) */
+  extraFds?: number[];
   stdio?: (number | null)[];
   /** with 'mnt': the new root filesystem (see pod-root.ts) and the empty directory it is built on */
   rootDir?: string;
@@ -43,10 +47,19 @@ export interface Native {
     env: string[];
     cwd?: string;
     stdio?: (number | null)[];
+    /** PR_SET_PDEATHSIG: killed when this process exits */
+    dieWithParent: boolean;
   }): number;
   mountInNamespaces(pid: number, unmounts: string[], mounts: NativeMount[]): void;
+  /** a child of this process: reaps it and says how it ended; for any other process, (null, null) once it exited */
   watchExit(pid: number, cb: (code: number | null, signal: number | null) => void): void;
+  /** any process: calls back once it has exited (reaps nothing); false, and no call, if it is already gone */
+  watchPidExit(pid: number, cb: () => void): boolean;
   pipe(): [number, number];
+  /** throws an Error with code (EEXIST, ...) and a message naming path */
+  mkfifo(path: string, mode: number): void;
+  /** the fd holding flock(LOCK_EX) on path (created 0600, close-on-exec), or -1 when another process holds it */
+  lockFile(path: string): number;
   socketInNamespace(pid: number, family: 4 | 6): number;
   bindSubpath(pid: number, s: { volume: string; subpath: string; target: string; uid: number; gid: number }): void;
 }

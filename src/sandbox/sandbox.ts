@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { closeSync, constants, openSync, statSync } from 'node:fs';
 import { native, pausePath, MS, type NamespaceName, type NativeMount } from './native.js';
 import { startInNewNamespaces, devNullFd, sandboxError } from './namespaces.js';
 import { podRootDir, podRootEntries } from './pod-root.js';
@@ -8,8 +8,12 @@ import { runcPath } from '../container/runc.js';
 /**
  * The pod sandbox: the pause process and the namespaces it holds. Every pod gets its own user,
  * mount, PID, network, IPC and UTS namespaces; pause is PID 1 of the PID namespace, so when it
- * dies (its supervisor died: PR_SET_PDEATHSIG; or the pod is deleted) the kernel kills every
- * process of the pod, and the mount namespace with the containers' root filesystems goes too.
+ * dies (the pod is deleted) the kernel kills every process of the pod, and the mount namespace
+ * with the containers' root filesystems goes too. pause does not die with the supervisor that
+ * created it (no PR_SET_PDEATHSIG): pods outlive their supervisor, and its successor adopts them
+ * (watchPidExit, since pause is then no child of it). Containers run detached (runc run -d), so
+ * their first processes are orphans that pause reaps; it appends how each ended to the pod's
+ * exits file (pause.c -e, exit-records.ts).
  *
  * The mount namespace has a root of its own (pod-root.ts), not the host's: pause, runc and every
  * helper that joins the pod see only what runc needs, so /proc/PID/root of any of them, which a
@@ -28,30 +32,56 @@ export interface Sandbox {
   exited: Promise<{ code: number | null; signal: number | null }>;
 }
 
-/** podDir: the pod's directory, the only one of podbox's state dirs the pod's root shows (pod-root.ts). */
-export async function createSandbox(o: { hostname: string; name: string; podDir: string }): Promise<Sandbox> {
-  const pid = await startInNewNamespaces({
-    program: pausePath,
-    rootDir: podRootDir(o.podDir),
-    root: podRootEntries({ podDir: o.podDir, imageStore: stateDirs().images, runc: runcPath() }),
-    argv: ['pause', '-r', '3'],
-    env: [],
-    namespaces: POD_NAMESPACES,
-    hostname: o.hostname,
-    mountProc: true,
-    giveStatusFd: true,
-    stdio: [devNullFd(), devNullFd(), null],
-    what: `pod "${o.name}": create sandbox`,
-  });
+export interface SandboxOptions {
+  hostname: string;
+  name: string;
+  /** the pod's directory, the only one of podbox's state dirs the pod's root shows (pod-root.ts) */
+  podDir: string;
+  /** where pause appends a line for each process it reaps (exit-records.ts); created 0600 if missing */
+  exitsFile: string;
+  /** a scratch sandbox (doctor's) dies with this process; a pod's never does (default false) */
+  dieWithParent?: boolean;
+}
+
+/** The fd pause is handed its exits file at: right after the readiness pipe (3), the first extra fd. */
+const EXITS_FD = 4;
+
+export async function createSandbox(o: SandboxOptions): Promise<Sandbox> {
+  // pause keeps the file open for its whole life; ours (close-on-exec, as Node opens every file)
+  // is closed once pause has its copy.
+  const exits = openSync(o.exitsFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
+  let pid: number;
+  try {
+    pid = await startInNewNamespaces({
+      program: pausePath,
+      rootDir: podRootDir(o.podDir),
+      root: podRootEntries({ podDir: o.podDir, imageStore: stateDirs().images, runc: runcPath() }),
+      argv: ['pause', '-r', '3', '-e', String(EXITS_FD)],
+      env: [],
+      namespaces: POD_NAMESPACES,
+      hostname: o.hostname,
+      mountProc: true,
+      giveStatusFd: true,
+      dieWithParent: o.dieWithParent ?? false,
+      extraFds: [exits],
+      stdio: [devNullFd(), devNullFd(), null],
+      what: `pod "${o.name}": create sandbox`,
+    });
+  } finally {
+    closeSync(exits);
+  }
   const exited = waitForExit(pid);
   return { pid, exited };
 }
 
-/** Spawns a program inside the pod (user, mount and PID namespaces); returns its host pid. */
+/**
+ * Spawns a program inside the pod (user, mount and PID namespaces); returns its host pid. It dies
+ * with this process unless dieWithParent is false (default true).
+ */
 export function spawnInPod(
   pausePid: number,
   argv: string[],
-  o: { env?: string[]; cwd?: string; stdio?: (number | null)[] } = {},
+  o: { env?: string[]; cwd?: string; stdio?: (number | null)[]; dieWithParent?: boolean } = {},
 ): number {
   return native().spawnInNamespaces({
     pid: pausePid,
@@ -60,12 +90,25 @@ export function spawnInPod(
     env: o.env ?? ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
     cwd: o.cwd,
     stdio: o.stdio ?? [devNullFd(), devNullFd(), null],
+    dieWithParent: o.dieWithParent ?? true,
   });
 }
 
 /** Waits for a child of this process. */
 export function waitForExit(pid: number): Promise<{ code: number | null; signal: number | null }> {
   return new Promise((resolve) => native().watchExit(pid, (code, signal) => resolve({ code, signal })));
+}
+
+/**
+ * Waits until a process that need not be our child has exited (an adopted pod's pause, whose
+ * parent is init or a subreaper); resolves at once if it is already gone. How it ended is not
+ * known here: its parent reaps it. The caller must know pid is still the process it means (a pid
+ * is reused once its process is reaped), e.g. by its start time in /proc/PID/stat.
+ */
+export function waitForAnyExit(pid: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (!native().watchPidExit(pid, resolve)) resolve();
+  });
 }
 
 /** Mounts inside the pod's mount namespace (as root of its user namespace). */

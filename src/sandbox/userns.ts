@@ -25,6 +25,7 @@ export async function runInUserNamespace(argv: string[], opts: { input?: string 
         argv,
         env: Object.entries(process.env).map(([k, v]) => `${k}=${v}`),
         namespaces: ['user'],
+        dieWithParent: true, // a helper of this command: it must not outlive it
         stdio: [inR ?? devNullFd(), devNullFd(), errW!],
         what: argv[0]!,
       }),

@@ -256,8 +256,9 @@ describe("/proc of the pod's other processes leads nowhere outside (shareProcess
       .flatMap((l) => l.split(/[ =:]/))
       .filter((w) => w.startsWith('/'));
     expect(paths.filter((p) => !(p.startsWith(`${podDir}/`) || /^\/(dev|sys|usr|bin|sbin)\b/.test(p)))).toEqual([]);
-    expect(lines).toContain('cmd pause -r 3 ');
-    // pause holds /dev/null only: not the supervisor's stderr (a user's terminal, in the foreground).
+    expect(lines).toContain('cmd pause -r 3 -e 4 ');
+    // pause holds /dev/null and the pod's exits file only: not the supervisor's stderr (a user's
+    // terminal, in the foreground).
     const pauseFds = await c.run(['run', '-'], {
       input: pod('pausefds', {
         restartPolicy: 'Never',
@@ -269,7 +270,8 @@ describe("/proc of the pod's other processes leads nowhere outside (shareProcess
         ],
       }),
     });
-    expect(pauseFds.stdout).toBe('t | /dev/null\nt | /dev/null\nt | /dev/null');
+    const exits = join(c.home, 'pods', 'pausefds', 'exits');
+    expect(pauseFds.stdout).toBe(`t | /dev/null\nt | /dev/null\nt | /dev/null\nt | ${exits}`);
     expect(lines).toContain('exe /memfd:podbox-program (deleted)'); // pause: a sealed copy, not a file of the user's
     expectSecretsIntact(r.stdout + r.stderr);
   });

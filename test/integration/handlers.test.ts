@@ -242,6 +242,7 @@ describe("grpc and HTTP servers in the pod's network namespace", () => {
         argv: [process.execPath, script, join(certDir, 'cert.pem'), join(certDir, 'key.pem')],
         env: [],
         stdio: [devNullFd(), w, 2],
+        dieWithParent: true,
       });
     } finally {
       closeSync(w);

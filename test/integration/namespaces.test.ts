@@ -62,7 +62,7 @@ describe('namespaces as Kubernetes defines them', () => {
       'cat /proc/1/cmdline | tr "\\0" " "; echo; ps -o comm | sort | uniq -c | tr -s " "',
     ]);
     expect(ps.exitCode).toBe(0);
-    expect(ps.stdout.split('\n')[0]).toMatch(/pause -r 3 $/);
+    expect(ps.stdout.split('\n')[0]).toMatch(/pause -r 3 -e 4 $/);
   });
 
   it("the hostname is the pod name (or spec.hostname); /etc/hosts is the kubelet's", async () => {
