@@ -36,8 +36,17 @@ export function privatePodman(dir, env) {
   }
   writeFileSync(conf, lines.join('\n') + '\n');
   const podmanEnv = { ...env, CONTAINERS_CONF: conf, XDG_RUNTIME_DIR: runtimeDir };
-  const args = ['--root', join(dir, 'root'), '--runroot', join(dir, 'runroot')];
-  const run = (more, opts = {}) => execFileSync('podman', [...args, ...more], { env: podmanEnv, ...opts });
-  const driver = run(['info', '--format', '{{.Store.GraphDriverName}}']).toString().trim();
-  return { args, env: podmanEnv, run, version: probe.stdout.trim(), rootless, driver };
+  // overlay (native, in the user namespace, on Linux >= 5.13) when this podman can use it, as podbox does; else vfs.
+  for (const driver of ['overlay', 'vfs']) {
+    const args = ['--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--storage-driver', driver];
+    const run = (more, opts = {}) =>
+      execFileSync('podman', [...args, ...more], { env: podmanEnv, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    try {
+      run(['info']);
+    } catch {
+      continue;
+    }
+    return { args, env: podmanEnv, run, version: probe.stdout.trim(), rootless, driver };
+  }
+  throw new Error(`podman works with neither the overlay nor the vfs storage driver in ${dir}: see \`podman info\``);
 }

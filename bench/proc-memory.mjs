@@ -7,12 +7,15 @@
 //      container it asks for sets it too, so daemonised helpers (setsid, double fork) are found
 //      by what they inherited, whoever their parent is now;
 //   2. closure: processes whose parent is in the set, new processes that are the parent of a member,
-//      and processes in a user or pid namespace that a member entered and the bench itself is not in.
-//      That adds what does not inherit the environment: podman's conmon (it gets an environment of
-//      its own) and the infra container under it, and podman's catatonit pause process that holds
-//      rootless podman's user namespace (it existed before the workload).
+//      and processes in a namespace (user, pid, net, ipc, uts) that a member entered and the bench
+//      is not in. That adds what does not inherit the environment: podman's conmon (it gets an
+//      environment of its own), a pod's infra container (it shares the pod's net, ipc and uts
+//      namespaces), and podman's catatonit pause process that holds rootless podman's user namespace
+//      (it existed before the workload).
 // Processes of other users' and other benches' pods never share the marker or the namespaces.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+
+const NAMESPACES = ['user', 'pid', 'net', 'ipc', 'uts'];
 
 const PAGE_KEYS = ['Rss', 'Pss'];
 
@@ -85,19 +88,22 @@ function rollup(pid) {
 export function leftRunning(before, marker) {
   const table = processTable();
   const self = process.pid;
-  const ownNs = new Set(['user', 'pid'].map((kind) => namespace(self, kind)));
-  const isOwnChild = (pid) => table.get(pid)?.ppid === self || pid === self;
+  const ownNs = new Set(NAMESPACES.map((kind) => namespace(self, kind)));
+  // The bench, its children still being waited on, and its ancestors (npm, the shell) are never counted.
+  const ancestors = new Set();
+  for (let pid = self; pid > 0 && table.has(pid) && !ancestors.has(pid); pid = table.get(pid).ppid) ancestors.add(pid);
+  const isOwnChild = (pid) => table.get(pid)?.ppid === self || ancestors.has(pid);
   const members = new Set();
   for (const [pid, p] of table) {
     if (before.has(key(pid, p)) || isOwnChild(pid) || p.state === 'Z') continue;
     if (readOr(`/proc/${pid}/environ`, '').split('\0').includes(marker)) members.add(pid);
   }
   // Step 2: grow the set until nothing is added (parents before children is not guaranteed by pid order).
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     const memberNs = new Set();
     for (const pid of members)
-      for (const kind of ['user', 'pid']) {
+      for (const kind of NAMESPACES) {
         const ns = namespace(pid, kind);
         if (ns && !ownNs.has(ns)) memberNs.add(ns);
       }
@@ -105,7 +111,7 @@ export function leftRunning(before, marker) {
       if (members.has(pid) || isOwnChild(pid) || p.state === 'Z') continue;
       const isNew = !before.has(key(pid, p));
       const parentOfMember = isNew && [...members].some((m) => table.get(m)?.ppid === pid);
-      const inNs = ['user', 'pid'].some((kind) => memberNs.has(namespace(pid, kind)));
+      const inNs = NAMESPACES.some((kind) => memberNs.has(namespace(pid, kind)));
       if (members.has(p.ppid) || parentOfMember || inNs) {
         members.add(pid);
         grew = true;

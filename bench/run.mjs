@@ -10,7 +10,8 @@
 // Only the command lines of the tools are used (run -d, delete, get -o json; podman kube play,
 // pod rm; runc run -d, delete), never their internal files, so the bench measures any supervisor design.
 //
-// Environment: BENCH_RUNS (default 3), BENCH_QUICK=1 (1 run, no warm-up, N/P = 1 and 5),
+// Environment: BENCH_RUNS (default 3), BENCH_RUNS_LARGE (runs at N or P >= 10, default 1),
+// BENCH_QUICK=1 (1 run, no warm-up, N/P = 1 and 5),
 // BENCH_ONLY=W1,W3 (workloads to run), BENCH_SIZES=1,5,10,20 (N and P), BENCH_JSON=FILE (raw results).
 import { spawn, execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
@@ -26,8 +27,16 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const podbox = join(root, 'bin', 'podbox');
 const quick = process.env.BENCH_QUICK === '1';
 const runs = Number(process.env.BENCH_RUNS || (quick ? 1 : 3));
+// A size of 10 or more starts that many containers per run: fewer runs keep the whole bench near 4 minutes.
+const largeRuns = Number(process.env.BENCH_RUNS_LARGE || 1);
+const runsFor = (size) => (size >= 10 ? largeRuns : runs);
 const sizes = (process.env.BENCH_SIZES || (quick ? '1,5' : '1,5,10,20')).split(',').map(Number);
 const only = new Set((process.env.BENCH_ONLY || 'W1,W2,W3,W4').toUpperCase().split(','));
+for (const w of only)
+  if (!['W1', 'W2', 'W3', 'W4'].includes(w))
+    throw new Error(`BENCH_ONLY=${process.env.BENCH_ONLY}: ${w} is not W1..W4`);
+if (!runs || !largeRuns || sizes.some((s) => !(s > 0)))
+  throw new Error('BENCH_RUNS and BENCH_SIZES take whole numbers above 0');
 const IMAGE = 'localhost/busybox:demo';
 // Every process the bench starts, and every container it asks for, carries this (see proc-memory.mjs).
 const marker = `BENCH_MARK=${randomBytes(8).toString('hex')}`;
@@ -35,6 +44,7 @@ const home = mkdtempSync(join(tmpdir(), 'podbox-bench-'));
 const env = { ...process.env, PODBOX_HOME: home, [marker.split('=')[0]]: marker.split('=')[1] };
 const rootless = process.getuid() !== 0;
 const runcRoot = join(home, 'runc');
+const benchStart = processSnapshot();
 
 /** Runs a command to its exit: {total, first} ms (first: when stdout first matched `until`). */
 function timed(cmd, args, { until, cmdEnv = env } = {}) {
@@ -173,7 +183,7 @@ function podmanTool(pm) {
   };
 }
 
-/** W3/W4 for one tool and size: medians of up, down and memory left running, over `runs` runs. */
+/** W3/W4 for one tool and size: medians of up, down and memory left running, over runsFor(n) runs. */
 async function scale(tool, shape, n, warm) {
   const one = async () => {
     const before = processSnapshot();
@@ -190,7 +200,7 @@ async function scale(tool, shape, n, warm) {
   };
   if (warm && !quick) await one();
   const xs = [];
-  for (let i = 0; i < runs; i++) xs.push(await one());
+  for (let i = 0; i < runsFor(n); i++) xs.push(await one());
   return {
     up: median(xs.map((x) => x.up)),
     down: median(xs.map((x) => x.down)),
@@ -222,7 +232,7 @@ const table = (head, rows) =>
 
 let pm;
 const tools = [];
-const results = { machine: {}, settings: { runs, sizes, quick, only: [...only] } };
+const results = { machine: {}, settings: { runs, largeRuns, sizes, quick, only: [...only] } };
 try {
   // Step 1: images and bundles.
   execFileSync('sh', [join(root, 'examples', 'busybox-image.sh'), IMAGE], { env, stdio: 'inherit' });
@@ -247,7 +257,9 @@ try {
     node: process.version,
     podbox: JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version,
     runc: runcVersion,
-    podman: pm ? `${pm.version} (${pm.rootless ? 'rootless' : 'rootful'}, storage ${pm.driver}, runc, network none)` : '-',
+    podman: pm
+      ? `${pm.version} (${pm.rootless ? 'rootless' : 'rootful'}, storage ${pm.driver}, runc, network none)`
+      : '-',
     user: rootless ? `rootless (uid ${process.getuid()})` : 'root',
   };
 
@@ -272,11 +284,9 @@ try {
         ? await series(
             async () =>
               (
-                await timed(
-                  'podman',
-                  [...pm.args, 'run', '--rm', '--network', 'none', IMAGE, 'echo', 'hello'],
-                  { cmdEnv: pm.env },
-                )
+                await timed('podman', [...pm.args, 'run', '--rm', '--network', 'none', IMAGE, 'echo', 'hello'], {
+                  cmdEnv: pm.env,
+                })
               ).total,
           )
         : undefined,
@@ -327,8 +337,9 @@ try {
 
   // Step 4: report.
   const m = results.machine;
+  const large = sizes.some((s) => s >= 10) ? ` (${largeRuns} at N, P >= 10)` : '';
   console.log(
-    `\n## podbox benchmark\n\nMedians of ${runs} run(s)${quick ? ' (BENCH_QUICK)' : ', after a warm-up run'}. ` +
+    `\n## podbox benchmark\n\nMedians of ${runs} run(s)${large}${quick ? ' (BENCH_QUICK)' : ', after a warm-up run'}. ` +
       `Machine: ${m.nproc} CPUs, Linux ${m.kernel}, node ${m.node}, ${m.runc}, podbox ${m.podbox}, ${m.user}.\n` +
       `podman: ${m.podman}.\n` +
       'floor: bare `runc run` of the same root filesystem (`runc spec' +
@@ -388,7 +399,17 @@ try {
     console.log(`### ${title}: up and down\n`);
     console.log(
       table(
-        [unit, 'up podbox', 'up floor', 'up podman', 'podbox/podman', 'down podbox', 'down floor', 'down podman', 'podbox/podman'],
+        [
+          unit,
+          'up podbox',
+          'up floor',
+          'up podman',
+          'podbox/podman',
+          'down podbox',
+          'down floor',
+          'down podman',
+          'podbox/podman',
+        ],
         rows,
       ) + '\n',
     );
@@ -411,7 +432,14 @@ try {
     console.log(`### ${title}: memory left running after up\n`);
     console.log(
       table(
-        [unit, 'podbox RSS / PSS (procs)', 'floor RSS / PSS (procs)', 'podman RSS / PSS (procs)', 'PSS per pod podbox / floor / podman', 'PSS podbox/podman'],
+        [
+          unit,
+          'podbox RSS / PSS (procs)',
+          'floor RSS / PSS (procs)',
+          'podman RSS / PSS (procs)',
+          'PSS per pod podbox / floor / podman',
+          'PSS podbox/podman',
+        ],
         memRows,
       ) + '\n',
     );
@@ -422,7 +450,9 @@ try {
             .map(([c, k]) => `${k} ${c}`)
             .join(', ')}`
         : undefined;
-    console.log(`Processes counted at ${unit}=${big}: ${['podbox', 'floor', 'podman'].map(who).filter(Boolean).join('; ')}.\n`);
+    console.log(
+      `Processes counted at ${unit}=${big}: ${['podbox', 'floor', 'podman'].map(who).filter(Boolean).join('; ')}.\n`,
+    );
   }
   console.log(
     'Up: until the start commands return (podbox `run -d`, podman `kube play --network none`, floor `runc run -d`; ' +
@@ -430,7 +460,9 @@ try {
       'for all pods; `podman pod rm -f -t 0 NAME...`; floor `runc delete --force` each, W4 all at once). ' +
       'Memory: RSS and PSS (/proc/PID/smaps_rollup) of every process the workload left running, found by ' +
       'its environment marker, its parent and its namespaces' +
-      (pm?.rootless ? "; podman's count includes its rootless pause process (catatonit) that holds its user namespace" : '') +
+      (pm?.rootless
+        ? "; podman's count includes its rootless pause process (catatonit) that holds its user namespace"
+        : '') +
       '.',
   );
   if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(results, null, 2) + '\n');
@@ -443,7 +475,8 @@ try {
     if (pm.rootless) quietly('podman', [...pm.args, 'unshare', 'rm', '-rf', join(home, 'podman')], { env: pm.env });
   }
   // Whatever the tools left (podman's rootless pause process; anything a failed delete left behind).
-  for (const p of leftRunning(new Set(), marker)) {
+  for (const p of leftRunning(benchStart, marker)) {
+    if (process.env.BENCH_DEBUG) console.error(`bench: killing what was left: ${p.pid} ${p.comm}`);
     try {
       process.kill(p.pid, 'SIGKILL');
     } catch {
