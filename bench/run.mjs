@@ -338,8 +338,9 @@ try {
   // Step 4: report.
   const m = results.machine;
   const large = sizes.some((s) => s >= 10) ? ` (${largeRuns} at N, P >= 10)` : '';
+  const warm = quick ? ' (BENCH_QUICK)' : ', after a warm-up run';
   console.log(
-    `\n## podbox benchmark\n\nMedians of ${runs} run(s)${large}${quick ? ' (BENCH_QUICK)' : ', after a warm-up run'}. ` +
+    `\n## podbox benchmark\n\nMedians of ${runs} run(s)${large}${warm}. ` +
       `Machine: ${m.nproc} CPUs, Linux ${m.kernel}, node ${m.node}, ${m.runc}, podbox ${m.podbox}, ${m.user}.\n` +
       `podman: ${m.podman}.\n` +
       'floor: bare `runc run` of the same root filesystem (`runc spec' +
