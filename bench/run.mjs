@@ -39,9 +39,10 @@ if (!runs || !largeRuns || sizes.some((s) => !(s > 0)))
   throw new Error('BENCH_RUNS and BENCH_SIZES take whole numbers above 0');
 const IMAGE = 'localhost/busybox:demo';
 // Every process the bench starts, and every container it asks for, carries this (see proc-memory.mjs).
-const marker = `BENCH_MARK=${randomBytes(8).toString('hex')}`;
+const MARK = { name: 'BENCH_MARK', value: randomBytes(8).toString('hex') };
+const marker = `${MARK.name}=${MARK.value}`;
 const home = mkdtempSync(join(tmpdir(), 'podbox-bench-'));
-const env = { ...process.env, PODBOX_HOME: home, [marker.split('=')[0]]: marker.split('=')[1] };
+const env = { ...process.env, PODBOX_HOME: home, [MARK.name]: MARK.value };
 const rootless = process.getuid() !== 0;
 const runcRoot = join(home, 'runc');
 const benchStart = processSnapshot();
@@ -98,7 +99,7 @@ function sleepPod(name, n) {
     name: `c${i}`,
     image: IMAGE,
     command: ['sleep', '3600'],
-    env: [{ name: marker.split('=')[0], value: marker.split('=')[1] }],
+    env: [MARK],
   }));
   const file = join(home, `${name}.yaml`);
   // JSON is YAML: both podbox and podman read it.
@@ -106,22 +107,25 @@ function sleepPod(name, n) {
   return file;
 }
 
+/** The pods of a W3 ("pod": one pod of n containers) or W4 ("pods": n one-container pods) run. */
+const podNames = (shape, n) => (shape === 'pod' ? [`w3-${n}`] : Array.from({ length: n }, (_, i) => `w4-${n}-${i}`));
+const containersPerPod = (shape, n) => (shape === 'pod' ? n : 1);
+
 /**
  * The three tools, each able to bring n long-running containers up and down:
  * shape "pod" (W3: one pod of n containers) or "pods" (W4: n one-container pods at once).
  * up/down return ms; cleanup never throws.
  */
 function podboxTool() {
-  const names = (shape, n) => (shape === 'pod' ? [`w3-${n}`] : Array.from({ length: n }, (_, i) => `w4-${n}-${i}`));
   return {
     name: 'podbox',
     up: (shape, n) =>
       timeAll(
-        names(shape, n).map((pod) => [podbox, ['run', '-d', sleepPod(pod, shape === 'pod' ? n : 1)]]),
+        podNames(shape, n).map((pod) => [podbox, ['run', '-d', sleepPod(pod, containersPerPod(shape, n))]]),
         true,
       ),
     // One `podbox delete a b c` for all pods: it deletes them concurrently.
-    down: (shape, n) => timeAll([[podbox, ['delete', '--grace-period', '0', ...names(shape, n)]]], false),
+    down: (shape, n) => timeAll([[podbox, ['delete', '--grace-period', '0', ...podNames(shape, n)]]], false),
     cleanup() {
       let pods = [];
       try {
@@ -160,22 +164,22 @@ function floorTool(bundle) {
 }
 
 function podmanTool(pm) {
-  const names = (shape, n) => (shape === 'pod' ? [`w3-${n}`] : Array.from({ length: n }, (_, i) => `w4-${n}-${i}`));
   const o = { cmdEnv: pm.env };
   return {
     name: 'podman',
     // `kube play` returns once the pod's containers are started (detached is its default).
     up: (shape, n) =>
       timeAll(
-        names(shape, n).map((pod) => [
+        podNames(shape, n).map((pod) => [
           'podman',
-          [...pm.args, 'kube', 'play', '--network', 'none', sleepPod(pod, shape === 'pod' ? n : 1)],
+          [...pm.args, 'kube', 'play', '--network', 'none', sleepPod(pod, containersPerPod(shape, n))],
           o,
         ]),
         true,
       ),
     // -t 0: no grace period, as podbox's --grace-period 0 (busybox sleep as pid 1 ignores SIGTERM).
-    down: (shape, n) => timeAll([['podman', [...pm.args, 'pod', 'rm', '-f', '-t', '0', ...names(shape, n)], o]], false),
+    down: (shape, n) =>
+      timeAll([['podman', [...pm.args, 'pod', 'rm', '-f', '-t', '0', ...podNames(shape, n)], o]], false),
     cleanup() {
       quietly('podman', [...pm.args, 'pod', 'rm', '-a', '-f', '-t', '0'], { env: pm.env });
       quietly('podman', [...pm.args, 'rm', '-a', '-f', '-t', '0'], { env: pm.env });
@@ -451,6 +455,8 @@ try {
             .map(([c, k]) => `${k} ${c}`)
             .join(', ')}`
         : undefined;
+    const unreadable = ['podbox', 'floor', 'podman'].filter((t) => sizes.some((s) => get(t, s)?.unreadable));
+    if (unreadable.length) console.log(`Warning: some smaps_rollup were not readable (${unreadable.join(', ')}).\n`);
     console.log(
       `Processes counted at ${unit}=${big}: ${['podbox', 'floor', 'podman'].map(who).filter(Boolean).join('; ')}.\n`,
     );
