@@ -263,7 +263,7 @@ try {
     runc: runcVersion,
     podman: pm
       ? `${pm.version} (${pm.rootless ? 'rootless' : 'rootful'}, storage ${pm.driver}, runc, network none)`
-      : '-',
+      : 'not on PATH, not measured',
     user: rootless ? `rootless (uid ${process.getuid()})` : 'root',
   };
 
@@ -379,10 +379,12 @@ try {
       ]);
     }
     console.log(table(['workload', 'podbox', 'floor', 'podman', 'podbox/floor'], rows) + '\n');
-    console.log(
-      'W2 floor: three bare containers (`echo`) one after the other. podman: `run --rm` (W1); ' +
-        '`kube play` + `wait` for both app containers (W2; removal not timed).\n',
-    );
+    const notes = [
+      W.W1 && 'W1 podman: `run --rm --network none`.',
+      W.W2 && 'W2 floor: three bare containers (`echo`) one after the other.',
+      W.W2 && 'W2 podman: `kube play --network none` + `wait` for both app containers (removal not timed).',
+    ];
+    console.log(notes.filter(Boolean).join(' ') + '\n');
   }
   for (const [w, title, unit] of [
     ['W3', 'W3: one pod of N `sleep 3600` containers', 'N'],
@@ -461,17 +463,18 @@ try {
       `Processes counted at ${unit}=${big}: ${['podbox', 'floor', 'podman'].map(who).filter(Boolean).join('; ')}.\n`,
     );
   }
-  console.log(
-    'Up: until the start commands return (podbox `run -d`, podman `kube play --network none`, floor `runc run -d`; ' +
-      'W4 starts all P at once). Down: until the delete returns (one `podbox delete --grace-period 0 NAME...` ' +
-      'for all pods; `podman pod rm -f -t 0 NAME...`; floor `runc delete --force` each, W4 all at once). ' +
-      'Memory: RSS and PSS (/proc/PID/smaps_rollup) of every process the workload left running, found by ' +
-      'its environment marker, its parent and its namespaces' +
-      (pm?.rootless
-        ? "; podman's count includes its rootless pause process (catatonit) that holds its user namespace"
-        : '') +
-      '.',
-  );
+  if (W.W3 || W.W4)
+    console.log(
+      'Up: until the start commands return (podbox `run -d`, podman `kube play --network none`, floor `runc run -d`; ' +
+        'W4 starts all P at once). Down: until the delete returns (one `podbox delete --grace-period 0 NAME...` ' +
+        'for all pods; `podman pod rm -f -t 0 NAME...`; floor `runc delete --force` each, W4 all at once). ' +
+        'Memory: RSS and PSS (/proc/PID/smaps_rollup) of every process the workload left running, found by ' +
+        'its environment marker, its parent and its namespaces' +
+        (pm?.rootless
+          ? "; podman's count includes its rootless pause process (catatonit) that holds its user namespace"
+          : '') +
+        '.',
+    );
   if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(results, null, 2) + '\n');
 } finally {
   // Step 5: clean-up, also after a failure.
