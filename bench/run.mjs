@@ -467,12 +467,12 @@ try {
     console.log(
       'Up: until the start commands return (podbox `run -d`, podman `kube play --network none`, floor `runc run -d`; ' +
         'W4 starts all P at once). Down: until the delete returns (one `podbox delete --grace-period 0 NAME...` ' +
-        'for all pods; `podman pod rm -f -t 0 NAME...`; floor `runc delete --force` each, W4 all at once). ' +
+        'for all pods; `podman pod rm -f -t 0 NAME...`; floor `runc delete --force` each, W4 all at once); ' +
+        'no grace period anywhere, as busybox `sleep` as a pid 1 ignores SIGTERM and would wait out 30 s. ' +
         'Memory: RSS and PSS (/proc/PID/smaps_rollup) of every process the workload left running, found by ' +
         'its environment marker, its parent and its namespaces' +
-        (pm?.rootless
-          ? "; podman's count includes its rootless pause process (catatonit) that holds its user namespace"
-          : '') +
+        (pm ? "; podman's count includes each pod's infra container (catatonit) and every conmon" : '') +
+        (pm?.rootless ? ', and its rootless pause process (catatonit) that holds its user namespace' : '') +
         '.',
     );
   if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(results, null, 2) + '\n');
