@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { PodDir } from '../pod/dir.js';
 import type { Container, Pod, Probe, Volume } from '../api/types.js';
 import type { ContainerState, ContainerStatus, PodEvent, PodStatus } from '../api/status.js';
+import { superviseOrphans } from '../lifecycle/supervisor-client.js';
 import { view, collectGarbage, statusOf, type PodView } from '../pod/view.js';
 import { NODE_NAME } from '../api/node.js';
 import { humanDuration } from '../kubectl/duration.js';
@@ -23,7 +24,7 @@ export function registerDescribe(program: Command): void {
     .description('show a pod, its containers and its events, as kubectl describe pod does')
     .argument('<pod>')
     .action(async (name: string) => {
-      await collectGarbage();
+      await superviseOrphans(await collectGarbage());
       process.stdout.write(describePod(describeInput(view(PodDir.open(name))), Date.now()));
     });
 }

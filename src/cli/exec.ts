@@ -23,8 +23,8 @@ export function registerExec(program: Command): void {
       const v = view(PodDir.open(pod));
       const name = chosenContainer(v.record.pod, o.container).name;
       const c = v.state?.runtime.containers[name];
-      const pausePid = v.state?.runtime.pausePid;
-      if (!v.alive || !pausePid || !c?.runcPid) {
+      const pausePid = v.state?.runtime.pause?.pid;
+      if (!v.alive || !pausePid || c?.pid === undefined) {
         throw new PodboxError(
           'ContainerNotFound',
           `container "${name}" of pod "${pod}" is not running`,

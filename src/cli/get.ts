@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { PodDir } from '../pod/dir.js';
 import type { PodStatus, ContainerStatus } from '../api/status.js';
+import { superviseOrphans } from '../lifecycle/supervisor-client.js';
 import { view, collectGarbage, statusOf, podObject, isTerminating } from '../pod/view.js';
 import { NODE_NAME } from '../api/node.js';
 import { humanDuration } from '../kubectl/duration.js';
@@ -18,7 +19,7 @@ export function registerGet(program: Command): void {
     .argument('[pod]')
     .option('-o, --output <format>', 'wide | json | yaml | name')
     .action(async (name: string | undefined, o: { output?: string }) => {
-      await collectGarbage();
+      await superviseOrphans(await collectGarbage());
       const format = o.output ?? '';
       if (!['', 'wide', 'json', 'yaml', 'name'].includes(format)) {
         throw new PodboxError(

@@ -1,4 +1,3 @@
-import { childOf } from '../host/proc.js';
 import type { Command } from 'commander';
 import { PodDir } from '../pod/dir.js';
 import { namespaceInodes, NAMESPACE_KINDS } from '../sandbox/sandbox.js';
@@ -47,7 +46,7 @@ export function inspectPod(name: string): {
   shared: Record<string, boolean>;
 } {
   const v = view(PodDir.open(name));
-  const pausePid = v.state?.runtime.pausePid;
+  const pausePid = v.state?.runtime.pause?.pid;
   if (!v.alive || !pausePid || v.state?.runtime.finished) {
     throw new PodboxError(
       'PodNotFound',
@@ -58,8 +57,7 @@ export function inspectPod(name: string): {
   const pause: ProcessView = { name: 'pause', pid: pausePid, namespaces: namespaceInodes(pausePid) };
   const containers: ProcessView[] = [];
   for (const [cname, c] of Object.entries(v.state!.runtime.containers)) {
-    if (!c.runcPid) continue;
-    const pid = childOf(c.runcPid); // the container's first process
+    const pid = c.hostPid; // the container's first process
     if (pid) containers.push({ name: cname, pid, namespaces: namespaceInodes(pid) });
   }
   const shared: Record<string, boolean> = {};

@@ -67,7 +67,7 @@ export function registerLogs(program: Command): void {
             ? () => {
                 const v = view(dir);
                 const c = v.state?.runtime.containers[name];
-                return v.alive && c?.instance === instance && c.runcPid !== undefined;
+                return v.alive && c?.instance === instance && c.pid !== undefined;
               }
             : undefined;
         await readContainerLog(file, emit, { tail, running, idle: () => out.flush() });

@@ -3,19 +3,18 @@ import { parseManifest } from '../api/manifest.js';
 import { allContainers } from '../api/containers.js';
 import type { Manifest } from '../api/types.js';
 import { resolveImages } from '../image/resolve.js';
-import { collectGarbage } from '../pod/view.js';
 import { deletePod } from '../pod/delete.js';
-import { startDetached, superviseDetached } from '../pod/launch.js';
-import { launchRequest } from '../pod/dir.js';
+import { startDetached, runForeground } from '../pod/launch.js';
+import { launchRequest, thisProcess } from '../pod/dir.js';
 import { readManifestFile } from '../api/manifest-file.js';
-import { supervise } from '../lifecycle/supervisor.js';
+import { POD_SETTINGS } from '../lifecycle/pod-settings.js';
 import type { LogStream } from '../logs/cri-log.js';
 import { containerLogPolicy } from '../logs/log-file.js';
 
 /**
- * `podbox run FILE [-d] [--keep] [--replace]` (docs/cli.md). The pod's life is pod/launch.ts's.
- * The foreground run is the pod's supervisor; -d starts the supervisor in the background
- * (`podbox __supervise NAME`, in its own session) and returns once the pod is created.
+ * `podbox run FILE [-d] [--keep] [--replace]` (docs/cli.md). The pod's life is pod/launch.ts's:
+ * the user's supervisor (lifecycle/user-supervisor.ts, `podbox __supervisor`, started on demand)
+ * supervises it; a foreground run follows it to its end, -d returns once it is created.
  */
 export function registerRun(program: Command): void {
   program
@@ -30,10 +29,11 @@ export function registerRun(program: Command): void {
     });
 
   program
-    .command('__supervise', { hidden: true })
-    .argument('<parent-pid>')
-    .action(async (parent: string) => {
-      process.exitCode = await superviseDetached(Number(parent));
+    .command('__supervisor', { hidden: true })
+    .description("the user's supervisor, started on demand by podbox commands")
+    .action(async () => {
+      const { runUserSupervisor } = await import('../lifecycle/user-supervisor.js');
+      process.exitCode = await runUserSupervisor();
     });
 }
 
@@ -42,10 +42,18 @@ async function run(file: string, opts: { detach?: boolean; keep?: boolean; repla
   const images = resolveImages(manifest);
   // A bad PODBOX_CONTAINER_LOG_MAX_* is refused now, not at each container start.
   containerLogPolicy();
-  await collectGarbage();
   if (opts.replace) await deletePod(manifest.pod.metadata.name, { missingOk: true });
   const request = launchRequest(manifest, images, !opts.detach && !opts.keep);
-  if (!opts.detach) return supervise({ request, images, echo: echoer(manifest) });
+  request.settings = Object.fromEntries(POD_SETTINGS.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
+  if (!opts.detach) {
+    request.foreground = thisProcess();
+    return runForeground(request, {
+      echo: echoer(manifest),
+      fail: (line) =>
+        process.stderr.write(`podbox: ${line}
+`),
+    });
+  }
   const error = await startDetached(request);
   if (error) {
     process.stderr.write(`podbox: ${error}\n`);

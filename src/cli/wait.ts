@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { PodDir } from '../pod/dir.js';
 import { pollUntil } from '../host/poll.js';
+import { superviseOrphans } from '../lifecycle/supervisor-client.js';
 import { view, collectGarbage, podObject } from '../pod/view.js';
 import { parseGoDuration } from '../kubectl/duration.js';
 import {
@@ -46,7 +47,7 @@ export function registerWait(program: Command): void {
         );
       }
       const name = pod.replace(/^pods?\//, '');
-      await collectGarbage();
+      await superviseOrphans(await collectGarbage());
       await waitPod(name, conditions, parseTimeout(o.timeout), (line) => process.stdout.write(`${line}\n`));
     });
 }

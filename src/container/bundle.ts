@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync, existsSync, readFileSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { mountInPod, overlayMount, writableBind } from '../sandbox/sandbox.js';
-import { removeTrees } from '../sandbox/userns.js';
+import { removeTreesInPod } from '../sandbox/userns.js';
 import { PodboxError } from '../errors.js';
 import type { ContainerConfigReason } from '../lifecycle/pod-machine.js';
 
@@ -41,7 +41,7 @@ export async function mountRootfs(pausePid: number, podDir: string, container: s
     // to any pod uid, so they are removed from inside the pod's user namespace (where, too, a
     // symlink planted in layer/ can lead nowhere but the pod's own root).
     mountInPod(pausePid, `container "${container}": unmount previous root filesystem`, [], [p.rootfs]);
-    await removeTrees([p.upper, p.work], { inPod: pausePid });
+    await removeTreesInPod(pausePid, [p.upper, p.work]);
   }
   // layer/ is a mount point in the pod (it cannot be swapped), and mkdir never follows a symlink
   // in the last component: these create nothing outside the pod directory.

@@ -60,10 +60,15 @@ export class Runc {
   }
 
   /**
-   * `runc run` in the foreground: returns the host pid of runc, whose exit is the container's.
-   * runc's own messages go to a log file, not into the container's stderr.
+   * `runc run --detach`: runc creates and starts the container and exits; the container's first
+   * process is then re-parented to pause (PID 1 of the pod's PID namespace), whose exit records
+   * give its exit status (sandbox/exit-records.ts). No process per container waits for it: podman
+   * keeps a conmon per container and containerd a shim; here pause is the pod's only monitor.
+   * Its stdout and stderr are passed through to the container (runc's "pass-through" I/O).
+   * Returns the host pid of runc; once it exits 0, the pid file holds the container's pid (in the
+   * pod's PID namespace). runc's own messages go to a log file, not into the container's stderr.
    */
-  run(id: string, bundle: string, stdout: number, stderr: number): number {
+  runDetached(id: string, bundle: string, stdout: number, stderr: number): number {
     const argv = [
       runcPath(),
       '--root',
@@ -73,11 +78,29 @@ export class Runc {
       '--log-format',
       'json',
       'run',
+      '--detach',
+      '--pid-file',
+      this.pidFile(id),
       '--bundle',
       bundle,
       id,
     ];
     return spawnInPod(this.pausePid, argv, { stdio: [devNullFd(), stdout, stderr], cwd: bundle });
+  }
+
+  /** Where runDetached's runc writes the container's pid (beside its log, which only the pod's runc writes). */
+  pidFile(id: string): string {
+    return `${this.stateDir}-logs/${id}.pid`;
+  }
+
+  /** The pid runc wrote for container `id` (in the pod's PID namespace), read without following links. */
+  readPid(id: string): number | undefined {
+    try {
+      const pid = Number(readLogNoFollow(this.pidFile(id)).trim());
+      return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   logFile(id: string): string {

@@ -6,7 +6,9 @@ import type { StoredImage } from '../image/store.js';
 import type { PodFiles } from '../sandbox/pod-files.js';
 import { podHostname } from '../sandbox/pod-files.js';
 import type { PreparedVolume } from '../volume/volumes.js';
-import { withPipes } from '../host/pipes.js';
+import { closeSync } from 'node:fs';
+import { waitForExit } from '../sandbox/sandbox.js';
+import { openContainerOutput, openOutputForReading, removeContainerOutput } from './output.js';
 import { LogSink, type LogStream } from '../logs/cri-log.js';
 import { mountRootfs, writeConfig, readImageFile, ContainerConfigError } from './bundle.js';
 import { ociConfig, type MountSource } from './oci-config.js';
@@ -22,10 +24,11 @@ import { containerId, type Runc } from './runc.js';
  *  2. decide the user it runs as (container/user.ts: runAsUser, runAsNonRoot, fsGroup...)
  *  3. map its volumeMounts to the pod's volumes
  *  4. build its env and write config.json (container/oci-config.ts)
- *  5. `runc run` it inside the pod, its stdout and stderr into its log (logs/cri-log.ts)
+ *  5. `runc run --detach` it inside the pod, its stdout and stderr through FIFOs (container/output.ts)
+ *     into its log (logs/cri-log.ts)
  * A container that cannot be made throws a ContainerConfigError (CreateContainerConfigError,
- * CreateContainerError); another failure before runc runs throws a PodboxError; a failure of runc
- * itself shows as runc's exit.
+ * CreateContainerError); another failure before runc runs throws a PodboxError; runc failing to
+ * start it throws a RuncStartError (the kubelet's StartError).
  */
 export interface PodContext {
   manifest: Manifest;
@@ -38,8 +41,8 @@ export interface PodContext {
 }
 
 export interface StartedContainer {
-  /** host pid of `runc run`, whose exit is the container's */
-  runcPid: number;
+  /** the container's first process in the pod's PID namespace (as pause's exit records name it) */
+  pid: number;
   sink: LogSink;
 }
 
@@ -95,12 +98,52 @@ export async function startContainer(
     }),
   );
 
-  // Step 5: runc run, output into the log.
-  const { value: runcPid, readEnds } = withPipes(2, ([outW, errW]) =>
-    pod.runc.run(containerId(name, instance), bundle.dir, outW!, errW!),
-  );
+  // Step 5: runc run --detach, output into the log.
+  const id = containerId(name, instance);
+  const out = openContainerOutput(pod.podDir, id);
+  const sink = attachOutput(pod.podDir, id, log);
+  let exit: { code: number | null; signal: number | null };
+  try {
+    exit = await waitForExit(pod.runc.runDetached(id, bundle.dir, out.stdout, out.stderr));
+  } finally {
+    closeSync(out.stdout);
+    closeSync(out.stderr);
+  }
+  const pid = exit.code === 0 ? pod.runc.readPid(id) : undefined;
+  if (pid === undefined) {
+    await sink.closed();
+    removeContainerOutput(pod.podDir, id);
+    throw new RuncStartError(
+      name,
+      pod.runc.startError(id) ?? `runc run exited with ${exit.code ?? `signal ${exit.signal}`}`,
+    );
+  }
+  return { pid, sink };
+}
+
+/** runc could not start the container: the kubelet's StartError (exit code 128). */
+export class RuncStartError extends Error {
+  constructor(
+    readonly container: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The reader of a container instance's output FIFOs into its log: made before the container runs
+ * and again by a supervisor that adopts a running pod.
+ */
+export function attachOutput(
+  podDir: string,
+  id: string,
+  log: { file: string; echo?: (stream: LogStream, text: string) => void; onLost?: (lines: number, e: Error) => void },
+): LogSink {
   const sink = new LogSink(log.file, log.echo, { onLost: log.onLost });
-  sink.attach('stdout', readEnds[0]!);
-  sink.attach('stderr', readEnds[1]!);
-  return { runcPid, sink };
+  for (const stream of ['stdout', 'stderr'] as const) {
+    const fd = openOutputForReading(podDir, id, stream);
+    if (fd !== undefined) sink.attach(stream, fd);
+  }
+  return sink;
 }

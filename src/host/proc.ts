@@ -55,3 +55,25 @@ export function childOf(pid: number): number | undefined {
   }
   return undefined;
 }
+
+/**
+ * The host pid of the child of `parent` whose pid in its PID namespace is `nsPid` (the `NSpid:`
+ * line of /proc/PID/status lists a process's pid in each nested PID namespace, outermost first).
+ */
+export function hostPidOfChild(parent: number, nsPid: number): number | undefined {
+  let children: string[];
+  try {
+    children = readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8').trim().split(/\s+/);
+  } catch {
+    return undefined;
+  }
+  for (const c of children) {
+    try {
+      const line = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${c}/status`, 'utf8'))?.[1];
+      if (line?.split(/\s+/).map(Number)[1] === nsPid) return Number(c);
+    } catch {
+      /* gone */
+    }
+  }
+  return undefined;
+}

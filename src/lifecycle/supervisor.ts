@@ -1,3 +1,4 @@
+import { closeSync, openSync, watch } from 'node:fs';
 import type { Manifest } from '../api/types.js';
 import { containerNamed } from '../api/containers.js';
 import { POD_IP } from '../api/node.js';
@@ -5,144 +6,211 @@ import type { HandlerTarget } from '../probe/types.js';
 import { pollUntil } from '../host/poll.js';
 import type { StoredImage } from '../image/store.js';
 import { PodMachine, PROBE_FIELD, podRef, type Action } from './pod-machine.js';
+import type { MachineSnapshot } from './machine-snapshot.js';
 import { backoffPolicy, systemClock } from './timing.js';
-import { createSandbox, mountInPod, tmpfsMount, type Sandbox } from '../sandbox/sandbox.js';
+import { createSandbox, mountInPod, tmpfsMount } from '../sandbox/sandbox.js';
 import { native } from '../sandbox/native.js';
-import { removeTrees } from '../sandbox/userns.js';
+import { removeTrees, removeTreesAfterPod } from '../sandbox/userns.js';
+import { readExitRecordsFrom, type ExitRecord } from '../sandbox/exit-records.js';
 import { writePodFiles, podHostname } from '../sandbox/pod-files.js';
 import { prepareVolumes } from '../volume/volumes.js';
 import { Runc, containerId } from '../container/runc.js';
-import { startContainer, type PodContext } from '../container/start.js';
+import { startContainer, attachOutput, type PodContext } from '../container/start.js';
+import { removeContainerOutput, OUTPUT_DIR } from '../container/output.js';
 import { ContainerConfigError } from '../container/bundle.js';
 import { readTerminationMessage } from '../container/termination-message.js';
-import { statusImageID } from '../image/resolve.js';
+import { statusImageID, imagesById } from '../image/resolve.js';
 import type { LogSink, LogStream } from '../logs/cri-log.js';
-import { PodDir, recordOf, manifestOf, type LaunchRequest, type RuntimeInfo } from '../pod/dir.js';
-import { alive, childOf } from '../host/proc.js';
+import { containerLogPolicy } from '../logs/log-file.js';
+import {
+  PodDir,
+  recordOf,
+  manifestOf,
+  isAlive,
+  type LaunchRequest,
+  type PodRecord,
+  type RuntimeInfo,
+} from '../pod/dir.js';
+import { alive, hostPidOfChild, processStartTime } from '../host/proc.js';
 import { PodboxError } from '../errors.js';
 
 /**
- * The supervisor of one pod: it performs what the pod's state machine decides, against the
- * kernel and runc, and feeds back what happened. A foreground `podbox run` is the supervisor;
- * `podbox run -d` starts one in the background. When it dies, the pod dies with it (pause has
- * PR_SET_PDEATHSIG, and everything of the pod is in pause's PID namespace).
- */
-export interface SuperviseOptions {
-  /** the pod, its objects and options, as `podbox run` read them */
-  request: LaunchRequest;
-  /** container name → its image, resolved before the sandbox is made */
-  images: Map<string, StoredImage>;
-  /** `podbox run -d`'s pid, when it launched this supervisor: its launch log becomes supervisor.log */
-  launchedBy?: number;
-  /** foreground: print each line of each container */
-  echo?: (container: string, stream: LogStream, text: string) => void;
-  /** called once the pod is created and its first containers are started (or it failed to) */
-  onCreated?: (error?: PodboxError) => void;
-}
-
-/**
+ * The supervisor of one pod: it performs what the pod's state machine decides, against the kernel
+ * and runc, and feeds back what happened. The user's supervisor process (user-supervisor.ts) holds
+ * one of these per pod. Pods outlive it: everything a successor needs to adopt a pod is in the
+ * pod's directory (the machine's snapshot, pause's pid, each container's pid, how far pause's exit
+ * records were read), and the containers' output waits in FIFOs meanwhile (container/output.ts).
+ *
  * One pod, start to end (as kubelet's SyncPod, but for the pod's whole life):
- *  0. with the signal handlers in place, claim the pod's name: its directory and record, naming
- *     this process as its supervisor, before any process of the pod exists (pod/dir.ts create)
- *  1. create the sandbox (pause + namespaces), the pod's files and volumes; a signal that comes
+ *  0. claim the pod's name: its directory and record, before any process of the pod exists
+ *     (pod/dir.ts create)
+ *  1. create the sandbox (pause + namespaces), the pod's files and volumes; a deletion asked for
  *     meanwhile is acted on once the sandbox exists (or its creation failed)
  *  2. loop: perform machine.actions() (start, probe, hook, kill, teardown), then sleep until
- *     machine.wakeAt() or an event (a container exits, a probe answers, a signal)
- *  3. on SIGTERM/SIGINT (`podbox delete`, Ctrl-C), or when the pod's directory disappears (its
- *     runtime dir removed at logout): machine.deleteRequested(grace); when pause dies:
- *     machine.sandboxDied()
+ *     machine.wakeAt() or an event (pause records an exit, a probe answers, a deletion is asked for)
+ *  3. deletion (`podbox delete`, Ctrl-C of a foreground run, that run gone, or the pod's directory
+ *     removed): machine.deleteRequested(grace); pause dies: machine.sandboxDied()
  *  4. on the machine's `teardown`: stop pause (the kernel kills the rest), flush the logs, write
  *     the final state, remove what only a running pod needs
- * Returns the exit status `podbox run` reports.
+ * `adopt` enters at step 2 with a pod another supervisor made.
  */
-export async function supervise(o: SuperviseOptions): Promise<number> {
-  return new Supervisor(o).run();
+export interface PodListener {
+  /** a line of a container's output (a foreground run prints it) */
+  echo(container: string, stream: LogStream, text: string): void;
 }
 
-class Supervisor {
+export class PodSupervisor {
+  readonly name: string;
   private readonly machine: PodMachine;
   private readonly manifest: Manifest;
-  private readonly runtime: RuntimeInfo = { containers: {}, finished: false };
+  private readonly images: Map<string, StoredImage>;
+  private readonly runtime: RuntimeInfo;
   private dir?: PodDir;
   private pod!: PodContext;
-  /** a signal that came before the sandbox existed, acted on once it does */
-  private pendingSignal?: NodeJS.Signals;
-  private dirWatch?: NodeJS.Timeout;
+  private exitsFile?: string;
+  /** the exits file, open: still readable after the pod's directory is removed */
+  private exitsFd?: number;
+  /** exit records of pids not (yet) known as a container's: a container may exit before runc's pid file is read */
+  private readonly unclaimedExits = new Map<number, ExitRecord>();
+  /** a deletion asked for before the sandbox existed, acted on once it does */
+  private pendingDelete?: { grace?: number };
+  private ticker?: NodeJS.Timeout;
+  private exitsWatch?: { close(): void };
   /** a save that failed (disk full) is tried again */
   private saveRetry?: NodeJS.Timeout;
-  private sandbox?: Sandbox;
-  private signalExit?: number;
   private tearingDown = false;
   private wakeTimer?: NodeJS.Timeout;
   private chain = Promise.resolve();
-  private readonly done: Promise<void>;
-  private resolveDone!: () => void;
-  /** every log sink still draining, and the current one of each container (for hook output) */
+  /** resolves with the pod's exit status once it is torn down */
+  readonly done: Promise<number>;
+  private resolveDone!: (code: number) => void;
   private readonly draining = new Set<Promise<void>>();
   private readonly sinks = new Map<string, LogSink>();
-  /** runc ids known to be running: `runc run` returns before the process exists, and an exec needs it */
+  /** runc ids known to be running: an exec needs the process to exist */
   private readonly knownRunning = new Set<string>();
-  /** the config errors a foreground run has printed, each once */
   private readonly configErrorsSaid = new Set<string>();
+  private readonly listeners = new Set<PodListener>();
+  /** output of a foreground pod while no run follows it (see echo) */
+  private unheard?: [string, LogStream, string][];
 
-  constructor(private readonly o: SuperviseOptions) {
-    this.manifest = manifestOf(o.request);
-    this.machine = new PodMachine(this.manifest.pod, systemClock, backoffPolicy());
-    this.done = new Promise<void>((r) => (this.resolveDone = r));
+  private constructor(
+    private readonly record: LaunchRequest | PodRecord,
+    runtime?: RuntimeInfo,
+  ) {
+    this.manifest = manifestOf(record);
+    this.name = this.manifest.pod.metadata.name;
+    this.images = imagesById(record.images);
+    const settings = { ...process.env, ...(record.settings ?? {}) };
+    this.runtime = runtime ?? { containers: {}, finished: false };
+    this.machine = runtime?.machine
+      ? PodMachine.restore(this.manifest.pod, systemClock, backoffPolicy(settings), runtime.machine as MachineSnapshot)
+      : new PodMachine(this.manifest.pod, systemClock, backoffPolicy(settings));
+    this.logSettings = settings;
+    this.done = new Promise<number>((r) => (this.resolveDone = r));
   }
 
-  async run(): Promise<number> {
-    const onSignal = (sig: NodeJS.Signals) => this.onSignal(sig);
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    try {
-      return await this.live();
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
+  private readonly logSettings: NodeJS.ProcessEnv;
+
+  /**
+   * Steps 0 and 1: a new pod. `created` resolves once it is created and its first containers are
+   * started, or rejects with why it could not be (then nothing of it is left).
+   */
+  static create(request: LaunchRequest, listener?: PodListener): { pod: PodSupervisor; created: Promise<void> } {
+    const s = new PodSupervisor(request);
+    if (listener) s.listeners.add(listener);
+    return { pod: s, created: s.createPod() };
   }
 
-  private async live(): Promise<number> {
-    const name = this.manifest.pod.metadata.name;
-    // Step 0: the name.
+  /**
+   * A pod another supervisor made (it crashed, or was upgraded): its containers kept running; this
+   * one picks up where the machine's snapshot left off. Undefined when the pod needs no supervisor.
+   */
+  static adopt(dir: PodDir): PodSupervisor | undefined {
+    const record = dir.record();
+    const state = dir.state();
+    if (!state?.runtime.created || state.runtime.finished || !state.runtime.machine) return undefined;
+    const s = new PodSupervisor(record, state.runtime);
+    s.resume(dir);
+    return s;
+  }
+
+  attach(l: PodListener): void {
+    this.listeners.add(l);
+    const missed = this.unheard;
+    this.unheard = undefined;
+    for (const [container, stream, text] of missed ?? []) l.echo(container, stream, text);
+  }
+
+  detach(l: PodListener): void {
+    this.listeners.delete(l);
+  }
+
+  get isForeground(): boolean {
+    return this.record.removeWhenDone;
+  }
+
+  /** The foreground run that follows this pod, if any. */
+  get foreground(): PodRecord['foreground'] {
+    return this.record.foreground;
+  }
+
+  private echo(container: string, stream: LogStream, text: string): void {
+    for (const l of this.listeners) l.echo(container, stream, text);
+    // A foreground run between two supervisors (this one adopted the pod) follows it again soon:
+    // what it would have missed waits for it (bounded: the log has it all anyway).
+    if (this.listeners.size === 0 && this.isForeground && (this.unheard ??= []).length < 10_000)
+      this.unheard.push([container, stream, text]);
+  }
+
+  private async createPod(): Promise<void> {
     try {
-      this.dir = PodDir.create(recordOf(this.o.request));
+      this.dir = PodDir.create(recordOf(this.record));
     } catch (e) {
-      if (e instanceof PodboxError) this.o.onCreated?.(e);
+      this.tearingDown = true;
+      this.resolveDone(1);
       throw e;
     }
-    if (this.o.launchedBy !== undefined) this.dir.adoptLaunchLog(this.o.launchedBy);
-    // Step 1: the sandbox.
     try {
-      if (this.pendingSignal)
-        throw new PodboxError('SandboxFailed', `pod "${name}" was deleted while it was being created`);
+      if (this.pendingDelete)
+        throw new PodboxError('SandboxFailed', `pod "${this.name}" was deleted while it was being created`);
       await this.createSandbox(this.dir);
     } catch (e) {
       await this.teardown();
-      const err =
-        e instanceof PodboxError
-          ? e
-          : new PodboxError('SandboxFailed', `pod "${name}": ${(e as Error).message}`, 'run `podbox doctor`');
-      this.o.onCreated?.(err);
-      if (this.signalExit !== undefined) return this.signalExit;
-      throw err;
+      throw e instanceof PodboxError
+        ? e
+        : new PodboxError('SandboxFailed', `pod "${this.name}": ${(e as Error).message}`, 'run `podbox doctor`');
     }
     this.runtime.created = true;
-    this.watchDir(this.dir);
-    if (this.pendingSignal) this.onSignal(this.pendingSignal);
-    // Step 2: the loop, until step 4 resolves `done`.
+    this.startTicker();
+    const pending = this.pendingDelete as { grace?: number } | undefined;
+    if (pending) this.deleteRequested(pending.grace);
     this.kick();
     await this.chain;
-    this.o.onCreated?.();
-    await this.done;
-    return this.signalExit ?? this.machine.exitCode();
+  }
+
+  /** Step 3: deletion asked for, with `podbox delete`'s grace period if it gave one. */
+  deleteRequested(grace?: number): void {
+    if (this.tearingDown) return;
+    if (!this.runtime.created) {
+      this.pendingDelete = { grace };
+      return;
+    }
+    const g = grace ?? this.manifest.pod.spec.terminationGracePeriodSeconds;
+    // Kept for `get` (Terminating) and for a successor that adopts a pod being deleted.
+    try {
+      this.dir?.requestDelete(grace);
+    } catch {
+      /* the directory is gone: deleted anyway */
+    }
+    this.machine.deleteRequested(g);
+    this.kick();
   }
 
   private save(): void {
     // Only into our own directory: after a logout another pod may have the same path.
     if (!this.dir?.stillOurs()) return;
     try {
+      this.runtime.machine = this.machine.snapshot();
       this.dir.writeState({ status: this.machine.status(), runtime: this.runtime });
       this.dir.writeEvents(this.machine.eventLog());
     } catch {
@@ -159,52 +227,122 @@ class Supervisor {
   }
 
   /**
-   * Step 3's other cause: the pod's directory removed under it (its runtime dir removed at logout,
-   * or by hand). The pod is deleted with its own grace period: nobody could see or delete it else.
+   * Once a second: exit records the watch may have missed, and the pod's directory removed under it
+   * (its runtime dir removed at logout, or by hand): the pod is then deleted with its own grace
+   * period, since nobody could see or delete it else.
    */
-  private watchDir(dir: PodDir): void {
-    this.dirWatch = setInterval(() => {
-      if (this.tearingDown || dir.stillOurs()) return;
+  private startTicker(): void {
+    const dir = this.dir!;
+    if (this.exitsFile) {
+      try {
+        this.exitsFd ??= openSync(this.exitsFile, 'r');
+        this.exitsWatch = watch(this.exitsFile, () => this.readExits());
+      } catch {
+        /* the ticker reads them */
+      }
+    }
+    this.ticker = setInterval(() => {
+      if (this.tearingDown) return;
+      this.readExits();
+      if (dir.stillOurs()) return;
       process.stderr.write(`podbox: pod "${dir.name}": its directory ${dir.path} was removed; deleting the pod\n`);
       this.machine.deleteRequested(this.manifest.pod.spec.terminationGracePeriodSeconds);
       this.kick();
     }, 1000);
-    this.dirWatch.unref();
+    this.ticker.unref();
   }
 
   private async createSandbox(dir: PodDir): Promise<void> {
     const manifest = this.manifest;
     const pod = manifest.pod;
     this.save();
-    this.sandbox = await createSandbox({
+    this.exitsFile = dir.file('exits');
+    const sandbox = await createSandbox({
       hostname: podHostname(pod),
       name: pod.metadata.name,
       podDir: dir.path,
-      exitsFile: dir.file('exits'),
+      exitsFile: this.exitsFile,
     });
-    const sandbox = this.sandbox;
-    this.runtime.pausePid = sandbox.pid;
+    this.runtime.pause = { pid: sandbox.pid, startTime: processStartTime(sandbox.pid) ?? 0 };
+    this.runtime.exitsOffset = 0;
     const podFiles = writePodFiles(dir.path, pod, POD_IP);
     const prepared = prepareVolumes(dir.path, manifest);
     const memoryMounts = [tmpfsMount(podFiles.shm, 64 * 1024 * 1024), ...prepared.mounts];
     mountInPod(sandbox.pid, `pod "${pod.metadata.name}": mount /dev/shm and memory volumes`, memoryMounts);
-    this.pod = {
-      manifest,
-      podDir: dir.path,
-      pausePid: sandbox.pid,
-      runc: new Runc(sandbox.pid, dir.file('runc')),
-      podFiles,
-      volumes: prepared.volumes,
-    };
+    this.runtime.made = { podFiles, volumes: [...prepared.volumes.values()] };
+    this.usePod(dir, sandbox.pid);
     this.machine.sandboxReady();
-    for (const [name, img] of this.o.images) {
+    for (const [name, img] of this.images) {
       this.machine.imageResolved(name, statusImageID(img, containerNamed(pod, name).image));
     }
-    void sandbox.exited.then((how) => {
+    this.watchPause(sandbox.exited);
+  }
+
+  private usePod(dir: PodDir, pausePid: number): void {
+    const made = this.runtime.made!;
+    this.pod = {
+      manifest: this.manifest,
+      podDir: dir.path,
+      pausePid,
+      runc: new Runc(pausePid, dir.file('runc')),
+      podFiles: made.podFiles,
+      volumes: new Map(made.volumes.map((v) => [v.name, v])),
+    };
+  }
+
+  /**
+   * pause exits: the pod's sandbox is gone (step 3). `how` when pause is our child (we made it);
+   * an adopted pause is not, and how it ended is not known.
+   */
+  private watchPause(how?: Promise<{ code: number | null; signal: number | null }>): void {
+    const died = async () => {
       if (this.tearingDown) return;
-      this.sandboxDied(how);
+      this.sandboxDied(how ? await how : undefined);
       this.kick();
-    });
+    };
+    if (!native().watchPidExit(this.pod.pausePid, () => void died())) void died();
+  }
+
+  /** An adopted pod: its sandbox and containers as the old supervisor left them (see adopt). */
+  private resume(dir: PodDir): void {
+    this.dir = dir;
+    dir.pin();
+    this.exitsFile = dir.file('exits');
+    const pause = this.runtime.pause!;
+    this.usePod(dir, pause.pid);
+    if (!isAlive(pause)) {
+      this.sandboxDied();
+    } else {
+      this.watchPause();
+      for (const [name, c] of Object.entries(this.runtime.containers)) {
+        if (c.pid === undefined) continue;
+        this.followOutput(name, c.instance);
+      }
+      this.readExits();
+      // Containers whose start was under way when the old supervisor stopped: runc knows whether they run.
+      for (const s of this.machine.containersToAdopt()) {
+        if (s.created) continue;
+        void this.adoptStarting(s.name, s.instance).then(this.kick);
+      }
+    }
+    this.startTicker();
+    const request = dir.deleteRequest();
+    if (request && !this.machine.isDeleting())
+      this.machine.deleteRequested(request.gracePeriodSeconds ?? this.manifest.pod.spec.terminationGracePeriodSeconds);
+    this.kick();
+  }
+
+  private async adoptStarting(name: string, instance: number): Promise<void> {
+    const id = containerId(name, instance);
+    const state = await this.pod.runc.state(id);
+    if (state?.status === 'running') {
+      this.followOutput(name, instance);
+      this.containerRunning(name, instance, state.pid);
+    } else {
+      // Never started, or made but not started: start it again (the same instance, no restart counted).
+      if (state) await this.pod.runc.command(['delete', '--force', id]).catch(() => {});
+      this.machine.startLost(name);
+    }
   }
 
   /**
@@ -217,8 +355,13 @@ class Supervisor {
     const pid = this.pod.pausePid;
     const cause = how?.signal ? `was killed by signal ${how.signal}` : how ? `exited with code ${how.code}` : 'died';
     const message = `the pod's pause process (pid ${pid}) ${cause}: the pod's namespaces and every container died with it`;
-    process.stderr.write(`podbox: pod "${this.manifest.pod.metadata.name}": ${message}; the pod has failed\n`);
+    process.stderr.write(`podbox: pod "${this.name}": ${message}; the pod has failed\n`);
     this.machine.sandboxDied(message);
+    // pause recorded the exits it reaped before it died; the kernel killed the rest with it (SIGKILL).
+    this.readExits();
+    for (const [name, c] of Object.entries(this.runtime.containers)) {
+      if (c.pid !== undefined) void this.containerExited(name, c.instance, { pid: c.pid, exitCode: 137, signal: 9 });
+    }
   }
 
   /** Runs the loop once more after whatever it is doing now (step 2). */
@@ -226,8 +369,9 @@ class Supervisor {
     this.chain = this.chain
       .then(() => this.pump())
       .catch(async (e) => {
-        const name = this.manifest.pod.metadata.name;
-        process.stderr.write(`podbox: pod "${name}": ${e instanceof PodboxError ? e.toLine() : (e as Error).stack}\n`);
+        process.stderr.write(
+          `podbox: pod "${this.name}": ${e instanceof PodboxError ? e.toLine() : (e as Error).stack}\n`,
+        );
         if (!this.tearingDown) await this.teardown();
       });
   };
@@ -269,65 +413,101 @@ class Supervisor {
     }
   }
 
-  /** Step 3: a signal asks for the pod's deletion, with `podbox delete`'s grace period if it gave one. */
-  private onSignal(sig: NodeJS.Signals): void {
-    if (this.tearingDown) return;
-    if (this.signalExit === undefined) this.signalExit = sig === 'SIGINT' ? 130 : 143;
-    if (!this.runtime.created) {
-      // Step 1 is under way: it acts on this once the sandbox exists (or gives up).
-      this.pendingSignal = sig;
-      return;
-    }
-    let grace = this.dir?.deleteRequest()?.gracePeriodSeconds ?? this.manifest.pod.spec.terminationGracePeriodSeconds;
-    // A second Ctrl-C does not wait for the grace period.
-    if (this.machine.isDeleting() && sig === 'SIGINT') grace = 0;
-    this.machine.deleteRequested(grace);
-    this.kick();
+  private logOptions(name: string, instance: number) {
+    return {
+      file: this.dir!.logFile(name, instance),
+      echo: (stream: LogStream, text: string) => this.echo(name, stream, text),
+      onLost: (lines: number, e: Error) => {
+        this.machine.logLinesLost(name, lines, e.message);
+        this.kick();
+      },
+      policy: containerLogPolicy(this.logSettings),
+    };
   }
 
   private async start(name: string, instance: number): Promise<void> {
-    const echo = this.o.echo;
     try {
-      const { runcPid, sink } = await startContainer(this.pod, name, instance, this.o.images.get(name)!, {
-        file: this.dir!.logFile(name, instance),
-        echo: echo && ((stream, text) => echo(name, stream, text)),
-        onLost: (lines, e) => {
-          this.machine.logLinesLost(name, lines, e.message);
-          this.kick();
-        },
-      });
-      const closed = sink.closed();
-      this.draining.add(closed);
-      this.sinks.set(name, sink);
-      this.runtime.containers[name] = { runcPid, instance };
-      const id = containerId(name, instance);
-      this.machine.started(name, `runc://${id}`);
-      void native().watchExit(runcPid, async (code, signal) => {
-        await closed;
-        this.draining.delete(closed);
-        delete this.runtime.containers[name]?.runcPid;
-        // pause gone too (a zombie until reaped): the container died with its sandbox.
-        if (!alive(this.pod.pausePid)) this.sandboxDied(await this.sandbox!.exited);
-        const startError = code !== 0 ? this.pod.runc.startError(id) : undefined;
-        if (startError) {
-          // runc could not start it: the kubelet's StartError (exit code 128).
-          echo?.(name, 'stderr', `podbox: cannot start container: ${startError}`);
-          this.machine.startFailed(name, startError);
-        } else {
-          // runc run exits with the container's status, 128+N when a signal N killed it.
-          const exitCode = code ?? 128 + (signal ?? 0);
-          const c = containerNamed(this.manifest.pod, name);
-          const message = readTerminationMessage(this.pod.podDir, c, exitCode, this.dir!.logFile(name, instance));
-          this.machine.exited(name, exitCode, undefined, undefined, message);
-        }
-        this.kick();
-      });
+      const { pid, sink } = await startContainer(
+        this.pod,
+        name,
+        instance,
+        this.images.get(name)!,
+        this.logOptions(name, instance),
+      );
+      this.useSink(name, instance, sink);
+      this.containerRunning(name, instance, pid);
     } catch (e) {
       if (e instanceof ContainerConfigError) return this.configFailed(e);
       const msg = (e as Error).message;
+      // runc could not start it: the kubelet's StartError (exit code 128).
       this.machine.startFailed(name, msg);
-      echo?.(name, 'stderr', `podbox: cannot start container: ${msg}`);
+      this.echo(name, 'stderr', `podbox: cannot start container: ${msg}`);
     }
+  }
+
+  /** A running container: its pid is known; its exit comes from pause's records. */
+  private containerRunning(name: string, instance: number, pid: number): void {
+    this.runtime.containers[name] = { instance, pid, hostPid: hostPidOfChild(this.pod.pausePid, pid) };
+    this.machine.started(name, `runc://${containerId(name, instance)}`);
+    const early = this.unclaimedExits.get(pid);
+    if (early) {
+      this.unclaimedExits.delete(pid);
+      void this.containerExited(name, instance, early);
+    }
+  }
+
+  private useSink(name: string, instance: number, sink: LogSink): void {
+    const closed = sink.closed().then(() => removeContainerOutput(this.pod.podDir, containerId(name, instance)));
+    this.draining.add(closed);
+    void closed.then(() => this.draining.delete(closed));
+    this.sinks.set(name, sink);
+  }
+
+  /** An adopted container's output: its FIFOs, opened for reading again. */
+  private followOutput(name: string, instance: number): void {
+    const id = containerId(name, instance);
+    this.useSink(name, instance, attachOutput(this.pod.podDir, id, this.logOptions(name, instance)));
+  }
+
+  /** pause's exit records since the last read: each container's first process that exited. */
+  private readExits(): void {
+    if (!this.exitsFile || this.tearingDown) return;
+    let read: { records: ExitRecord[]; offset: number };
+    try {
+      this.exitsFd ??= openSync(this.exitsFile, 'r');
+      read = readExitRecordsFrom(this.exitsFd, this.runtime.exitsOffset ?? 0);
+    } catch {
+      return;
+    }
+    if (read.records.length === 0) return;
+    this.runtime.exitsOffset = read.offset;
+    for (const r of read.records) {
+      const entry = Object.entries(this.runtime.containers).find(([, c]) => c.pid === r.pid);
+      if (entry) void this.containerExited(entry[0], entry[1].instance, r);
+      else {
+        this.unclaimedExits.set(r.pid, r);
+        // Orphans of a shared PID namespace are reaped by pause too; keep only recent records.
+        if (this.unclaimedExits.size > 1000) this.unclaimedExits.delete(this.unclaimedExits.keys().next().value!);
+      }
+    }
+    this.save();
+  }
+
+  private async containerExited(name: string, instance: number, r: ExitRecord): Promise<void> {
+    const c = this.runtime.containers[name];
+    if (!c || c.instance !== instance || c.pid !== r.pid) return;
+    delete c.pid;
+    delete c.hostPid;
+    // The log has the container's last words before its exit is reported (as the kubelet reads the
+    // termination message after the runtime has the log).
+    // Bounded: a process the container left behind (a shared PID namespace) may hold its output open.
+    const sink = this.sinks.get(name);
+    if (sink) await Promise.race([sink.closed(), new Promise((r) => setTimeout(r, 1000).unref())]);
+    void this.pod.runc.command(['delete', '--force', containerId(name, instance)]).catch(() => {});
+    const spec = containerNamed(this.manifest.pod, name);
+    const message = readTerminationMessage(this.pod.podDir, spec, r.exitCode, this.dir!.logFile(name, instance));
+    this.machine.exited(name, r.exitCode, undefined, undefined, message);
+    this.kick();
   }
 
   /** A container that cannot be made waits and is retried; a foreground run says so once per cause. */
@@ -336,7 +516,7 @@ class Supervisor {
     const said = `${e.container}\n${e.detail}`;
     if (this.configErrorsSaid.has(said)) return;
     this.configErrorsSaid.add(said);
-    this.o.echo?.(e.container, 'stderr', `podbox: cannot create container: ${e.reason}: ${e.detail}; retrying`);
+    this.echo(e.container, 'stderr', `podbox: cannot create container: ${e.reason}: ${e.detail}; retrying`);
   }
 
   private async untilRunning(id: string): Promise<void> {
@@ -377,14 +557,13 @@ class Supervisor {
 
   private async kill(name: string, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
     const info = this.runtime.containers[name];
-    if (!info?.runcPid) return;
+    if (info?.pid === undefined) return;
     // The image's STOPSIGNAL replaces SIGTERM (https://kubernetes.io/docs/concepts/containers/container-lifecycle-hooks/).
-    const sig = signal === 'SIGTERM' ? this.o.images.get(name)?.config.StopSignal || 'SIGTERM' : 'SIGKILL';
+    const sig = signal === 'SIGTERM' ? this.images.get(name)?.config.StopSignal || 'SIGTERM' : 'SIGKILL';
     const direct = () => {
       // runc's state went with the pod's directory: signal the container's first process directly.
-      const init = info.runcPid !== undefined ? childOf(info.runcPid) : undefined;
       try {
-        if (init !== undefined) process.kill(init, sig);
+        if (info.hostPid !== undefined) process.kill(info.hostPid, sig);
       } catch {
         /* gone */
       }
@@ -394,39 +573,67 @@ class Supervisor {
     await this.pod.runc.kill(containerId(name, info.instance), sig).catch(direct);
   }
 
-  /** Step 4. Every part runs whatever the others did: a supervisor never hangs in teardown. */
+  /**
+   * Step 4. Every part runs whatever the others did: a supervisor never hangs in teardown.
+   * What holds files of the pod's subordinate ids (layers, volumes) is removed from the pod's own
+   * user namespace, by a remover that joins it before pause stops (sandbox/userns.ts), so no id
+   * map is made again for it; what is left is the user's own files, which `podbox delete` removes
+   * without any.
+   */
   private async teardown(): Promise<void> {
+    if (this.tearingDown) return;
     this.tearingDown = true;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
-    if (this.dirWatch) clearInterval(this.dirWatch);
+    if (this.ticker) clearInterval(this.ticker);
     if (this.saveRetry) clearTimeout(this.saveRetry);
+    this.exitsWatch?.close();
+    if (this.exitsFd !== undefined) closeSync(this.exitsFd);
+    const dir = this.dir;
+    const ours = dir?.stillOurs() ?? false;
+    const removeAll = this.record.removeWhenDone || !this.runtime.created || !ours;
+    const paths = removeAll
+      ? [dir?.path]
+      : ['containers', 'volumes', 'runc', 'runc-logs', 'shm', 'root', OUTPUT_DIR].map((d) => dir?.file(d));
     try {
-      if (this.sandbox) {
+      const pause = this.runtime.pause;
+      const pauseAlive = pause !== undefined && isAlive(pause);
+      const remover = dir && pauseAlive && dir.isPinnedDir() ? removeTreesAfterPod(pause.pid) : undefined;
+      if (pauseAlive) {
         // pause exits on SIGTERM; the kernel then kills whatever is left in the pod's PID namespace,
         // and the mount namespace, with every overlay and tmpfs of the pod, goes with the last process.
         try {
-          process.kill(this.sandbox.pid, 'SIGTERM');
+          process.kill(pause.pid, 'SIGTERM');
         } catch {
           /* already gone */
         }
-        await this.sandbox.exited;
+        await pollUntil(() => !alive(pause.pid), 10_000, 5);
       }
-      await Promise.all(this.draining);
+      await Promise.race([Promise.all(this.draining), new Promise((r) => setTimeout(r, 2000).unref())]);
       this.runtime.finished = true;
-      this.runtime.exitCode = this.signalExit ?? this.machine.exitCode();
+      this.runtime.exitCode = this.machine.exitCode();
       this.save();
-      const dir = this.dir;
       if (dir && !dir.isPinnedDir()) dir.removeEmptyRemains();
       if (dir?.isPinnedDir()) {
-        // A pod that was never created leaves nothing; a finished one keeps its status, events and
-        // logs until `podbox delete`, without what only a running pod needs.
-        if (this.o.request.removeWhenDone || !this.runtime.created || !dir.stillOurs()) await removeTrees([dir.path]);
-        else await removeTrees(['containers', 'volumes', 'runc', 'runc-logs', 'shm', 'root'].map((d) => dir.file(d)));
+        const list = paths.filter((p): p is string => p !== undefined);
+        if (remover) await remover(list).catch(() => removeTrees(list));
+        else await removeTrees(list);
+        if (!removeAll) {
+          this.runtime.cleaned = true;
+          this.save();
+        }
+      } else {
+        await remover?.([]);
       }
     } catch (e) {
-      process.stderr.write(`podbox: pod "${this.manifest.pod.metadata.name}": teardown: ${(e as Error).message}\n`);
+      process.stderr.write(`podbox: pod "${this.name}": teardown: ${(e as Error).message}\n`);
     } finally {
-      this.resolveDone();
+      this.resolveDone(this.runtime.exitCode ?? this.machine.exitCode());
     }
+  }
+
+  /** Saves the machine as it is, for a successor (the supervisor process is stopping). */
+  leave(): void {
+    if (this.tearingDown) return;
+    this.save();
   }
 }

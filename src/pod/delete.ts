@@ -1,23 +1,22 @@
-import { PodDir, supervisorAlive } from './dir.js';
+import { rmSync } from 'node:fs';
+import { PodDir } from './dir.js';
 import { view } from './view.js';
 import { removeTrees } from '../sandbox/userns.js';
-import { pollUntil } from '../host/poll.js';
-import { isPodboxError } from '../errors.js';
+import { exchange } from '../lifecycle/supervisor-client.js';
+import { PodboxError, isPodboxError } from '../errors.js';
 
 /**
- * Deleting a pod: the protocol between `podbox delete` and the pod's supervisor
- * (https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination).
+ * Deleting a pod (https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination):
  *
- *   podbox delete NAME                          supervisor of NAME (podbox run, or run -d's __supervise)
- *     dir.requestDelete(grace)  ─ delete-request.json ─▶
- *     SIGTERM ─────────────────────────────────────────▶ dir.deleteRequest(): machine.deleteRequested(grace)
- *                                                        preStop hooks, SIGTERM, grace period, SIGKILL,
- *                                                        pause stopped, final status written
- *     waits until the supervisor is gone ◀───────────── exit
- *     (not gone after grace + 15 s: SIGKILL it; pause and every process of the pod die with it)
- *     removes the pod's directory
+ *   podbox delete NAME                   the user's supervisor (started if none runs: it adopts the pod)
+ *     {op: delete, name, grace?}   ──▶   machine.deleteRequested(grace): preStop hooks, SIGTERM, grace
+ *                                        period, SIGKILL, pause stopped, final status written, what
+ *                                        holds the pod's subordinate ids removed
+ *     ◀── deleted
+ *   removes the rest of the pod's directory (the user's own files: status, events, logs)
  *
- * A plain SIGTERM or SIGINT without a request file deletes the pod with its own grace period.
+ * A finished pod needs no supervisor: its directory is removed at once. Several pods are deleted
+ * in parallel (`podbox delete a b c`), each with its own connection.
  */
 export async function deletePod(name: string, o: { gracePeriod?: number; missingOk?: boolean } = {}): Promise<boolean> {
   let dir: PodDir;
@@ -29,26 +28,21 @@ export async function deletePod(name: string, o: { gracePeriod?: number; missing
   }
   const v = view(dir);
   if (v.alive) {
-    dir.requestDelete(o.gracePeriod);
-    const pid = v.record.supervisor.pid;
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      /* it just finished */
+    let error: string | undefined;
+    // A supervisor that goes away meanwhile (killed, upgraded) leaves the pod to its successor: ask again.
+    for (let tries = 0; tries < 5; tries++) {
+      const done = await exchange({ op: 'delete', name, grace: o.gracePeriod }, (r) => {
+        if (r.type === 'error') error = r.line;
+        return r.type === 'deleted' || r.type === 'error';
+      });
+      if (done) break;
+      if (tries === 4) error = `the supervisor of pod "${name}" kept stopping`;
     }
-    const grace = o.gracePeriod ?? v.record.pod.spec.terminationGracePeriodSeconds;
-    // The grace period, the kubelet's 2 s preStop extension, and time to tear down.
-    const gone = await pollUntil(() => !supervisorAlive(v.record), (grace + 15) * 1000);
-    if (!gone) {
-      // Its pause process dies with it, and the kernel kills the rest of the pod.
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-      await pollUntil(() => !supervisorAlive(v.record), 5000);
-    }
+    if (error) throw new PodboxError('RuntimeFailed', error, 'run `podbox doctor`');
   }
-  await removeTrees([dir.path]);
+  // What is left after a supervisor's teardown is the user's own files; else (the pod died
+  // without one) layers and volumes may hold files of the pod's subordinate ids.
+  if (dir.state()?.runtime.cleaned) rmSync(dir.path, { recursive: true, force: true });
+  else await removeTrees([dir.path]);
   return true;
 }

@@ -8,6 +8,8 @@ import { alive, processStartTime } from '../host/proc.js';
 import type { Pod, ConfigMap, Secret, Manifest } from '../api/types.js';
 import type { StoredImage } from '../image/store.js';
 import type { PodStatus, PodEvent } from '../api/status.js';
+import type { PodFiles } from '../sandbox/pod-files.js';
+import type { PreparedVolume } from '../volume/volumes.js';
 
 /**
  * A pod's directory under the pods state dir: what the supervisor writes and every other
@@ -17,8 +19,9 @@ import type { PodStatus, PodEvent } from '../api/status.js';
  *   status.json    the Kubernetes status plus what the kernel knows (pids)
  *   events.json    the pod's events
  *   logs/NAME/N.log  container NAME's output, instance N (CRI log format)
- *   delete-request.json  written by `podbox delete` before it signals the supervisor (pod/delete.ts)
- *   supervisor.log the background supervisor's stdout and stderr (pod/launch.ts)
+ *   delete-request.json  written by the supervisor when deletion is asked for (kept for `get`: Terminating)
+ *   exits          pause's record of every exit in the pod (sandbox/exit-records.ts)
+ *   io/ID.out|err  the FIFOs a container writes its output into (container/output.ts)
  *   runc/          runc's state; containers/NAME/ bundles; volumes/NAME/ emptyDirs; etc/ hosts...
  */
 const DELETE_REQUEST_FILE = 'delete-request.json';
@@ -36,9 +39,14 @@ export interface PodRecord {
   /** the Pod object exactly as given, for `get -o yaml` */
   original: unknown;
   createdAt: string;
-  supervisor: { pid: number; startTime: number };
+  /** the supervisor that created the pod (pods outlive it: a successor adopts them) */
+  supervisor: ProcessRef;
   /** remove the pod when it finishes (a foreground run without --keep) */
   removeWhenDone: boolean;
+  /** the foreground `podbox run` that follows the pod: when it is gone, the pod is deleted */
+  foreground?: ProcessRef;
+  /** the PODBOX_* settings of the command that made the pod, which its supervisor applies to it */
+  settings?: Record<string, string>;
   /** the ConfigMaps and Secrets given with the pod */
   configMaps: ConfigMap[];
   secrets: Secret[];
@@ -46,16 +54,39 @@ export interface PodRecord {
   images: Record<string, string>;
 }
 
+/** A process named by its pid and its start time (a pid alone may be reused). */
+export interface ProcessRef {
+  pid: number;
+  startTime: number;
+}
+
+/** A container's current instance as the kernel knows it. */
+export interface ContainerRuntime {
+  instance: number;
+  /** its first process in the pod's PID namespace (as pause's exit records name it), while it runs */
+  pid?: number;
+  /** the same process as the host sees it */
+  hostPid?: number;
+}
+
 export interface RuntimeInfo {
-  pausePid?: number;
-  /** container name → host pid of its runc and, when known, its init's pid in the host */
-  containers: Record<string, { runcPid?: number; instance: number }>;
+  /** pause, which anchors the pod: the pod lives as long as it does */
+  pause?: ProcessRef;
+  containers: Record<string, ContainerRuntime>;
   /** the sandbox was made: the pod was created (a pod whose supervisor died before is garbage) */
   created?: boolean;
   /** the supervisor finished its work: everything is torn down */
   finished: boolean;
+  /** what only a running pod needs (layers, volumes, runc's state) is gone: the rest is the user's own files */
+  cleaned?: boolean;
   /** the exit status `podbox run` reports for this pod */
   exitCode?: number;
+  /** how far the pod's exit records (pause's `exits` file) have been read */
+  exitsOffset?: number;
+  /** the pod's state machine, from which a later supervisor adopts the pod (lifecycle/machine-snapshot.ts) */
+  machine?: unknown;
+  /** the pod's files and volumes as made at creation, for the containers a later supervisor starts */
+  made?: { podFiles: PodFiles; volumes: PreparedVolume[] };
 }
 
 export interface PodState {
@@ -70,10 +101,9 @@ export function podsDir(): string {
 /**
  * Names in the pods directory that are not pods start with a dot (a pod name never does):
  *   .new-NAME.PID.RANDOM/   a pod being claimed by process PID (see PodDir.create)
- *   .launch-NAME.PID.log    a background supervisor's output until it has claimed its pod
+ *   .supervisor.{lock,sock,log}  the user's supervisor (lifecycle/user-supervisor.ts)
  */
 const NEW_PREFIX = '.new-';
-const LAUNCH_PREFIX = '.launch-';
 
 export class PodDir {
   /** the directory's identity when this process claimed or opened it (see stillOurs) */
@@ -151,29 +181,12 @@ export class PodDir {
     return this.isPinnedDir() && existsSync(this.file('pod.json'));
   }
 
-  /** A background supervisor's output file before its pod exists (moved into the pod by adoptLaunchLog). */
-  static launchLog(name: string): string {
-    return join(podsDir(), `${LAUNCH_PREFIX}${name}.${process.pid}.log`);
-  }
-
-  /** Moves this process's launch log into the pod, as supervisor.log. */
-  adoptLaunchLog(parentPid: number): void {
-    try {
-      renameSync(join(podsDir(), `${LAUNCH_PREFIX}${this.name}.${parentPid}.log`), this.file('supervisor.log'));
-    } catch {
-      /* started some other way: no launch log */
-    }
-  }
-
-  /**
-   * Leftovers of claims and launches whose process died (`.new-*` and `.launch-*` names): removed by
-   * garbage collection.
-   */
+  /** Leftovers of claims whose process died (`.new-*` names): removed by garbage collection. */
   static leftovers(): { path: string; pid: number }[] {
     const dir = podsDir();
     const out: { path: string; pid: number }[] = [];
     for (const n of readdirSync(dir)) {
-      if (!n.startsWith(NEW_PREFIX) && !n.startsWith(LAUNCH_PREFIX)) continue;
+      if (!n.startsWith(NEW_PREFIX)) continue;
       const pid = Number(/\.(\d+)\.[^.]+$/.exec(n)?.[1]);
       if (Number.isInteger(pid)) out.push({ path: join(dir, n), pid });
     }
@@ -228,7 +241,7 @@ export class PodDir {
     }
   }
 
-  /** Records that deletion was asked for, with the grace period to use (before the supervisor is signalled). */
+  /** Records that deletion was asked for, with the grace period to use. */
   requestDelete(gracePeriodSeconds: number | undefined): void {
     writeAtomic(this.file(DELETE_REQUEST_FILE), JSON.stringify({ gracePeriodSeconds }));
   }
@@ -250,14 +263,25 @@ export class PodDir {
   }
 }
 
-/** Is the pod's supervisor still alive (the same process, not a reused pid, not a zombie)? */
-export function supervisorAlive(r: PodRecord): boolean {
-  return alive(r.supervisor.pid) && processStartTime(r.supervisor.pid) === r.supervisor.startTime;
+/** Is this still the same process (not a reused pid, not a zombie)? */
+export function isAlive(p: ProcessRef): boolean {
+  return alive(p.pid) && processStartTime(p.pid) === p.startTime;
 }
 
-/** Who supervises a pod: this process. */
-export function thisSupervisor(): PodRecord['supervisor'] {
+/** This process, as a ProcessRef. */
+export function thisProcess(): ProcessRef {
   return { pid: process.pid, startTime: processStartTime(process.pid)! };
+}
+
+/**
+ * Is the pod alive? Its pause process anchors it: the pod lives as long as pause does, whichever
+ * supervisor (if any, right now) supervises it. Before pause exists, the pod lives while the
+ * supervisor creating it does.
+ */
+export function podAlive(r: PodRecord, s: PodState | undefined): boolean {
+  if (s?.runtime.finished) return false;
+  if (s?.runtime.pause) return isAlive(s.runtime.pause);
+  return isAlive(r.supervisor);
 }
 
 /** What a supervisor starts from: the record, less who supervises it. */
@@ -281,7 +305,7 @@ export function launchRequest(
 
 /** The record of a pod this process supervises. */
 export function recordOf(request: LaunchRequest): PodRecord {
-  return { ...request, supervisor: thisSupervisor() };
+  return { ...request, supervisor: thisProcess() };
 }
 
 /** The manifest a record was made from (the ConfigMaps and Secrets keyed by name again). */

@@ -1,7 +1,7 @@
-import { PodDir, supervisorAlive } from './dir.js';
+import { PodDir, podAlive } from './dir.js';
 import { PodboxError } from '../errors.js';
 
-/** A pod that runs (or ran) an image, and whether its supervisor still runs it. */
+/** A pod that runs (or ran) an image, and whether it is still alive. */
 export interface ImageUser {
   pod: string;
   running: boolean;
@@ -17,7 +17,7 @@ export function imageUsers(): Map<string, ImageUser[]> {
     } catch {
       continue; // a pod being created or deleted meanwhile
     }
-    const running = supervisorAlive(record);
+    const running = podAlive(record, dir.state());
     for (const id of new Set(Object.values(record.images ?? {}))) {
       out.set(id, [...(out.get(id) ?? []), { pod: dir.name, running }]);
     }

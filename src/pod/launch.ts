@@ -1,93 +1,95 @@
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { PodDir, type LaunchRequest } from './dir.js';
-import { supervise } from '../lifecycle/supervisor.js';
-import { imagesById } from '../image/resolve.js';
-import { PodboxError } from '../errors.js';
+import { exchange, sendOn } from '../lifecycle/supervisor-client.js';
+import type { LaunchRequest } from './dir.js';
+import type { LogStream } from '../logs/cri-log.js';
+import type { Socket } from 'node:net';
 
 /**
- * Creating a pod and supervising it, in the foreground or in the background. Whichever process
- * supervises the pod is the one that claims its name (lifecycle/supervisor.ts, step 0): it writes
- * the record, naming itself, before any process of the pod exists, and it has its signal handlers
- * in place before that, so a `podbox delete` always reaches the pod's one supervisor.
+ * Creating a pod: `podbox run` hands it to the user's supervisor (lifecycle/user-supervisor.ts),
+ * which claims its name, makes its sandbox and starts its containers.
  *
- * `podbox run -d` hands the pod to a background supervisor and waits for one word from it:
+ *   podbox run -d                  the user's supervisor (started if none runs)
+ *     {op: run, follow: false} ──▶ claims the pod, creates the sandbox, starts the first containers
+ *     ◀── created | error          nothing is left behind on error
+ *   prints NAME, exits 0 (or the error line, exit 1)
  *
- *   podbox run -d ──spawn──▶ podbox __supervise      (own session; stdin: the pod's launch request;
- *        │                        │                  fd 3: the pipe back; stdout and stderr: the
- *        │                        │                  pods dir's .launch-NAME.PID.log)
- *        │                        claims the pod (supervisor = itself), moves the log to
- *        │                        NAME/supervisor.log, creates the sandbox, starts containers
- *        │◀── "ok\n" ──────────── pod created, first containers started
- *        │◀── "error: LINE\n" ─── the pod could not be created; nothing is left behind
- *        │◀── (exit, no word) ─── it died: the launch log says why (kept if it is not empty)
- *   prints NAME and exits 0, or the error line and exits 1
+ *   podbox run (foreground)
+ *     {op: run, follow: true}  ──▶ as above, then every line of every container:
+ *     ◀── echo ... finished        prints them; exits with the pod's exit status
+ *     SIGINT / SIGTERM         ──▶ {op: delete}: the pod is deleted gracefully; exit 130 / 143
+ *     (the supervisor restarted) ──▶ {op: follow}: the new one adopted the pod; go on
+ *     (this run killed)              its connection closes: the supervisor deletes the pod
  */
 
-const cliPath = fileURLToPath(new URL('../../bin/podbox', import.meta.url));
-
-/**
- * `run -d`: starts the supervisor in the background and waits for its word. Returns undefined once
- * the pod is created, or the error line.
- */
+/** `run -d`: returns undefined once the pod is created, or the error line. */
 export async function startDetached(request: LaunchRequest): Promise<string | undefined> {
-  const name = request.pod.metadata.name;
-  const logPath = PodDir.launchLog(name);
-  const log = openSync(logPath, 'wx', 0o600);
-  const child = spawn(process.execPath, [cliPath, '__supervise', String(process.pid)], {
-    detached: true,
-    stdio: ['pipe', log, log, 'pipe'],
-    env: process.env,
+  let error: string | undefined;
+  const done = await exchange({ op: 'run', request, follow: false }, (r) => {
+    if (r.type === 'error') error = r.line;
+    return r.type === 'created' || r.type === 'error';
   });
-  closeSync(log);
-  child.stdin!.end(JSON.stringify(request));
-  const word = await new Promise<string>((resolve) => {
-    let text = '';
-    const pipe = child.stdio[3] as NodeJS.ReadableStream;
-    pipe.setEncoding('utf8');
-    pipe.on('data', (d: string) => (text += d));
-    pipe.on('end', () => resolve(text));
-    child.on('exit', (code) => resolve(text || `error: the supervisor of pod "${name}" exited with code ${code}`));
-  });
-  child.unref();
-  (child.stdio[3] as unknown as { destroy(): void }).destroy();
-  if (word.startsWith('ok')) return undefined;
-  // Not created: the launch log was not adopted by a pod. Keep it only if it says something.
-  let said = '';
-  try {
-    said = readFileSync(logPath, 'utf8').trim();
-  } catch {
-    /* adopted or gone */
-  }
-  if (!said) rmSync(logPath, { force: true });
-  const line = word.replace(/^error: /, '').trim();
-  return said && !word.startsWith('error: ') ? `${line}; see ${logPath}` : line;
+  if (!done) return `the supervisor of pod "${request.pod.metadata.name}" stopped while creating it`;
+  return error;
 }
 
-/** `podbox __supervise PARENT_PID`: the background supervisor's side of the handshake. */
-export async function superviseDetached(parentPid: number): Promise<number> {
-  let told = false;
-  const tell = (text: string) => {
-    if (told) return;
-    told = true;
-    try {
-      writeSync(3, text); // fd 3 is the pipe to `podbox run -d`, waiting for this word
-      closeSync(3);
-    } catch {
-      /* the parent is gone */
-    }
+export interface ForegroundOptions {
+  echo: (container: string, stream: LogStream, text: string) => void;
+  /** one line on stderr */
+  fail: (line: string) => void;
+}
+
+/** The foreground run: follows the pod until it is finished; returns the exit status `podbox run` exits with. */
+export async function runForeground(request: LaunchRequest, o: ForegroundOptions): Promise<number> {
+  const name = request.pod.metadata.name;
+  let signalExit: number | undefined;
+  let socket: Socket | undefined;
+  let exitCode: number | undefined;
+  let failed = false;
+  let interrupts = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signalExit ??= sig === 'SIGINT' ? 130 : 143;
+    // A second Ctrl-C does not wait for the grace period.
+    const grace = sig === 'SIGINT' && ++interrupts > 1 ? 0 : undefined;
+    if (socket) sendOn(socket, { op: 'delete', name, grace });
   };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
-    const request = JSON.parse(readFileSync(0, 'utf8')) as LaunchRequest;
-    return await supervise({
-      request,
-      images: imagesById(request.images),
-      launchedBy: parentPid,
-      onCreated: (e) => tell(e ? `error: ${e.toLine()}\n` : 'ok\n'),
-    });
-  } catch (e) {
-    tell(`error: ${e instanceof PodboxError ? e.toLine() : (e as Error).message}\n`);
-    throw e;
+    const onReply = (r: Parameters<Parameters<typeof exchange>[1]>[0], s: Socket): boolean => {
+      socket = s;
+      switch (r.type) {
+        case 'echo':
+          o.echo(r.container, r.stream, r.text);
+          return false;
+        case 'error':
+          o.fail(r.line);
+          failed = true;
+          return true;
+        case 'finished':
+          exitCode = r.exitCode;
+          return true;
+        case 'created':
+          // A signal that came while the pod was being created.
+          if (signalExit !== undefined) onSignal(signalExit === 130 ? 'SIGINT' : 'SIGTERM');
+          return false;
+        default:
+          return false;
+      }
+    };
+    let done = await exchange({ op: 'run', request, follow: true }, onReply);
+    // The supervisor went away (killed, upgraded): its successor adopted the pod; follow it there.
+    for (let tries = 0; !done && tries < 5; tries++) {
+      socket = undefined;
+      done = await exchange({ op: 'follow', name }, onReply);
+      if (done && failed) {
+        // Not running any more: it finished while no supervisor followed it.
+        failed = false;
+        exitCode ??= 1;
+      }
+    }
+    if (failed) return 1;
+    return signalExit ?? exitCode ?? 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }

@@ -1,14 +1,14 @@
-import { PodDir, supervisorAlive, type PodRecord, type PodState } from './dir.js';
+import { PodDir, podAlive, type PodRecord, type PodState } from './dir.js';
 import { removeTrees } from '../sandbox/userns.js';
 import { alive } from '../host/proc.js';
 import { POD_GENERATION, type PodStatus } from '../api/status.js';
 import { HOST_IP } from '../api/node.js';
 
 /**
- * What the commands other than `run` know of a pod: its record, its last state, and whether its
- * supervisor still lives. A pod whose supervisor died (SIGKILL, a crash, a reboot) is found here.
- * pause does not die with its supervisor (no PR_SET_PDEATHSIG): after a crash the pod runs on
- * until a successor adopts it; after a reboot only files can be left.
+ * What the commands other than `run` know of a pod: its record, its last state, and whether it is
+ * alive (its pause process runs: pod/dir.ts podAlive). A pod outlives its supervisor: the next one
+ * adopts it. A pod whose pause died while no supervisor ran (a reboot, a kill) is lost until a
+ * supervisor records its end.
  */
 export interface PodView {
   dir: PodDir;
@@ -19,20 +19,23 @@ export interface PodView {
 
 export function view(dir: PodDir): PodView {
   const record = dir.record();
-  return { dir, record, state: dir.state(), alive: supervisorAlive(record) };
+  const state = dir.state();
+  return { dir, record, state, alive: podAlive(record, state) };
 }
 
-/** A pod whose supervisor is gone without finishing: it is lost. */
+/** A pod whose processes are gone without its supervisor finishing it: it is lost. */
 export function isLost(v: PodView): boolean {
   return !v.alive && !v.state?.runtime.finished;
 }
 
 /**
- * Cleans what a supervisor killed at the wrong moment left: the pods of foreground runs (they were
+ * Cleans what a supervisor killed at the wrong moment left: lost pods of foreground runs (they were
  * to be removed anyway), pods whose supervisor died before the pod was created, and half-made
- * claims and launch logs. Every command that lists or creates pods calls this first.
+ * claims. The user's supervisor calls this when it starts, and commands that list pods before
+ * they look. Returns how many pods are alive.
  */
-export async function collectGarbage(): Promise<void> {
+export async function collectGarbage(): Promise<number> {
+  let live = 0;
   for (const l of PodDir.leftovers()) if (!alive(l.pid)) await removeTrees([l.path]).catch(() => {});
   for (const d of PodDir.list()) {
     let v: PodView;
@@ -41,10 +44,10 @@ export async function collectGarbage(): Promise<void> {
     } catch {
       continue;
     }
-    if (!v.alive && (v.record.removeWhenDone || !v.state?.runtime.created)) {
-      await removeTrees([d.path]).catch(() => {});
-    }
+    if (v.alive) live++;
+    else if (v.record.removeWhenDone || !v.state?.runtime.created) await removeTrees([d.path]).catch(() => {});
   }
+  return live;
 }
 
 /** Deletion requested and not finished (kubectl shows Terminating while deletionTimestamp is set). */
@@ -65,8 +68,8 @@ export function statusOf(v: PodView): PodStatus {
     return {
       ...s,
       phase: 'Unknown',
-      reason: 'SupervisorLost',
-      message: 'the podbox process supervising this pod died; its containers died with it',
+      reason: 'SandboxLost',
+      message: "the pod's pause process died while no podbox supervisor ran; its containers died with it",
     };
   }
   return s;

@@ -48,6 +48,18 @@ export function readExitRecords(file: string, offset: number): { records: ExitRe
     throw e;
   }
   try {
+    return readExitRecordsFrom(fd, offset);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * readExitRecords from an open descriptor of the file: a supervisor keeps one, so it still reads
+ * pause's records after the pod's directory was removed under the pod (a logout).
+ */
+export function readExitRecordsFrom(fd: number, offset: number): { records: ExitRecord[]; offset: number } {
+  {
     const size = fstatSync(fd).size;
     if (size <= offset) return { records: [], offset };
     const buf = Buffer.alloc(size - offset);
@@ -59,7 +71,5 @@ export function readExitRecords(file: string, offset: number): { records: ExitRe
     }
     const end = got === 0 ? 0 : buf.lastIndexOf(0x0a, got - 1) + 1; // just past the last newline; 0 if none
     return { records: parseExitRecords(buf.subarray(0, end).toString('latin1')), offset: offset + end };
-  } finally {
-    closeSync(fd);
   }
 }

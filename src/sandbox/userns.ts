@@ -66,19 +66,64 @@ export function readAll(fd: number): Promise<string> {
 
 /**
  * Deletes trees that may hold files owned by the pod's subordinate ids: as root, or without
- * subordinate ids, directly; inside a running pod (`inPod`: its pause pid), from the pod's own user
- * namespace; otherwise from a fresh user namespace with the pod id mapping.
+ * subordinate ids, directly; otherwise from a fresh user namespace with the pod id mapping (which
+ * costs two id-map helpers: newuidmap and newgidmap).
  */
-export async function removeTrees(paths: string[], o: { inPod?: number } = {}): Promise<void> {
+export async function removeTrees(paths: string[]): Promise<void> {
   if (paths.length === 0) return;
-  if (o.inPod !== undefined) {
-    await waitForExit(spawnInPod(o.inPod, ['/bin/rm', '-rf', '--', ...paths]));
-    return;
-  }
-  if (process.getuid!() === 0 || !podIdMapping().helper) {
+  if (!needsIdMap()) {
     const { rmSync } = await import('node:fs');
     for (const p of paths) rmSync(p, { recursive: true, force: true });
     return;
   }
   await runInUserNamespace(['/bin/rm', '-rf', '--', ...paths]);
+}
+
+/** Deletes trees inside a running pod, from its own user and mount namespaces (a restarted container's layer). */
+export async function removeTreesInPod(pausePid: number, paths: string[]): Promise<void> {
+  await waitForExit(spawnInPod(pausePid, ['/bin/rm', '-rf', '--', ...paths]));
+}
+
+function needsIdMap(): boolean {
+  return process.getuid!() !== 0 && podIdMapping().helper;
+}
+
+/**
+ * A remover for a pod's trees that joins the pod's own user namespace while pause still holds it,
+ * then waits: the caller stops pause (the pod's mount namespace and its overlays go with it) and
+ * hands it the paths. It joins the user namespace only, so it sees the host's files with the pod's
+ * ids, and no id map is made again. Returns the function that hands it the paths and waits.
+ */
+export function removeTreesAfterPod(pausePid: number): (paths: string[]) => Promise<void> {
+  if (!needsIdMap()) return removeTrees;
+  const n = native();
+  const [inR, inW] = n.pipe();
+  let pid: number;
+  try {
+    // xargs waits for its input to end, so nothing is removed before the paths are given.
+    pid = n.spawnInNamespaces({
+      pid: pausePid,
+      namespaces: ['user'],
+      argv: ['/usr/bin/xargs', '-0', '-r', 'rm', '-rf', '--'],
+      env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'],
+      cwd: '/',
+      stdio: [inR!, devNullFd(), null],
+      dieWithParent: true,
+    });
+  } catch {
+    closeSync(inW!);
+    return removeTrees;
+  } finally {
+    closeSync(inR!);
+  }
+  const exited = waitForExit(pid);
+  return async (paths) => {
+    try {
+      writeSync(inW!, paths.map((p) => `${p}\0`).join(''));
+    } finally {
+      closeSync(inW!);
+    }
+    const { code } = await exited;
+    if (code !== 0) await removeTrees(paths);
+  };
 }

@@ -54,20 +54,39 @@ export function alive(pid: number): boolean {
   }
 }
 
-/** The pod's record as the supervisor wrote it (for its supervisor pid). */
+/** The pod's record and state as the supervisor wrote them. */
 export function podRecord(home: string, name: string): { supervisor: { pid: number } } {
   return JSON.parse(readFileSync(join(home, 'pods', name, 'pod.json'), 'utf8'));
 }
 
+export function podRuntime(
+  home: string,
+  name: string,
+): { pause?: { pid: number }; containers: Record<string, { instance: number; pid?: number; hostPid?: number }> } {
+  return JSON.parse(readFileSync(join(home, 'pods', name, 'status.json'), 'utf8')).runtime;
+}
+
+/** The pid of the user's supervisor serving `home`, if one runs (it holds the lock, named in no file: found by its argv). */
+export function supervisorPid(home: string): number | undefined {
+  return podboxProcesses(home).find((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes('__supervisor');
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The pods in `home` (the user's supervisor's own files, .supervisor.*, are not pods). */
 export function podDirs(home: string): string[] {
   const d = join(home, 'pods');
-  return existsSync(d) ? readdirSync(d) : [];
+  return existsSync(d) ? readdirSync(d).filter((n) => !n.startsWith('.supervisor.')) : [];
 }
 
 /**
- * The podbox processes (commands and supervisors) working on `home`, found by their environment:
- * a supervisor left running after its pod is gone is a leak. pause has no environment, but dies
- * with its supervisor (PR_SET_PDEATHSIG).
+ * The podbox processes (commands and the user's supervisor) working on `home`, found by their
+ * environment: a supervisor left running after the last pod is gone is a leak. pause has no
+ * environment; it is found through the pod's state (podRuntime).
  */
 export function podboxProcesses(home: string): number[] {
   const out: number[] = [];

@@ -1,8 +1,10 @@
 import { describe, it, expect } from 'vitest';
 import { podTestHome, pod, box } from '../helpers/pods.js';
-import { until, alive, podRecord, podDirs } from '../helpers/cli.js';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { until, alive, podRecord, podDirs, podRuntime, supervisorPid } from '../helpers/cli.js';
 
-const c = podTestHome();
+const c = podTestHome({ PODBOX_TESTING_BACKOFF: '0.2,1,600' });
 
 async function runningPids(name: string): Promise<{ pause: number; containers: number[] }> {
   return until(`${name} running`, async () => {
@@ -69,28 +71,92 @@ describe('graceful termination', () => {
   });
 });
 
-describe('a killed supervisor takes its pod with it', () => {
-  it('SIGKILL to the supervisor of a -d pod: pause and every container die; the next podbox shows it Unknown and delete cleans it', async () => {
-    expect(
-      (
-        await c.run(['run', '-d', '-'], {
-          input: pod('orphan', { containers: [box('a', 'sleep 60'), box('b', 'sleep 60')] }),
-        })
-      ).exitCode,
-    ).toBe(0);
+describe('pods outlive their supervisor', () => {
+  it("SIGKILL to the user's supervisor: containers keep running; the next command adopts the pod; restarts and logs go on", async () => {
+    const input = pod('orphan', {
+      terminationGracePeriodSeconds: 1,
+      containers: [
+        box('a', 'i=0; while true; do i=$((i+1)); echo "a $i"; sleep 0.1; done'),
+        box('b', 'sleep 0.2; exit 3'),
+      ],
+    });
+    expect((await c.run(['run', '-d', '-'], { input })).exitCode).toBe(0);
+    const restarts = async () =>
+      JSON.parse((await c.run(['get', 'orphan', '-o', 'json'])).stdout).status.containerStatuses[1].restartCount;
+    await until('b restarted twice', async () => (await restarts()) >= 2, 20_000);
     const pids = await runningPids('orphan');
-    const supervisor = podRecord(c.home, 'orphan').supervisor.pid;
+    const supervisor = supervisorPid(c.home)!;
+    expect(podRecord(c.home, 'orphan').supervisor.pid).toBe(supervisor);
+    const aPid = podRuntime(c.home, 'orphan').containers.a!.hostPid!;
     process.kill(supervisor, 'SIGKILL');
-    await until('pause and containers gone', () => ![pids.pause, ...pids.containers].some(alive), 10_000);
-    const got = await c.run(['get', 'orphan', '-o', 'json']);
-    expect(JSON.parse(got.stdout).status.phase).toBe('Unknown');
+    await until('the supervisor gone', () => !alive(supervisor));
+    const before = podRuntime(c.home, 'orphan').containers.b!.instance;
+    // Nothing supervises the pod now, and it runs on.
+    expect([alive(pids.pause), alive(aPid)]).toEqual([true, true]);
+    const linesBefore = (await c.run(['logs', 'orphan', '-c', 'a'])).stdout.split('\n').length;
+    // `get` starts a supervisor, which adopts the pod: b is restarted again, a is the same process.
+    const counted = await restarts();
+    await until('b restarted by the new supervisor', async () => (await restarts()) > counted, 20_000);
+    const adopter = supervisorPid(c.home)!;
+    expect(adopter).not.toBe(supervisor);
+    expect(podRuntime(c.home, 'orphan').containers.b!.instance).toBeGreaterThan(before);
+    expect(podRuntime(c.home, 'orphan').containers.a!.hostPid).toBe(aPid);
+    // a's output, written while no supervisor read it, waited in its FIFO: no line is missing.
+    await until(
+      'more lines of a',
+      async () => (await c.run(['logs', 'orphan', '-c', 'a'])).stdout.split('\n').length > linesBefore + 5,
+    );
+    const lines = (await c.run(['logs', 'orphan', '-c', 'a'])).stdout.split('\n');
+    expect(lines).toEqual(lines.map((_, i) => `a ${i + 1}`));
     expect((await c.run(['delete', 'orphan'])).exitCode).toBe(0);
+    expect([alive(pids.pause), alive(aPid)]).toEqual([false, false]);
+    expect(podDirs(c.home)).toEqual([]);
+    await until('the supervisor exits with the last pod', () => supervisorPid(c.home) === undefined);
+    expect(readdirSync(join(c.home, 'pods'))).toEqual([]);
+  });
+
+  it('SIGKILL to the supervisor under a foreground run: the run follows the adopted pod to its end and exit code', async () => {
+    const p = c.spawn(['run', '-']);
+    p.stdin!.end(
+      pod('follow', {
+        restartPolicy: 'Never',
+        containers: [box('a', 'echo before; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo after; exit 7')],
+      }),
+    );
+    let out = '';
+    p.stdout!.on('data', (d) => (out += d));
+    await until('container up', () => out.includes('a | before'));
+    const supervisor = supervisorPid(c.home)!;
+    process.kill(supervisor, 'SIGKILL');
+    await until('the supervisor gone', () => !alive(supervisor));
+    await until('a new supervisor', () => {
+      const s = supervisorPid(c.home);
+      return s !== undefined && s !== supervisor;
+    });
+    expect((await c.run(['exec', 'follow', '--', 'touch', '/tmp/go'])).exitCode).toBe(0);
+    const r = await p;
+    expect(out).toBe('a | before\na | after\n');
+    expect(r.exitCode).toBe(7);
     expect(podDirs(c.home)).toEqual([]);
   });
 
-  it('SIGKILL to a foreground run: the pod dies, and the next command removes what is left', async () => {
+  it("one supervisor for all of a user's pods, gone with the last", async () => {
+    for (const n of ['one', 'two', 'three'])
+      expect(
+        (await c.run(['run', '-d', '-'], { input: pod(n, { containers: [box('s', 'sleep 60')] }) })).exitCode,
+      ).toBe(0);
+    const sups = ['one', 'two', 'three'].map((n) => podRecord(c.home, n).supervisor.pid);
+    expect(new Set(sups).size).toBe(1);
+    expect(supervisorPid(c.home)).toBe(sups[0]);
+    const r = await c.run(['delete', '--grace-period', '0', 'one', 'two', 'three']);
+    expect(r.stdout).toBe('pod "one" deleted\npod "two" deleted\npod "three" deleted');
+    await until('the supervisor exits', () => !alive(sups[0]!));
+    expect(readdirSync(join(c.home, 'pods'))).toEqual([]);
+  });
+
+  it('SIGKILL to a foreground run: the pod is deleted (its grace period), and nothing is left', async () => {
     const p = c.spawn(['run', '-']);
-    p.stdin!.end(pod('fg', { containers: [box('a', 'echo up; sleep 60')] }));
+    p.stdin!.end(pod('fg', { terminationGracePeriodSeconds: 1, containers: [box('a', 'echo up; sleep 60')] }));
     let out = '';
     p.stdout!.on('data', (d) => (out += d));
     await until('container up', () => out.includes('a | up'));
@@ -98,7 +164,7 @@ describe('a killed supervisor takes its pod with it', () => {
     p.kill('SIGKILL');
     await p;
     await until('pod processes gone', () => ![pids.pause, ...pids.containers].some(alive), 10_000);
-    expect((await c.run(['get'])).exitCode).toBe(0);
-    expect(podDirs(c.home)).toEqual([]);
+    await until('the pod removed', () => podDirs(c.home).length === 0);
+    expect((await c.run(['get'])).stderr).toBe('No resources found.');
   });
 });

@@ -1,0 +1,122 @@
+import { connect, type Socket } from 'node:net';
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { podsDir } from '../pod/dir.js';
+import { readMessages, send, SUPERVISOR_FILES, type Reply, type Request } from './supervisor-protocol.js';
+import { PodboxError } from '../errors.js';
+
+/**
+ * A command's side of the user's supervisor (user-supervisor.ts): connect to it, starting it when
+ * none runs (on demand: there is no system daemon), and exchange messages.
+ */
+const cliPath = fileURLToPath(new URL('../../bin/podbox', import.meta.url));
+
+/**
+ * V8 flags that keep the supervisor small: a young generation of 1 MB semi-spaces instead of 16
+ * (it allocates little: a few objects per event), which is most of an idle Node's resident memory.
+ */
+const SUPERVISOR_NODE_FLAGS = ['--max-semi-space-size=1'];
+
+function socketPath(): string {
+  return join(podsDir(), SUPERVISOR_FILES.socket);
+}
+
+function tryConnect(path: string): Promise<Socket | undefined> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => resolve(s));
+    s.once('error', () => resolve(undefined));
+  });
+}
+
+/** Starts a supervisor and waits for its word: "ok" (it listens) or "busy" (another one runs or starts). */
+function startSupervisor(): Promise<string> {
+  const log = openSync(join(podsDir(), SUPERVISOR_FILES.log), 'a', 0o600);
+  const child = spawn(process.execPath, [...SUPERVISOR_NODE_FLAGS, cliPath, '__supervisor'], {
+    detached: true,
+    stdio: ['ignore', log, log, 'pipe'],
+    env: process.env,
+    cwd: '/',
+  });
+  closeSync(log);
+  return new Promise<string>((resolve) => {
+    let word = '';
+    const pipe = child.stdio[3] as NodeJS.ReadableStream;
+    pipe.setEncoding('utf8');
+    pipe.on('data', (d: string) => (word += d));
+    pipe.on('end', () => resolve(word.trim()));
+    pipe.on('error', () => resolve(word.trim()));
+    child.unref();
+  });
+}
+
+/** A connection to the user's supervisor, started if none runs. */
+export async function connectSupervisor(): Promise<Socket> {
+  const path = socketPath();
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const s = await tryConnect(path);
+    if (s) return s;
+    const word = await startSupervisor();
+    if (word === 'ok') continue;
+    // Another command is starting one (or one is stopping): try again shortly.
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new PodboxError(
+    'HostNotReady',
+    "podbox's supervisor did not start",
+    `see ${join(podsDir(), SUPERVISOR_FILES.log)}, and run \`podbox doctor\``,
+  );
+}
+
+/**
+ * Sends one request and hands each reply to `onReply` until it returns true (done) or the
+ * connection ends. A "retry" (the supervisor was stopping) sends the request again to a new one.
+ * Resolves with whether it was done; false when the supervisor went away first.
+ */
+export async function exchange(request: Request, onReply: (r: Reply, socket: Socket) => boolean): Promise<boolean> {
+  for (;;) {
+    const socket = await connectSupervisor();
+    const outcome = await new Promise<'done' | 'retry' | 'lost'>((resolve) => {
+      let settled = false;
+      const settle = (o: 'done' | 'retry' | 'lost') => {
+        if (settled) return;
+        settled = true;
+        resolve(o);
+      };
+      readMessages<Reply>(socket, (r) => {
+        if (r.type === 'retry') return settle('retry');
+        if (onReply(r, socket)) settle('done');
+      });
+      socket.on('close', () => settle('lost'));
+      socket.on('error', () => {});
+      send(socket, request);
+    });
+    socket.end();
+    socket.destroy();
+    if (outcome === 'retry') continue;
+    return outcome === 'done';
+  }
+}
+
+/** Sends a message on a connection an exchange holds (e.g. a deletion while following a pod). */
+export function sendOn(socket: Socket, request: Request): void {
+  send(socket, request);
+}
+
+/**
+ * Pods outlive their supervisor: when one was killed or crashed, the next command that looks at
+ * pods (get, describe, wait) starts a new one, which adopts them, so their restarts, probes and
+ * logs go on. Costs nothing when no pod runs or a supervisor answers.
+ */
+export async function superviseOrphans(livePods: number): Promise<void> {
+  if (livePods === 0) return;
+  const s = await tryConnect(socketPath());
+  if (s) {
+    s.destroy();
+    return;
+  }
+  await startSupervisor();
+}

@@ -1,0 +1,59 @@
+import type { Socket } from 'node:net';
+import type { LaunchRequest, ProcessRef } from '../pod/dir.js';
+import type { LogStream } from '../logs/cri-log.js';
+
+/**
+ * What `podbox` commands and the user's supervisor say to each other, one JSON object a line over
+ * the supervisor's Unix socket (pods dir/.supervisor.sock, in the user's private state dir: only
+ * the user can connect).
+ *
+ *   run       {op: run, request, follow}  ─▶  created | error; then, when following: echo... finished
+ *   follow    {op: follow, name}          ─▶  echo... finished      (again, after a supervisor restart)
+ *   delete    {op: delete, name, grace?}  ─▶  deleted | error       (once the pod is torn down)
+ *   retry                                  ◀─  the supervisor is stopping: start a new one and ask again
+ *
+ * A connection that follows a foreground pod (`podbox run` without -d) is that run: when it closes
+ * before the pod finished, the run is gone (killed), and the pod is deleted, as a foreground
+ * pod has always died with its run.
+ */
+export type Request =
+  | { op: 'run'; request: LaunchRequest; follow: boolean; foreground?: ProcessRef }
+  | { op: 'follow'; name: string }
+  | { op: 'delete'; name: string; grace?: number };
+
+export type Reply =
+  | { type: 'created' }
+  | { type: 'error'; line: string }
+  | { type: 'echo'; container: string; stream: LogStream; text: string }
+  | { type: 'finished'; exitCode: number }
+  | { type: 'deleted' }
+  | { type: 'retry' };
+
+/** The supervisor's files in the pods directory (user-supervisor.ts). */
+export const SUPERVISOR_FILES = { lock: '.supervisor.lock', socket: '.supervisor.sock', log: '.supervisor.log' };
+
+/** Calls `onMessage` with each JSON line that arrives on `socket`. */
+export function readMessages<T>(socket: Socket, onMessage: (m: T) => void): void {
+  let buffered = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    buffered += chunk;
+    for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      if (!line) continue;
+      let m: T;
+      try {
+        m = JSON.parse(line) as T;
+      } catch {
+        socket.destroy();
+        return;
+      }
+      onMessage(m);
+    }
+  });
+}
+
+export function send(socket: Socket, m: Request | Reply): void {
+  if (!socket.destroyed) socket.write(`${JSON.stringify(m)}\n`);
+}

@@ -1,0 +1,241 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { closeSync, fstatSync, rmSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { PodSupervisor, type PodListener } from './supervisor.js';
+import { readMessages, send, SUPERVISOR_FILES, type Request } from './supervisor-protocol.js';
+import { PodDir, podsDir, isAlive } from '../pod/dir.js';
+import { collectGarbage } from '../pod/view.js';
+import { native } from '../sandbox/native.js';
+import { PodboxError } from '../errors.js';
+
+/**
+ * The user's supervisor: one process supervises all of a user's pods (of one state directory).
+ * No system daemon: `podbox run` starts it on demand (lifecycle/supervisor-client.ts), and it exits
+ * with the last pod. Why one process and not one per pod: a Node process costs ~40 MB resident,
+ * which one pod should not pay, and per-container monitors (podman's conmon) are not needed since
+ * pause records every exit (sandbox/exit-records.ts) and container output goes through FIFOs that
+ * outlive their reader (container/output.ts).
+ *
+ * Pods outlive it, as pods outlive a kubelet restart: when it is killed or crashes, the pods keep
+ * running, and the next one adopts them (PodSupervisor.adopt) from what is in each pod's directory.
+ *
+ * Files, in the pods directory (the user's own, mode 0700):
+ *   .supervisor.lock  flock(2)ed by the running supervisor: there is never more than one
+ *   .supervisor.sock  where commands connect (supervisor-protocol.ts)
+ *   .supervisor.log   its stderr (kept only when it has something to say)
+ */
+
+/** `podbox __supervisor`: fd 3, when open, gets one word: "ok" (listening) or "busy" (another one runs). */
+export async function runUserSupervisor(): Promise<number> {
+  const dir = podsDir();
+  const tell = (word: string) => {
+    try {
+      writeSync(3, `${word}\n`);
+      closeSync(3);
+    } catch {
+      /* started without a pipe */
+    }
+  };
+  const lock = takeLock(join(dir, SUPERVISOR_FILES.lock));
+  if (lock === undefined) {
+    tell('busy');
+    return 0;
+  }
+  const supervisor = new UserSupervisor(dir, lock);
+  await supervisor.start();
+  tell('ok');
+  return supervisor.finished;
+}
+
+/**
+ * flock(2) on the lock file. A stopping supervisor unlinks it, so the file locked must still be the
+ * one at the path, or two supervisors could each hold a lock on a different file.
+ */
+function takeLock(path: string): number | undefined {
+  for (let i = 0; i < 100; i++) {
+    const fd = native().lockFile(path);
+    if (fd < 0) return undefined;
+    try {
+      if (fstatSync(fd).ino === statSync(path).ino) return fd;
+    } catch {
+      /* unlinked meanwhile */
+    }
+    closeSync(fd);
+  }
+  return undefined;
+}
+
+class UserSupervisor {
+  private readonly pods = new Map<string, PodSupervisor>();
+  private readonly connections = new Set<Socket>();
+  private creating = 0;
+  private awaitingFirst?: NodeJS.Timeout;
+  private stopping = false;
+  private server?: Server;
+  /** the pods of earlier supervisors adopted: requests wait for it, or they would not find them */
+  private adopted!: Promise<void>;
+  private resolveFinished!: (code: number) => void;
+  readonly finished = new Promise<number>((r) => (this.resolveFinished = r));
+
+  constructor(
+    private readonly dir: string,
+    private readonly lock: number,
+  ) {}
+
+  private get socketPath(): string {
+    return join(this.dir, SUPERVISOR_FILES.socket);
+  }
+
+  async start(): Promise<void> {
+    // Stopping it (an upgrade, `kill`) leaves the pods running for the next one.
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => this.leave());
+    process.on('SIGHUP', () => {});
+    rmSync(this.socketPath, { force: true });
+    this.server = createServer((s) => this.onConnection(s));
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(this.socketPath, () => resolve());
+    });
+    this.adopted = (async () => {
+      await collectGarbage();
+      for (const d of PodDir.list()) this.adopt(d);
+    })();
+    await this.adopted;
+    // The command that started it connects right after its "ok": wait for it (or for nobody, a while).
+    this.awaitingFirst = setTimeout(() => {
+      this.awaitingFirst = undefined;
+      this.maybeStop();
+    }, 5000);
+  }
+
+  private adopt(d: PodDir): void {
+    let pod: PodSupervisor | undefined;
+    try {
+      pod = PodSupervisor.adopt(d);
+    } catch (e) {
+      process.stderr.write(`podbox: pod "${d.name}": cannot adopt it: ${(e as Error).message}\n`);
+      return;
+    }
+    if (!pod) return;
+    this.register(pod);
+    // A foreground pod whose `podbox run` is gone was to die with it.
+    const fg = pod.foreground;
+    if (fg && !isAlive(fg)) pod.deleteRequested();
+  }
+
+  private register(pod: PodSupervisor): void {
+    this.pods.set(pod.name, pod);
+    void pod.done.then(() => {
+      if (this.pods.get(pod.name) === pod) this.pods.delete(pod.name);
+      this.maybeStop();
+    });
+  }
+
+  private onConnection(sock: Socket): void {
+    this.connections.add(sock);
+    if (this.awaitingFirst) clearTimeout(this.awaitingFirst);
+    this.awaitingFirst = undefined;
+    const followed = new Map<PodSupervisor, PodListener>();
+    sock.on('error', () => {});
+    sock.on('close', () => {
+      this.connections.delete(sock);
+      for (const [pod, l] of followed) {
+        pod.detach(l);
+        // The foreground run that followed it is gone (killed): the pod goes too.
+        if (pod.isForeground) pod.deleteRequested();
+      }
+      this.maybeStop();
+    });
+    // `created`: a pod that could not be created says so with an error, not as finished.
+    const follow = (pod: PodSupervisor, created: Promise<void> = Promise.resolve()): PodListener => {
+      const l: PodListener = {
+        echo: (container, stream, text) => send(sock, { type: 'echo', container, stream, text }),
+      };
+      followed.set(pod, l);
+      void created
+        .then(() => pod.done)
+        .then(
+          (exitCode) => send(sock, { type: 'finished', exitCode }),
+          () => {},
+        )
+        .finally(() => followed.delete(pod));
+      return l;
+    };
+    readMessages<Request>(sock, (m) => void this.handle(sock, m, follow));
+  }
+
+  private async handle(
+    sock: Socket,
+    m: Request,
+    follow: (pod: PodSupervisor, created?: Promise<void>) => PodListener,
+  ): Promise<void> {
+    await this.adopted;
+    if (this.stopping) return send(sock, { type: 'retry' });
+    try {
+      switch (m.op) {
+        case 'run': {
+          this.creating++;
+          try {
+            const { pod, created } = PodSupervisor.create(m.request);
+            if (m.follow) pod.attach(follow(pod, created));
+            if (!this.pods.has(pod.name)) this.register(pod);
+            await created;
+            send(sock, { type: 'created' });
+          } finally {
+            this.creating--;
+          }
+          break;
+        }
+        case 'follow': {
+          const pod = this.pods.get(m.name);
+          if (!pod) throw notSupervised(m.name);
+          pod.attach(follow(pod));
+          break;
+        }
+        case 'delete': {
+          const pod = this.pods.get(m.name);
+          if (pod) {
+            pod.deleteRequested(m.grace);
+            await pod.done;
+          }
+          send(sock, { type: 'deleted' });
+          break;
+        }
+      }
+    } catch (e) {
+      send(sock, { type: 'error', line: e instanceof PodboxError ? e.toLine() : (e as Error).message });
+    }
+    this.maybeStop();
+  }
+
+  /** With no pod, no command connected and none being created, it exits (the last pod's end). */
+  private maybeStop(): void {
+    if (this.stopping || this.awaitingFirst || this.pods.size > 0 || this.creating > 0 || this.connections.size > 0)
+      return;
+    this.stopping = true;
+    this.server?.close();
+    rmSync(this.socketPath, { force: true });
+    rmSync(join(this.dir, SUPERVISOR_FILES.lock), { force: true });
+    closeSync(this.lock);
+    removeIfEmpty(join(this.dir, SUPERVISOR_FILES.log));
+    this.resolveFinished(0);
+  }
+
+  /** Stopped from outside: the pods keep running; their state is saved for the next supervisor. */
+  private leave(): void {
+    for (const pod of this.pods.values()) pod.leave();
+    process.exit(0);
+  }
+}
+
+function notSupervised(name: string): PodboxError {
+  return new PodboxError('PodNotFound', `pod "${name}" is not running`, 'list pods with `podbox get`');
+}
+
+function removeIfEmpty(file: string): void {
+  try {
+    if (statSync(file).size === 0) rmSync(file);
+  } catch {
+    /* not there */
+  }
+}
