@@ -145,6 +145,10 @@ export class PodSupervisor {
     this.listeners.delete(l);
   }
 
+  get isFollowed(): boolean {
+    return this.listeners.size > 0;
+  }
+
   get isForeground(): boolean {
     return this.record.removeWhenDone;
   }

@@ -67,6 +67,11 @@ function takeLock(path: string): number | undefined {
 
 class UserSupervisor {
   private readonly pods = new Map<string, PodSupervisor>();
+  /**
+   * Foreground pods that finished while their run was not following (it was reconnecting to this
+   * supervisor, which adopted the pod): kept a while with what it missed and the exit status.
+   */
+  private readonly unfollowed = new Map<string, { pod: PodSupervisor; exitCode: number }>();
   private readonly connections = new Set<Socket>();
   private creating = 0;
   private awaitingFirst?: NodeJS.Timeout;
@@ -125,8 +130,15 @@ class UserSupervisor {
 
   private register(pod: PodSupervisor): void {
     this.pods.set(pod.name, pod);
-    void pod.done.then(() => {
+    void pod.done.then((exitCode) => {
       if (this.pods.get(pod.name) === pod) this.pods.delete(pod.name);
+      if (pod.isForeground && !pod.isFollowed && pod.foreground && isAlive(pod.foreground)) {
+        this.unfollowed.set(pod.name, { pod, exitCode });
+        setTimeout(() => {
+          this.unfollowed.delete(pod.name);
+          this.maybeStop();
+        }, 10_000);
+      }
       this.maybeStop();
     });
   }
@@ -187,7 +199,9 @@ class UserSupervisor {
           break;
         }
         case 'follow': {
-          const pod = this.pods.get(m.name);
+          const finished = this.unfollowed.get(m.name);
+          this.unfollowed.delete(m.name);
+          const pod = this.pods.get(m.name) ?? finished?.pod;
           if (!pod) throw notSupervised(m.name);
           pod.attach(follow(pod));
           break;
@@ -210,8 +224,8 @@ class UserSupervisor {
 
   /** With no pod, no command connected and none being created, it exits (the last pod's end). */
   private maybeStop(): void {
-    if (this.stopping || this.awaitingFirst || this.pods.size > 0 || this.creating > 0 || this.connections.size > 0)
-      return;
+    const busy = this.pods.size + this.unfollowed.size + this.creating + this.connections.size;
+    if (this.stopping || this.awaitingFirst || busy > 0) return;
     this.stopping = true;
     this.server?.close();
     rmSync(this.socketPath, { force: true });

@@ -29,22 +29,21 @@ async function startPod(name: string, script: string, extra: Record<string, unkn
   const runtime = await until(`pod ${name} running`, () => {
     try {
       const rt = JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8')).runtime;
-      return rt.pausePid && rt.containers.web?.runcPid
-        ? (rt as { pausePid: number; containers: Record<string, { instance: number }> })
+      return rt.pause?.pid && rt.containers.web?.pid !== undefined
+        ? (rt as { pause: { pid: number }; containers: Record<string, { instance: number }> })
         : undefined;
     } catch {
       return undefined;
     }
   });
-  // runc's pid is known before runc has made the container: wait until it can exec in it.
   await until(
     `container of pod ${name} created`,
     async () => (await c.run(['exec', name, '--', 'true'])).exitCode === 0,
   );
   const container = (JSON.parse(readFileSync(join(dir, 'pod.json'), 'utf8')).pod.spec.containers as Container[])[0]!;
   return {
-    pausePid: runtime.pausePid,
-    runc: new Runc(runtime.pausePid, join(dir, 'runc')),
+    pausePid: runtime.pause.pid,
+    runc: new Runc(runtime.pause.pid, join(dir, 'runc')),
     containerId: `web.${runtime.containers.web!.instance}`,
     container,
     podIP: '127.0.0.1',
