@@ -85,7 +85,7 @@ interface Index {
   refs: Record<string, string>;
 }
 
-const WORKER = join(projectRoot, 'dist', 'image', 'unpack-worker.js');
+const WORKER = join(projectRoot, 'dist', 'unpack-worker.mjs');
 const ID_RE = /^(?:sha256:)?([a-f0-9]{64})$/;
 
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;

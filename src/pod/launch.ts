@@ -1,10 +1,11 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { PodDir, type LaunchRequest } from './dir.js';
 import { supervise } from '../lifecycle/supervisor.js';
 import { imagesById } from '../image/resolve.js';
 import { PodboxError } from '../errors.js';
+import { projectRoot } from '../paths.js';
 
 /**
  * Creating a pod and supervising it, in the foreground or in the background. Whichever process
@@ -25,7 +26,7 @@ import { PodboxError } from '../errors.js';
  *   prints NAME and exits 0, or the error line and exits 1
  */
 
-const cliPath = fileURLToPath(new URL('../../bin/podbox', import.meta.url));
+const cliPath = join(projectRoot, 'bin', 'podbox');
 
 /**
  * `run -d`: starts the supervisor in the background and waits for its word. Returns undefined once
