@@ -3,7 +3,6 @@ import { parseManifest } from '../api/manifest.js';
 import { allContainers } from '../api/containers.js';
 import type { Manifest } from '../api/types.js';
 import { resolveImages } from '../image/resolve.js';
-import { collectGarbage } from '../pod/view.js';
 import { deletePod } from '../pod/delete.js';
 import { startDetached, superviseDetached } from '../pod/launch.js';
 import { launchRequest } from '../pod/dir.js';
@@ -42,7 +41,6 @@ async function run(file: string, opts: { detach?: boolean; keep?: boolean; repla
   const images = resolveImages(manifest);
   // A bad PODBOX_CONTAINER_LOG_MAX_* is refused now, not at each container start.
   containerLogPolicy();
-  await collectGarbage();
   if (opts.replace) await deletePod(manifest.pod.metadata.name, { missingOk: true });
   const request = launchRequest(manifest, images, !opts.detach && !opts.keep);
   if (!opts.detach) return supervise({ request, images, echo: echoer(manifest) });
