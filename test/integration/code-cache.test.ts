@@ -76,4 +76,10 @@ describe('the code cache of bin/podbox', () => {
     expect(readdirSync(dir)).toEqual([CACHE_NAME]);
     expect(readFileSync(join(dir, CACHE_NAME), 'utf8')).toBe('planted');
   });
+
+  it('is skipped where no cache directory can be made', async () => {
+    // /proc refuses mkdir with ENOENT, on which Node 20's recursive mkdirSync loops forever.
+    const r = await cli(home, { XDG_CACHE_HOME: '/proc/podbox-none' }).run(['--version'], { timeout: 10_000 });
+    expect(r).toEqual({ exitCode: 0, stdout: '0.1.0', stderr: '' });
+  });
 });
