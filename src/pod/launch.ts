@@ -1,5 +1,5 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { PodDir, type LaunchRequest } from './dir.js';
 import { supervise } from '../lifecycle/supervisor.js';
@@ -54,16 +54,30 @@ export async function startDetached(request: LaunchRequest): Promise<string | un
   child.unref();
   (child.stdio[3] as unknown as { destroy(): void }).destroy();
   if (word.startsWith('ok')) return undefined;
-  // Not created: the launch log was not adopted by a pod. Keep it only if it says something.
+  // Not created: the launch log was not adopted by a pod. Keep it only if it says something more
+  // than the error this command prints: read once the supervisor, which prints it too, has exited.
+  await exited(child, 5_000);
+  const line = word.replace(/^error: /, '').trim();
   let said = '';
   try {
     said = readFileSync(logPath, 'utf8').trim();
   } catch {
     /* adopted or gone */
   }
-  if (!said) rmSync(logPath, { force: true });
-  const line = word.replace(/^error: /, '').trim();
+  if (!said || said === `podbox: ${line}`) rmSync(logPath, { force: true });
   return said && !word.startsWith('error: ') ? `${line}; see ${logPath}` : line;
+}
+
+/** Resolves when `child` has exited, or after `ms`. */
+function exited(child: ChildProcess, ms: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 /** `podbox __supervise PARENT_PID`: the background supervisor's side of the handshake. */
