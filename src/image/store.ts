@@ -24,7 +24,7 @@ import { writeAtomic } from '../host/fs.js';
 import { podIdMapping } from '../sandbox/idmap.js';
 import { parseReference, formatReference, repositoryOf, familiarize } from './reference.js';
 import { imageConfigOf, parseConfigDocument, applyChanges, hostArchitecture, type ImageConfig } from './config.js';
-import { readImageSource, type ImageToLoad } from './archive.js';
+import type { ImageToLoad } from './archive.js';
 import {
   runUnpackJob,
   decodeError,
@@ -443,6 +443,8 @@ export class ImageStore {
     const scratch = this.mkTemp('load');
     const staged: { id: string; tmp?: string; refs: string[] }[] = [];
     try {
+      // The archive reader (and the tar library) is loaded only by `image load`.
+      const { readImageSource } = await import('./archive.js');
       const images: ImageToLoad[] = await this.withInput(src, scratch, (path, describe) =>
         readImageSource(path, scratch, describe),
       );
