@@ -7,7 +7,7 @@ import { cli, makeHome, PODBOX } from '../helpers/cli.js';
 /** The cache file of the built bundle: its first line names a hash of it (scripts/bundle.mjs). */
 const bundle = readFileSync(join(dirname(PODBOX), '..', 'dist', 'podbox.cjs'), 'utf8');
 const bundleId = /^\/\/ podbox-bundle ([0-9a-f]{16})/.exec(bundle)![1];
-const CACHE_NAME = `podbox-${bundleId}-node${process.version}-${process.arch}.v8cache`;
+const CACHE_NAME = `podbox-${bundleId}-cli-node${process.version}-${process.arch}.v8cache`;
 
 /**
  * bin/podbox compiles the CLI bundle with a V8 code cache kept in ${XDG_CACHE_HOME}/podbox. Cached
