@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
-import { parseManifest } from '../api/manifest.js';
 import { collectGarbage } from '../pod/view.js';
 import { deletePod } from '../pod/delete.js';
-import { readManifestFile } from '../api/manifest-file.js';
 import { PodboxError, isPodboxError } from '../errors.js';
 
 /**
@@ -24,7 +22,7 @@ export function registerDelete(program: Command): void {
     .option('--now', 'signal immediate shutdown (same as --grace-period=1)')
     .action(async (pods: string[], o: { filename?: string; gracePeriod?: string; now?: boolean }) => {
       const names = [...pods];
-      if (o.filename) names.push(parseManifest(readManifestFile(o.filename), o.filename).pod.metadata.name);
+      if (o.filename) names.push(await podNameIn(o.filename));
       if (names.length === 0)
         throw new PodboxError('InvalidArgument', 'no pod named', 'give one or more pod names, or -f FILE');
       let grace: number | undefined;
@@ -50,4 +48,13 @@ export function registerDelete(program: Command): void {
       });
       if (results.some((r) => r.status === 'rejected')) process.exitCode = 1;
     });
+}
+
+/** The pod a manifest file names; the YAML and schema libraries are loaded only for -f. */
+async function podNameIn(file: string): Promise<string> {
+  const [{ parseManifest }, { readManifestFile }] = await Promise.all([
+    import('../api/manifest.js'),
+    import('../api/manifest-file.js'),
+  ]);
+  return parseManifest(readManifestFile(file), file).pod.metadata.name;
 }

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
 import { PodDir } from '../pod/dir.js';
 import type { PodStatus, ContainerStatus } from '../api/status.js';
 import { superviseOrphans } from '../lifecycle/supervisor-client.js';
@@ -34,7 +33,9 @@ export function registerGet(program: Command): void {
         const out = name
           ? objects[0]
           : { apiVersion: 'v1', kind: 'List', items: objects, metadata: { resourceVersion: '' } };
-        process.stdout.write(format === 'json' ? `${JSON.stringify(out, null, 4)}\n` : stringify(out));
+        // The YAML library is loaded only for -o yaml: a plain `get` starts without it.
+        const text = format === 'json' ? `${JSON.stringify(out, null, 4)}\n` : (await import('yaml')).stringify(out);
+        process.stdout.write(text);
         return;
       }
       if (format === 'name') {

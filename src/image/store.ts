@@ -24,7 +24,7 @@ import { writeAtomic } from '../host/fs.js';
 import { podIdMapping } from '../sandbox/idmap.js';
 import { parseReference, formatReference, repositoryOf, familiarize } from './reference.js';
 import { imageConfigOf, parseConfigDocument, applyChanges, hostArchitecture, type ImageConfig } from './config.js';
-import { readImageSource, type ImageToLoad } from './archive.js';
+import type { ImageToLoad } from './archive.js';
 import {
   runUnpackJob,
   decodeError,
@@ -85,7 +85,7 @@ interface Index {
   refs: Record<string, string>;
 }
 
-const WORKER = join(projectRoot, 'dist', 'image', 'unpack-worker.js');
+const WORKER = join(projectRoot, 'dist', 'unpack-worker.mjs');
 const ID_RE = /^(?:sha256:)?([a-f0-9]{64})$/;
 
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -443,6 +443,8 @@ export class ImageStore {
     const scratch = this.mkTemp('load');
     const staged: { id: string; tmp?: string; refs: string[] }[] = [];
     try {
+      // The archive reader (and the tar library) is loaded only by `image load`.
+      const { readImageSource } = await import('./archive.js');
       const images: ImageToLoad[] = await this.withInput(src, scratch, (path, describe) =>
         readImageSource(path, scratch, describe),
       );

@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { runUnpackJob, encodeError, type UnpackJob } from './unpack.js';
 
 /**
- * Entry point of the unpack worker: `node dist/image/unpack-worker.js` with one JSON UnpackJob on
- * stdin, run by the store as root of a user namespace with the pod id mapping. Results go to the
- * job's result file; a failure is one marked line on stderr (the store turns it back into the
- * PodboxError it was) and exit status 1.
+ * Entry point of the unpack worker: `node dist/unpack-worker.mjs` (its own bundle, scripts/bundle.mjs)
+ * with one JSON UnpackJob on stdin, run by the store as root of a user namespace with the pod id
+ * mapping. Results go to the job's result file; a failure is one marked line on stderr (the store
+ * turns it back into the PodboxError it was) and exit status 1.
  */
 async function main(): Promise<void> {
   let job: UnpackJob;

@@ -2,8 +2,8 @@ import { connect, type Socket } from 'node:net';
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { podsDir } from '../pod/dir.js';
+import { projectRoot } from '../paths.js';
 import { readMessages, send, SUPERVISOR_FILES, type Reply, type Request } from './supervisor-protocol.js';
 import { PodboxError } from '../errors.js';
 
@@ -11,7 +11,7 @@ import { PodboxError } from '../errors.js';
  * A command's side of the user's supervisor (user-supervisor.ts): connect to it, starting it when
  * none runs (on demand: there is no system daemon), and exchange messages.
  */
-const cliPath = fileURLToPath(new URL('../../bin/podbox', import.meta.url));
+const cliPath = join(projectRoot, 'bin', 'podbox');
 
 /**
  * V8 flags that keep the supervisor small: a young generation of 1 MB semi-spaces instead of 16
