@@ -225,7 +225,8 @@ describe("/proc of the pod's other processes leads nowhere outside (shareProcess
     const podDir = join(c.home, 'pods', 'ptrace');
     // Every process of the pod that is not in this container's root: pause (PID 1) only, since
     // containers run detached (no `runc run` stays beside them).
-    const script = `for p in /proc/[0-9]*; do [ "$p/root/" -ef / ] && continue;
+    // (A process gone meanwhile, such as `runc run --detach` exiting as the container starts, is skipped.)
+    const script = `for p in /proc/[0-9]*; do [ "$p/root/" -ef / ] && continue; [ -e $p/root/proc ] || continue;
       echo "root $(ls $p/root/proc >/dev/null && echo reachable)";
       for s in ${SECRETS.join(' ')}; do cat $p/root$s $p/cwd$s 2>/dev/null; done;
       ls $p/root${HOME} 2>/dev/null | grep -q . && echo home-visible;
