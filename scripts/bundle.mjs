@@ -2,6 +2,8 @@
 // `npm run build` (and prepare, test): bundles the TypeScript sources with esbuild into the two
 // files podbox runs; tsc only type-checks (tsconfig.json has noEmit).
 //   dist/podbox.cjs         the CLI (src/cli/main.ts), run by bin/podbox through V8's code cache
+//   dist/supervisor.cjs     the user's supervisor (src/lifecycle/supervisor-main.ts, `podbox __supervisor`),
+//                           run the same way: apart, so the long-lived process holds only what it needs
 //   dist/unpack-worker.mjs  the image unpack worker (src/image/unpack-worker.ts), a process of its
 //                           own that image/store.ts starts by path inside a user namespace
 // A new program that podbox starts by file path needs an entry here.
@@ -30,11 +32,11 @@ const common = {
  * Writes the CLI bundle with its first line naming a hash of the rest: bin/podbox keys its code
  * cache by it without hashing a megabyte at every start (V8 itself checks only the source length).
  */
-async function buildCli() {
+async function buildCli(entry, name) {
   const out = await build({
     ...common,
-    entryPoints: ['src/cli/main.ts'],
-    outfile: 'dist/podbox.cjs',
+    entryPoints: [entry],
+    outfile: `dist/${name}`,
     write: false,
     format: 'cjs',
     // CommonJS has no import.meta: paths.ts and native.ts get the bundle's own file URL instead,
@@ -48,11 +50,12 @@ async function buildCli() {
   const code = out.outputFiles[0].contents;
   const hash = createHash('sha256').update(code).digest('hex');
   mkdirSync(join(root, 'dist'), { recursive: true });
-  writeFileSync(join(root, 'dist', 'podbox.cjs'), Buffer.concat([Buffer.from(`// podbox-bundle ${hash}\n`), code]));
+  writeFileSync(join(root, 'dist', name), Buffer.concat([Buffer.from(`// podbox-bundle ${hash}\n`), code]));
 }
 
 await Promise.all([
-  buildCli(),
+  buildCli('src/cli/main.ts', 'podbox.cjs'),
+  buildCli('src/lifecycle/supervisor-main.ts', 'supervisor.cjs'),
   build({
     ...common,
     entryPoints: ['src/image/unpack-worker.ts'],

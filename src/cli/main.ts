@@ -8,7 +8,7 @@ import { PodboxError } from '../errors.js';
  */
 type Register = (program: Command) => void;
 const COMMANDS: [names: string[], load: () => Promise<Register>][] = [
-  [['run', '__supervisor'], async () => (await import('./run.js')).registerRun],
+  [['run'], async () => (await import('./run.js')).registerRun],
   [['get'], async () => (await import('./get.js')).registerGet],
   [['logs'], async () => (await import('./logs.js')).registerLogs],
   [['exec'], async () => (await import('./exec.js')).registerExec],

@@ -27,14 +27,6 @@ export function registerRun(program: Command): void {
     .action(async (file: string, opts: { detach?: boolean; keep?: boolean; replace?: boolean }) => {
       process.exitCode = await run(file, opts);
     });
-
-  program
-    .command('__supervisor', { hidden: true })
-    .description("the user's supervisor, started on demand by podbox commands")
-    .action(async () => {
-      const { runUserSupervisor } = await import('../lifecycle/user-supervisor.js');
-      process.exitCode = await runUserSupervisor();
-    });
 }
 
 async function run(file: string, opts: { detach?: boolean; keep?: boolean; replace?: boolean }): Promise<number> {

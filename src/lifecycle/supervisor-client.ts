@@ -2,7 +2,9 @@ import { connect, type Socket } from 'node:net';
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { podsDir } from '../pod/dir.js';
+import { PodDir, podAlive, podsDir } from '../pod/dir.js';
+import { alive } from '../host/proc.js';
+import { pollUntil } from '../host/poll.js';
 import { projectRoot } from '../paths.js';
 import { readMessages, send, SUPERVISOR_FILES, type Reply, type Request } from './supervisor-protocol.js';
 import { PodboxError } from '../errors.js';
@@ -119,4 +121,19 @@ export async function superviseOrphans(livePods: number): Promise<void> {
     return;
   }
   await startSupervisor();
+}
+
+/**
+ * The supervisor exits with the user's last pod, a moment after the command that ended that pod
+ * disconnects: that command waits for it (briefly), so nothing of podbox runs once it returns.
+ */
+export async function awaitSupervisorExit(pid: number): Promise<void> {
+  const anyAlive = PodDir.list().some((d) => {
+    try {
+      return podAlive(d.record(), d.state());
+    } catch {
+      return false;
+    }
+  });
+  if (!anyAlive) await pollUntil(() => !alive(pid), 2000, 5);
 }

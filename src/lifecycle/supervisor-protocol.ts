@@ -25,8 +25,8 @@ export type Reply =
   | { type: 'created' }
   | { type: 'error'; line: string }
   | { type: 'echo'; container: string; stream: LogStream; text: string }
-  | { type: 'finished'; exitCode: number }
-  | { type: 'deleted' }
+  | { type: 'finished'; exitCode: number; supervisor: number }
+  | { type: 'deleted'; supervisor: number }
   | { type: 'retry' };
 
 /** The supervisor's files in the pods directory (user-supervisor.ts). */

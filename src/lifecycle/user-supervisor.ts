@@ -167,7 +167,7 @@ class UserSupervisor {
       void created
         .then(() => pod.done)
         .then(
-          (exitCode) => send(sock, { type: 'finished', exitCode }),
+          (exitCode) => send(sock, { type: 'finished', exitCode, supervisor: process.pid }),
           () => {},
         )
         .finally(() => followed.delete(pod));
@@ -212,7 +212,7 @@ class UserSupervisor {
             pod.deleteRequested(m.grace);
             await pod.done;
           }
-          send(sock, { type: 'deleted' });
+          send(sock, { type: 'deleted', supervisor: process.pid });
           break;
         }
       }

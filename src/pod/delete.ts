@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { PodDir } from './dir.js';
 import { view } from './view.js';
 import { removeTrees } from '../sandbox/userns.js';
-import { exchange } from '../lifecycle/supervisor-client.js';
+import { awaitSupervisorExit, exchange } from '../lifecycle/supervisor-client.js';
 import { PodboxError, isPodboxError } from '../errors.js';
 
 /**
@@ -27,12 +27,14 @@ export async function deletePod(name: string, o: { gracePeriod?: number; missing
     throw e;
   }
   const v = view(dir);
+  let supervisor: number | undefined;
   if (v.alive) {
     let error: string | undefined;
     // A supervisor that goes away meanwhile (killed, upgraded) leaves the pod to its successor: ask again.
     for (let tries = 0; tries < 5; tries++) {
       const done = await exchange({ op: 'delete', name, grace: o.gracePeriod }, (r) => {
         if (r.type === 'error') error = r.line;
+        if (r.type === 'deleted') supervisor = r.supervisor;
         return r.type === 'deleted' || r.type === 'error';
       });
       if (done) break;
@@ -44,5 +46,6 @@ export async function deletePod(name: string, o: { gracePeriod?: number; missing
   // without one) layers and volumes may hold files of the pod's subordinate ids.
   if (dir.state()?.runtime.cleaned) rmSync(dir.path, { recursive: true, force: true });
   else await removeTrees([dir.path]);
+  if (supervisor !== undefined) await awaitSupervisorExit(supervisor);
   return true;
 }

@@ -1,4 +1,4 @@
-import { exchange, sendOn } from '../lifecycle/supervisor-client.js';
+import { awaitSupervisorExit, exchange, sendOn } from '../lifecycle/supervisor-client.js';
 import type { LaunchRequest } from './dir.js';
 import type { LogStream } from '../logs/cri-log.js';
 import type { Socket } from 'node:net';
@@ -45,6 +45,7 @@ export async function runForeground(request: LaunchRequest, o: ForegroundOptions
   let exitCode: number | undefined;
   let failed = false;
   let interrupts = 0;
+  let supervisor: number | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
     signalExit ??= sig === 'SIGINT' ? 130 : 143;
     // A second Ctrl-C does not wait for the grace period.
@@ -66,6 +67,7 @@ export async function runForeground(request: LaunchRequest, o: ForegroundOptions
           return true;
         case 'finished':
           exitCode = r.exitCode;
+          supervisor = r.supervisor;
           return true;
         case 'created':
           // A signal that came while the pod was being created.
@@ -86,6 +88,7 @@ export async function runForeground(request: LaunchRequest, o: ForegroundOptions
         exitCode ??= 1;
       }
     }
+    if (supervisor !== undefined) await awaitSupervisorExit(supervisor);
     if (failed) return 1;
     return signalExit ?? exitCode ?? 1;
   } finally {
