@@ -120,7 +120,8 @@ export async function superviseOrphans(livePods: number): Promise<void> {
     s.destroy();
     return;
   }
-  await startSupervisor();
+  // Connect once: a supervisor that found nothing to adopt (the pods ended meanwhile) then exits at once.
+  if ((await startSupervisor()) === 'ok') (await tryConnect(socketPath()))?.destroy();
 }
 
 /**

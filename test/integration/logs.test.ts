@@ -3,7 +3,7 @@ import { execa } from 'execa';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { podTestHome, pod, box } from '../helpers/pods.js';
-import { until, alive, podRecord, PODBOX } from '../helpers/cli.js';
+import { until, alive, podRecord, supervisorPid, PODBOX } from '../helpers/cli.js';
 
 // Shortened kubelet back-off (the documented testing knob): 0.2 s, doubling, capped at 0.4 s.
 const c = podTestHome({ PODBOX_TESTING_BACKOFF: '0.2,0.4,600' });
@@ -150,6 +150,8 @@ describe('podbox logs and status', () => {
       "while [ $i -le 1000 ]; do printf 'line %05d %s\\n' $i $x; i=$((i+1)); done; exec sleep 3600";
     const quiet = 'i=0; while true; do echo tick $i; i=$((i+1)); usleep 50000; done';
     const manifest = pod('full', { containers: [box('noisy', noisy), box('quiet', quiet)] });
+    // The limit reaches the supervisor only if this `run -d` starts it.
+    await until('no supervisor running', () => supervisorPid(c.home) === undefined);
     const r = await execa('prlimit', ['--fsize=65536', '--', PODBOX, 'run', '-d', '-'], {
       env: c.env,
       input: manifest,
@@ -181,7 +183,10 @@ describe('podbox logs and status', () => {
       ['quiet', 0, 'running'],
     ]);
     const tick = async () => Number((await c.run(['logs', 'full', '-c', 'quiet', '--tail', '1'])).stdout.split(' ')[1]);
-    const before = await tick();
+    const before = await until('a tick of quiet', async () => {
+      const t = await tick();
+      return Number.isInteger(t) ? t : undefined;
+    });
     await until('a later tick', async () => (await tick()) > before);
   });
 
