@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { execa } from 'execa';
-import { mkdirSync, rmSync, existsSync } from 'node:fs';
+import { mkdirSync, rmSync, existsSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { podTestHome, pod, box } from '../helpers/pods.js';
 import { PODBOX, until, alive, podRecord, podDirs, podboxProcesses } from '../helpers/cli.js';
@@ -123,5 +124,27 @@ describe('faults', () => {
       input: pod('ghost', { restartPolicy: 'Never', containers: [box('a', 'echo again')] }),
     });
     expect(r.stdout).toBe('a | again');
+  });
+});
+
+describe("the user's supervisor socket", () => {
+  it('lies in the private pods directory; a client speaking garbage is cut off, the others are served', async () => {
+    expect((await c.run(['run', '-d', '-'], { input: sleeper('sock') })).exitCode).toBe(0);
+    const pods = join(c.home, 'pods');
+    expect(statSync(pods).mode & 0o777).toBe(0o700);
+    const sock = join(pods, '.supervisor.sock');
+    expect(statSync(sock).isSocket()).toBe(true);
+    const s = connect(sock);
+    await new Promise<void>((r) => s.once('connect', () => r()));
+    const closed = new Promise<string>((r) => {
+      let got = '';
+      s.on('data', (d) => (got += d));
+      s.on('close', () => r(got));
+    });
+    s.write('{"op":"delete","name":"sock"\nnot json at all\n');
+    expect(await closed).toBe('');
+    // Nothing was deleted by the broken request, and the supervisor serves the next command.
+    expect(JSON.parse((await c.run(['get', 'sock', '-o', 'json'])).stdout).status.phase).toBe('Running');
+    expect((await c.run(['delete', 'sock'])).stdout).toBe('pod "sock" deleted');
   });
 });
