@@ -1,5 +1,5 @@
 import { execa, type ResultPromise } from 'execa';
-import { mkdtempSync, readFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,15 +66,23 @@ export function podRuntime(
   return JSON.parse(readFileSync(join(home, 'pods', name, 'status.json'), 'utf8')).runtime;
 }
 
-/** The pid of the user's supervisor serving `home`, if one runs (it holds the lock, named in no file: found by its argv). */
+/**
+ * The pid of the user's supervisor serving `home`: the holder of the flock on its lock file, read
+ * from /proc/locks (`N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE 0 EOF`), so a supervisor still
+ * exiting, or one that found another running, does not count.
+ */
 export function supervisorPid(home: string): number | undefined {
-  return podboxProcesses(home).find((p) => {
-    try {
-      return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes('__supervisor');
-    } catch {
-      return false;
-    }
-  });
+  let ino: number;
+  try {
+    ino = statSync(join(home, 'pods', '.supervisor.lock')).ino;
+  } catch {
+    return undefined;
+  }
+  for (const line of readFileSync('/proc/locks', 'utf8').split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] === 'FLOCK' && f[5]?.split(':')[2] === String(ino)) return Number(f[4]);
+  }
+  return undefined;
 }
 
 /** The pods in `home` (the user's supervisor's own files, .supervisor.*, are not pods). */

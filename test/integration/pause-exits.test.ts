@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { build } from 'esbuild';
 import { createSandbox, spawnInPod, waitForExit, waitForAnyExit } from '../../src/sandbox/sandbox.js';
 import { readExitRecords } from '../../src/sandbox/exit-records.js';
 import { readAll } from '../../src/sandbox/userns.js';
@@ -15,7 +16,19 @@ import { until, alive } from '../helpers/cli.js';
 // pause as a pod's PID 1: it writes down how each orphan it reaps ended, and it outlives the
 // process that created it (pods outlive their supervisor).
 
-const dist = fileURLToPath(new URL('../../dist/sandbox/sandbox.js', import.meta.url));
+// The creator is a Node process of its own: it imports the sandbox module bundled for it (the
+// sources are TypeScript; the CLI's bundle does not export it), next to the CLI's in dist/.
+const dist = fileURLToPath(new URL('../../dist/test-sandbox.mjs', import.meta.url));
+async function bundleSandboxModule(): Promise<void> {
+  await build({
+    entryPoints: [fileURLToPath(new URL('../../src/sandbox/sandbox.ts', import.meta.url))],
+    outfile: dist,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    logLevel: 'warning',
+  });
+}
 const dirs: string[] = [];
 function podDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'podbox-pause-'));
@@ -64,6 +77,7 @@ describe('pause', () => {
 
   it('outlives the process that created its sandbox, and goes when killed, leaving nothing', async () => {
     const dir = podDir();
+    await bundleSandboxModule();
     // A creator of its own (the supervisor): it makes the sandbox, says pause's pid, then waits to be killed.
     const script = join(dir, 'creator.mjs');
     writeFileSync(

@@ -151,7 +151,7 @@ describe('pods outlive their supervisor', () => {
       ).toBe(0);
     const sups = ['one', 'two', 'three'].map((n) => podRecord(c.home, n).supervisor.pid);
     expect(new Set(sups).size).toBe(1);
-    expect(supervisorPid(c.home)).toBe(sups[0]);
+    await until('the lock holder is that supervisor', () => supervisorPid(c.home) === sups[0]);
     const r = await c.run(['delete', '--grace-period', '0', 'one', 'two', 'three']);
     expect(r.stdout).toBe('pod "one" deleted\npod "two" deleted\npod "three" deleted');
     await until('the supervisor exits', () => !alive(sups[0]!));
@@ -165,7 +165,7 @@ describe('pods outlive their supervisor', () => {
     p.stdout!.on('data', (d) => (out += d));
     await until('container up', () => out.includes('a | up'));
     // No other pod: this run is the user's supervisor itself (no `podbox __supervisor` process).
-    expect(supervisorPid(c.home)).toBe(undefined);
+    expect(supervisorPid(c.home)).toBe(p.pid);
     const pids = await runningPids('fg');
     p.kill('SIGKILL');
     await p;
@@ -218,7 +218,7 @@ describe('pods outlive their supervisor', () => {
     q.stdout!.on('data', (d) => (qout += d));
     await until('follower up', () => qout.includes('b | one'));
     const otherPid = podRuntime(c.home, 'other').containers.t!.hostPid!;
-    expect(supervisorPid(c.home)).toBe(undefined);
+    expect(supervisorPid(c.home)).toBe(p.pid);
     expect((await c.run(['exec', 'host', '--', 'touch', '/tmp/go'])).exitCode).toBe(0);
     expect((await p).exitCode).toBe(4);
     // A supervisor of its own now has the two pods: the same processes, and it goes on with them.
