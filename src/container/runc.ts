@@ -47,6 +47,9 @@ function readLogNoFollow(file: string): string {
   }
 }
 
+/** How long a short runc command (state, kill, delete, start) may take. */
+const RUNC_COMMAND_TIMEOUT_MS = 10_000;
+
 export class Runc {
   constructor(
     readonly pausePid: number,
@@ -120,7 +123,18 @@ export class Runc {
     } = withPipes(2, ([outW, errW]) =>
       spawnInPod(this.pausePid, this.argv(args), { stdio: [devNullFd(), outW!, errW!] }),
     );
-    const [out, err, exit] = await Promise.all([readAll(outR!), readAll(errR!), waitForExit(pid)]);
+    // Bounded: a runc that hangs (on a container left half-made by a supervisor killed while runc
+    // made it) must not hold the pod's loop; killing it frees its lock on the container.
+    const timer = setTimeout(() => {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, RUNC_COMMAND_TIMEOUT_MS);
+    const [out, err, exit] = await Promise.all([readAll(outR!), readAll(errR!), waitForExit(pid)]).finally(() =>
+      clearTimeout(timer),
+    );
     if (exit.code !== 0) {
       const msg = err
         .trim()
