@@ -251,7 +251,8 @@ export class UserSupervisor {
     let signalExit: number | undefined;
     let interrupts = 0;
     const { pod, created } = PodSupervisor.create(request, { echo: o.echo }, { dieWithRun: true });
-    this.register(pod);
+    // (A pod of that name already runs, adopted: this one is refused, and that one stays registered.)
+    if (!this.pods.has(pod.name)) this.register(pod);
     const onSignal = (sig: NodeJS.Signals) => {
       signalExit ??= sig === 'SIGINT' ? 130 : 143;
       // A second Ctrl-C does not wait for the grace period.
