@@ -415,8 +415,9 @@ export const podSpec = z.strictObject({
   preemptionPolicy: ignored(),
   schedulingGates: ignored(),
   serviceAccountName: z.string().optional(),
+  // Secrets of type kubernetes.io/dockerconfigjson (or dockercfg) in the same file: registry/pull-secrets.ts.
+  imagePullSecrets: z.array(z.strictObject({ name: z.string().optional() })).optional(),
   serviceAccount: ignored(),
-  imagePullSecrets: ignored(),
   overhead: ignored(),
   resizePolicy: ignored(),
   os: z
@@ -476,12 +477,54 @@ export const configMap = z.strictObject({
   immutable: z.boolean().optional(),
 });
 
-export const secret = z.strictObject({
-  apiVersion: z.literal('v1'),
-  kind: z.literal('Secret'),
-  metadata: objectMeta,
-  type: z.string().default('Opaque'),
-  data: z.record(configKey, base64).optional(),
-  stringData: z.record(configKey, z.string()).optional(),
-  immutable: z.boolean().optional(),
-});
+export const secret = z
+  .strictObject({
+    apiVersion: z.literal('v1'),
+    kind: z.literal('Secret'),
+    metadata: objectMeta,
+    type: z.string().default('Opaque'),
+    data: z.record(configKey, base64).optional(),
+    stringData: z.record(configKey, z.string()).optional(),
+    immutable: z.boolean().optional(),
+  })
+  .superRefine((s, ctx) => {
+    const key = DOCKER_CONFIG_KEYS[s.type];
+    if (key === undefined) return;
+    // validation.go ValidateSecret: the type's key is required and must hold a JSON object; stringData
+    // counts, as the API server merges it into data before validating. The value is never shown.
+    const path = [`data[${key}]`];
+    const text = s.stringData?.[key] ?? (s.data?.[key] !== undefined ? decodeBase64(s.data[key]) : undefined);
+    if (text === undefined) {
+      const hint = `put a docker config.json with the registry credentials in data[${key}], base64-encoded`;
+      ctx.addIssue({ code: 'custom', path, message: 'Required value', params: { [API_MESSAGE]: true, hint } });
+      return;
+    }
+    const why = jsonObjectProblem(text);
+    if (why) {
+      const hint = `give a JSON object such as {"auths":{"registry.example.com":{"auth":"…"}}}`;
+      const message = `Invalid value: "<secret contents redacted>": ${why}`;
+      ctx.addIssue({ code: 'custom', path, message, params: { [API_MESSAGE]: true, hint } });
+    }
+  });
+
+/** The data key each image pull secret type requires (core/v1 types.go DockerConfigJsonKey, DockerConfigKey). */
+export const DOCKER_CONFIG_KEYS: Record<string, string> = {
+  'kubernetes.io/dockerconfigjson': '.dockerconfigjson',
+  'kubernetes.io/dockercfg': '.dockercfg',
+};
+
+function decodeBase64(s: string): string {
+  return Buffer.from(s, 'base64').toString('utf8');
+}
+
+/** Why `text` is no JSON object (json.Unmarshal into map[string]interface{} fails), or undefined. */
+function jsonObjectProblem(text: string): string | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    // The parser's position, not the text around it: a secret's content stays out of the message.
+    return `not valid JSON (${(e as Error).message.replace(/, "[^]*$/, '').split('\n')[0]})`;
+  }
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? undefined : 'not a JSON object';
+}
