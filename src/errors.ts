@@ -15,7 +15,10 @@ export type ErrorCode =
   | 'RuntimeFailed'
   | 'HostNotReady'
   | 'InvalidArgument'
-  | 'Timeout';
+  | 'Timeout'
+  | 'LoginRefused'
+  | 'RegistryUnreachable'
+  | 'RegistryTLS';
 
 export class PodboxError extends Error {
   constructor(

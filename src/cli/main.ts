@@ -17,6 +17,7 @@ const COMMANDS: [names: string[], load: () => Promise<Register>][] = [
   [['wait'], async () => (await import('./wait.js')).registerWait],
   [['inspect'], async () => (await import('./inspect.js')).registerInspect],
   [['image'], async () => (await import('./image.js')).registerImageCommands],
+  [['login', 'logout'], async () => (await import('./login.js')).registerLogin],
   [['doctor'], async () => (await import('./doctor.js')).registerDoctor],
 ];
 
