@@ -77,7 +77,8 @@ async function credentialsFrom(opts: LoginOptions): Promise<{ username: string; 
   if (opts.passwordStdin && !opts.username) throw usage('--password-stdin needs --username', 'add -u USER');
   if (opts.password !== undefined)
     process.stderr.write(
-      'podbox: warning: a password given with --password is visible to other users (ps) and kept in shell history; use --password-stdin\n',
+      'podbox: warning: a password given with --password is visible to other users (ps) and kept in shell ' +
+        'history; use --password-stdin\n',
     );
   const tty = !!process.stdin.isTTY;
   let username = opts.username;

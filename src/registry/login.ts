@@ -184,6 +184,10 @@ function unexpected(registry: string, url: string, status: number, what?: string
   );
 }
 
+const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?';
+/** distribution/reference's domain: DNS labels or a bracketed IPv6 address, and an optional port. */
+const REGISTRY_HOST = new RegExp(`^(?:${LABEL}(?:\\.${LABEL})*|\\[[0-9A-Fa-f:]+\\])(?::\\d+)?$`);
+
 /**
  * The auth.json key for `podbox login ARG`, as podman writes it (containers/image
  * pkg/docker/config/config.go validateKey, normalizeRegistry): scheme and trailing slashes dropped,
@@ -195,12 +199,7 @@ export function loginKey(arg: string): string {
   const slash = bare.indexOf('/');
   let host = slash < 0 ? bare : bare.slice(0, slash);
   const path = slash < 0 ? '' : bare.slice(slash);
-  if (
-    !/^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:]+\])(?::\d+)?$/.test(
-      host,
-    ) ||
-    /\/\//.test(path)
-  )
+  if (!REGISTRY_HOST.test(host) || path.includes('//'))
     throw new PodboxError(
       'InvalidArgument',
       `"${arg}" is not a registry`,

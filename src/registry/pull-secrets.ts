@@ -19,7 +19,8 @@ export interface PullSecrets {
 /** Event reason and message for missing pull secrets (kubelet_pods.go getPullSecretsForPod). */
 export const MISSING_PULL_SECRETS_REASON = 'FailedToRetrieveImagePullSecret';
 export function missingPullSecretsMessage(missing: string[]): string {
-  return `Unable to retrieve some image pull secrets (${missing.join(', ')}); attempting to pull the image may not succeed.`;
+  const names = missing.join(', ');
+  return `Unable to retrieve some image pull secrets (${names}); attempting to pull the image may not succeed.`;
 }
 
 export function pullSecretsOf(m: Manifest): PullSecrets {

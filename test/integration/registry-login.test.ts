@@ -72,7 +72,9 @@ describe('podbox login / logout against a docker-registry with htpasswd', () => 
     expect(r).toEqual({
       exitCode: 1,
       stdout: '',
-      stderr: `podbox: logging into "${registry.host}": invalid username/password: check them (a token goes in as the password) and try again`,
+      stderr:
+        `podbox: logging into "${registry.host}": invalid username/password: ` +
+        'check them (a token goes in as the password) and try again',
     });
     expect(existsSync(authFile)).toBe(false);
   });
@@ -92,7 +94,8 @@ describe('podbox login / logout against a docker-registry with htpasswd', () => 
       exitCode: 0,
       stdout: 'Login Succeeded!',
       stderr:
-        'podbox: warning: a password given with --password is visible to other users (ps) and kept in shell history; use --password-stdin',
+        'podbox: warning: a password given with --password is visible to other users (ps) and kept in shell ' +
+        'history; use --password-stdin',
     });
 
     expect(await c.run(['logout', registry.host])).toEqual({

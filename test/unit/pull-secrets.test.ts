@@ -77,7 +77,10 @@ describe('imagePullSecrets of the same file (kubelet getPullSecretsForPod)', () 
         secret('s', 'kubernetes.io/dockerconfigjson', `data: {.dockerconfigjson: ${b64('{"auths": s3cret')}}`),
     ).toLine();
     expect(bad).toMatch(
-      /^pod\.yaml: secret "s" is invalid: data\[\.dockerconfigjson\]: Invalid value: "<secret contents redacted>": not valid JSON \(/,
+      new RegExp(
+        '^pod\\.yaml: secret "s" is invalid: data\\[\\.dockerconfigjson\\]: ' +
+          'Invalid value: "<secret contents redacted>": not valid JSON \\(',
+      ),
     );
     expect(bad).not.toContain('s3cret');
     expect(

@@ -94,7 +94,8 @@ describe('registries.conf (containers-registries.conf v2), as podbox reads it', 
   it('skips an entry with a path, with a warning', () => {
     configs();
     expect(warnings).toEqual([
-      '/x/registries.conf: [[registry]] 6: location "example.com/team" has a path; podbox configures whole registries only, so it is skipped',
+      '/x/registries.conf: [[registry]] 6: location "example.com/team" has a path; ' +
+        'podbox configures whole registries only, so it is skipped',
     ]);
   });
 
@@ -107,7 +108,8 @@ describe('registries.conf (containers-registries.conf v2), as podbox reads it', 
     ['[[registry]]\ninsecure = true\n', 'registries file /x/r.conf: [[registry]] 1: location or prefix is required'],
     [
       '[[registry]]\nlocation = "a"\n[[registry.mirror]]\nlocation = "m"\npull-from-mirror = "some"\n',
-      'registries file /x/r.conf: [[registry]] 1, mirror 1: pull-from-mirror must be "all", "digest-only" or "tag-only"',
+      'registries file /x/r.conf: [[registry]] 1, mirror 1: ' +
+        'pull-from-mirror must be "all", "digest-only" or "tag-only"',
     ],
   ])('an invalid file is one error naming it: %j', (text, message) => {
     expect(() => parseRegistriesConf(text, '/x/r.conf', () => {})).toThrow(message);

@@ -153,11 +153,13 @@ describe('credentialCandidates: pull secrets, then auth.json, then the docker co
   it('asks credHelpers[registry] with the server URL on stdin; <token> is an identity token', () => {
     helper(
       'test',
-      'read url; if [ "$url" = reg.example ]; then echo \'{"Username":"<token>","Secret":"id-tok"}\'; exit 0; fi; echo "credentials not found in native keychain"; exit 1',
+      'read url; if [ "$url" = reg.example ]; then echo \'{"Username":"<token>","Secret":"id-tok"}\'; exit 0; fi\n' +
+        'echo "credentials not found in native keychain"; exit 1',
     );
     helper(
       'hub',
-      'read url; [ "$url" = https://index.docker.io/v1/ ] && echo \'{"ServerURL":"x","Username":"hubuser","Secret":"hubpw"}\'',
+      'read url; [ "$url" = https://index.docker.io/v1/ ] &&\n' +
+        'echo \'{"ServerURL":"x","Username":"hubuser","Secret":"hubpw"}\'',
     );
     write(join(dir, 'home/.docker/config.json'), {
       credHelpers: { 'reg.example': 'test', 'other.example': 'test', 'https://index.docker.io/v1/': 'hub' },
@@ -187,7 +189,8 @@ describe('credentialCandidates: pull secrets, then auth.json, then the docker co
     expect(credentialCandidates('b.example', [], warn, env)).toEqual([{ username: 'fallback', password: 'pw' }]);
     const config = join(dir, 'home/.docker/config.json');
     expect(warnings).toEqual([
-      `credential helper docker-credential-absent is not installed (not found in PATH); skipping it for a.example (named in ${config})`,
+      'credential helper docker-credential-absent is not installed (not found in PATH); ' +
+        `skipping it for a.example (named in ${config})`,
       `credential helper docker-credential-broken exited with status 3; skipping it for b.example (named in ${config})`,
     ]);
   });
