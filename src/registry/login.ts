@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { PodboxError, errnoOf } from '../errors.js';
-import { endpointsFor } from './registries-conf.js';
+import { endpointsFor, isLoopback, registryApiHost } from './registries-conf.js';
 
 /**
  * Checks a username and password against a registry before `podbox login` stores them, as
@@ -20,6 +20,7 @@ import { endpointsFor } from './registries-conf.js';
  * Self-contained on purpose (one request at a time, no retries): the pull client is a separate
  * module. TLS is verified with the system's CAs and SSL_CERT_FILE (NODE_EXTRA_CA_CERTS is Node's own);
  * plain http is tried only for a registry that is insecure (registries-conf.ts), after https fails.
+ * As podman's CheckAuth, the registry is contacted by its own name: no mirror, no location rewrite.
  */
 export const LOGIN_TIMEOUT_MS = 30_000;
 
@@ -29,15 +30,22 @@ export async function verifyLogin(
   password: string,
   opts: { insecure?: boolean } = {},
 ): Promise<void> {
-  const endpoint = endpointsFor(registry, opts).find((e) => !e.mirror)!;
-  const schemes = endpoint.insecure ? ['https', 'http'] : ['https'];
+  const insecure = endpointsFor(registry, opts).find((e) => !e.mirror)!.insecure;
+  const schemes = insecure ? ['https', 'http'] : ['https'];
   const basic = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+  const ask = async (url: string, headers: Record<string, string>) => {
+    try {
+      return await get(url, headers, insecure);
+    } catch (e) {
+      throw unreachable(registry, new URL(url).origin, e);
+    }
+  };
   let ping: Answer | undefined;
   let base = '';
   for (const scheme of schemes) {
-    base = `${scheme}://${endpoint.host}`;
+    base = `${scheme}://${registryApiHost(registry)}`;
     try {
-      ping = await get(`${base}/v2/`, {}, endpoint.insecure);
+      ping = await get(`${base}/v2/`, {}, insecure);
       break;
     } catch (e) {
       if (scheme === schemes[schemes.length - 1]) throw unreachable(registry, base, e);
@@ -47,7 +55,7 @@ export async function verifyLogin(
   if (ping!.status !== 401) throw unexpected(registry, `${base}/v2/`, ping!.status);
   const challenge = parseChallenge(ping!.headers['www-authenticate']);
   if (challenge?.scheme === 'basic' || challenge === undefined) {
-    const r = await get(`${base}/v2/`, { authorization: basic }, endpoint.insecure);
+    const r = await ask(`${base}/v2/`, { authorization: basic });
     if (r.status === 200) return;
     if (r.status === 401 || r.status === 403) throw refused(registry);
     throw unexpected(registry, `${base}/v2/`, r.status);
@@ -60,15 +68,21 @@ export async function verifyLogin(
       `an authentication scheme podbox does not know (${challenge.scheme})`,
     );
   // The token endpoint is the registry's to name (often another host); its own scheme is used as given.
-  const realm = new URL(challenge.params.realm);
+  let realm: URL;
+  try {
+    realm = new URL(challenge.params.realm);
+  } catch {
+    throw unexpected(registry, `${base}/v2/`, 401, `a token realm that is no URL (${challenge.params.realm})`);
+  }
+  if (realm.protocol === 'http:' && !insecure && !isLoopback(realm.host))
+    throw new PodboxError(
+      'RegistryTLS',
+      `logging into "${registry}": its token service ${realm.origin} is plain http; the password is not sent there`,
+      'if you trust that network, mark the registry insecure (--insecure)',
+    );
   if (challenge.params.service) realm.searchParams.set('service', challenge.params.service);
   realm.searchParams.set('account', username);
-  let t: Answer;
-  try {
-    t = await get(realm.toString(), { authorization: basic }, endpoint.insecure);
-  } catch (e) {
-    throw unreachable(registry, realm.origin, e);
-  }
+  const t = await ask(realm.toString(), { authorization: basic });
   if (t.status === 401 || t.status === 403) throw refused(registry);
   if (t.status !== 200) throw unexpected(registry, `${realm.origin}${realm.pathname}`, t.status);
   let token: unknown;
@@ -80,7 +94,7 @@ export async function verifyLogin(
   }
   if (typeof token !== 'string' || token === '')
     throw unexpected(registry, `${realm.origin}${realm.pathname}`, 200, 'no token in the answer');
-  const r = await get(`${base}/v2/`, { authorization: `Bearer ${token}` }, endpoint.insecure);
+  const r = await ask(`${base}/v2/`, { authorization: `Bearer ${token}` });
   if (r.status === 200) return;
   if (r.status === 401 || r.status === 403) throw refused(registry);
   throw unexpected(registry, `${base}/v2/`, r.status);

@@ -230,17 +230,18 @@ export function endpointsFrom(
   for (const m of entry?.mirrors ?? []) {
     if (m.pullFrom === 'digest-only' && !opts.digest) continue;
     if (m.pullFrom === 'tag-only' && opts.digest) continue;
-    out.push({ host: apiHost(m.location), insecure: insecure(m.location, m.insecure), mirror: true });
+    out.push({ host: registryApiHost(m.location), insecure: insecure(m.location, m.insecure), mirror: true });
   }
   const location = entry?.location || registry;
   out.push({
-    host: apiHost(location),
+    host: registryApiHost(location),
     insecure: insecure(location, !!entry?.insecure, [registry]),
     mirror: false,
   });
   return out;
 }
 
-function apiHost(location: string): string {
+/** The host serving the registry API for a registry name: Docker Hub's is not docker.io itself. */
+export function registryApiHost(location: string): string {
   return location === DOCKER_HUB ? DOCKER_HUB_API : location;
 }
