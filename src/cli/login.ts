@@ -14,7 +14,7 @@ import { loginKey, verifyLogin } from '../registry/login.js';
 export function registerLogin(program: Command): void {
   program
     .command('login')
-    .description('log in to a container registry (credentials kept in podman’s auth.json)')
+    .description("log in to a container registry (credentials kept in podman's auth.json)")
     .argument('<registry>', 'host[:port], e.g. ghcr.io, docker.io, 127.0.0.1:5000')
     .option('-u, --username <user>', 'the user name (asked on a terminal when not given)')
     .option(
@@ -33,7 +33,7 @@ export function registerLogin(program: Command): void {
 
   program
     .command('logout')
-    .description('remove the login of a container registry from podman’s auth.json')
+    .description("remove the login of a container registry from podman's auth.json")
     .argument('[registry]', 'host[:port] given to `podbox login`')
     .option('-a, --all', 'remove the logins of all registries')
     .action((registry: string | undefined, opts: { all?: boolean }) => {
@@ -43,7 +43,7 @@ export function registerLogin(program: Command): void {
         return;
       }
       if (registry === undefined)
-        throw new PodboxError('InvalidArgument', 'podbox logout: no registry given', 'name one, or use --all');
+        throw new PodboxError('InvalidArgument', 'no registry to log out of', 'name one, or use --all');
       const key = loginKey(registry);
       if (removeLogin(key).length === 0) {
         const inDocker = readConfigFile(dockerConfigPath())?.auths?.[key] !== undefined;
