@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { errnoOf } from '../errors.js';
 
 /**
  * A docker credential helper (docker/docker-credential-helpers client/client.go Get): the program
@@ -25,9 +26,10 @@ export function helperGet(name: string, serverURL: string, env: NodeJS.ProcessEn
     maxBuffer: 1024 * 1024,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  const err = r.error as NodeJS.ErrnoException | undefined;
-  if (err?.code === 'ENOENT') return { failed: `credential helper ${program} is not installed (not found in PATH)` };
-  if (err?.code === 'ETIMEDOUT' || r.signal === 'SIGTERM')
+  // A helper that exits without reading the URL makes writing it fail (EPIPE); its status still tells.
+  const err = (r.error as NodeJS.ErrnoException | undefined)?.code === 'EPIPE' ? undefined : r.error;
+  if (errnoOf(err) === 'ENOENT') return { failed: `credential helper ${program} is not installed (not found in PATH)` };
+  if (errnoOf(err) === 'ETIMEDOUT' || r.signal === 'SIGTERM')
     return { failed: `credential helper ${program} did not answer within ${HELPER_TIMEOUT_MS / 1000} s` };
   if (err) return { failed: `credential helper ${program} failed: ${err.message}` };
   const out = r.stdout.toString('utf8');
