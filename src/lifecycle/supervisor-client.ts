@@ -34,7 +34,7 @@ function tryConnect(path: string): Promise<Socket | undefined> {
 }
 
 /** Starts a supervisor and waits for its word: "ok" (it listens) or "busy" (another one runs or starts). */
-function startSupervisor(): Promise<string> {
+export function startSupervisor(): Promise<string> {
   const log = openSync(join(podsDir(), SUPERVISOR_FILES.log), 'a', 0o600);
   const child = spawn(process.execPath, [...SUPERVISOR_NODE_FLAGS, cliPath, '__supervisor'], {
     detached: true,

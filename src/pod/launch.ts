@@ -39,6 +39,10 @@ export interface ForegroundOptions {
 
 /** The foreground run: follows the pod until it is finished; returns the exit status `podbox run` exits with. */
 export async function runForeground(request: LaunchRequest, o: ForegroundOptions): Promise<number> {
+  // No supervisor runs: this run is the supervisor, for as long as its pod runs.
+  const { hostSupervisor } = await import('../lifecycle/user-supervisor.js');
+  const host = await hostSupervisor();
+  if (host) return host.runForeground(request, o);
   const name = request.pod.metadata.name;
   let signalExit: number | undefined;
   let socket: Socket | undefined;
