@@ -5,6 +5,7 @@ import { PodSupervisor, type PodListener } from './supervisor.js';
 import { readMessages, send, SUPERVISOR_FILES, type Request } from './supervisor-protocol.js';
 import { PodDir, podsDir, isAlive, type LaunchRequest } from '../pod/dir.js';
 import type { ForegroundOptions } from '../pod/launch.js';
+import type { RunSignals } from './run-signals.js';
 import { pollUntil } from '../host/poll.js';
 import { collectGarbage } from '../pod/view.js';
 import { native } from '../sandbox/native.js';
@@ -245,35 +246,29 @@ export class UserSupervisor {
   /**
    * A foreground run that supervises in its own process: its pod, then the hand-over of whatever
    * other pods it came to supervise meanwhile (other commands found it on the socket). Returns the
-   * exit status of the run.
+   * exit status of the run. `signals` were caught before this supervisor started: one that came
+   * already means no pod is made; one that comes later deletes the pod, once it is created if it
+   * is being created (PodSupervisor.deleteRequested).
    */
-  async runForeground(request: LaunchRequest, o: ForegroundOptions): Promise<number> {
-    let signalExit: number | undefined;
-    let interrupts = 0;
-    const { pod, created } = PodSupervisor.create(request, { echo: o.echo }, { dieWithRun: true });
-    // (A pod of that name already runs, adopted: this one is refused, and that one stays registered.)
-    if (!this.pods.has(pod.name)) this.register(pod);
-    const onSignal = (sig: NodeJS.Signals) => {
-      signalExit ??= sig === 'SIGINT' ? 130 : 143;
-      // A second Ctrl-C does not wait for the grace period.
-      pod.deleteRequested(sig === 'SIGINT' && ++interrupts > 1 ? 0 : undefined);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    let code: number;
-    try {
-      await created;
-      code = await pod.done;
-    } catch (e) {
-      // (Interrupted while being created: nothing to say but the exit status.)
-      if (signalExit === undefined) o.fail(e instanceof PodboxError ? e.toLine() : (e as Error).message);
-      code = 1;
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+  async runForeground(request: LaunchRequest, o: ForegroundOptions, signals: RunSignals): Promise<number> {
+    let code = 1;
+    if (signals.exit === undefined) {
+      const { pod, created } = PodSupervisor.create(request, { echo: o.echo }, { dieWithRun: true });
+      // (A pod of that name already runs, adopted: this one is refused, and that one stays registered.)
+      if (!this.pods.has(pod.name)) this.register(pod);
+      signals.act = (grace) => pod.deleteRequested(grace);
+      try {
+        await created;
+        code = await pod.done;
+      } catch (e) {
+        // (Interrupted while being created: nothing to say but the exit status.)
+        if (signals.exit === undefined) o.fail(e instanceof PodboxError ? e.toLine() : (e as Error).message);
+      } finally {
+        signals.act = undefined;
+      }
     }
     await this.handOver();
-    return signalExit ?? code;
+    return signals.exit ?? code;
   }
 
   /**
