@@ -90,6 +90,13 @@ export class PodSupervisor {
   private readonly knownRunning = new Set<string>();
   private readonly configErrorsSaid = new Set<string>();
   private readonly listeners = new Set<PodListener>();
+  /**
+   * The pod of a foreground run that supervises in its own process (user-supervisor.ts hosting):
+   * its pause dies with that process (PR_SET_PDEATHSIG), as the run's pod must when the run is killed.
+   */
+  private dieWithRun = false;
+  /** handed over to another supervisor: this one does nothing more to the pod (see release) */
+  private released = false;
   /** output of a foreground pod while no run follows it (see echo) */
   private unheard?: [string, LogStream, string][];
 
@@ -115,8 +122,13 @@ export class PodSupervisor {
    * Steps 0 and 1: a new pod. `created` resolves once it is created and its first containers are
    * started, or rejects with why it could not be (then nothing of it is left).
    */
-  static create(request: LaunchRequest, listener?: PodListener): { pod: PodSupervisor; created: Promise<void> } {
+  static create(
+    request: LaunchRequest,
+    listener?: PodListener,
+    o: { dieWithRun?: boolean } = {},
+  ): { pod: PodSupervisor; created: Promise<void> } {
     const s = new PodSupervisor(request);
+    s.dieWithRun = o.dieWithRun ?? false;
     if (listener) s.listeners.add(listener);
     return { pod: s, created: s.createPod() };
   }
@@ -194,7 +206,7 @@ export class PodSupervisor {
 
   /** Step 3: deletion asked for, with `podbox delete`'s grace period if it gave one. */
   deleteRequested(grace?: number): void {
-    if (this.tearingDown) return;
+    if (this.tearingDown || this.released) return;
     if (!this.runtime.created) {
       this.pendingDelete = { grace };
       return;
@@ -212,7 +224,7 @@ export class PodSupervisor {
 
   private save(): void {
     // Only into our own directory: after a logout another pod may have the same path.
-    if (!this.dir?.stillOurs()) return;
+    if (this.released || !this.dir?.stillOurs()) return;
     try {
       this.runtime.machine = this.machine.snapshot();
       this.dir.writeState({ status: this.machine.status(), runtime: this.runtime });
@@ -266,6 +278,7 @@ export class PodSupervisor {
       name: pod.metadata.name,
       podDir: dir.path,
       exitsFile: this.exitsFile,
+      dieWithParent: this.dieWithRun,
     });
     this.runtime.pause = { pid: sandbox.pid, startTime: processStartTime(sandbox.pid) ?? 0 };
     this.runtime.exitsOffset = 0;
@@ -381,7 +394,7 @@ export class PodSupervisor {
   };
 
   private async pump(): Promise<void> {
-    if (this.tearingDown) return;
+    if (this.tearingDown || this.released) return;
     for (let actions = this.machine.actions(); actions.length; actions = this.machine.actions()) {
       for (const a of actions) await this.perform(a);
       if (this.tearingDown) return;
@@ -461,7 +474,10 @@ export class PodSupervisor {
   }
 
   private useSink(name: string, instance: number, sink: LogSink): void {
-    const closed = sink.closed().then(() => removeContainerOutput(this.pod.podDir, containerId(name, instance)));
+    // (Released to a successor: the FIFOs are its to read.)
+    const closed = sink.closed().then(() => {
+      if (!this.released) removeContainerOutput(this.pod.podDir, containerId(name, instance));
+    });
     this.draining.add(closed);
     void closed.then(() => this.draining.delete(closed));
     this.sinks.set(name, sink);
@@ -475,7 +491,7 @@ export class PodSupervisor {
 
   /** pause's exit records since the last read: each container's first process that exited. */
   private readExits(): void {
-    if (!this.exitsFile || this.tearingDown) return;
+    if (!this.exitsFile || this.tearingDown || this.released) return;
     let read: { records: ExitRecord[]; offset: number };
     try {
       this.exitsFd ??= openSync(this.exitsFile, 'r');
@@ -639,5 +655,22 @@ export class PodSupervisor {
   leave(): void {
     if (this.tearingDown) return;
     this.save();
+  }
+
+  /**
+   * Hands the pod over to another supervisor (this process goes on without it): saved once more,
+   * then nothing more is done or written, whatever was under way; the successor adopts it.
+   * Output not read yet stays in the container's FIFOs for it.
+   */
+  release(): void {
+    if (this.tearingDown) return;
+    this.save();
+    this.released = true;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    if (this.ticker) clearInterval(this.ticker);
+    if (this.saveRetry) clearTimeout(this.saveRetry);
+    this.exitsWatch?.close();
+    for (const sink of this.sinks.values()) sink.detach();
+    this.listeners.clear();
   }
 }

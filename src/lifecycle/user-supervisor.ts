@@ -3,7 +3,10 @@ import { closeSync, fstatSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { PodSupervisor, type PodListener } from './supervisor.js';
 import { readMessages, send, SUPERVISOR_FILES, type Request } from './supervisor-protocol.js';
-import { PodDir, podsDir, isAlive } from '../pod/dir.js';
+import { PodDir, podsDir, isAlive, type LaunchRequest } from '../pod/dir.js';
+import type { ForegroundOptions } from '../pod/launch.js';
+import type { RunSignals } from './run-signals.js';
+import { pollUntil } from '../host/poll.js';
 import { collectGarbage } from '../pod/view.js';
 import { native } from '../sandbox/native.js';
 import { PodboxError } from '../errors.js';
@@ -65,7 +68,7 @@ function takeLock(path: string): number | undefined {
   return undefined;
 }
 
-class UserSupervisor {
+export class UserSupervisor {
   private readonly pods = new Map<string, PodSupervisor>();
   /**
    * Foreground pods that finished while their run was not following (it was reconnecting to this
@@ -91,10 +94,13 @@ class UserSupervisor {
     return join(this.dir, SUPERVISOR_FILES.socket);
   }
 
-  async start(): Promise<void> {
-    // Stopping it (an upgrade, `kill`) leaves the pods running for the next one.
-    for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => this.leave());
-    process.on('SIGHUP', () => {});
+  /** hosted: in a foreground run's own process (hostSupervisor), whose signals are its pod's */
+  async start(o: { hosted?: boolean } = {}): Promise<void> {
+    if (!o.hosted) {
+      // Stopping it (an upgrade, `kill`) leaves the pods running for the next one.
+      for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => this.leave());
+      process.on('SIGHUP', () => {});
+    }
     rmSync(this.socketPath, { force: true });
     this.server = createServer((s) => this.onConnection(s));
     await new Promise<void>((resolve, reject) => {
@@ -106,6 +112,7 @@ class UserSupervisor {
       for (const d of PodDir.list()) this.adopt(d);
     })();
     await this.adopted;
+    if (o.hosted) return;
     // The command that started it connects right after its "ok": wait for it (or for nobody, a while).
     this.awaitingFirst = setTimeout(() => {
       this.awaitingFirst = undefined;
@@ -153,8 +160,9 @@ class UserSupervisor {
       this.connections.delete(sock);
       for (const [pod, l] of followed) {
         pod.detach(l);
-        // The foreground run that followed it is gone (killed): the pod goes too.
-        if (pod.isForeground) pod.deleteRequested();
+        // The foreground run that followed it is gone (killed): the pod goes too. (Not when this
+        // supervisor cut the connection itself, handing its pods over: the run follows it there.)
+        if (pod.isForeground && !this.stopping) pod.deleteRequested();
       }
       this.maybeStop();
     });
@@ -235,11 +243,81 @@ class UserSupervisor {
     this.resolveFinished(0);
   }
 
+  /**
+   * A foreground run that supervises in its own process: its pod, then the hand-over of whatever
+   * other pods it came to supervise meanwhile (other commands found it on the socket). Returns the
+   * exit status of the run. `signals` were caught before this supervisor started: one that came
+   * already means no pod is made; one that comes later deletes the pod, once it is created if it
+   * is being created (PodSupervisor.deleteRequested).
+   */
+  async runForeground(request: LaunchRequest, o: ForegroundOptions, signals: RunSignals): Promise<number> {
+    let code = 1;
+    if (signals.exit === undefined) {
+      const { pod, created } = PodSupervisor.create(request, { echo: o.echo }, { dieWithRun: true });
+      // (A pod of that name already runs, adopted: this one is refused, and that one stays registered.)
+      if (!this.pods.has(pod.name)) this.register(pod);
+      signals.act = (grace) => pod.deleteRequested(grace);
+      try {
+        await created;
+        code = await pod.done;
+      } catch (e) {
+        // (Interrupted while being created: nothing to say but the exit status.)
+        if (signals.exit === undefined) o.fail(e instanceof PodboxError ? e.toLine() : (e as Error).message);
+      } finally {
+        signals.act = undefined;
+      }
+    }
+    await this.handOver();
+    return signals.exit ?? code;
+  }
+
+  /**
+   * The end of a hosting run: with nothing else to do it stops as any supervisor does; otherwise
+   * it hands its pods to a new supervisor process, which adopts them as after a crash: no new
+   * request is taken, pods being created are let finish, every pod is released (saved, then left
+   * alone), the commands connected are cut off (they reconnect to the successor, and a foreground
+   * run follows its pod there), and the lock is freed for the successor.
+   */
+  private async handOver(): Promise<void> {
+    this.maybeStop();
+    if (this.stopping) {
+      await this.finished;
+      return;
+    }
+    this.stopping = true;
+    this.server?.close();
+    await pollUntil(() => this.creating === 0, 60_000, 10);
+    for (const pod of this.pods.values()) pod.release();
+    for (const c of this.connections) c.destroy();
+    rmSync(this.socketPath, { force: true });
+    rmSync(join(this.dir, SUPERVISOR_FILES.lock), { force: true });
+    closeSync(this.lock);
+    const { startSupervisor } = await import('./supervisor-client.js');
+    await startSupervisor();
+    // The released pods' pause watches still hold the event loop: the run ends once it has said
+    // its exit status (the macrotask after the command returns it).
+    setTimeout(() => process.exit(), 0);
+  }
+
   /** Stopped from outside: the pods keep running; their state is saved for the next supervisor. */
   private leave(): void {
     for (const pod of this.pods.values()) pod.leave();
     process.exit(0);
   }
+}
+
+/**
+ * A foreground `podbox run` that finds no supervisor becomes the user's supervisor itself, for as
+ * long as its pod runs: one Node process instead of two for the common case of one pod. Undefined
+ * when another supervisor runs or is starting (then the run is its client).
+ */
+export async function hostSupervisor(): Promise<UserSupervisor | undefined> {
+  const dir = podsDir();
+  const lock = takeLock(join(dir, SUPERVISOR_FILES.lock));
+  if (lock === undefined) return undefined;
+  const s = new UserSupervisor(dir, lock);
+  await s.start({ hosted: true });
+  return s;
 }
 
 function notSupervised(name: string): PodboxError {

@@ -115,6 +115,7 @@ export class LogSink {
   private lostError?: Error;
   private lostTimer?: NodeJS.Timeout;
   private readonly streams: Record<LogStream, StreamState> = { stdout: newStreamState(), stderr: newStreamState() };
+  private readonly sockets: Socket[] = [];
 
   constructor(
     file: string,
@@ -127,10 +128,19 @@ export class LogSink {
     this.done = new Promise((r) => (this.resolveDone = r));
   }
 
+  /**
+   * Stops reading without waiting for EOF (the pod is handed to another supervisor, which reads
+   * the rest): what was read is in the file; the part of a line not ended yet is not.
+   */
+  detach(): void {
+    for (const sock of this.sockets) sock.destroy();
+  }
+
   /** Reads a pipe's read end until EOF. */
   attach(stream: LogStream, readFd: number): void {
     this.open++;
     const sock = new Socket({ fd: readFd, readable: true, writable: false });
+    this.sockets.push(sock);
     sock.on('data', (chunk: Buffer) => this.write(stream, chunk));
     sock.once('close', () => {
       this.endOfStream(stream);

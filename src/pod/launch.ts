@@ -2,6 +2,7 @@ import { awaitSupervisorExit, exchange, sendOn } from '../lifecycle/supervisor-c
 import type { LaunchRequest } from './dir.js';
 import type { LogStream } from '../logs/cri-log.js';
 import type { Socket } from 'node:net';
+import { RunSignals } from '../lifecycle/run-signals.js';
 
 /**
  * Creating a pod: `podbox run` hands it to the user's supervisor (lifecycle/user-supervisor.ts),
@@ -39,21 +40,35 @@ export interface ForegroundOptions {
 
 /** The foreground run: follows the pod until it is finished; returns the exit status `podbox run` exits with. */
 export async function runForeground(request: LaunchRequest, o: ForegroundOptions): Promise<number> {
+  // Caught before anything of the pod is made, by this run or a supervisor for it.
+  const signals = new RunSignals();
+  try {
+    // No supervisor runs: this run is the supervisor, for as long as its pod runs.
+    const { hostSupervisor } = await import('../lifecycle/user-supervisor.js');
+    const host = await hostSupervisor();
+    if (host) return await host.runForeground(request, o, signals);
+    return await followFromSupervisor(request, o, signals);
+  } finally {
+    signals.stop();
+  }
+}
+
+/** A foreground run whose pod another process, the user's supervisor, supervises. */
+async function followFromSupervisor(
+  request: LaunchRequest,
+  o: ForegroundOptions,
+  signals: RunSignals,
+): Promise<number> {
   const name = request.pod.metadata.name;
-  let signalExit: number | undefined;
   let socket: Socket | undefined;
   let exitCode: number | undefined;
   let failed = false;
-  let interrupts = 0;
   let supervisor: number | undefined;
-  const onSignal = (sig: NodeJS.Signals) => {
-    signalExit ??= sig === 'SIGINT' ? 130 : 143;
-    // A second Ctrl-C does not wait for the grace period.
-    const grace = sig === 'SIGINT' && ++interrupts > 1 ? 0 : undefined;
+  // (Interrupted before it asked for the pod: there is nothing to delete.)
+  if (signals.exit !== undefined) return signals.exit;
+  signals.act = (grace) => {
     if (socket) sendOn(socket, { op: 'delete', name, grace });
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
   try {
     const onReply = (r: Parameters<Parameters<typeof exchange>[1]>[0], s: Socket): boolean => {
       socket = s;
@@ -62,7 +77,7 @@ export async function runForeground(request: LaunchRequest, o: ForegroundOptions
           o.echo(r.container, r.stream, r.text);
           return false;
         case 'error':
-          if (signalExit === undefined) o.fail(r.line);
+          if (signals.exit === undefined) o.fail(r.line);
           failed = true;
           return true;
         case 'finished':
@@ -71,7 +86,7 @@ export async function runForeground(request: LaunchRequest, o: ForegroundOptions
           return true;
         case 'created':
           // A signal that came while the pod was being created.
-          if (signalExit !== undefined) onSignal(signalExit === 130 ? 'SIGINT' : 'SIGTERM');
+          if (signals.exit !== undefined) signals.act?.(signals.grace);
           return false;
         default:
           return false;
@@ -90,9 +105,8 @@ export async function runForeground(request: LaunchRequest, o: ForegroundOptions
     }
     if (supervisor !== undefined) await awaitSupervisorExit(supervisor);
     if (failed) return 1;
-    return signalExit ?? exitCode ?? 1;
+    return signals.exit ?? exitCode ?? 1;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    signals.act = undefined;
   }
 }

@@ -11,7 +11,8 @@ import { runcPath } from '../container/runc.js';
  * dies (the pod is deleted) the kernel kills every process of the pod, and the mount namespace
  * with the containers' root filesystems goes too. pause does not die with the supervisor that
  * created it (no PR_SET_PDEATHSIG): pods outlive their supervisor, and its successor adopts them
- * (watchPidExit, since pause is then no child of it). Containers run detached (runc run -d), so
+ * (watchPidExit, since pause is then no child of it); but the pod of a foreground run that is its
+ * own supervisor dies with that run (dieWithParent), as a killed run's pod must. Containers run detached (runc run -d), so
  * their first processes are orphans that pause reaps; it appends how each ended to the pod's
  * exits file (pause.c -e, exit-records.ts).
  *
@@ -39,7 +40,7 @@ export interface SandboxOptions {
   podDir: string;
   /** where pause appends a line for each process it reaps (exit-records.ts); created 0600 if missing */
   exitsFile: string;
-  /** a scratch sandbox (doctor's) dies with this process; a pod's never does (default false) */
+  /** a scratch sandbox (doctor's), or the pod of a run that supervises it itself, dies with this process */
   dieWithParent?: boolean;
 }
 

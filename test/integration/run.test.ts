@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { join } from 'node:path';
 import { podTestHome, pod, box, IMAGE } from '../helpers/pods.js';
-import { podDirs, EXAMPLES, until } from '../helpers/cli.js';
+import { podDirs, EXAMPLES, until, alive, supervisorPid } from '../helpers/cli.js';
 
 const c = podTestHome();
 
@@ -109,6 +109,24 @@ describe('bad input: one line on stderr, non-zero, nothing left', () => {
     const replaced = await c.run(['run', '-d', '--replace', '-'], { input: manifest });
     expect(replaced.stdout).toBe('twice');
     expect(replaced.exitCode).toBe(0);
+  });
+
+  it('a foreground run refused for a name a running pod has leaves that pod supervised', async () => {
+    const manifest = pod('held', { terminationGracePeriodSeconds: 1, containers: [box('s', 'sleep 30')] });
+    expect((await c.run(['run', '-d', '-'], { input: manifest })).stdout).toBe('held');
+    // No supervisor now: the foreground run becomes it, adopts "held", and is refused its name.
+    const first = supervisorPid(c.home)!;
+    process.kill(first, 'SIGKILL');
+    await until('the supervisor gone', () => !alive(first));
+    const again = await c.run(['run', '-'], { input: manifest });
+    expect(again.stderr).toBe(
+      'podbox: pod "held" already exists: delete it with `podbox delete held` or run with --replace',
+    );
+    expect(again.exitCode).toBe(1);
+    // It handed "held" over: a supervisor of its own runs it.
+    const successor = supervisorPid(c.home);
+    expect(successor !== undefined && successor !== first && alive(successor)).toBe(true);
+    expect(JSON.parse((await c.run(['get', 'held', '-o', 'json'])).stdout).status.phase).toBe('Running');
   });
 
   it('an unknown field is refused with its path', async () => {
