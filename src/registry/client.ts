@@ -35,6 +35,8 @@ export interface RegistryClientOptions {
 interface EndpointState {
   ep: RegistryEndpoint;
   scheme: 'https' | 'http';
+  /** the scheme answered once: no more trying the other */
+  settled?: boolean;
   /** the Authorization header that worked, if one was needed */
   auth?: string;
 }
@@ -51,6 +53,8 @@ const CERT_ERRORS =
   /^(UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|CERT_|ERR_TLS_CERT_ALTNAME_INVALID|HOSTNAME_MISMATCH)/;
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
 const TRANSIENT = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
 
 let agents: { http: http.Agent; https: https.Agent } | undefined;
 
@@ -153,7 +157,10 @@ export class RegistryClient {
     readonly image: string,
     private readonly opts: RegistryClientOptions = {},
   ) {
-    this.states = endpointsFor(registry, { insecure: opts.insecure }).map((ep) => ({ ep, scheme: 'https' }));
+    this.states = endpointsFor(registry, { insecure: opts.insecure }).map((ep) => ({
+      ep,
+      scheme: ep.insecure && LOOPBACK.test(ep.host.replace(/:\d+$/, '')) ? 'http' : 'https',
+    }));
   }
 
   /** The registry host being talked to (a mirror's, once one served the manifest). */
@@ -249,15 +256,55 @@ export class RegistryClient {
     return res;
   }
 
-  /** A request to an endpoint at `path`, falling back to plain http where the endpoint allows it. */
+  /**
+   * A request to an endpoint at `path`, falling back to plain http where the endpoint allows it.
+   * A loopback registry is asked in plain http first: most are (a test or CI registry), and TLS
+   * costs a pull its CA store (~40 ms of CPU) before the first byte. Nothing secret goes in that
+   * first request (credentials follow a challenge, once the scheme is settled); a TLS server's
+   * refusal (Go's "HTTP request to an HTTPS server" 400, or a closed connection) turns it to https.
+   */
   private async sendTo(st: EndpointState, path: string, headers: Record<string, string>): Promise<IncomingMessage> {
     const h = st.auth ? { ...headers, authorization: st.auth } : headers;
+    const url = () => new URL(`${st.scheme}://${st.ep.host}${path}`);
+    if (!st.settled && st.scheme === 'http') {
+      let res: IncomingMessage | undefined;
+      try {
+        res = await this.send(url(), h);
+      } catch (e) {
+        if (!isTransientError(e)) throw e;
+      }
+      if (res && res.statusCode === 400) {
+        const body = await readBody(res, 1 << 16).catch(() => Buffer.alloc(0));
+        if (!/https/i.test(body.toString()))
+          throw this.error(
+            'ImagePullFailed',
+            'the registry answered HTTP 400',
+            'check the registry address',
+            st.ep.host,
+          );
+        res = undefined;
+      }
+      if (res) {
+        st.settled = true;
+        return res;
+      }
+      st.scheme = 'https';
+    }
     try {
-      return await this.send(new URL(`${st.scheme}://${st.ep.host}${path}`), h);
+      const res = await this.send(url(), h);
+      st.settled = true;
+      return res;
     } catch (e) {
-      if (st.scheme === 'https' && st.ep.insecure && (tlsHandshakeRefused(e) || errnoOf(e) === 'ECONNRESET')) {
+      if (
+        !st.settled &&
+        st.scheme === 'https' &&
+        st.ep.insecure &&
+        (tlsHandshakeRefused(e) || errnoOf(e) === 'ECONNRESET')
+      ) {
         st.scheme = 'http';
-        return this.send(new URL(`http://${st.ep.host}${path}`), h);
+        const res = await this.send(url(), h);
+        st.settled = true;
+        return res;
       }
       throw e;
     }
@@ -328,7 +375,7 @@ export class RegistryClient {
         st.ep.host,
       );
     }
-    const loopback = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(realm.hostname);
+    const loopback = LOOPBACK.test(realm.hostname);
     if (realm.protocol !== 'https:' && !(realm.protocol === 'http:' && (loopback || st.ep.insecure))) {
       throw this.error(
         'ImagePullFailed',
