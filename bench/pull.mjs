@@ -24,7 +24,7 @@ function freePort() {
   });
 }
 
-/** Random files (compressible by half: real layers are neither text nor noise) in 4 gzip layers, as an OCI layout. */
+/** Random (incompressible) files in 4 gzip layers, as an OCI layout. */
 function writeLayout(dir, totalMiB) {
   mkdirSync(join(dir, 'blobs/sha256'), { recursive: true });
   const blob = (b) => (writeFileSync(join(dir, 'blobs/sha256', sha(b).slice(7)), b), sha(b));
@@ -33,8 +33,7 @@ function writeLayout(dir, totalMiB) {
     const files = join(dir, `files-${l}`);
     mkdirSync(files);
     for (let f = 0; f < 25; f++) {
-      const half = randomBytes((totalMiB << 20) / 200);
-      writeFileSync(join(files, `f${f}`), Buffer.concat([half, Buffer.alloc(half.length, f)]));
+      writeFileSync(join(files, `f${f}`), randomBytes((totalMiB << 20) / 100));
     }
     const tar = execFileSync('tar', ['-C', files, '--numeric-owner', '--owner=0', '--group=0', '-cf', '-', '.'], {
       maxBuffer: 1 << 30,
@@ -121,7 +120,7 @@ async function startRegistry(dir) {
 
 /**
  * Runs the family. `timed(cmd, args, {cmdEnv})` and `series(fn)` are run.mjs's. Returns
- * {sizeBytes, pull, skopeoLoad: {copy, load, total}, again} in ms (medians in `series` form).
+ * {sizeBytes, pull, skopeoLoad: {copy, load, total}, again, inspect} in ms (medians in `series` form).
  */
 export async function pullBench({ podbox, env, work, timed, series }) {
   const dir = mkdtempSync(join(work, 'pull-'));
@@ -182,7 +181,11 @@ export async function pullBench({ podbox, env, work, timed, series }) {
       const again = await series(
         async () => (await timed(podbox, ['image', 'pull', '-q', ref], { cmdEnv: home.e })).total,
       );
-      return { sizeBytes, pull, skopeoLoad, again };
+      // What any podbox command costs (start-up, reading the store): the part of `again` that is not the pull's.
+      const inspect = await series(
+        async () => (await timed(podbox, ['image', 'inspect', ref], { cmdEnv: home.e })).total,
+      );
+      return { sizeBytes, pull, skopeoLoad, again, inspect };
     } finally {
       dropHome(home);
     }

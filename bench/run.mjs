@@ -405,6 +405,7 @@ try {
             ratio(P.pull.median, P.skopeoLoad.total.median),
           ],
           ['second pull (image present)', ms(P.again.median), '-', '-'],
+          ['for scale: `podbox image inspect` of it', ms(P.inspect.median), '-', '-'],
         ],
       ) + '\n',
     );
