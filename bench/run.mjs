@@ -12,7 +12,8 @@
 //
 // Environment: BENCH_RUNS (default 3), BENCH_RUNS_LARGE (runs at N or P >= 10, default 1),
 // BENCH_QUICK=1 (1 run, no warm-up, N/P = 1 and 5),
-// BENCH_ONLY=W1,W3,PULL (workloads to run; PULL: image pulls, bench/pull.mjs), BENCH_SIZES=1,5,10,20 (N and P), BENCH_JSON=FILE (raw results).
+// BENCH_ONLY=W1,W3,PULL (workloads to run; PULL: image pulls, bench/pull.mjs), BENCH_SIZES=1,5,10,20 (N and P),
+// BENCH_JSON=FILE (raw results).
 import { spawn, execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir, release, cpus } from 'node:os';

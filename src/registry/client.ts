@@ -12,9 +12,13 @@ import { endpointsFor, type RegistryEndpoint } from './registries-conf.js';
  * An OCI Distribution client for one repository (distribution-spec spec.md, "Pull"), over node:http(s)
  * with keep-alive agents. Per endpoint (mirrors first, then the registry, registries-conf.ts):
  *
- *   GET /v2/NAME/manifests/REF ──▶ 401 + WWW-Authenticate: Bearer realm,service  ──▶ GET realm?scope=repository:NAME:pull
- *                              ◀── 200 (the token goes on every later request)      (basic auth if a credential exists)
- *                              ──▶ 401 + WWW-Authenticate: Basic ──▶ the same request with Authorization: Basic
+ *   GET /v2/NAME/manifests/REF ──▶ registry
+ *      ◀── 401, WWW-Authenticate: Bearer realm=..,service=..
+ *   GET realm?service=..&scope=repository:NAME:pull ──▶ token server (basic auth if a credential exists)
+ *      ◀── 200 {"token"} or {"access_token"}
+ *   GET /v2/NAME/manifests/REF, Authorization: Bearer TOKEN ──▶ registry (and every later request)
+ *      ◀── 200
+ *   (a `Basic` challenge instead: the same request again with Authorization: Basic)
  *
  * No /v2/ ping first: the manifest request itself draws the challenge (as containerd's docker
  * resolver does), so an anonymous pull of a present image costs one round trip. Credentials are
@@ -50,7 +54,7 @@ export interface Fetched {
 const TRIES = 3;
 const SOCKET_TIMEOUT_MS = 30_000;
 const CERT_ERRORS =
-  /^(UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|CERT_|ERR_TLS_CERT_ALTNAME_INVALID|HOSTNAME_MISMATCH)/;
+  /^(UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|CERT_|ERR_TLS_CERT_ALTNAME_INVALID)/;
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
 const TRANSIENT = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE']);
 
@@ -215,7 +219,8 @@ export class RegistryClient {
     return this.error(
       'ImagePullUnauthorized',
       'access denied (the repository may not exist, or needs credentials)',
-      `check the name; if it is private, log in with \`podbox login ${this.registry}\` or give the pod an imagePullSecret`,
+      `check the name; if it is private, log in with \`podbox login ${this.registry}\`` +
+        ' or give the pod an imagePullSecret',
       host,
     );
   }

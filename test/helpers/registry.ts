@@ -89,7 +89,7 @@ function libtrustKeyId(certPem: string): string {
 
 const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
 
-/** The token server of `auth: token` mode: a token with the requested actions for the right password, none for anonymous. */
+/** The token server of `auth: token` mode: the actions asked for with the right password, none for anonymous. */
 async function startTokenServer(
   dir: string,
   user: string,
