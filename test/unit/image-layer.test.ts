@@ -507,7 +507,7 @@ describe('damaged layers', () => {
   it('applies a zstd layer', async () => {
     const tar = tarBytes([{ path: 'z', content: 'zstd\n' }]);
     const zst = execFileSync('zstd', ['-q', '-c'], { input: tar });
-    const r = await applyLayerFile(root, layerFile(zst), { name: 'L' });
+    const r = await applyLayerFile(root, layerFile(zst), { name: 'L', ...OPTS });
     expect(r.diffId).toBe(sha256(tar));
     expect(readFileSync(join(root, 'z'), 'utf8')).toBe('zstd\n');
   });
