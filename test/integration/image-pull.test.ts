@@ -75,6 +75,25 @@ describe.skipIf(!registryAvailable)('image pull', () => {
     expect(q).toEqual({ exitCode: 0, stdout: p.ids[0], stderr: '' });
   });
 
+  it('downloads a layer two images share once, and prune removes the layers no image needs', async () => {
+    const shared = [{ path: 'shared', content: 'in both images\n' }];
+    const a = await pushImage(reg.host, 'share/a:1', { layers: [shared, [{ path: 'a', content: 'a\n' }]] });
+    const b = await pushImage(reg.host, 'share/b:1', { layers: [shared, [{ path: 'b', content: 'b\n' }]] });
+    expect(a.layers[0]).toBe(b.layers[0]);
+    expect((await h.run(['image', 'pull', '-q', `${reg.host}/share/a:1`])).stdout).toBe(a.ids[0]);
+    const rb = await h.run(['image', 'pull', `${reg.host}/share/b:1`]);
+    expect(rb.stderr.split('\n')).toContain(`Copying blob ${short(b.layers[0]!)} skipped: already exists`);
+    expect(blobGets(reg, a.layers[0]!)).toBe(1);
+
+    expect((await h.run(['image', 'rm', `${reg.host}/share/b:1`])).exitCode).toBe(0);
+    const pruned = await h.run(['image', 'prune']);
+    expect(pruned).toEqual({ exitCode: 0, stdout: 'Total reclaimed space from layers: 101 B', stderr: '' });
+    expect(blobFiles()).toContain(hexOf(a.layers[0]!));
+    expect(blobFiles()).toContain(hexOf(a.layers[1]!));
+    expect(blobFiles()).not.toContain(hexOf(b.layers[1]!));
+    expect((await h.run(['image', 'rm', `${reg.host}/share/a:1`])).exitCode).toBe(0);
+  });
+
   it('refuses an unknown tag and an unknown repository in one line', async () => {
     await pushImage(reg.host, 'team/known:1');
     const tag = await h.run(['image', 'pull', `${reg.host}/team/known:2`]);
