@@ -79,7 +79,11 @@ export async function pullImage(refString: string, opts: PullOptions = {}): Prom
   const onAbort = () => ac.abort(opts.signal?.reason);
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const client = new RegistryClient(ref.domain, ref.path, image, { ...opts, signal: ac.signal });
+    const client = new RegistryClient(ref.domain, ref.path, image, {
+      ...opts,
+      digest: ref.digest !== undefined,
+      signal: ac.signal,
+    });
     const mismatch = (what: string, why: string) =>
       new PodboxError(
         'DigestMismatch',

@@ -34,6 +34,8 @@ export interface RegistryClientOptions {
   insecure?: boolean;
   pullSecrets?: DockerConfigJson[];
   signal?: AbortSignal;
+  /** the pull names a digest: mirrors marked digest-only may serve it */
+  digest?: boolean;
 }
 
 interface EndpointState {
@@ -161,7 +163,7 @@ export class RegistryClient {
     readonly image: string,
     private readonly opts: RegistryClientOptions = {},
   ) {
-    this.states = endpointsFor(registry, { insecure: opts.insecure }).map((ep) => ({
+    this.states = endpointsFor(registry, { insecure: opts.insecure, digest: opts.digest }).map((ep) => ({
       ep,
       scheme: ep.insecure && LOOPBACK.test(ep.host.replace(/:\d+$/, '')) ? 'http' : 'https',
     }));
@@ -322,7 +324,8 @@ export class RegistryClient {
     drain(res);
     const challenges = parseChallenges(res.headers['www-authenticate']);
     const candidates: (Credential | undefined)[] = [
-      ...credentialCandidates(this.registry, this.opts.pullSecrets),
+      // The repository path too: keys scoped to a path (`quay.io/team`) match as the kubelet's keyring does.
+      ...credentialCandidates(`${this.registry}/${this.repository}`, this.opts.pullSecrets),
       undefined,
     ];
     for (const cand of candidates) {
