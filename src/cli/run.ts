@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { parseManifest } from '../api/manifest.js';
 import { allContainers } from '../api/containers.js';
 import type { Manifest } from '../api/types.js';
-import { resolveImages } from '../image/resolve.js';
 import { deletePod } from '../pod/delete.js';
 import { startDetached, runForeground } from '../pod/launch.js';
 import { launchRequest, thisProcess } from '../pod/dir.js';
@@ -10,6 +9,7 @@ import { readManifestFile } from '../api/manifest-file.js';
 import { POD_SETTINGS } from '../lifecycle/pod-settings.js';
 import type { LogStream } from '../logs/cri-log.js';
 import { containerLogPolicy } from '../logs/log-file.js';
+import { pullDisplay } from './pull-progress.js';
 
 /**
  * `podbox run FILE [-d] [--keep] [--replace]` (docs/cli.md). The pod's life is pod/launch.ts's:
@@ -31,20 +31,28 @@ export function registerRun(program: Command): void {
 
 async function run(file: string, opts: { detach?: boolean; keep?: boolean; replace?: boolean }): Promise<number> {
   const manifest = parseManifest(readManifestFile(file), file);
-  const images = resolveImages(manifest);
   // A bad PODBOX_CONTAINER_LOG_MAX_* is refused now, not at each container start.
   containerLogPolicy();
   if (opts.replace) await deletePod(manifest.pod.metadata.name, { missingOk: true });
-  const request = launchRequest(manifest, images, !opts.detach && !opts.keep);
+  // Images are the supervisor's to find or pull, container by container (lifecycle/image-pulls.ts).
+  const request = launchRequest(manifest, new Map(), !opts.detach && !opts.keep);
   request.settings = Object.fromEntries(POD_SETTINGS.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
   if (!opts.detach) {
     request.foreground = thisProcess();
-    return runForeground(request, {
-      echo: echoer(manifest),
-      fail: (line) =>
-        process.stderr.write(`podbox: ${line}
-`),
-    });
+    const pulls = pullDisplay();
+    const echo = echoer(manifest);
+    try {
+      return await runForeground(request, {
+        echo: (container, stream, text) => {
+          pulls.stop();
+          echo(container, stream, text);
+        },
+        fail: (line) => process.stderr.write(`podbox: ${line}\n`),
+        progress: (image, p) => pulls.progress(image, p),
+      });
+    } finally {
+      pulls.stop();
+    }
   }
   const error = await startDetached(request);
   if (error) {

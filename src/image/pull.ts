@@ -25,6 +25,7 @@ export interface PullResult {
 export async function pullImage(ref: string, opts: PullOptions = {}): Promise<PullResult> {
   opts.signal?.throwIfAborted();
   const image = ImageStore.open().resolve(ref);
-  if (!image) throw new PodboxError('ImageNotFound', `image "${ref}" is not present`, 'load it with `podbox image load FILE`');
+  if (!image)
+    throw new PodboxError('ImageNotFound', `image "${ref}" is not present`, 'load it with `podbox image load FILE`');
   return { image, bytes: image.size };
 }

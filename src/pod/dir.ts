@@ -73,6 +73,8 @@ export interface RuntimeInfo {
   /** pause, which anchors the pod: the pod lives as long as it does */
   pause?: ProcessRef;
   containers: Record<string, ContainerRuntime>;
+  /** container → the id of the image it runs (pulled by the supervisor, pod-machine.ts ensureImage) */
+  images?: Record<string, string>;
   /** the sandbox was made: the pod was created (a pod whose supervisor died before is garbage) */
   created?: boolean;
   /** the supervisor finished its work: everything is torn down */
