@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { podTestHome, pod, box } from '../helpers/pods.js';
 import { podDirs, podboxProcesses, until } from '../helpers/cli.js';
@@ -130,6 +131,35 @@ describe('a missing image: the pod is created and its container waits, as the ku
     expect(podDirs(c.home)).toEqual([]);
     await until('no podbox process left', () => podboxProcesses(c.home).length === 0);
   }, 60_000);
+
+  it('deleted while pulling from a registry that never answers: the pull stops, nothing is left', async () => {
+    // A "registry" that accepts connections and never says a word.
+    const held = new Set<Socket>();
+    const server = createServer((sock) => {
+      held.add(sock);
+      sock.on('error', () => {});
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const image = `127.0.0.1:${port}/silent:1`;
+      await runDetached('silent', { containers: [{ ...box('app', 'sleep 60'), image }] });
+      await until('its Pulling event', () =>
+        saved('silent')?.events.some((e) => e.reason === 'Pulling' && e.message === `Pulling image "${image}"`),
+      );
+      const t0 = Date.now();
+      expect(await c.run(['delete', 'silent'])).toEqual({ exitCode: 0, stdout: 'pod "silent" deleted', stderr: '' });
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(podDirs(c.home)).toEqual([]);
+      await until('no podbox process left', () => podboxProcesses(c.home).length === 0);
+      // Nothing half-pulled stays in the store.
+      const tmp = join(c.home, 'images', 'tmp');
+      expect(existsSync(tmp) ? readdirSync(tmp) : []).toEqual([]);
+    } finally {
+      for (const sock of held) sock.destroy();
+      server.close();
+    }
+  });
 
   it('a foreground run says so in one line, and keeps waiting until interrupted', async () => {
     const run = c.spawn(['run', '-']);
