@@ -3,7 +3,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { podTestHome, pod, box } from '../helpers/pods.js';
-import { podDirs, podboxProcesses, until } from '../helpers/cli.js';
+import { execa } from 'execa';
+import { alive, podDirs, podboxProcesses, supervisorPid, until, EXAMPLES } from '../helpers/cli.js';
 
 // Image back-off 2 s doubling to 8 s (and the syncs with it: 0.2 s after a failure, then every 2 s).
 const c = podTestHome({ PODBOX_TESTING_BACKOFF: '2,8,600' });
@@ -160,6 +161,42 @@ describe('a missing image: the pod is created and its container waits, as the ku
       server.close();
     }
   });
+
+  it('a successor supervisor resumes a pod waiting on its image; an image loaded meanwhile is used', async () => {
+    const image = 'localhost/later:1';
+    const spec = {
+      restartPolicy: 'Never',
+      containers: [{ ...box('app', 'echo started'), image, imagePullPolicy: 'Never' }],
+    };
+    await runDetached('later', spec);
+    await until(
+      'ErrImageNeverPull',
+      () => saved('later')?.status.containerStatuses[0].state.waiting?.reason === 'ErrImageNeverPull',
+    );
+    const supervisor = supervisorPid(c.home)!;
+    process.kill(supervisor, 'SIGKILL');
+    await until('the supervisor gone', () => !alive(supervisor));
+    try {
+      await execa('sh', [join(EXAMPLES, 'busybox-image.sh'), image], { env: c.env });
+      // `get` starts a supervisor, which adopts the pod and finds the image at its next look.
+      await until(
+        'the pod Succeeded',
+        async () => JSON.parse((await c.run(['get', 'later', '-o', 'json'])).stdout).status.phase === 'Succeeded',
+        30_000,
+      );
+      expect(supervisorPid(c.home)).not.toBe(supervisor);
+      expect((await c.run(['logs', 'later'])).stdout).toBe('started');
+      const events = saved('later')!.events.map((e) => [e.reason, e.message]);
+      expect(events.slice(-3)).toEqual([
+        ['Pulled', `Container image "${image}" already present on machine`],
+        ['Created', 'Created container app'],
+        ['Started', 'Started container app'],
+      ]);
+      expect(await c.run(['delete', 'later'])).toMatchObject({ exitCode: 0 });
+    } finally {
+      await c.run(['image', 'rm', image]);
+    }
+  }, 60_000);
 
   it('a foreground run says so in one line, and keeps waiting until interrupted', async () => {
     const run = c.spawn(['run', '-']);
