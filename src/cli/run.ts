@@ -10,6 +10,7 @@ import { POD_SETTINGS } from '../lifecycle/pod-settings.js';
 import type { LogStream } from '../logs/cri-log.js';
 import { containerLogPolicy } from '../logs/log-file.js';
 import { pullDisplay } from './pull-progress.js';
+import { pullSecretsOf } from '../registry/pull-secrets.js';
 
 /**
  * `podbox run FILE [-d] [--keep] [--replace]` (docs/cli.md). The pod's life is pod/launch.ts's:
@@ -36,6 +37,7 @@ async function run(file: string, opts: { detach?: boolean; keep?: boolean; repla
   if (opts.replace) await deletePod(manifest.pod.metadata.name, { missingOk: true });
   // Images are the supervisor's to find or pull, container by container (lifecycle/image-pulls.ts).
   const request = launchRequest(manifest, new Map(), !opts.detach && !opts.keep);
+  request.pullSecrets = pullSecretsOf(manifest);
   request.settings = Object.fromEntries(POD_SETTINGS.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
   if (!opts.detach) {
     request.foreground = thisProcess();

@@ -22,7 +22,6 @@ import { readTerminationMessage } from '../container/termination-message.js';
 import { ImagePuller, storeLookup } from './image-puller.js';
 import { ERR_IMAGE_NEVER_PULL, ERR_IMAGE_PULL } from './image-pulls.js';
 import type { PullProgress } from '../image/pull.js';
-import { pullSecretsOf } from '../registry/pull-secrets.js';
 import type { LogSink, LogStream } from '../logs/cri-log.js';
 import { containerLogPolicy } from '../logs/log-file.js';
 import {
@@ -123,7 +122,7 @@ export class PodSupervisor {
           lookup,
         )
       : new PodMachine(this.manifest.pod, systemClock, backoffPolicy(settings), undefined, undefined, lookup);
-    const secrets = pullSecretsOf(this.manifest);
+    const secrets = record.pullSecrets ?? { secrets: [], missing: [] };
     this.machine.pullSecretsMissing(secrets.missing);
     this.puller = new ImagePuller({
       pullSecrets: secrets.secrets,
