@@ -687,8 +687,9 @@ export class PodMachine {
   }
 
   /**
-   * A container's turn to start: its image first (image_manager.go EnsureImageExists, called by
-   * kuberuntime_container.go startContainer at every start, restarts too): present and not to be
+   * A container's turn to start (kuberuntime_manager.go SyncPod steps 6 and 7): its image first
+   * (image_manager.go EnsureImageExists, kuberuntime_container.go startContainer's "Step 1: pull
+   * the image", at every start, restarts too): present and not to be
    * pulled, it starts ("already present on machine"); absent under Never, it waits with
    * ErrImageNeverPull; in the image's back-off, with ImagePullBackOff; else the image is pulled
    * (one pull for every container that waits on the same image) and it waits for it.
@@ -730,7 +731,11 @@ export class PodMachine {
     return [{ type: 'pull', image }];
   }
 
-  /** The container cannot have its image now: it waits with `reason`, and is looked at again at `syncAt`. */
+  /**
+   * The container cannot have its image now: it waits with `reason` and EnsureImageExists' message
+   * (kubelet_pods.go convertToAPIContainerStatuses: the reason cache's error and message), and is
+   * looked at again at `syncAt`.
+   */
   private imageTrouble(s: Slot, reason: string, message: string, syncAt: number): void {
     this.record('Warning', 'Failed', imageWords.error(reason), s);
     s.phase = 'image';
