@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import { ImageStore, shortId, type StoredImage } from '../image/store.js';
-import { parseReference, repositoryOf, familiarize } from '../image/reference.js';
+import { parseReference, repositoryOf, familiarize, normalizeReference } from '../image/reference.js';
 import { PodboxError } from '../errors.js';
 import { formatTable } from '../kubectl/table.js';
 import { imageUsers, imageRemovalRefusal } from '../pod/image-users.js';
 import { collectGarbage } from '../pod/view.js';
+import { pullImage } from '../image/pull.js';
+import { pullReporter } from '../image/pull-progress.js';
 
 /**
  * `podbox image load|import|ls|rm|inspect` (docs/cli.md, "podbox image"). Output follows the
@@ -16,8 +18,10 @@ export function registerImageCommands(program: Command): void {
   const warn = (line: string) => process.stderr.write(`podbox: warning: ${line}\n`);
   registerLoad(image, warn);
   registerImport(image, warn);
+  registerPull(image, warn);
   registerList(image);
   registerRemove(image);
+  registerPrune(image);
   registerInspect(image);
 }
 
@@ -54,6 +58,45 @@ function registerImport(image: Command, warn: (line: string) => void): void {
     .action(async (rootfs: string, name: string, opts: { change: string[] }) => {
       const img = await ImageStore.open().import(rootfs, name, opts.change, { warn });
       process.stdout.write(`${img.id}\n`);
+    });
+}
+
+function registerPull(image: Command, warn: (line: string) => void): void {
+  image
+    .command('pull')
+    .description('pull an image from a registry (Docker Registry v2 / OCI distribution)')
+    .argument('<ref>', 'NAME[:TAG][@DIGEST], e.g. busybox, ghcr.io/org/app:1, localhost:5000/x@sha256:…')
+    .option('--platform <os/arch[/variant]>', 'the platform to pick from a multi-platform image (default: this host)')
+    .option('-q, --quiet', 'print only the image id')
+    .option('--insecure', 'allow plain http to this registry (localhost and 127.0.0.0/8 are allowed anyway)')
+    .action(async (ref: string, opts: { platform?: string; quiet?: boolean; insecure?: boolean }) => {
+      const reporter = opts.quiet ? undefined : await pullReporter(process.stderr, normalizeReference(ref));
+      try {
+        const { image } = await pullImage(ref, {
+          platform: opts.platform,
+          insecure: opts.insecure,
+          onProgress: reporter?.onProgress,
+          warn,
+        });
+        reporter?.stop();
+        if (!opts.quiet) process.stderr.write(`Writing manifest to image destination\n`);
+        process.stdout.write(`${image.id}\n`);
+      } finally {
+        reporter?.stop();
+      }
+    });
+}
+
+function registerPrune(image: Command): void {
+  image
+    .command('prune')
+    .description('remove images without a name that no pod uses, and downloaded layers no image needs')
+    .action(async () => {
+      await collectGarbage();
+      const users = imageUsers();
+      const r = await ImageStore.open().prune((id) => (users.get(id) ?? []).length > 0);
+      for (const id of r.deleted) process.stdout.write(`Deleted: ${id}\n`);
+      if (r.blobBytes) process.stdout.write(`Total reclaimed space from layers: ${humanSize(r.blobBytes)}\n`);
     });
 }
 

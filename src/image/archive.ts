@@ -410,13 +410,6 @@ function readOci(src: Source): ImageToLoad[] {
       if (!isObject(l))
         throw invalid(src.describe, `manifest ${manifestDigest} layers[${j}] is not a descriptor`, damaged);
       const path = blobPath(src, l.digest, `layer ${j} of ${manifestDigest}`);
-      if (typeof l.mediaType === 'string' && /zstd/.test(l.mediaType)) {
-        throw new PodboxError(
-          'InvalidImage',
-          `layer ${path} is compressed with zstd, which podbox does not support yet`,
-          'save the image with gzip or uncompressed layers (e.g. `skopeo copy --dest-compress-format gzip`)',
-        );
-      }
       const file = src.file(path);
       if (!file) throw invalid(src.describe, `is missing blob ${path} (layer ${j} of ${manifestDigest})`, damaged);
       if (typeof l.size === 'number' && statSync(file).size !== l.size) {

@@ -12,7 +12,6 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
-  readSync,
   rmSync,
   symlinkSync,
   chmodSync,
@@ -21,7 +20,7 @@ import {
   type Stats,
 } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { Transform, pipeline } from 'node:stream';
+import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { Parser, type ReadEntry } from 'tar';
@@ -447,65 +446,118 @@ export async function applyTarStream(
   return { diffId: `sha256:${hash.digest('hex')}`, stats: writer.stats };
 }
 
-function readHead(file: string, n: number): Buffer {
-  const fd = openSync(file, 'r');
+/**
+ * The tar bytes of a layer stream compressed with gzip, zstd or nothing (by its magic bytes, as
+ * containerd's compression.DecompressStream decides). zstd is decoded by fzstd: Node 20's zlib has
+ * none. Its ondata hands out views of the decoder's window, so each block is copied before it is
+ * yielded.
+ */
+export async function* decompressedLayer(source: AsyncIterable<Buffer>, name: string): AsyncGenerator<Buffer> {
+  const it = source[Symbol.asyncIterator]();
+  let head: Buffer = Buffer.alloc(0);
+  let ended = false;
+  while (head.length < 6) {
+    const r = await it.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    head = head.length ? Buffer.concat([head, r.value]) : r.value;
+  }
+  async function* rest(): AsyncGenerator<Buffer> {
+    if (head.length) yield head;
+    if (ended) return;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  }
+  const compression = detectCompression(head);
+  if (compression === 'none') {
+    yield* rest();
+    return;
+  }
+  if (compression === 'gzip') {
+    const noop = () => {};
+    yield* pipeline(Readable.from(rest(), { objectMode: false }), createGunzip({ chunkSize: 1 << 18 }), noop);
+    return;
+  }
+  if (compression === 'zstd') {
+    const { Decompress } = await import('fzstd');
+    const out: Buffer[] = [];
+    const d = new Decompress((chunk) => {
+      if (chunk.length) out.push(Buffer.from(chunk));
+    });
+    try {
+      for await (const c of rest()) {
+        d.push(c);
+        while (out.length) yield out.shift()!;
+      }
+      d.push(new Uint8Array(0), true);
+    } catch (e) {
+      if (e instanceof PodboxError) throw e;
+      throw invalidLayer(name, `not valid zstd data, probably truncated (${(e as Error).message})`);
+    }
+    while (out.length) yield out.shift()!;
+    return;
+  }
+  throw new PodboxError(
+    'InvalidImage',
+    `layer ${name} is compressed with ${compression}, which podbox does not support`,
+    'use an image with gzip, zstd or uncompressed layers (e.g. `skopeo copy --dest-compress-format gzip`)',
+  );
+}
+
+/** A gzip failure as the damaged layer it means. */
+function asLayerError(e: unknown, name: string): unknown {
+  if (e instanceof PodboxError) return e;
+  const code = errnoOf(e);
+  if (code?.startsWith('Z_') || /unexpected end of file|incorrect header check|invalid/.test((e as Error).message)) {
+    return invalidLayer(name, `not valid gzip data, probably truncated (${(e as Error).message})`);
+  }
+  return e;
+}
+
+/**
+ * Applies a compressed or plain layer stream onto `root` (the caller checks the stream's digest:
+ * a pulled blob is verified as it is downloaded).
+ */
+export async function applyLayerStream(
+  root: string,
+  source: AsyncIterable<Buffer>,
+  opts: LayerOptions,
+): Promise<{ diffId: string; stats: LayerStats }> {
   try {
-    const buf = Buffer.alloc(n);
-    const got = readSync(fd, buf, 0, n, 0);
-    return buf.subarray(0, got);
-  } finally {
-    closeSync(fd);
+    return await applyTarStream(root, decompressedLayer(source, opts.name), opts);
+  } catch (e) {
+    throw asLayerError(e, opts.name);
   }
 }
 
 /**
- * Applies a layer file (tar or tar+gzip, by magic bytes) onto `root`. With `digest`, the file's
- * own sha256 must match it (an OCI blob); the result's diffId is for the caller to check against
- * the config's rootfs.diff_ids.
+ * Applies a layer file (tar, tar+gzip or tar+zstd, by magic bytes) onto `root`. With `digest`, the
+ * file's own sha256 must match it (an OCI blob); the result's diffId is for the caller to check
+ * against the config's rootfs.diff_ids.
  */
 export async function applyLayerFile(
   root: string,
   file: string,
   opts: LayerOptions & { digest?: string },
 ): Promise<LayerResult> {
-  let head: Buffer;
   try {
-    head = readHead(file, 6);
+    closeSync(openSync(file, 'r'));
   } catch (e) {
     throw invalidLayer(opts.name, `cannot be read (${(e as Error).message})`);
   }
-  const compression = detectCompression(head);
-  if (compression !== 'none' && compression !== 'gzip') {
-    throw new PodboxError(
-      'InvalidImage',
-      `layer ${opts.name} is compressed with ${compression}, which podbox does not support yet`,
-      'save the image with gzip or uncompressed layers (e.g. `docker save`, or `skopeo copy --dest-compress-format gzip`)',
-    );
-  }
   const rawHash = createHash('sha256');
-  const hasher = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      rawHash.update(chunk);
-      cb(null, chunk);
-    },
-  });
-  // pipeline destroys every stage when one fails or when the consumer stops early.
-  const noop = () => {};
-  const tarBytes: AsyncIterable<Buffer> =
-    compression === 'gzip'
-      ? pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), hasher, createGunzip(), noop)
-      : pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), hasher, noop);
-  let result: { diffId: string; stats: LayerStats };
-  try {
-    result = await applyTarStream(root, tarBytes, opts);
-  } catch (e) {
-    if (e instanceof PodboxError) throw e;
-    const code = errnoOf(e);
-    if (code?.startsWith('Z_') || /unexpected end of file|incorrect header check|invalid/.test((e as Error).message)) {
-      throw invalidLayer(opts.name, `not valid gzip data, probably truncated (${(e as Error).message})`);
+  async function* hashed(): AsyncGenerator<Buffer> {
+    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
+      rawHash.update(chunk as Buffer);
+      yield chunk as Buffer;
     }
-    throw e;
   }
+  const result = await applyLayerStream(root, hashed(), opts);
   const digest = `sha256:${rawHash.digest('hex')}`;
   if (opts.digest && opts.digest !== digest) {
     throw new PodboxError(

@@ -350,16 +350,19 @@ export class ImageStore {
     what: string,
     layers: LayerSource[],
     warn: (l: string) => void,
+    alongside?: (signal: AbortSignal) => Promise<void>,
   ): Promise<{ tmp: string; result: UnpackResult }> {
     const tmp = this.mkTemp('image');
     try {
       mkdirSync(join(tmp, 'rootfs'), { mode: 0o755 });
-      const result = (await this.runJob({
+      const abort = join(tmp, 'abort');
+      const job = this.runJob({
         op: 'unpack',
         rootfs: join(tmp, 'rootfs'),
-        layers,
+        layers: layers.map((l) => (l.kind === 'blob' ? { ...l, abort } : l)),
         result: join(tmp, 'result.json'),
-      }))!;
+      });
+      const result = (alongside ? await ImageStore.together(job, alongside, abort) : await job)!;
       rmSync(join(tmp, 'result.json'), { force: true });
       const list = (xs: string[]) => xs.slice(0, 3).join(', ') + (xs.length > 3 ? ', …' : '');
       if (result.skippedDevices.length) {
@@ -389,6 +392,35 @@ export class ImageStore {
       }
       throw e;
     }
+  }
+
+  /**
+   * Runs the unpack `job` and `alongside` (the downloads it reads) together. When the downloads fail,
+   * the worker is told by the `abort` file; when the worker fails, the downloads by their signal.
+   * The first failure is the one reported.
+   */
+  private static async together<T>(
+    job: Promise<T>,
+    alongside: (signal: AbortSignal) => Promise<void>,
+    abort: string,
+  ): Promise<T> {
+    const ac = new AbortController();
+    let first: { e: unknown } | undefined;
+    const fill = alongside(ac.signal).catch((e) => {
+      first ??= { e };
+      writeFileSync(abort, '');
+      throw e;
+    });
+    const work = job.catch((e) => {
+      first ??= { e };
+      ac.abort(e);
+      throw e;
+    });
+    const [j, f] = await Promise.allSettled([work, fill]);
+    if (first) throw first.e;
+    if (f.status === 'rejected') throw f.reason;
+    if (j.status === 'rejected') throw j.reason;
+    return j.value;
   }
 
   private static writeImageFiles(tmp: string, config: Buffer, size: number): void {
@@ -432,6 +464,113 @@ export class ImageStore {
     const path = join(scratch, 'stdin');
     await pipeline(process.stdin, createWriteStream(path, { mode: 0o600 }));
     return f(path, 'stdin');
+  }
+
+  // --- pulled images (image/pull.ts) ---
+
+  /** Where pulled blobs are kept (image/blob-cache.ts). */
+  get blobsDir(): string {
+    return join(this.dir, 'blobs');
+  }
+
+  /** The registry manifest a pulled image came with, if it was pulled. */
+  pulledManifest(id: string): Buffer | undefined {
+    try {
+      return readFileSync(join(this.imageDir(id), 'manifest.json'));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Gives image `id` the names `refs` if it is present (a pull of an image already here); else undefined. */
+  addNames(id: string, refs: string[]): StoredImage | undefined {
+    const ok = this.locked(() => {
+      if (!existsSync(join(this.imageDir(id), 'config.json'))) return false;
+      const idx = this.readIndex();
+      if (refs.every((r) => idx.refs[r] === id)) return true;
+      for (const r of refs) idx.refs[r] = id;
+      this.writeIndex(idx);
+      return true;
+    });
+    return ok ? this.readImage(id, this.readIndex()) : undefined;
+  }
+
+  /**
+   * A pulled image: `fill` downloads its blobs while the worker applies them in order (blob-follow.ts);
+   * it appears under `refs` only when every blob and every diff id verified.
+   */
+  async addPulled(
+    p: { what: string; config: Buffer; manifest: Buffer; layers: LayerSource[]; refs: string[] },
+    fill: (signal: AbortSignal) => Promise<void>,
+    opts: StoreOptions = {},
+  ): Promise<StoredImage> {
+    const id = sha256(p.config);
+    const doc = parseConfigDocument(p.config, p.what);
+    if (doc.diffIds.length !== p.layers.length) {
+      throw new PodboxError(
+        'ImagePullFailed',
+        `image ${p.what}: its config lists ${doc.diffIds.length} layer(s) but its manifest ${p.layers.length}`,
+        'the image in the registry is damaged; push it again',
+      );
+    }
+    await this.sweep();
+    const { tmp, result } = await this.unpack(p.what, p.layers, opts.warn ?? (() => {}), fill);
+    try {
+      const bad = doc.diffIds.findIndex((d, i) => d !== result.diffIds[i]);
+      if (bad >= 0) {
+        throw new PodboxError(
+          'DigestMismatch',
+          `image ${p.what}: layer ${p.layers[bad]!.name} has diff id ${result.diffIds[bad]}, but the image config says ${doc.diffIds[bad]}`,
+          'the registry served a damaged or tampered image; pull again, and tell its owner if this persists',
+        );
+      }
+      ImageStore.writeImageFiles(tmp, p.config, result.size);
+      writeFileSync(join(tmp, 'manifest.json'), p.manifest, { mode: 0o600 });
+      await this.removeTrees(this.commit([{ id, tmp, refs: p.refs }]));
+    } catch (e) {
+      await this.removeTrees([tmp]).catch(() => {});
+      throw e;
+    }
+    return this.readImage(id, this.readIndex())!;
+  }
+
+  /**
+   * `podbox image prune`: images without a name that `inUse` does not hold, then blobs no remaining
+   * pulled image lists and partial downloads nobody is writing. Returns the ids deleted and the
+   * blob bytes freed.
+   */
+  async prune(inUse: (id: string) => boolean): Promise<{ deleted: string[]; blobBytes: number }> {
+    const trash: string[] = [];
+    const deleted: string[] = [];
+    this.locked(() => {
+      const idx = this.readIndex();
+      const named = new Set(Object.values(idx.refs));
+      for (const id of this.ids()) {
+        if (named.has(id) || inUse(id)) continue;
+        const t = this.mkTemp('rm');
+        renameSync(this.imageDir(id), join(t, 'image'));
+        trash.push(t);
+        deleted.push(id);
+      }
+    });
+    await this.removeTrees(trash);
+    const { BlobCache } = await import('./blob-cache.js');
+    const cache = new BlobCache(this.blobsDir);
+    const wanted = new Set<string>();
+    for (const id of this.ids()) {
+      const m = this.pulledManifest(id);
+      if (!m) continue;
+      try {
+        const doc = JSON.parse(m.toString()) as { layers?: { digest?: string }[] };
+        for (const l of doc.layers ?? []) if (l.digest) wanted.add(l.digest);
+      } catch {
+        /* not ours to judge */
+      }
+    }
+    let blobBytes = 0;
+    for (const d of new Set([...cache.digests(), ...cache.abandoned()]))
+      if (!wanted.has(d)) blobBytes += cache.remove(d);
+    return { deleted, blobBytes };
   }
 
   // --- load, import, remove ---

@@ -1,5 +1,6 @@
 import { lstatSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { LayerStats } from './layer.js';
+import type { FollowedBlob } from './blob-follow.js';
 import { PodboxError, isPodboxError, errnoOf } from '../errors.js';
 
 /**
@@ -13,7 +14,9 @@ export type LayerSource =
   /** a layer file (tar or tar+gzip); `digest` is the blob digest it must have */
   | { kind: 'file'; file: string; name: string; digest?: string }
   /** a directory, taken whole as one layer (`podbox image import DIR`) */
-  | { kind: 'dir'; dir: string; name: string };
+  | { kind: 'dir'; dir: string; name: string }
+  /** a registry blob read while it downloads (blob-follow.ts); its digest is checked by the download */
+  | ({ kind: 'blob' } & FollowedBlob);
 
 export type UnpackJob =
   | { op: 'unpack'; rootfs: string; layers: LayerSource[]; result?: string; ignoreChownErrors?: boolean }
@@ -61,6 +64,13 @@ async function applySource(
     import('./layer.js'),
     import('./dir-tar.js'),
   ]);
+  if (l.kind === 'blob') {
+    const [{ applyLayerStream }, { followBlob }] = await Promise.all([
+      import('./layer.js'),
+      import('./blob-follow.js'),
+    ]);
+    return applyLayerStream(rootfs, followBlob(l), { name: l.name, ignoreChownErrors });
+  }
   if (l.kind === 'file') {
     const r = await applyLayerFile(rootfs, l.file, { name: l.name, digest: l.digest, ignoreChownErrors });
     return { diffId: r.diffId, stats: r };

@@ -1,0 +1,229 @@
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
+import { join } from 'node:path';
+import type { IncomingMessage } from 'node:http';
+import { PodboxError, errnoOf } from '../errors.js';
+import { native } from '../sandbox/native.js';
+
+/**
+ * Compressed blobs as registries serve them, kept once by digest so that images sharing a layer
+ * download it once (containerd's content store, content/local/store.go, is the model):
+ *
+ *   blobs/sha256/<hex>           complete and verified: appears by one rename
+ *   blobs/sha256/<hex>.partial   being downloaded (or left by an interrupted pull: resumed with Range)
+ *   blobs/sha256/<hex>.lock      flock(2) of the process downloading it
+ *
+ * Two pulls of one blob (two terminals, twenty pods) take the lock in turn: the second finds the
+ * blob complete, or the first gone and its partial file to resume. The lock is flock, so a killed
+ * pull holds nothing.
+ */
+export interface BlobDownload {
+  /** opens the blob from `offset` (status 206 honours the range, 200 sends it whole) */
+  open(offset: number): Promise<{ status: number; body: IncomingMessage }>;
+  /** the error a failed stream means (names the image and registry) */
+  streamError(e: unknown): Error;
+  /** the error a blob with other bytes than its digest means */
+  mismatch(why: string): Error;
+  isTransient(e: unknown): boolean;
+  signal?: AbortSignal;
+  onBytes?: (done: number) => void;
+}
+
+const TRIES = 3;
+const LOCK_POLL_MS = 20;
+
+export class BlobCache {
+  constructor(readonly dir: string) {}
+
+  private split(digest: string): [string, string] {
+    const i = digest.indexOf(':');
+    return [digest.slice(0, i), digest.slice(i + 1)];
+  }
+
+  path(digest: string): string {
+    const [alg, hex] = this.split(digest);
+    return join(this.dir, alg, hex);
+  }
+
+  partialPath(digest: string): string {
+    return `${this.path(digest)}.partial`;
+  }
+
+  has(digest: string, size: number): boolean {
+    try {
+      return statSync(this.path(digest)).size === size;
+    } catch {
+      return false;
+    }
+  }
+
+  /** flock on the blob's lock file, the file still being the one at the path (user-supervisor.ts takeLock). */
+  private tryLock(digest: string): number | undefined {
+    const path = `${this.path(digest)}.lock`;
+    for (let i = 0; i < 10; i++) {
+      const fd = native().lockFile(path);
+      if (fd < 0) return undefined;
+      try {
+        if (fstatSync(fd).ino === statSync(path).ino) return fd;
+      } catch {
+        /* unlinked meanwhile */
+      }
+      closeSync(fd);
+    }
+    return undefined;
+  }
+
+  private unlock(digest: string, fd: number): void {
+    try {
+      unlinkSync(`${this.path(digest)}.lock`);
+    } catch {
+      /* gone */
+    }
+    closeSync(fd);
+  }
+
+  /**
+   * Makes the blob present: downloads it (resuming a partial file), or waits for the process that
+   * does. Returns whether it was there already.
+   */
+  async fetch(digest: string, size: number, dl: BlobDownload): Promise<{ cached: boolean }> {
+    mkdirSync(join(this.dir, this.split(digest)[0]), { recursive: true, mode: 0o700 });
+    let waited = false;
+    for (;;) {
+      if (this.has(digest, size)) return { cached: !waited };
+      dl.signal?.throwIfAborted();
+      const fd = this.tryLock(digest);
+      if (fd === undefined) {
+        waited = true;
+        await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
+        continue;
+      }
+      try {
+        if (this.has(digest, size)) return { cached: !waited };
+        await this.download(digest, size, dl);
+        return { cached: false };
+      } finally {
+        this.unlock(digest, fd);
+      }
+    }
+  }
+
+  private async hashFile(file: string, hash: Hash): Promise<void> {
+    for await (const c of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(c as Buffer);
+  }
+
+  /** Under the blob's lock: fills the partial file, checks size and digest, renames it into place. */
+  private async download(digest: string, size: number, dl: BlobDownload): Promise<void> {
+    const partial = this.partialPath(digest);
+    const alg = this.split(digest)[0];
+    let hash = createHash(alg);
+    let offset = 0;
+    try {
+      const have = statSync(partial).size;
+      if (have <= size) {
+        await this.hashFile(partial, hash);
+        offset = have;
+      } else unlinkSync(partial);
+    } catch (e) {
+      if (errnoOf(e) !== 'ENOENT') throw e;
+    }
+    for (let attempt = 1; offset < size || attempt === 1; attempt++) {
+      const res = await dl.open(offset);
+      if (offset > 0 && res.status !== 206) {
+        // The registry ignored the Range: start over in a new file (a reader may hold the old one).
+        unlinkSync(partial);
+        hash = createHash(alg);
+        offset = 0;
+      }
+      const fd = openSync(partial, 'a', 0o600);
+      try {
+        for await (const chunk of res.body) {
+          const b = chunk as Buffer;
+          if (offset + b.length > size) {
+            res.body.destroy();
+            throw dl.mismatch(`more than the ${size} bytes its manifest says`);
+          }
+          let w = 0;
+          while (w < b.length) w += writeSync(fd, b, w, b.length - w);
+          hash.update(b);
+          offset += b.length;
+          dl.onBytes?.(offset);
+        }
+      } catch (e) {
+        if (attempt < TRIES && dl.isTransient(e) && !dl.signal?.aborted) continue;
+        if (e instanceof PodboxError || dl.signal?.aborted) throw e;
+        throw dl.streamError(e);
+      } finally {
+        closeSync(fd);
+      }
+      if (offset < size && attempt < TRIES) continue;
+      break;
+    }
+    if (offset !== size) {
+      unlinkSync(partial);
+      throw dl.mismatch(`${offset} bytes, not the ${size} its manifest says`);
+    }
+    const got = `${alg}:${hash.digest('hex')}`;
+    if (got !== digest) {
+      unlinkSync(partial);
+      throw dl.mismatch(`digest ${got}`);
+    }
+    renameSync(partial, this.path(digest));
+  }
+
+  /** Every complete blob's digest. */
+  digests(): string[] {
+    const out: string[] = [];
+    if (!existsSync(this.dir)) return out;
+    for (const alg of readdirSync(this.dir)) {
+      for (const n of readdirSync(join(this.dir, alg))) if (/^[a-f0-9]+$/.test(n)) out.push(`${alg}:${n}`);
+    }
+    return out;
+  }
+
+  /**
+   * Removes a blob unless a pull holds its lock; with its partial file. Returns the bytes freed.
+   */
+  remove(digest: string): number {
+    const fd = this.tryLock(digest);
+    if (fd === undefined) return 0;
+    let freed = 0;
+    try {
+      for (const p of [this.path(digest), this.partialPath(digest)]) {
+        try {
+          freed += statSync(p).size;
+          unlinkSync(p);
+        } catch {
+          /* absent */
+        }
+      }
+    } finally {
+      this.unlock(digest, fd);
+    }
+    return freed;
+  }
+
+  /** Partial files no pull is writing (an interrupted pull nobody resumed): their digests. */
+  abandoned(): string[] {
+    const out: string[] = [];
+    if (!existsSync(this.dir)) return out;
+    for (const alg of readdirSync(this.dir))
+      for (const n of readdirSync(join(this.dir, alg))) {
+        const m = /^([a-f0-9]+)\.partial$/.exec(n);
+        if (m) out.push(`${alg}:${m[1]}`);
+      }
+    return out;
+  }
+}
