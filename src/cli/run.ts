@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { parseManifest } from '../api/manifest.js';
 import { allContainers } from '../api/containers.js';
 import type { Manifest } from '../api/types.js';
-import { resolveImages } from '../image/resolve.js';
 import { deletePod } from '../pod/delete.js';
 import { startDetached, runForeground } from '../pod/launch.js';
 import { launchRequest, thisProcess } from '../pod/dir.js';
@@ -10,6 +9,9 @@ import { readManifestFile } from '../api/manifest-file.js';
 import { POD_SETTINGS } from '../lifecycle/pod-settings.js';
 import type { LogStream } from '../logs/cri-log.js';
 import { containerLogPolicy } from '../logs/log-file.js';
+import { pullReporter, type PullReporter } from '../image/pull-progress.js';
+import type { PullProgress } from '../image/pull.js';
+import { pullSecretsOf } from '../registry/pull-secrets.js';
 
 /**
  * `podbox run FILE [-d] [--keep] [--replace]` (docs/cli.md). The pod's life is pod/launch.ts's:
@@ -31,20 +33,30 @@ export function registerRun(program: Command): void {
 
 async function run(file: string, opts: { detach?: boolean; keep?: boolean; replace?: boolean }): Promise<number> {
   const manifest = parseManifest(readManifestFile(file), file);
-  const images = resolveImages(manifest);
   // A bad PODBOX_CONTAINER_LOG_MAX_* is refused now, not at each container start.
   containerLogPolicy();
   if (opts.replace) await deletePod(manifest.pod.metadata.name, { missingOk: true });
-  const request = launchRequest(manifest, images, !opts.detach && !opts.keep);
+  // Images are the supervisor's to find or pull, container by container (lifecycle/image-pulls.ts).
+  const request = launchRequest(manifest, new Map(), !opts.detach && !opts.keep);
+  request.pullSecrets = pullSecretsOf(manifest);
   request.settings = Object.fromEntries(POD_SETTINGS.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
   if (!opts.detach) {
     request.foreground = thisProcess();
-    return runForeground(request, {
-      echo: echoer(manifest),
-      fail: (line) =>
-        process.stderr.write(`podbox: ${line}
-`),
-    });
+    const pulls = pullDisplays();
+    const echo = echoer(manifest);
+    try {
+      return await runForeground(request, {
+        echo: (container, stream, text) => {
+          // podbox's own line about a container (a pull failed): no bar stays drawn above it.
+          if (stream === 'stderr' && text.startsWith('podbox: ')) pulls.stop();
+          echo(container, stream, text);
+        },
+        fail: (line) => process.stderr.write(`podbox: ${line}\n`),
+        progress: (image, p) => pulls.progress(image, p),
+      });
+    } finally {
+      pulls.stop();
+    }
   }
   const error = await startDetached(request);
   if (error) {
@@ -53,6 +65,32 @@ async function run(file: string, opts: { detach?: boolean; keep?: boolean; repla
   }
   process.stdout.write(`${manifest.pod.metadata.name}\n`);
   return 0;
+}
+
+/**
+ * The pulls of a foreground pod, shown on stderr as `podbox image pull` shows one
+ * (image/pull-progress.ts): bars on a terminal, a line per layer otherwise; each pull's display
+ * ends with its last layer.
+ */
+function pullDisplays(): { progress(image: string, p: PullProgress): void; stop(): void } {
+  const shown = new Map<string, { reporter: Promise<PullReporter>; layers?: number; done: number }>();
+  const end = (image: string) => {
+    void shown.get(image)?.reporter.then((r) => r.stop());
+    shown.delete(image);
+  };
+  return {
+    progress(image, p) {
+      let s = shown.get(image);
+      if (!s) shown.set(image, (s = { reporter: pullReporter(process.stderr, image), done: 0 }));
+      if (p.kind === 'resolved') s.layers = p.layers;
+      if (p.kind === 'layer-done') s.done += 1;
+      void s.reporter.then((r) => r.onProgress(p));
+      if (s.layers !== undefined && s.done >= s.layers) end(image);
+    },
+    stop() {
+      for (const image of [...shown.keys()]) end(image);
+    },
+  };
 }
 
 /** Prints container output as `name | line`, coloured by container on a terminal. */

@@ -23,6 +23,21 @@ export function goDuration(seconds: number): string {
   return `${m}m${s}s`;
 }
 
+/**
+ * A duration of whole milliseconds as Go's time.Duration.String prints it (what the kubelet's
+ * messages show after Truncate(time.Millisecond)): "0s", "313ms", "1.5s", "2m3.004s", "1h0m0s".
+ */
+export function goDurationMs(ms: number): string {
+  const whole = Math.max(0, Math.floor(ms));
+  if (whole === 0) return '0s';
+  if (whole < 1000) return `${whole}ms`;
+  const h = Math.floor(whole / 3_600_000);
+  const m = Math.floor((whole % 3_600_000) / 60_000);
+  const s = `${Number(((whole % 60_000) / 1000).toFixed(3))}s`;
+  if (h > 0) return `${h}h${m}m${s}`;
+  return m > 0 ? `${m}m${s}` : s;
+}
+
 const UNITS: Record<string, number> = {
   ns: 1e-6,
   us: 1e-3,

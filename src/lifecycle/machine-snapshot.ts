@@ -3,6 +3,7 @@ import { allContainers } from '../api/containers.js';
 import type { PodCondition, PodEvent, PodPhase } from '../api/status.js';
 import { PodboxError } from '../errors.js';
 import type { ContainerKind, Slot } from './pod-machine.js';
+import type { ImagePull } from './image-pulls.js';
 
 /**
  * A pod machine saved by one supervisor and restored by the next (PodMachine.snapshot / restore),
@@ -42,6 +43,10 @@ import type { ContainerKind, Slot } from './pod-machine.js';
  *             Not when the sandbox died: no process is left to signal.
  *   teardown  re-issued: the old supervisor may have died halfway through it, so the supervisor's
  *             teardown must tolerate what is already gone.
+ *   pull      given again: the pull died with the old supervisor (what it had downloaded stays in
+ *             the store's cache), so the containers that waited on it look at their image again at
+ *             once, and pull it again with a new Pulling event (as a restarted kubelet's next
+ *             SyncPod calls EnsureImageExists again); the image's back-off is kept.
  *
  * Exits that happened while no supervisor ran reach the restored machine later, with the time
  * pause recorded: exited(..., at) dates the termination and the back-off from that time.
@@ -72,6 +77,8 @@ export interface MachineState {
   deleting?: { deadline: number };
   sandboxDead: boolean;
   tornDown: boolean;
+  /** each image's back-off and the pull under way (image-pulls.ts); absent in snapshots of podbox before pulls */
+  pulls: Record<string, ImagePull>;
 }
 
 /**
@@ -120,6 +127,7 @@ export function decodeSnapshot(pod: Pod, snap: MachineSnapshot): MachineState {
   const { version: _version, pod: _pod, containers, ...rest } = structuredClone(snap);
   const st: MachineState = {
     ...rest,
+    pulls: rest.pulls ?? {},
     slots: containers.map(({ name: _name, ...c }, i) => ({ ...c, spec: specs[i]! })),
   };
   settleInFlight(st);
@@ -128,7 +136,9 @@ export function decodeSnapshot(pod: Pod, snap: MachineSnapshot): MachineState {
 
 /** Probes, preStop hooks, signals and the teardown the old supervisor was given (see above). */
 function settleInFlight(st: MachineState): void {
+  for (const p of Object.values(st.pulls)) delete p.startedAt;
   for (const s of st.slots) {
+    if (s.phase === 'image' && s.imageWait?.pulling !== undefined) s.imageWait = { syncAt: 0 };
     for (const p of Object.values(s.probes)) p.inFlight = false;
     const stop = s.stop;
     if (!stop || st.sandboxDead) continue;

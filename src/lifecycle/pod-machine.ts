@@ -1,4 +1,5 @@
 import { allContainers } from '../api/containers.js';
+import { MISSING_PULL_SECRETS_REASON, missingPullSecretsMessage } from '../registry/pull-secrets.js';
 import { quantityValue } from '../api/quantity.js';
 import { goDuration } from '../kubectl/duration.js';
 import { NODE_NAME, HOST_IP, POD_IP } from '../api/node.js';
@@ -14,6 +15,19 @@ import {
 } from '../api/status.js';
 import { MINIMUM_GRACE_PERIOD_SECONDS, type BackoffPolicy, type Clock } from './timing.js';
 import { decodeSnapshot, encodeSnapshot, type MachineSnapshot, type MachineState } from './machine-snapshot.js';
+import {
+  ERR_IMAGE_NEVER_PULL,
+  ERR_IMAGE_PULL,
+  failedAt,
+  IMAGE_PULL_BACK_OFF,
+  imageWords,
+  inBackoff,
+  nextImageSync,
+  shouldPull,
+  type ImageLookup,
+  type ImagePull,
+  type LocalImage,
+} from './image-pulls.js';
 
 /**
  * One state machine per pod, as the kubelet's pod worker (pkg/kubelet/pod_workers.go,
@@ -24,6 +38,9 @@ import { decodeSnapshot, encodeSnapshot, type MachineSnapshot, type MachineState
  * (Longer than other files on purpose: the whole lifecycle is one transition table, read in one place.)
  *
  * Per container:
+ *   idle ─image present (or pulled)─▶ start
+ *     └─ pull ─▶ image ─pulled─▶ idle ─▶ start        (image-pulls.ts: policy, back-off, events)
+ *                  └─ failed, Never, back-off: waits, looked at again later
  *   idle ─start─▶ starting ─started─▶ postStart ─hook ok─▶ running ─exit─▶ restart policy ─▶ backoff ─▶ idle
  *                                        │ hook failed          │ liveness/startup failed,       └──▶ done
  *                                        └────────────▶ stopping ◀─ delete, deadline, pod done
@@ -43,7 +60,8 @@ export type HookKind = 'postStart' | 'preStop';
 export type ContainerConfigReason = 'CreateContainerConfigError' | 'CreateContainerError';
 export type StopReason = 'delete' | 'liveness' | 'startup' | 'postStart' | 'finished' | 'deadline';
 
-export type SlotPhase = 'idle' | 'starting' | 'postStart' | 'running' | 'stopping' | 'backoff' | 'done';
+/** `image`: waiting for its image (pulled, in back-off, or absent under Never) before it can start */
+export type SlotPhase = 'idle' | 'image' | 'starting' | 'postStart' | 'running' | 'stopping' | 'backoff' | 'done';
 
 export interface ProbeState {
   nextAt: number;
@@ -79,10 +97,16 @@ export interface Slot {
   everStarted: boolean;
   probes: Partial<Record<ProbeKind, ProbeState>>;
   stop?: StopState;
+  /** in phase `image`: the pull it waits on, or when its image is looked at again */
+  imageWait?: { pulling?: string; syncAt?: number };
+  /** the image pulled for its next start */
+  imageReady?: LocalImage;
 }
 
 export type Action =
-  | { type: 'start'; container: string; instance: number; kind: ContainerKind }
+  | { type: 'start'; container: string; instance: number; kind: ContainerKind; image: string }
+  /** pull `image` (a reference as the pod gives it); the result comes back as pullDone or pullFailed */
+  | { type: 'pull'; image: string }
   | { type: 'hook'; container: string; instance: number; hook: HookKind; timeoutSeconds: number }
   | { type: 'probe'; container: string; instance: number; probe: ProbeKind }
   | { type: 'kill'; container: string; signal: 'SIGTERM' | 'SIGKILL' }
@@ -112,6 +136,10 @@ export class PodMachine {
   private deleting?: { deadline: number };
   private sandboxDead = false;
   private tornDown = false;
+  /** each image's pulls and back-off (image-pulls.ts), by the reference the pod gives */
+  private pulls: Record<string, ImagePull> = {};
+  /** imagePullSecrets the pod names that were not given (pull-secrets.ts) */
+  private missingPullSecrets: string[] = [];
   private readonly podRef: string;
 
   constructor(
@@ -120,6 +148,8 @@ export class PodMachine {
     private readonly backoff: BackoffPolicy,
     readonly hostIP = HOST_IP,
     readonly podIP = POD_IP,
+    /** the local image store; the default, every image present, is for tests of other matters */
+    private readonly images: ImageLookup = (ref) => ({ id: ref, imageID: ref }),
   ) {
     const slot = (spec: Container, kind: ContainerKind): Slot => ({
       spec,
@@ -165,11 +195,44 @@ export class PodMachine {
     this.startTime ??= this.clock.now();
   }
 
-  /** The image of a container was resolved (kubelet: Pulled / "already present on machine"). */
-  imageResolved(name: string, imageID: string): void {
-    const s = this.slot(name);
-    s.status.imageID = imageID;
-    this.record('Normal', 'Pulled', `Container image "${s.spec.image}" already present on machine`, s);
+  /** imagePullSecrets not given with the pod: each pull says so (kubelet.go getPullSecretsForPod). */
+  pullSecretsMissing(names: string[]): void {
+    this.missingPullSecrets = names;
+  }
+
+  /**
+   * A pull the machine asked for succeeded: every container waiting on it starts with it
+   * (image_manager.go EnsureImageExists: Pulled, "Successfully pulled image ..."). `pullMs`: the
+   * pull's own duration; the one including waiting counts from its Pulling event.
+   */
+  pullDone(image: string, local: LocalImage, pullMs: number, size: number): void {
+    const p = this.pulls[image];
+    if (!p || p.startedAt === undefined) return;
+    const now = this.clock.now();
+    const total = Math.max(now - p.startedAt, pullMs);
+    delete p.startedAt;
+    // flowcontrol.Backoff.GC: an entry is forgotten once twice the maximum passed since its last failure.
+    if (p.backoffSeconds === 0 || now - p.lastUpdate > 2 * this.backoff.maxSeconds * 1000) delete this.pulls[image];
+    for (const s of this.waitingOn(image)) {
+      this.record('Normal', 'Pulled', imageWords.pulled(image, pullMs, total, size), s);
+      s.imageWait = undefined;
+      s.imageReady = local;
+      s.phase = 'idle';
+    }
+    this.refresh();
+  }
+
+  /** A pull failed: its containers wait with ErrImagePull, and the image's back-off grows. */
+  pullFailed(image: string, error: string): void {
+    const p = this.pulls[image];
+    if (!p || p.startedAt === undefined) return;
+    const now = this.clock.now();
+    failedAt(p, now, this.backoff);
+    for (const s of this.waitingOn(image)) {
+      this.record('Warning', 'Failed', imageWords.failed(image, error), s);
+      this.imageTrouble(s, ERR_IMAGE_PULL, error, nextImageSync(this.backoff, now, true, p));
+    }
+    this.refresh();
   }
 
   /**
@@ -366,7 +429,7 @@ export class PodMachine {
     }
     this.deleting = { deadline };
     for (const s of this.slots) {
-      if (s.phase === 'idle' || s.phase === 'backoff') s.phase = 'done';
+      if (isWaiting(s)) s.phase = 'done';
     }
     // App (and regular init) containers are stopped together; sidecars after them (actions()).
     for (const s of this.slots) if (s.kind !== 'sidecar' && this.isUp(s)) this.beginStop(s, 'delete', graceSeconds);
@@ -388,7 +451,7 @@ export class PodMachine {
     for (const s of this.slots) {
       const last = 'terminated' in s.status.lastState ? s.status.lastState.terminated : undefined;
       if (s.phase === 'backoff' && last) s.status.state = { terminated: last };
-      if (s.phase === 'idle' || s.phase === 'backoff') s.phase = 'done';
+      if (isWaiting(s)) s.phase = 'done';
       // Its processes are gone: no preStop, no signal can reach them; their exits are on the way.
       if (s.stop) s.stop = { ...s.stop, preStop: 'over', signalled: true, killed: true };
     }
@@ -428,13 +491,20 @@ export class PodMachine {
       deleting: this.deleting,
       sandboxDead: this.sandboxDead,
       tornDown: this.tornDown,
+      pulls: this.pulls,
     });
   }
 
   /** The machine a snapshot saved, with what was in flight settled (machine-snapshot.ts). */
-  static restore(pod: Pod, clock: Clock, backoff: BackoffPolicy, snap: MachineSnapshot): PodMachine {
+  static restore(
+    pod: Pod,
+    clock: Clock,
+    backoff: BackoffPolicy,
+    snap: MachineSnapshot,
+    images?: ImageLookup,
+  ): PodMachine {
     const st: MachineState = decodeSnapshot(pod, snap);
-    const m = new PodMachine(pod, clock, backoff);
+    const m = new PodMachine(pod, clock, backoff, undefined, undefined, images);
     m.slots.splice(0, m.slots.length, ...st.slots);
     m.events.splice(0, m.events.length, ...st.events);
     m.conditions.clear();
@@ -446,6 +516,7 @@ export class PodMachine {
     m.deleting = st.deleting;
     m.sandboxDead = st.sandboxDead;
     m.tornDown = st.tornDown;
+    m.pulls = st.pulls;
     // A postStart hook is not run again: the container counts as running, its hook done.
     for (const s of m.slots) if (s.phase === 'postStart') m.hookDone(s.spec.name, s.instances - 1, 'postStart', true);
     return m;
@@ -502,6 +573,7 @@ export class PodMachine {
     const times: number[] = [];
     for (const s of this.slots) {
       if (s.phase === 'backoff' && s.backoffUntil !== undefined) times.push(s.backoffUntil);
+      if (s.phase === 'image' && s.imageWait?.syncAt !== undefined) times.push(s.imageWait.syncAt);
       if (s.stop && !s.stop.killed) times.push(s.stop.deadline);
       if (s.phase === 'running' && !s.stop)
         for (const p of Object.values(s.probes)) if (!p.inFlight) times.push(p.nextAt);
@@ -595,21 +667,85 @@ export class PodMachine {
     const out: Action[] = [];
     for (const s of this.slots) {
       if (s.phase === 'backoff' && s.backoffUntil !== undefined && now >= s.backoffUntil) s.phase = 'idle';
+      const syncAt = s.phase === 'image' ? s.imageWait?.syncAt : undefined;
+      if (syncAt !== undefined && now >= syncAt) s.phase = 'idle';
     }
     let initsDone = true;
     for (const s of this.slots.filter((x) => x.kind !== 'app')) {
       if (s.kind === 'sidecar' && s.everStarted) {
-        if (s.phase === 'idle') out.push(this.start(s));
+        if (s.phase === 'idle') out.push(...this.ensureImage(s, now));
         continue;
       }
       if (s.kind === 'init' && s.phase === 'done' && s.succeeded) continue;
       // https://kubernetes.io/docs/concepts/workloads/pods/init-containers/
-      if (s.phase === 'idle') out.push(this.start(s));
+      if (s.phase === 'idle') out.push(...this.ensureImage(s, now));
       initsDone = false;
       break;
     }
-    if (initsDone) for (const s of this.slots) if (s.kind === 'app' && s.phase === 'idle') out.push(this.start(s));
+    if (initsDone)
+      for (const s of this.slots) if (s.kind === 'app' && s.phase === 'idle') out.push(...this.ensureImage(s, now));
     return out;
+  }
+
+  /**
+   * A container's turn to start (kuberuntime_manager.go SyncPod steps 6 and 7): its image first
+   * (image_manager.go EnsureImageExists, kuberuntime_container.go startContainer's "Step 1: pull
+   * the image", at every start, restarts too): present and not to be
+   * pulled, it starts ("already present on machine"); absent under Never, it waits with
+   * ErrImageNeverPull; in the image's back-off, with ImagePullBackOff; else the image is pulled
+   * (one pull for every container that waits on the same image) and it waits for it.
+   * Every refusal also says "Error: REASON" (startContainer's Failed event).
+   */
+  private ensureImage(s: Slot, now: number): Action[] {
+    const image = s.spec.image;
+    if (s.imageReady) {
+      const ready = s.imageReady;
+      s.imageReady = undefined;
+      return [this.start(s, ready)];
+    }
+    const local = this.images(image);
+    if (!shouldPull(s.spec.imagePullPolicy, local !== undefined)) {
+      if (local) {
+        this.record('Normal', 'Pulled', imageWords.present(image), s);
+        return [this.start(s, local)];
+      }
+      this.record('Warning', ERR_IMAGE_NEVER_PULL, imageWords.neverPull(image), s);
+      this.imageTrouble(s, ERR_IMAGE_NEVER_PULL, imageWords.neverPull(image), nextImageSync(this.backoff, now, false));
+      return [];
+    }
+    const p = this.pulls[image];
+    if (p?.startedAt === undefined && inBackoff(p, now)) {
+      this.record('Normal', 'BackOff', imageWords.backOff(image), s);
+      this.imageTrouble(s, IMAGE_PULL_BACK_OFF, imageWords.backOff(image), nextImageSync(this.backoff, now, false, p));
+      return [];
+    }
+    s.phase = 'image';
+    s.imageWait = { pulling: image };
+    if (p?.startedAt !== undefined) {
+      this.record('Normal', 'Pulling', imageWords.pulling(image), s);
+      return [];
+    }
+    if (this.missingPullSecrets.length)
+      this.record('Warning', MISSING_PULL_SECRETS_REASON, missingPullSecretsMessage(this.missingPullSecrets));
+    this.record('Normal', 'Pulling', imageWords.pulling(image), s);
+    this.pulls[image] = { backoffSeconds: p?.backoffSeconds ?? 0, lastUpdate: p?.lastUpdate ?? 0, startedAt: now };
+    return [{ type: 'pull', image }];
+  }
+
+  /**
+   * The container cannot have its image now: it waits with `reason` and EnsureImageExists' message
+   * (kubelet_pods.go convertToAPIContainerStatuses: the reason cache's error and message), and is
+   * looked at again at `syncAt`.
+   */
+  private imageTrouble(s: Slot, reason: string, message: string, syncAt: number): void {
+    this.record('Warning', 'Failed', imageWords.error(reason), s);
+    s.phase = 'image';
+    s.imageWait = { syncAt };
+    s.status.state = { waiting: { reason, message } };
+  }
+
+  private waitingOn(image: string): Slot[] {
+    return this.slots.filter((s) => s.phase === 'image' && s.imageWait?.pulling === image);
   }
 
   /**
@@ -685,7 +821,7 @@ export class PodMachine {
   private stopSidecarsInReverse(): void {
     if (this.slots.some((s) => s.kind !== 'sidecar' && (this.isUp(s) || s.phase === 'stopping'))) return;
     const sidecars = this.slots.filter((s) => s.kind === 'sidecar');
-    for (const s of sidecars) if (s.phase === 'idle' || s.phase === 'backoff') s.phase = 'done';
+    for (const s of sidecars) if (isWaiting(s)) s.phase = 'done';
     const last = [...sidecars].reverse().find((s) => this.isUp(s) || s.phase === 'stopping');
     if (!last || last.phase === 'stopping') return;
     const grace = this.deleting
@@ -704,18 +840,20 @@ export class PodMachine {
     this.reason = { reason: 'DeadlineExceeded', message };
     this.record('Normal', 'DeadlineExceeded', message);
     for (const s of this.slots) {
-      if (s.phase === 'idle' || s.phase === 'backoff') s.phase = 'done';
+      if (isWaiting(s)) s.phase = 'done';
       if (s.kind !== 'sidecar') this.beginStop(s, 'deadline', this.pod.spec.terminationGracePeriodSeconds);
     }
     this.refresh();
   }
 
-  private start(s: Slot): Action {
+  private start(s: Slot, image: LocalImage): Action {
     s.phase = 'starting';
+    s.imageWait = undefined;
     s.instances += 1;
     if (s.instances > 1) s.status.restartCount = s.instances - 1;
+    s.status.imageID = image.imageID;
     s.status.state = { waiting: { reason: 'ContainerCreating' } };
-    return { type: 'start', container: s.spec.name, instance: s.instances - 1, kind: s.kind };
+    return { type: 'start', container: s.spec.name, instance: s.instances - 1, kind: s.kind, image: image.id };
   }
 
   private becomeRunning(s: Slot): void {
@@ -880,6 +1018,11 @@ export class PodMachine {
     if (!s) throw new Error(`no container ${name}`);
     return s;
   }
+}
+
+/** Not up and not done: waiting for its turn, its back-off or its image. */
+function isWaiting(s: Slot): boolean {
+  return s.phase === 'idle' || s.phase === 'backoff' || s.phase === 'image';
 }
 
 /** The reason of the event that counts a container's lost log lines (PodMachine.logLinesLost). */

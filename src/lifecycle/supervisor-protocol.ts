@@ -1,14 +1,15 @@
 import type { Socket } from 'node:net';
 import type { LaunchRequest, ProcessRef } from '../pod/dir.js';
 import type { LogStream } from '../logs/cri-log.js';
+import type { PullProgress } from '../image/pull.js';
 
 /**
  * What `podbox` commands and the user's supervisor say to each other, one JSON object a line over
  * the supervisor's Unix socket (pods dir/.supervisor.sock, in the user's private state dir: only
  * the user can connect).
  *
- *   run       {op: run, request, follow}  ─▶  created | error; then, when following: echo... finished
- *   follow    {op: follow, name}          ─▶  echo... finished      (again, after a supervisor restart)
+ *   run       {op: run, request, follow}  ─▶  created | error; then, when following: echo|progress... finished
+ *   follow    {op: follow, name}          ─▶  echo|progress... finished  (again, after a supervisor restart)
  *   delete    {op: delete, name, grace?}  ─▶  deleted | error       (once the pod is torn down)
  *   retry                                  ◀─  the supervisor is stopping: start a new one and ask again
  *
@@ -25,6 +26,8 @@ export type Reply =
   | { type: 'created' }
   | { type: 'error'; line: string }
   | { type: 'echo'; container: string; stream: LogStream; text: string }
+  /** how a pull of the followed pod's goes (image/pull.ts), throttled (lifecycle/image-puller.ts) */
+  | { type: 'progress'; image: string; progress: PullProgress }
   | { type: 'finished'; exitCode: number; supervisor: number }
   | { type: 'deleted'; supervisor: number }
   | { type: 'retry' };

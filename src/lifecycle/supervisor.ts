@@ -4,7 +4,7 @@ import { containerNamed } from '../api/containers.js';
 import { POD_IP } from '../api/node.js';
 import type { HandlerTarget } from '../probe/types.js';
 import { pollUntil } from '../host/poll.js';
-import type { StoredImage } from '../image/store.js';
+import { ImageStore, type StoredImage } from '../image/store.js';
 import { PodMachine, PROBE_FIELD, podRef, type Action } from './pod-machine.js';
 import type { MachineSnapshot } from './machine-snapshot.js';
 import { backoffPolicy, systemClock } from './timing.js';
@@ -19,7 +19,9 @@ import { startContainer, attachOutput, type PodContext } from '../container/star
 import { removeContainerOutput, OUTPUT_DIR } from '../container/output.js';
 import { ContainerConfigError } from '../container/bundle.js';
 import { readTerminationMessage } from '../container/termination-message.js';
-import { statusImageID, imagesById } from '../image/resolve.js';
+import { ImagePuller, storeLookup } from './image-puller.js';
+import { ERR_IMAGE_NEVER_PULL, ERR_IMAGE_PULL } from './image-pulls.js';
+import type { PullProgress } from '../image/pull.js';
 import type { LogSink, LogStream } from '../logs/cri-log.js';
 import { containerLogPolicy } from '../logs/log-file.js';
 import {
@@ -57,13 +59,17 @@ import { PodboxError } from '../errors.js';
 export interface PodListener {
   /** a line of a container's output (a foreground run prints it) */
   echo(container: string, stream: LogStream, text: string): void;
+  /** how a pull of the pod's goes (a foreground run on a terminal draws it) */
+  progress?(image: string, p: PullProgress): void;
 }
 
 export class PodSupervisor {
   readonly name: string;
   private readonly machine: PodMachine;
   private readonly manifest: Manifest;
-  private readonly images: Map<string, StoredImage>;
+  /** container → the image its current instance runs */
+  private readonly images = new Map<string, StoredImage>();
+  private readonly puller: ImagePuller;
   private readonly runtime: RuntimeInfo;
   private dir?: PodDir;
   private pod!: PodContext;
@@ -106,12 +112,40 @@ export class PodSupervisor {
   ) {
     this.manifest = manifestOf(record);
     this.name = this.manifest.pod.metadata.name;
-    this.images = imagesById(record.images);
     const settings = { ...process.env, ...(record.settings ?? {}) };
     this.runtime = runtime ?? { containers: {}, finished: false };
+    const store = ImageStore.open();
+    for (const [name, id] of Object.entries({ ...record.images, ...this.runtime.images })) {
+      const img = store.resolve(id);
+      if (img) this.images.set(name, img);
+    }
+    const lookup = storeLookup(store);
     this.machine = runtime?.machine
-      ? PodMachine.restore(this.manifest.pod, systemClock, backoffPolicy(settings), runtime.machine as MachineSnapshot)
-      : new PodMachine(this.manifest.pod, systemClock, backoffPolicy(settings));
+      ? PodMachine.restore(
+          this.manifest.pod,
+          systemClock,
+          backoffPolicy(settings),
+          runtime.machine as MachineSnapshot,
+          lookup,
+        )
+      : new PodMachine(this.manifest.pod, systemClock, backoffPolicy(settings), undefined, undefined, lookup);
+    const secrets = record.pullSecrets ?? { configs: [], missing: [] };
+    this.machine.pullSecretsMissing(secrets.missing);
+    this.puller = new ImagePuller({
+      pullSecrets: secrets.configs,
+      insecureRegistries: settings.PODBOX_INSECURE_REGISTRIES,
+      progress: (image, p) => {
+        for (const l of this.listeners) l.progress?.(image, p);
+      },
+      done: (image, local, ms, size) => {
+        this.machine.pullDone(image, local, ms, size);
+        this.kick();
+      },
+      failed: (image, message) => {
+        this.machine.pullFailed(image, message);
+        this.kick();
+      },
+    });
     this.logSettings = settings;
     this.done = new Promise<number>((r) => (this.resolveDone = r));
   }
@@ -219,6 +253,7 @@ export class PodSupervisor {
       /* the directory is gone: deleted anyway */
     }
     this.machine.deleteRequested(g);
+    this.puller.abortAll();
     this.kick();
   }
 
@@ -289,9 +324,6 @@ export class PodSupervisor {
     this.runtime.made = { podFiles, volumes: [...prepared.volumes.values()] };
     this.usePod(dir, sandbox.pid);
     this.machine.sandboxReady();
-    for (const [name, img] of this.images) {
-      this.machine.imageResolved(name, statusImageID(img, containerNamed(pod, name).image));
-    }
     this.watchPause(sandbox.exited);
   }
 
@@ -399,6 +431,7 @@ export class PodSupervisor {
       for (const a of actions) await this.perform(a);
       if (this.tearingDown) return;
     }
+    this.sayImageTrouble();
     this.save();
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     const at = this.machine.wakeAt();
@@ -408,7 +441,10 @@ export class PodSupervisor {
   private async perform(a: Action): Promise<void> {
     switch (a.type) {
       case 'start':
-        await this.start(a.container, a.instance);
+        await this.start(a.container, a.instance, a.image);
+        break;
+      case 'pull':
+        this.puller.pull(a.image);
         break;
       case 'probe':
       case 'hook':
@@ -442,15 +478,12 @@ export class PodSupervisor {
     };
   }
 
-  private async start(name: string, instance: number): Promise<void> {
+  private async start(name: string, instance: number, imageId: string): Promise<void> {
     try {
-      const { pid, sink } = await startContainer(
-        this.pod,
-        name,
-        instance,
-        this.images.get(name)!,
-        this.logOptions(name, instance),
-      );
+      const image = ImageStore.open().get(imageId);
+      this.images.set(name, image);
+      (this.runtime.images ??= {})[name] = image.id;
+      const { pid, sink } = await startContainer(this.pod, name, instance, image, this.logOptions(name, instance));
       this.useSink(name, instance, sink);
       this.containerRunning(name, instance, pid);
     } catch (e) {
@@ -530,6 +563,23 @@ export class PodSupervisor {
     this.kick();
   }
 
+  /**
+   * A container that cannot have its image (ErrImagePull, ErrImageNeverPull): a foreground run says
+   * so once per container and cause, as for a container that cannot be made (configFailed).
+   */
+  private sayImageTrouble(): void {
+    const st = this.machine.status();
+    for (const c of [...(st.initContainerStatuses ?? []), ...st.containerStatuses]) {
+      const w = 'waiting' in c.state ? c.state.waiting : undefined;
+      if (!w || (w.reason !== ERR_IMAGE_PULL && w.reason !== ERR_IMAGE_NEVER_PULL)) continue;
+      const said = `${c.name}\n${w.reason}\n${w.message}`;
+      if (this.configErrorsSaid.has(said)) continue;
+      this.configErrorsSaid.add(said);
+      const what = w.reason === ERR_IMAGE_PULL ? `Failed to pull image "${c.image}": ${w.message}` : w.message;
+      this.echo(c.name, 'stderr', `podbox: ${w.reason}: ${what}; retrying`);
+    }
+  }
+
   /** A container that cannot be made waits and is retried; a foreground run says so once per cause. */
   private configFailed(e: ContainerConfigError): void {
     this.machine.configFailed(e.container, e.reason, e.detail);
@@ -604,6 +654,7 @@ export class PodSupervisor {
     if (this.tearingDown) return;
     this.tearingDown = true;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.puller.abortAll();
     if (this.ticker) clearInterval(this.ticker);
     if (this.saveRetry) clearTimeout(this.saveRetry);
     this.exitsWatch?.close();

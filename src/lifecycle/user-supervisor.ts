@@ -170,6 +170,7 @@ export class UserSupervisor {
     const follow = (pod: PodSupervisor, created: Promise<void> = Promise.resolve()): PodListener => {
       const l: PodListener = {
         echo: (container, stream, text) => send(sock, { type: 'echo', container, stream, text }),
+        progress: (image, progress) => send(sock, { type: 'progress', image, progress }),
       };
       followed.set(pod, l);
       void created

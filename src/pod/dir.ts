@@ -10,6 +10,7 @@ import type { StoredImage } from '../image/store.js';
 import type { PodStatus, PodEvent } from '../api/status.js';
 import type { PodFiles } from '../sandbox/pod-files.js';
 import type { PreparedVolume } from '../volume/volumes.js';
+import type { pullSecretsOf } from '../registry/pull-secrets.js';
 
 /**
  * A pod's directory under the pods state dir: what the supervisor writes and every other
@@ -50,8 +51,13 @@ export interface PodRecord {
   /** the ConfigMaps and Secrets given with the pod */
   configMaps: ConfigMap[];
   secrets: Secret[];
-  /** container name → image id it runs */
+  /** container name → image id it runs (pods of podbox before pulls; now RuntimeInfo.images) */
   images: Record<string, string>;
+  /**
+   * the credentials of the pod's imagePullSecrets and the names not given, worked out by `run`
+   * (so the supervisor needs no manifest schema; the Secrets are in `secrets` anyway)
+   */
+  pullSecrets?: ReturnType<typeof pullSecretsOf>;
 }
 
 /** A process named by its pid and its start time (a pid alone may be reused). */
@@ -73,6 +79,8 @@ export interface RuntimeInfo {
   /** pause, which anchors the pod: the pod lives as long as it does */
   pause?: ProcessRef;
   containers: Record<string, ContainerRuntime>;
+  /** container → the id of the image it runs (pulled by the supervisor, pod-machine.ts ensureImage) */
+  images?: Record<string, string>;
   /** the sandbox was made: the pod was created (a pod whose supervisor died before is garbage) */
   created?: boolean;
   /** the supervisor finished its work: everything is torn down */

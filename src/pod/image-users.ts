@@ -18,7 +18,8 @@ export function imageUsers(): Map<string, ImageUser[]> {
       continue; // a pod being created or deleted meanwhile
     }
     const running = podAlive(record, dir.state());
-    for (const id of new Set(Object.values(record.images ?? {}))) {
+    const images = { ...record.images, ...dir.state()?.runtime.images };
+    for (const id of new Set(Object.values(images))) {
       out.set(id, [...(out.get(id) ?? []), { pod: dir.name, running }]);
     }
   }

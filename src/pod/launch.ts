@@ -3,6 +3,7 @@ import type { LaunchRequest } from './dir.js';
 import type { LogStream } from '../logs/cri-log.js';
 import type { Socket } from 'node:net';
 import { RunSignals } from '../lifecycle/run-signals.js';
+import type { PullProgress } from '../image/pull.js';
 
 /**
  * Creating a pod: `podbox run` hands it to the user's supervisor (lifecycle/user-supervisor.ts),
@@ -14,8 +15,8 @@ import { RunSignals } from '../lifecycle/run-signals.js';
  *   prints NAME, exits 0 (or the error line, exit 1)
  *
  *   podbox run (foreground)
- *     {op: run, follow: true}  ──▶ as above, then every line of every container:
- *     ◀── echo ... finished        prints them; exits with the pod's exit status
+ *     {op: run, follow: true}  ──▶ as above, then every line of every container, and pulls' progress:
+ *     ◀── echo|progress ... finished  prints them; exits with the pod's exit status
  *     SIGINT / SIGTERM         ──▶ {op: delete}: the pod is deleted gracefully; exit 130 / 143
  *     (the supervisor restarted) ──▶ {op: follow}: the new one adopted the pod; go on
  *     (this run killed)              its connection closes: the supervisor deletes the pod
@@ -36,6 +37,8 @@ export interface ForegroundOptions {
   echo: (container: string, stream: LogStream, text: string) => void;
   /** one line on stderr */
   fail: (line: string) => void;
+  /** a pull's progress (drawn on a terminal, a line per layer otherwise) */
+  progress?: (image: string, p: PullProgress) => void;
 }
 
 /** The foreground run: follows the pod until it is finished; returns the exit status `podbox run` exits with. */
@@ -75,6 +78,9 @@ async function followFromSupervisor(
       switch (r.type) {
         case 'echo':
           o.echo(r.container, r.stream, r.text);
+          return false;
+        case 'progress':
+          o.progress?.(r.image, r.progress);
           return false;
         case 'error':
           if (signals.exit === undefined) o.fail(r.line);

@@ -87,17 +87,6 @@ describe('bad input: one line on stderr, non-zero, nothing left', () => {
     expect(podDirs(c.home)).toEqual([]);
   });
 
-  it('a missing image names the image and says how to get it', async () => {
-    const r = await c.run(['run', '-'], {
-      input: pod('noimg', { containers: [{ name: 'a', image: 'example.com/nothing:1' }] }),
-    });
-    expect(r.exitCode).toBe(1);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toContain('example.com/nothing:1');
-    expect(r.stderr).toContain('podbox image load');
-    expect(podDirs(c.home)).toEqual([]);
-  });
-
   it('a pod whose name exists is refused; --replace replaces it', async () => {
     const manifest = pod('twice', { terminationGracePeriodSeconds: 1, containers: [box('s', 'sleep 30')] });
     expect((await c.run(['run', '-d', '-'], { input: manifest })).stdout).toBe('twice');

@@ -5,6 +5,7 @@ import { KUBELET_BACKOFF } from '../../src/lifecycle/timing.js';
 import { PodboxError } from '../../src/errors.js';
 import type { Pod } from '../../src/api/types.js';
 import { container, pod, FakeClock } from '../helpers/fixtures.js';
+import { IMAGE } from '../helpers/pods.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const at = (seconds: number) => T0 + seconds * 1000;
@@ -62,7 +63,7 @@ describe('PodMachine snapshot and restore: a new supervisor adopts the pod', () 
     c2.advance(39);
     expect(m.actions()).toEqual([]);
     c2.advance(1);
-    expect(m.actions()).toEqual([{ type: 'start', container: 'app', instance: 4, kind: 'app' }]);
+    expect(m.actions()).toEqual([{ type: 'start', container: 'app', instance: 4, kind: 'app', image: IMAGE }]);
     m.started('app', 'runc://app.4');
     expect(app(m).restartCount).toBe(4);
     c2.advance(5);
@@ -104,7 +105,7 @@ describe('PodMachine snapshot and restore: a new supervisor adopts the pod', () 
       },
     });
     expect(late.wakeAt()).toBe(at(110));
-    expect(late.actions()).toEqual([{ type: 'start', container: 'app', instance: 2, kind: 'app' }]);
+    expect(late.actions()).toEqual([{ type: 'start', container: 'app', instance: 2, kind: 'app', image: IMAGE }]);
   });
 
   it('a liveness probe keeps its failure count and schedule; one in flight is due again at once', () => {
@@ -217,7 +218,7 @@ describe('PodMachine snapshot and restore: a new supervisor adopts the pod', () 
     m.started('app', 'runc://app.0', at(1));
     m.startLost('side');
     expect(app(m).state).toEqual({ running: { startedAt: iso(1) } });
-    expect(m.actions()).toEqual([{ type: 'start', container: 'side', instance: 0, kind: 'app' }]);
+    expect(m.actions()).toEqual([{ type: 'start', container: 'side', instance: 0, kind: 'app', image: IMAGE }]);
     m.started('side', 'runc://side.0');
     expect(m.status().containerStatuses.map((c) => [c.name, c.restartCount, c.ready])).toEqual([
       ['app', 0, true],
@@ -237,7 +238,7 @@ describe('PodMachine snapshot and restore: a new supervisor adopts the pod', () 
         finishedAt: iso(3),
       },
     });
-    expect(failed.actions()).toEqual([{ type: 'start', container: 'app', instance: 1, kind: 'app' }]);
+    expect(failed.actions()).toEqual([{ type: 'start', container: 'app', instance: 1, kind: 'app', image: IMAGE }]);
   });
 
   it('a postStart hook running is not run again: the container counts as running', () => {

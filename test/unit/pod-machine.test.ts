@@ -3,6 +3,7 @@ import { LOG_LINES_LOST, PodMachine, logLinesLostOf, qosClass, type Action } fro
 import { KUBELET_BACKOFF, backoffPolicy } from '../../src/lifecycle/timing.js';
 import { goDuration } from '../../src/kubectl/duration.js';
 import { container, pod, FakeClock } from '../helpers/fixtures.js';
+import { IMAGE } from '../helpers/pods.js';
 
 const starts = (a: Action[]) => a.filter((x) => x.type === 'start').map((x) => (x as { container: string }).container);
 const status = (m: PodMachine, name: string) =>
@@ -639,13 +640,14 @@ describe('PodMachine: a container that cannot be made (kuberuntime_container.go 
     expect(m.isFinished()).toBe(false);
     expect(m.eventLog().map((e) => [e.type, e.reason, e.message])).toEqual([
       ['Normal', 'Scheduled', 'Successfully assigned default/demo to podbox'],
+      ['Normal', 'Pulled', `Container image "${IMAGE}" already present on machine`],
       ['Warning', 'Failed', `Error: ${message}`],
     ]);
     expect(starts(m.actions())).toEqual([]);
     expect(m.wakeAt()).toBe(clock.t + 10_000);
     clock.advance(10);
     const again = m.actions();
-    expect(again).toEqual([{ type: 'start', container: 'app', instance: 0, kind: 'app' }]);
+    expect(again).toEqual([{ type: 'start', container: 'app', instance: 0, kind: 'app', image: IMAGE }]);
     m.configFailed('app', 'CreateContainerConfigError', message);
     expect(m.eventLog().find((e) => e.reason === 'Failed')?.count).toBe(2);
     expect(m.status().phase).toBe('Pending');
