@@ -173,10 +173,10 @@ describe('parseManifest errors: one line naming the file, the object and the fie
   });
 
   it('refuses Kubernetes fields podbox does not implement, naming them', () => {
-    const e = errorOf(minimal.replace('spec:\n', 'spec:\n  hostNetwork: true\n'));
+    const e = errorOf(minimal.replace('spec:\n', 'spec:\n  hostPID: true\n'));
     expect(e.code).toBe('UnsupportedField');
     expect(e.message).toBe(
-      'pod.yaml: pod "web": spec.hostNetwork: host networking is not supported: a podbox pod always has its own network namespace',
+      'pod.yaml: pod "web": spec.hostPID: hostPID is not supported: a podbox pod never sees host processes',
     );
     expect(errorOf(minimal + '  volumes: [{name: h, hostPath: {path: /}}]\n').message).toBe(
       'pod.yaml: pod "web": spec.volumes[0].hostPath: hostPath is not a supported volume type: podbox supports emptyDir, configMap and secret',
