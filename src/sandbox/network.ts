@@ -184,11 +184,14 @@ export function planNetwork(r: NetworkRequest): PodNetwork {
           `use a hostPort of ${low} or more (or lower net.ipv4.ip_unprivileged_port_start)`,
         );
       }
+      // One claim per protocol and port, whatever the hostIP: stricter than the scheduler's
+      // HostPorts check (which lets two hostIPs share a port), but one O_EXCL file decides it.
+      const file = `.port-${p.protocol.toLowerCase()}-${p.hostPort}`;
       net.claims!.push(
-        claim(r.podsDir, `.port-${p.protocol.toLowerCase()}-${p.hostPort}`, pod, () => {
+        claim(r.podsDir, file, pod, () => {
           throw new PodboxError(
             'HostPortUnavailable',
-            `pod "${name}": host port ${p.hostPort}/${p.protocol} is already published by pod "${ownerOf(r.podsDir, `.port-${p.protocol.toLowerCase()}-${p.hostPort}`)}"`,
+            `pod "${name}": host port ${p.hostPort}/${p.protocol} is already published by pod "${ownerOf(r.podsDir, file)}"`,
             'choose another hostPort, or delete that pod first',
           );
         }),
@@ -377,7 +380,15 @@ async function startSlirp(net: PodNetwork, pausePid: number, podDir: string, wha
   const log = openSync(join(podDir, 'slirp4netns.log'), 'w', 0o600);
   const child = spawn(
     'slirp4netns',
-    ['--configure', `--mtu=${net.mtu}`, `--cidr=${cidr}`, `--api-socket=${api}`, '--ready-fd=3', String(pausePid), net.interface!],
+    [
+      '--configure',
+      `--mtu=${net.mtu}`,
+      `--cidr=${cidr}`,
+      `--api-socket=${api}`,
+      '--ready-fd=3',
+      String(pausePid),
+      net.interface!,
+    ],
     { detached: true, stdio: [devNullFd(), log, log, 'pipe'] },
   );
   closeSync(log);
