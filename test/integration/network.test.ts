@@ -129,8 +129,13 @@ describe.each(['pasta', 'slirp4netns'])('--network=%s', (mode) => {
     expect(r.stderr).toBe('');
     const body = await until('the published port to answer', () => httpGet(hostPort).catch(() => undefined));
     expect(body).toBe('hello from pub\n');
-    const wide = (await c.run(['describe', 'pub'])).stdout;
-    expect(wide).toMatch(new RegExp(`Host Port:\\s+${hostPort}/TCP`));
+    const described = (await c.run(['describe', 'pub'])).stdout;
+    expect(described).toMatch(new RegExp(`Host Port:\\s+${hostPort}/TCP`));
+    expect(described).toMatch(new RegExp(`\n  Published:\\s+127\\.0\\.0\\.1:${hostPort}->8080/TCP\n`));
+    expect(described).toMatch(new RegExp(`\nNetwork:\\s+${mode}\n`));
+    const wide = (await c.run(['get', 'pub', '-o', 'wide'])).stdout.split('\n');
+    expect(wide[0]).toMatch(/ READINESS GATES\s+PORTS$/);
+    expect(wide[1]).toMatch(new RegExp(` <none>\\s+127\\.0\\.0\\.1:${hostPort}->8080/TCP$`));
 
     const second = await c.run(['run', '-d', `--network=${mode}`, '-'], {
       input: pod('pub2', { containers: [box('web', 'sleep 600', { ports })] }),

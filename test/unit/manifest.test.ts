@@ -351,3 +351,22 @@ data: {k: v}
     expect(pod.spec.terminationGracePeriodSeconds).toBe(10);
   });
 });
+
+describe('host ports', () => {
+  it('hostNetwork: hostPort defaults to containerPort, and must equal it', () => {
+    const host = minimal.replace('spec:\n', 'spec:\n  hostNetwork: true\n');
+    const m = parseManifest(host + '    ports: [{containerPort: 8080}]\n', 'pod.yaml');
+    expect(m.pod.spec.containers[0]!.ports).toEqual([{ containerPort: 8080, protocol: 'TCP', hostPort: 8080 }]);
+    expect(() => parseManifest(host + '    ports: [{containerPort: 8080, hostPort: 9090}]\n', 'pod.yaml')).toThrow(
+      'pod.yaml: pod "web" is invalid: spec.containers[0].ports[0].hostPort: Invalid value: 9090: must match `containerPort` ' +
+        'when `hostNetwork` is true',
+    );
+  });
+
+  it('a pod network: hostPort and hostIP are taken as given', () => {
+    const m = parseManifest(minimal + '    ports: [{containerPort: 80, hostPort: 8080, hostIP: 127.0.0.1}]\n', 'p');
+    expect(m.pod.spec.containers[0]!.ports).toEqual([
+      { containerPort: 80, protocol: 'TCP', hostPort: 8080, hostIP: '127.0.0.1' },
+    ]);
+  });
+});
