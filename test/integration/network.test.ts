@@ -5,7 +5,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { podTestHome, pod, box } from '../helpers/pods.js';
-import { alive, cli, networkClaims, podRuntime, until } from '../helpers/cli.js';
+import { alive, cli, networkClaims, podRuntime, supervisorPid, until } from '../helpers/cli.js';
 
 const c = podTestHome();
 const ROOT = process.getuid?.() === 0;
@@ -222,14 +222,27 @@ describe('pod networks', () => {
     }
   });
 
-  it("the stack's death is an event, not silent", async () => {
+  it("a successor supervisor keeps the pod's stack and notices its death; delete ends it", async () => {
     expect((await c.run(['run', '-d', '--network=pasta', '-'], { input: netPod('dies') })).exitCode).toBe(0);
     await logsUntilDone('dies');
-    process.kill(network('dies').stackPid!, 'SIGKILL');
+    const first = supervisorPid(c.home)!;
+    process.kill(first, 'SIGKILL');
+    await until('the supervisor gone', () => !alive(first));
+    const stack = network('dies').stackPid!;
+    expect(alive(stack)).toBe(true);
+    // `get` starts a supervisor, which adopts the pod and watches its stack.
+    expect((await c.run(['get', 'dies'])).exitCode).toBe(0);
+    await until('a new supervisor', () => (supervisorPid(c.home) ?? first) !== first);
+    expect(network('dies').stackPid).toBe(stack);
+    process.kill(stack, 'SIGKILL');
     const d = await until('the NetworkNotReady event', async () => {
       const out = (await c.run(['describe', 'dies'])).stdout;
       return out.includes('NetworkNotReady') && out;
     });
-    expect(d).toMatch(/Warning\s+NetworkNotReady\s+.*the pod's network stack \(pasta, pid \d+\) exited/);
+    expect(d).toMatch(
+      new RegExp(`Warning\\s+NetworkNotReady\\s+.*the pod's network stack \\(pasta, pid ${stack}\\) exited`),
+    );
+    expect((await c.run(['delete', 'dies'])).exitCode).toBe(0);
+    expect(networkClaims(c.home)).toEqual([]);
   });
 });
