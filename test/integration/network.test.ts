@@ -245,4 +245,20 @@ describe('pod networks', () => {
     expect((await c.run(['delete', 'dies'])).exitCode).toBe(0);
     expect(networkClaims(c.home)).toEqual([]);
   });
+
+  it("a lost pod's stack (supervisor and pause killed) is ended by the next command", async () => {
+    expect((await c.run(['run', '-d', '--network=pasta', '-'], { input: netPod('lost') })).exitCode).toBe(0);
+    await logsUntilDone('lost');
+    const supervisor = supervisorPid(c.home)!;
+    const stack = network('lost').stackPid!;
+    const pause = podRuntime(c.home, 'lost').pause!.pid;
+    process.kill(supervisor, 'SIGKILL');
+    await until('the supervisor gone', () => !alive(supervisor));
+    process.kill(pause, 'SIGKILL');
+    await until('pause gone', () => !alive(pause));
+    expect(alive(stack)).toBe(true);
+    expect(JSON.parse((await c.run(['get', 'lost', '-o', 'json'])).stdout).status.reason).toBe('SandboxLost');
+    await until('the stack ended', () => !alive(stack));
+    expect(networkClaims(c.home)).toEqual([]);
+  });
 });
