@@ -23,7 +23,9 @@ export type ErrorCode =
   | 'Timeout'
   | 'LoginRefused'
   | 'RegistryUnreachable'
-  | 'RegistryTLS';
+  | 'RegistryTLS'
+  | 'HostPortUnavailable'
+  | 'NetworkFailed';
 
 export class PodboxError extends Error {
   constructor(

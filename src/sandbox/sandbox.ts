@@ -42,6 +42,8 @@ export interface SandboxOptions {
   exitsFile: string;
   /** a scratch sandbox (doctor's), or the pod of a run that supervises it itself, dies with this process */
   dieWithParent?: boolean;
+  /** hostNetwork: pause keeps the user's network namespace instead of making one (network.ts) */
+  hostNetwork?: boolean;
 }
 
 /** The fd pause is handed its exits file at: right after the readiness pipe (3), the first extra fd. */
@@ -59,7 +61,7 @@ export async function createSandbox(o: SandboxOptions): Promise<Sandbox> {
       root: podRootEntries({ podDir: o.podDir, imageStore: stateDirs().images, runc: runcPath() }),
       argv: ['pause', '-r', '3', '-e', String(EXITS_FD)],
       env: [],
-      namespaces: POD_NAMESPACES,
+      namespaces: o.hostNetwork ? POD_NAMESPACES.filter((n) => n !== 'net') : POD_NAMESPACES,
       hostname: o.hostname,
       mountProc: true,
       giveStatusFd: true,
