@@ -165,6 +165,11 @@ export class PodMachine {
     this.startTime ??= this.clock.now();
   }
 
+  /** A warning about the pod itself, not one of its containers (the kubelet's DNS events: sandbox/resolv-conf.ts). */
+  podWarning(reason: string, message: string): void {
+    this.record('Warning', reason, message);
+  }
+
   /** The image of a container was resolved (kubelet: Pulled / "already present on machine"). */
   imageResolved(name: string, imageID: string): void {
     const s = this.slot(name);

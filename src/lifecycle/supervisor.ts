@@ -13,6 +13,7 @@ import { native } from '../sandbox/native.js';
 import { removeTrees, removeTreesAfterPod } from '../sandbox/userns.js';
 import { readExitRecordsFrom, type ExitRecord } from '../sandbox/exit-records.js';
 import { writePodFiles, podHostname } from '../sandbox/pod-files.js';
+import { podDns, readHostResolvConf } from '../sandbox/resolv-conf.js';
 import { prepareVolumes } from '../volume/volumes.js';
 import { Runc, containerId } from '../container/runc.js';
 import { startContainer, attachOutput, type PodContext } from '../container/start.js';
@@ -269,7 +270,10 @@ export class PodSupervisor {
     });
     this.runtime.pause = { pid: sandbox.pid, startTime: processStartTime(sandbox.pid) ?? 0 };
     this.runtime.exitsOffset = 0;
-    const podFiles = writePodFiles(dir.path, pod, POD_IP);
+    // The pod's network as DNS sees it: loopback only until the pod has a network of its own.
+    const dns = podDns(pod, readHostResolvConf({ ...process.env, ...this.record.settings }), { mode: 'none' });
+    for (const e of dns.events) this.machine.podWarning(e.reason, e.message);
+    const podFiles = writePodFiles(dir.path, pod, POD_IP, dns.content);
     const prepared = prepareVolumes(dir.path, manifest);
     const memoryMounts = [tmpfsMount(podFiles.shm, 64 * 1024 * 1024), ...prepared.mounts];
     mountInPod(sandbox.pid, `pod "${pod.metadata.name}": mount /dev/shm and memory volumes`, memoryMounts);
