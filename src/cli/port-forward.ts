@@ -42,6 +42,15 @@ export function registerPortForward(program: Command): void {
       } catch (e) {
         throw new PodboxError('InvalidArgument', errorText(e), 'see `podbox port-forward --help`');
       }
+      // Signals are caught before the first "Forwarding from" line: a caller may act on it at once.
+      let ticker: NodeJS.Timeout | undefined;
+      const ended = new Promise<'SIGINT' | 'SIGTERM' | 'pod'>((resolve) => {
+        process.once('SIGINT', () => resolve('SIGINT'));
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+        // The pod's end (its pause gone) closes its network namespace, as kubectl sees its stream
+        // connection close. Polled: a timer, unlike a pidfd watch, can be stopped when we are done.
+        ticker = setInterval(() => isAlive(pause) || resolve('pod'), 200);
+      });
       const forwarder = new PortForwarder(
         { name, uid: pod.metadata.uid ?? '', pausePid: pause.pid },
         { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) },
@@ -49,20 +58,14 @@ export function registerPortForward(program: Command): void {
       try {
         await forwarder.listen(ports, addresses);
       } catch (e) {
+        clearInterval(ticker);
         throw new PodboxError(
           'ListenFailed',
           errorText(e),
           'free the port, or choose another local port (LOCAL:REMOTE, or :REMOTE for a random one)',
         );
       }
-      let ticker: NodeJS.Timeout | undefined;
-      const end = await new Promise<'SIGINT' | 'SIGTERM' | 'pod'>((resolve) => {
-        process.once('SIGINT', () => resolve('SIGINT'));
-        process.once('SIGTERM', () => resolve('SIGTERM'));
-        // The pod's end (its pause gone) closes its network namespace, as kubectl sees its stream
-        // connection close. Polled: a timer, unlike a pidfd watch, can be stopped when we are done.
-        ticker = setInterval(() => isAlive(pause) || resolve('pod'), 200);
-      });
+      const end = await ended;
       clearInterval(ticker);
       forwarder.close();
       if (end === 'pod') {

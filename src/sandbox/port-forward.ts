@@ -32,7 +32,8 @@ export function parsePorts(specs: string[], pod: Pod): ForwardedPort[] {
     const parts = spec.split(':');
     if (parts.length > 2) throw new Error(`invalid port format '${spec}'`);
     const [localText, remoteText] = parts.length === 2 ? [parts[0]!, parts[1]!] : [parts[0]!, parts[0]!];
-    const remoteNumber = /^\d+$/.test(remoteText) ? remoteText : String(namedPort(pod, remoteText));
+    // A name is what strconv.Atoi does not read as a number.
+    const remoteNumber = /^[+-]?\d+$/.test(remoteText) ? remoteText : String(namedPort(pod, remoteText));
     // A name alone (`http`) forwards the container port's number on both sides.
     const local = parts.length === 1 ? remoteNumber : localText === '' ? '0' : localText;
     const localPort = parseUint16(local, 'local');

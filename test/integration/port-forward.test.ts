@@ -139,6 +139,12 @@ describe('podbox port-forward', () => {
     );
     expect(await bad('8080:0')).toBe('podbox: remote port must be > 0: see `podbox port-forward --help`');
     expect(await bad('1:2:3')).toBe("podbox: invalid port format '1:2:3': see `podbox port-forward --help`");
+    // SIGTERM, which kubectl does not catch: everything closed, and the status of a process it ended.
+    const f = portForward(['pf3', ':80']);
+    await forwarded(f.out, '127.0.0.1', 80);
+    f.p.kill('SIGTERM');
+    const t = await f.p;
+    expect([t.exitCode, t.signal, t.stderr]).toEqual([143, undefined, '']);
     expect((await c.run(['port-forward', 'svc/pf3', '80'])).stderr).toBe(
       'podbox: cannot forward to "svc/pf3": podbox runs pods only: give POD or pod/POD',
     );
