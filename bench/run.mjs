@@ -42,7 +42,8 @@ const IMAGE = 'localhost/busybox:demo';
 const MARK = { name: 'BENCH_MARK', value: randomBytes(8).toString('hex') };
 const marker = `${MARK.name}=${MARK.value}`;
 const home = mkdtempSync(join(tmpdir(), 'podbox-bench-'));
-const env = { ...process.env, PODBOX_HOME: home, [MARK.name]: MARK.value };
+// Loopback-only pods, as podman's `--network none` next to them; W2 also times each --network.
+const env = { PODBOX_NETWORK: 'none', ...process.env, PODBOX_HOME: home, [MARK.name]: MARK.value };
 const rootless = process.getuid() !== 0;
 const runcRoot = join(home, 'runc');
 const benchStart = processSnapshot();
@@ -226,6 +227,13 @@ async function series(fn) {
   return Object.fromEntries(Object.keys(xs[0]).map((k) => [k, { median: median(xs.map((x) => x[k])), runs: xs }]));
 }
 
+/** Runs fn on each item, one after the other (timings must not overlap). */
+async function sequential(items, fn) {
+  const out = [];
+  for (const x of items) out.push(await fn(x));
+  return out;
+}
+
 const ms = (x) => (x === undefined ? '-' : `${Math.round(x)} ms`);
 const mib = (kib) => (kib === undefined ? '-' : `${(kib / 1024).toFixed(1)} MiB`);
 const ratio = (a, b) => (a === undefined || b === undefined || !b ? '-' : `${(a / b).toFixed(1)}×`);
@@ -309,6 +317,13 @@ try {
         const r = await timed(podbox, ['run', demo], { until: /client \| / });
         return { output: r.first, exit: r.total };
       }),
+      // The same run with each pod network (the issue's target: a stack costs <= 30 ms over none).
+      network: Object.fromEntries(
+        await sequential(['none', 'pasta', 'slirp4netns'], async (mode) => [
+          mode,
+          await series(async () => (await timed(podbox, ['run', `--network=${mode}`, demo])).total),
+        ]),
+      ),
       // kube play returns once started; then wait for both app containers (podman names them POD-CONTAINER).
       // The pod's removal is not timed (podbox's foreground run removes it before it exits).
       podman: pm
@@ -385,6 +400,20 @@ try {
       W.W2 && 'W2 podman: `kube play --network none` + `wait` for both app containers (removal not timed).',
     ];
     console.log(notes.filter(Boolean).join(' ') + '\n');
+    if (W.W2) {
+      const n = W.W2.network;
+      const none = n.none?.median;
+      const cols = Object.keys(n);
+      console.log(
+        table(
+          ['W2 demo pod, to exit, by --network', ...cols],
+          [
+            ['median', ...cols.map((k) => ms(n[k].median))],
+            ['over none', ...cols.map((k) => (none === undefined ? '-' : `${Math.round(n[k].median - none)} ms`))],
+          ],
+        ) + '\n',
+      );
+    }
   }
   for (const [w, title, unit] of [
     ['W3', 'W3: one pod of N `sleep 3600` containers', 'N'],

@@ -21,7 +21,9 @@ export type ErrorCode =
   | 'Timeout'
   | 'LoginRefused'
   | 'RegistryUnreachable'
-  | 'RegistryTLS';
+  | 'RegistryTLS'
+  | 'HostPortUnavailable'
+  | 'NetworkFailed';
 
 export class PodboxError extends Error {
   constructor(

@@ -248,6 +248,10 @@ function withDefaults(decoded: DecodedPod): Pod {
   const withPolicy = (c: DecodedPod['spec']['containers'][number]): Container => ({
     ...c,
     imagePullPolicy: c.imagePullPolicy ?? defaultPullPolicy(c.image),
+    // SetDefaults_Pod (pkg/apis/core/v1/defaults.go): on the host's network a port is the host's port.
+    ...(p.spec.hostNetwork && c.ports
+      ? { ports: c.ports.map((port) => ({ ...port, hostPort: port.hostPort ?? port.containerPort })) }
+      : {}),
   });
   const { containers, initContainers, ...rest } = p.spec;
   const spec: Pod['spec'] = { ...rest, containers: containers.map(withPolicy) };

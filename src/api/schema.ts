@@ -251,10 +251,9 @@ const containerPort = z.strictObject({
     .optional(),
   containerPort: port,
   protocol: z.enum(['TCP', 'UDP', 'SCTP']).default('TCP'),
-  hostPort: unsupported(
-    'hostPort is not supported yet: reach the port with `podbox exec` or from another container of the pod',
-  ),
-  hostIP: ignored(),
+  // Published by the pod's user-mode stack (sandbox/network.ts), as kubelet's CNI portmap does.
+  hostPort: port.optional(),
+  hostIP: z.string().ip({ version: 'v4' }).optional(),
 });
 
 const volumeMount = z.strictObject({
@@ -429,7 +428,8 @@ export const podSpec = z.strictObject({
     }),
   // User namespaces are how podbox always runs; hostUsers is accepted whatever its value.
   hostUsers: z.boolean().optional(),
-  hostNetwork: unsupported('host networking is not supported: a podbox pod always has its own network namespace'),
+  // The pod keeps the user's network namespace (sandbox/network.ts: host).
+  hostNetwork: z.boolean().optional(),
   hostPID: unsupported('hostPID is not supported: a podbox pod never sees host processes'),
   hostIPC: unsupported('hostIPC is not supported: a podbox pod always has its own IPC namespace'),
   // Checked against dnsPolicy in validation.ts dnsChecks; used by sandbox/resolv-conf.ts.

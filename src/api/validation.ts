@@ -107,7 +107,7 @@ function* containerChecks(
   volumes: Set<string>,
 ): Generator<Problem> {
   yield* mountChecks(path, c, volumes);
-  yield* portChecks(path, c);
+  yield* portChecks(path, c, m.pod.spec.hostNetwork ?? false);
   yield* envChecks(m, path, c);
   yield* handlerChecks(group, path, c);
 }
@@ -140,10 +140,19 @@ function* mountChecks(path: string, c: Container, volumes: Set<string>): Generat
   }
 }
 
-/** Port names unique in the container (validateContainerPorts). */
-function* portChecks(path: string, c: Container): Generator<Problem> {
+/**
+ * Port names unique in the container (validateContainerPorts); under hostNetwork a hostPort is the
+ * containerPort (validateHostNetwork).
+ */
+function* portChecks(path: string, c: Container, hostNetwork: boolean): Generator<Problem> {
   const ports = new Set<string>();
   for (const [j, port] of (c.ports ?? []).entries()) {
+    if (hostNetwork && port.hostPort !== undefined && port.hostPort !== port.containerPort)
+      yield {
+        path: `${path}.ports[${j}].hostPort`,
+        message: `Invalid value: ${port.hostPort}: must match \`containerPort\` when \`hostNetwork\` is true`,
+        hint: 'leave hostPort out, or set it to the containerPort',
+      };
     if (port.name && ports.has(port.name))
       yield {
         path: `${path}.ports[${j}].name`,

@@ -10,6 +10,7 @@ import { humanDuration } from '../kubectl/duration.js';
 import { tabwrite } from '../kubectl/table.js';
 import { rfc1123z } from '../kubectl/time.js';
 import { logLinesLostOf } from '../lifecycle/pod-machine.js';
+import { publishedText, type PodNetwork } from '../sandbox/network.js';
 
 /**
  * `podbox describe POD`: the pod, its containers and its events, laid out as `kubectl describe pod`
@@ -38,6 +39,8 @@ export interface DescribeInput {
   events: PodEvent[];
   /** `podbox delete` asked for the pod to go and it has not gone yet */
   deletion?: { requestedAt: number; gracePeriodSeconds: number };
+  /** the pod's network while it runs (sandbox/network.ts) */
+  network?: PodNetwork;
 }
 
 export function describeInput(v: PodView): DescribeInput {
@@ -47,6 +50,7 @@ export function describeInput(v: PodView): DescribeInput {
     status: statusOf(v),
     events: v.dir.events(),
     deletion: deletionOf(v),
+    network: v.alive && !v.state?.runtime.finished ? v.state?.runtime.network : undefined,
   };
 }
 
@@ -106,6 +110,7 @@ export function describePod(d: DescribeInput, now: number): string {
   } else {
     w.add(0, 'IPs:\t<none>');
   }
+  if (d.network) network(w, d.network);
   if (pod.spec.initContainers?.length) {
     containers(w, 'Init Containers', pod, pod.spec.initContainers, s.initContainerStatuses ?? [], d.events);
   }
@@ -398,4 +403,14 @@ function since(t: number, now: number): string {
   if (Number.isNaN(t)) return '<unknown>';
   if (Math.trunc((now - t) / 1000) < -1) return '<invalid>';
   return humanDuration(Math.max(0, now - t));
+}
+
+/** podbox's own section (kubectl has none): the pod's network mode, its stack and what it publishes. */
+function network(w: Lines, n: PodNetwork): void {
+  w.add(0, `Network:\t${n.mode}`);
+  if (n.interface) w.add(1, `Interface:\t${n.interface} ${n.podIP}/24 mtu ${n.mtu}`);
+  if (n.gateway) w.add(1, `Gateway:\t${n.gateway} (the host)`);
+  if (n.dnsForward) w.add(1, `DNS Forwarder:\t${n.dnsForward}`);
+  if (n.stackPid) w.add(1, `Stack:\t${n.mode} pid ${n.stackPid}`);
+  w.add(1, `Published:\t${publishedText(n.published) || '<none>'}`);
 }

@@ -10,6 +10,7 @@ import { runcPath } from '../container/runc.js';
 import { stateDirs, ensureStateDir } from '../paths.js';
 import { isPodboxError } from '../errors.js';
 import { lingerFile, logoutWarning, SYSTEMD_MARKER } from '../host/runtime-dir.js';
+import { tunProblem, TUN_HINT } from '../sandbox/network.js';
 
 /**
  * `podbox doctor`: checks this machine for what podbox needs and says how to fix each problem.
@@ -156,15 +157,10 @@ async function podsAcrossLogout(): Promise<string> {
   return lingering ? `${user} lingers: /run/user/${process.getuid!()} outlives a logout` : `pod state in ${pods}`;
 }
 
+/** What `run --network=pasta|slirp4netns` needs (sandbox/network.ts tunProblem); none works without it. */
 async function tunDevice(): Promise<string> {
-  try {
-    accessSync('/dev/net/tun', constants.R_OK | constants.W_OK);
-  } catch {
-    throw new Error(
-      'not usable by you: outbound networking (slirp4netns/pasta) will not work; ' +
-        'sudo chmod 0666 /dev/net/tun (as most distributions ship it)',
-    );
-  }
+  const problem = tunProblem();
+  if (problem) throw new Error(`${problem}: pods with pasta or slirp4netns will not start; ${TUN_HINT}`);
   return '';
 }
 

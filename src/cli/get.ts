@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { PodDir } from '../pod/dir.js';
 import type { PodStatus, ContainerStatus } from '../api/status.js';
 import { superviseOrphans } from '../lifecycle/supervisor-client.js';
-import { view, collectGarbage, statusOf, podObject, isTerminating } from '../pod/view.js';
+import { view, collectGarbage, statusOf, podObject, isTerminating, type PodView } from '../pod/view.js';
+import { publishedText } from '../sandbox/network.js';
 import { NODE_NAME } from '../api/node.js';
 import { humanDuration } from '../kubectl/duration.js';
 import { formatTable } from '../kubectl/table.js';
@@ -54,7 +55,8 @@ export function registerGet(program: Command): void {
           'STATUS',
           'RESTARTS',
           'AGE',
-          ...(wide ? ['IP', 'NODE', 'NOMINATED NODE', 'READINESS GATES'] : []),
+          // PORTS, after kubectl's own columns: what the pod's stack publishes (as `podman ps` shows it).
+          ...(wide ? ['IP', 'NODE', 'NOMINATED NODE', 'READINESS GATES', 'PORTS'] : []),
         ],
       ];
       for (const v of views) {
@@ -69,7 +71,7 @@ export function registerGet(program: Command): void {
           r.status,
           r.restarts,
           r.age,
-          ...(wide ? [s.podIP ?? '<none>', NODE_NAME, '<none>', '<none>'] : []),
+          ...(wide ? [s.podIP ?? '<none>', NODE_NAME, '<none>', '<none>', portsColumn(v)] : []),
         ]);
       }
       process.stdout.write(formatTable(rows));
@@ -151,4 +153,11 @@ export function tableRow(
     restarts: restartsText,
     age: humanDuration(now - Date.parse(createdAt)),
   };
+}
+
+/** The published ports of a running pod's network (sandbox/network.ts), `<none>` when none. */
+function portsColumn(v: PodView): string {
+  const net = v.state?.runtime.network;
+  if (!v.alive || v.state?.runtime.finished || !net?.published.length) return '<none>';
+  return publishedText(net.published).replaceAll(', ', ',');
 }

@@ -8,11 +8,12 @@ import { startDetached, runForeground } from '../pod/launch.js';
 import { launchRequest, thisProcess } from '../pod/dir.js';
 import { readManifestFile } from '../api/manifest-file.js';
 import { POD_SETTINGS } from '../lifecycle/pod-settings.js';
+import { networkModeOf } from '../sandbox/network.js';
 import type { LogStream } from '../logs/cri-log.js';
 import { containerLogPolicy } from '../logs/log-file.js';
 
 /**
- * `podbox run FILE [-d] [--keep] [--replace]` (docs/cli.md). The pod's life is pod/launch.ts's:
+ * `podbox run FILE [-d] [--keep] [--replace] [--network MODE]` (docs/cli.md). The pod's life is pod/launch.ts's:
  * the user's supervisor (lifecycle/user-supervisor.ts, `podbox __supervisor`, started on demand)
  * supervises it; a foreground run follows it to its end, -d returns once it is created.
  */
@@ -24,19 +25,30 @@ export function registerRun(program: Command): void {
     .option('-d, --detach', 'return once the pod is created; it is kept until `podbox delete`')
     .option('--keep', 'keep a finished foreground pod, with its status and logs, until `podbox delete`')
     .option('--replace', 'delete a pod of the same name first')
-    .action(async (file: string, opts: { detach?: boolean; keep?: boolean; replace?: boolean }) => {
+    .option('--network <mode>', "the pod's network: pasta (default), slirp4netns or none (loopback only)")
+    .action(async (file: string, opts: RunOptions) => {
       process.exitCode = await run(file, opts);
     });
 }
 
-async function run(file: string, opts: { detach?: boolean; keep?: boolean; replace?: boolean }): Promise<number> {
+interface RunOptions {
+  detach?: boolean;
+  keep?: boolean;
+  replace?: boolean;
+  network?: string;
+}
+
+async function run(file: string, opts: RunOptions): Promise<number> {
   const manifest = parseManifest(readManifestFile(file), file);
+  // A bad --network or annotation is refused before anything is made.
+  networkModeOf(manifest.pod, opts.network ?? process.env.PODBOX_NETWORK);
   const images = resolveImages(manifest);
   // A bad PODBOX_CONTAINER_LOG_MAX_* is refused now, not at each container start.
   containerLogPolicy();
   if (opts.replace) await deletePod(manifest.pod.metadata.name, { missingOk: true });
   const request = launchRequest(manifest, images, !opts.detach && !opts.keep);
   request.settings = Object.fromEntries(POD_SETTINGS.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
+  if (opts.network) request.settings.PODBOX_NETWORK = opts.network;
   if (!opts.detach) {
     request.foreground = thisProcess();
     return runForeground(request, {

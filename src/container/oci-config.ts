@@ -155,7 +155,12 @@ export function ociConfig(i: ContainerConfigInput): Record<string, unknown> {
         options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'],
       },
       { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      // sysfs can be mounted only by who owns the network namespace: under hostNetwork the user's
+      // /sys is bound instead, as podman does for a rootless container on the host's network
+      // (libpod/container_internal_linux.go, the rootless --network=host case).
+      i.pod.spec.hostNetwork
+        ? { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] }
+        : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
       // The pod's /dev/shm is shared by its containers, like its IPC namespace.
       bind(i.podFiles.shm, '/dev/shm', false),
       bind(i.podFiles.hosts, '/etc/hosts', readOnlyRoot),
@@ -174,7 +179,9 @@ export function ociConfig(i: ContainerConfigInput): Record<string, unknown> {
         i.sharePid ? { type: 'pid', path: podTarget('pid') } : { type: 'pid' },
         { type: 'mount' },
         { type: 'cgroup' },
-        { type: 'network', path: podTarget('net') },
+        // hostNetwork: no network namespace entry, so the container keeps pause's, the user's (kubelet:
+        // the runtime is asked for NamespaceMode_NODE, kuberuntime_sandbox.go).
+        ...(i.pod.spec.hostNetwork ? [] : [{ type: 'network', path: podTarget('net') }]),
         { type: 'ipc', path: podTarget('ipc') },
         { type: 'uts', path: podTarget('uts') },
       ],

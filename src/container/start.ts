@@ -38,6 +38,8 @@ export interface PodContext {
   runc: Runc;
   podFiles: PodFiles;
   volumes: Map<string, PreparedVolume>;
+  /** the pod's IP (sandbox/network.ts); loopback when unset */
+  podIP?: string;
 }
 
 export interface StartedContainer {
@@ -81,7 +83,7 @@ export async function startContainer(
   mounts.push(terminationMessageMount(pod.podDir, c));
 
   // Step 4: env and config.json.
-  const env = containerEnv(c, pod.manifest, { podIP: POD_IP, hostIP: HOST_IP });
+  const env = containerEnv(c, pod.manifest, { podIP: pod.podIP ?? POD_IP, hostIP: HOST_IP });
   writeConfig(
     bundle,
     ociConfig({

@@ -119,7 +119,8 @@ export class PodMachine {
     private readonly clock: Clock,
     private readonly backoff: BackoffPolicy,
     readonly hostIP = HOST_IP,
-    readonly podIP = POD_IP,
+    /** set once the pod's network is made (supervisor.ts) */
+    public podIP = POD_IP,
   ) {
     const slot = (spec: Container, kind: ContainerKind): Slot => ({
       spec,
@@ -397,6 +398,15 @@ export class PodMachine {
       // Its processes are gone: no preStop, no signal can reach them; their exits are on the way.
       if (s.stop) s.stop = { ...s.stop, preStop: 'over', signalled: true, killed: true };
     }
+    this.refresh();
+  }
+
+  /**
+   * The pod's user-mode network stack exited while the pod runs (network.ts): its containers lose
+   * their way out and published ports, so it is said, as the kubelet says NetworkNotReady.
+   */
+  networkDied(message: string): void {
+    this.record('Warning', 'NetworkNotReady', message);
     this.refresh();
   }
 

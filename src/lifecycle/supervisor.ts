@@ -1,7 +1,6 @@
 import { closeSync, openSync, watch } from 'node:fs';
 import type { Manifest } from '../api/types.js';
 import { containerNamed } from '../api/containers.js';
-import { POD_IP } from '../api/node.js';
 import type { HandlerTarget } from '../probe/types.js';
 import { pollUntil } from '../host/poll.js';
 import type { StoredImage } from '../image/store.js';
@@ -14,6 +13,7 @@ import { removeTrees, removeTreesAfterPod } from '../sandbox/userns.js';
 import { readExitRecordsFrom, type ExitRecord } from '../sandbox/exit-records.js';
 import { writePodFiles, podHostname } from '../sandbox/pod-files.js';
 import { podDns, readHostResolvConf } from '../sandbox/resolv-conf.js';
+import { networkModeOf, planNetwork, releaseNetwork, stackAlive, startStack, stopStack } from '../sandbox/network.js';
 import { prepareVolumes } from '../volume/volumes.js';
 import { Runc, containerId } from '../container/runc.js';
 import { startContainer, attachOutput, type PodContext } from '../container/start.js';
@@ -25,6 +25,7 @@ import type { LogSink, LogStream } from '../logs/cri-log.js';
 import { containerLogPolicy } from '../logs/log-file.js';
 import {
   PodDir,
+  podsDir,
   recordOf,
   manifestOf,
   isAlive,
@@ -262,21 +263,39 @@ export class PodSupervisor {
     const pod = manifest.pod;
     this.save();
     this.exitsFile = dir.file('exits');
+    const mode = networkModeOf(pod, this.logSettings.PODBOX_NETWORK);
+    const net = planNetwork({ pod, mode, podsDir: podsDir(), podDir: dir.path, env: this.logSettings });
+    this.runtime.network = net;
+    this.save();
     const sandbox = await createSandbox({
       hostname: podHostname(pod),
       name: pod.metadata.name,
       podDir: dir.path,
       exitsFile: this.exitsFile,
+      hostNetwork: mode === 'host',
     });
     this.runtime.pause = { pid: sandbox.pid, startTime: processStartTime(sandbox.pid) ?? 0 };
     this.runtime.exitsOffset = 0;
-    // The pod's network as DNS sees it: loopback only until the pod has a network of its own.
-    const dns = podDns(pod, readHostResolvConf({ ...process.env, ...this.record.settings }), { mode: 'none' });
-    for (const e of dns.events) this.machine.podWarning(e.reason, e.message);
-    const podFiles = writePodFiles(dir.path, pod, POD_IP, dns.content);
-    const prepared = prepareVolumes(dir.path, manifest);
-    const memoryMounts = [tmpfsMount(podFiles.shm, 64 * 1024 * 1024), ...prepared.mounts];
-    mountInPod(sandbox.pid, `pod "${pod.metadata.name}": mount /dev/shm and memory volumes`, memoryMounts);
+    // The stack comes up (pasta takes a while) as the pod's files and volumes are made.
+    const stack = startStack(net, sandbox.pid, dir.path, `pod "${pod.metadata.name}"`).then(
+      () => this.save(),
+      (e: unknown) => e,
+    );
+    let podFiles;
+    let prepared;
+    try {
+      this.machine.podIP = net.podIP;
+      const dns = podDns(pod, readHostResolvConf(this.logSettings), net);
+      for (const e of dns.events) this.machine.podWarning(e.reason, e.message);
+      podFiles = writePodFiles(dir.path, pod, net.podIP, dns.content);
+      prepared = prepareVolumes(dir.path, manifest);
+      const memoryMounts = [tmpfsMount(podFiles.shm, 64 * 1024 * 1024), ...prepared.mounts];
+      mountInPod(sandbox.pid, `pod "${pod.metadata.name}": mount /dev/shm and memory volumes`, memoryMounts);
+    } finally {
+      const failed = await stack;
+      if (failed) throw failed;
+    }
+    this.watchStack();
     this.runtime.made = { podFiles, volumes: [...prepared.volumes.values()] };
     this.usePod(dir, sandbox.pid);
     this.machine.sandboxReady();
@@ -295,7 +314,23 @@ export class PodSupervisor {
       runc: new Runc(pausePid, dir.file('runc')),
       podFiles: made.podFiles,
       volumes: new Map(made.volumes.map((v) => [v.name, v])),
+      podIP: this.runtime.network?.podIP,
     };
+  }
+
+  /** The pod's network stack exits before the pod does: said as an event (network.ts), never silent. */
+  private watchStack(): void {
+    const net = this.runtime.network;
+    if (!net?.stackPid) return;
+    const died = () => {
+      if (this.tearingDown) return;
+      this.machine.networkDied(
+        `the pod's network stack (${net.mode}, pid ${net.stackPid}) exited: ` +
+          'the pod has no way out and its host ports are not published',
+      );
+      this.kick();
+    };
+    if (!stackAlive(net) || !native().watchPidExit(net.stackPid, died)) died();
   }
 
   /**
@@ -318,10 +353,12 @@ export class PodSupervisor {
     this.exitsFile = dir.file('exits');
     const pause = this.runtime.pause!;
     this.usePod(dir, pause.pid);
+    if (this.runtime.network) this.machine.podIP = this.runtime.network.podIP;
     if (!isAlive(pause)) {
       this.sandboxDied();
     } else {
       this.watchPause();
+      this.watchStack();
       for (const [name, c] of Object.entries(this.runtime.containers)) {
         if (c.pid === undefined) continue;
         this.followOutput(name, c.instance);
@@ -544,7 +581,7 @@ export class PodSupervisor {
       runc: this.pod.runc,
       containerId: id,
       container: c,
-      podIP: POD_IP,
+      podIP: this.machine.podIP,
     };
     if (a.type === 'probe') {
       const probe = c[PROBE_FIELD[a.probe]]!;
@@ -616,6 +653,8 @@ export class PodSupervisor {
         }
         await pollUntil(() => !alive(pause.pid), 10_000, 5);
       }
+      await stopStack(this.runtime.network);
+      releaseNetwork(podsDir(), this.runtime.network);
       await Promise.race([Promise.all(this.draining), new Promise((r) => setTimeout(r, 2000).unref())]);
       this.runtime.finished = true;
       this.runtime.exitCode = this.machine.exitCode();

@@ -10,6 +10,7 @@ import type { StoredImage } from '../image/store.js';
 import type { PodStatus, PodEvent } from '../api/status.js';
 import type { PodFiles } from '../sandbox/pod-files.js';
 import type { PreparedVolume } from '../volume/volumes.js';
+import type { PodNetwork } from '../sandbox/network.js';
 
 /**
  * A pod's directory under the pods state dir: what the supervisor writes and every other
@@ -87,6 +88,8 @@ export interface RuntimeInfo {
   machine?: unknown;
   /** the pod's files and volumes as made at creation, for the containers a later supervisor starts */
   made?: { podFiles: PodFiles; volumes: PreparedVolume[] };
+  /** the pod's network: its addresses, its user-mode stack, its published ports (sandbox/network.ts) */
+  network?: PodNetwork;
 }
 
 export interface PodState {
@@ -102,6 +105,7 @@ export function podsDir(): string {
  * Names in the pods directory that are not pods start with a dot (a pod name never does):
  *   .new-NAME.PID.RANDOM/   a pod being claimed by process PID (see PodDir.create)
  *   .supervisor.{lock,sock,log}  the user's supervisor (lifecycle/user-supervisor.ts)
+ *   .net-A.B.N, .port-PROTO-PORT  a pod's subnet and host ports, claimed (sandbox/network.ts)
  */
 const NEW_PREFIX = '.new-';
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Pod } from '../api/types.js';
+import type { PodNetwork } from './network.js';
 import { MAX_DNS_NAMESERVERS, MAX_DNS_SEARCH_LIST_CHARS, MAX_DNS_SEARCH_PATHS } from '../api/validation.js';
 
 /**
@@ -24,12 +25,8 @@ import { MAX_DNS_NAMESERVERS, MAX_DNS_SEARCH_LIST_CHARS, MAX_DNS_SEARCH_PATHS } 
  *  5. the limits are applied with the kubelet's DNSConfigForming warnings (formDNSConfigFitsLimits).
  */
 
-/** The part of the pod's network (network.ts PodNetwork) that DNS depends on. */
-export interface DnsNetwork {
-  mode: 'pasta' | 'slirp4netns' | 'none' | 'host';
-  /** an address inside the pod that forwards DNS to the host's resolvers */
-  dnsForward?: string;
-}
+/** The part of the pod's network that DNS depends on: its mode, and its stack's DNS forwarder. */
+export type DnsNetwork = Pick<PodNetwork, 'mode' | 'dnsForward'>;
 
 /** The CRI's DNSConfig (runtimeapi.DNSConfig): options as resolv.conf writes them, `name` or `name:value`. */
 export interface DnsConfig {

@@ -41,6 +41,8 @@ export interface SandboxOptions {
   exitsFile: string;
   /** a scratch sandbox (doctor's) dies with this process; a pod's never does (default false) */
   dieWithParent?: boolean;
+  /** hostNetwork: pause keeps the user's network namespace instead of making one (network.ts) */
+  hostNetwork?: boolean;
 }
 
 /** The fd pause is handed its exits file at: right after the readiness pipe (3), the first extra fd. */
@@ -58,7 +60,7 @@ export async function createSandbox(o: SandboxOptions): Promise<Sandbox> {
       root: podRootEntries({ podDir: o.podDir, imageStore: stateDirs().images, runc: runcPath() }),
       argv: ['pause', '-r', '3', '-e', String(EXITS_FD)],
       env: [],
-      namespaces: POD_NAMESPACES,
+      namespaces: o.hostNetwork ? POD_NAMESPACES.filter((n) => n !== 'net') : POD_NAMESPACES,
       hostname: o.hostname,
       mountProc: true,
       giveStatusFd: true,

@@ -19,7 +19,9 @@ export function makeHome(): string {
 }
 
 export function cli(home: string, extraEnv: Record<string, string> = {}) {
-  const env = { PODBOX_HOME: home, PODBOX_QUIET_IDMAP: '1', NO_COLOR: '1', ...extraEnv };
+  // Loopback-only pods unless a test asks for a network (`--network`, or PODBOX_NETWORK in extraEnv):
+  // hermetic, and no user-mode stack per pod of the tests that are not about the network.
+  const env = { PODBOX_HOME: home, PODBOX_QUIET_IDMAP: '1', NO_COLOR: '1', PODBOX_NETWORK: 'none', ...extraEnv };
   // Output as execa gives it: one final newline stripped.
   const run = async (args: string[], o: { input?: string; timeout?: number } = {}): Promise<CliResult> => {
     const r = await execa(PODBOX, args, { env, reject: false, input: o.input, timeout: o.timeout ?? 60_000 });
@@ -85,10 +87,19 @@ export function supervisorPid(home: string): number | undefined {
   return undefined;
 }
 
-/** The pods in `home` (the user's supervisor's own files, .supervisor.*, are not pods). */
+/**
+ * The pods in `home` (the user's supervisor's own files, .supervisor.*, are not pods, nor the claims
+ * of running pods' subnets and host ports, .net-* and .port-*: networkClaims).
+ */
 export function podDirs(home: string): string[] {
   const d = join(home, 'pods');
-  return existsSync(d) ? readdirSync(d).filter((n) => !n.startsWith('.supervisor.')) : [];
+  return existsSync(d) ? readdirSync(d).filter((n) => !/^\.(supervisor\.|net-|port-)/.test(n)) : [];
+}
+
+/** The subnets and host ports claimed by running pods (sandbox/network.ts). */
+export function networkClaims(home: string): string[] {
+  const d = join(home, 'pods');
+  return existsSync(d) ? readdirSync(d).filter((n) => /^\.(net-|port-)/.test(n)) : [];
 }
 
 /**

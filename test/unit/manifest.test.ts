@@ -173,10 +173,10 @@ describe('parseManifest errors: one line naming the file, the object and the fie
   });
 
   it('refuses Kubernetes fields podbox does not implement, naming them', () => {
-    const e = errorOf(minimal.replace('spec:\n', 'spec:\n  hostNetwork: true\n'));
+    const e = errorOf(minimal.replace('spec:\n', 'spec:\n  hostPID: true\n'));
     expect(e.code).toBe('UnsupportedField');
     expect(e.message).toBe(
-      'pod.yaml: pod "web": spec.hostNetwork: host networking is not supported: a podbox pod always has its own network namespace',
+      'pod.yaml: pod "web": spec.hostPID: hostPID is not supported: a podbox pod never sees host processes',
     );
     expect(errorOf(minimal + '  volumes: [{name: h, hostPath: {path: /}}]\n').message).toBe(
       'pod.yaml: pod "web": spec.volumes[0].hostPath: hostPath is not a supported volume type: podbox supports emptyDir, configMap and secret',
@@ -349,5 +349,24 @@ data: {k: v}
     });
     const { pod } = parseManifest(json.replace('"spec":{', '"spec":{"terminationGracePeriodSeconds":1e1,'), 'pod.json');
     expect(pod.spec.terminationGracePeriodSeconds).toBe(10);
+  });
+});
+
+describe('host ports', () => {
+  it('hostNetwork: hostPort defaults to containerPort, and must equal it', () => {
+    const host = minimal.replace('spec:\n', 'spec:\n  hostNetwork: true\n');
+    const m = parseManifest(host + '    ports: [{containerPort: 8080}]\n', 'pod.yaml');
+    expect(m.pod.spec.containers[0]!.ports).toEqual([{ containerPort: 8080, protocol: 'TCP', hostPort: 8080 }]);
+    expect(() => parseManifest(host + '    ports: [{containerPort: 8080, hostPort: 9090}]\n', 'pod.yaml')).toThrow(
+      'pod.yaml: pod "web" is invalid: spec.containers[0].ports[0].hostPort: Invalid value: 9090: must match `containerPort` ' +
+        'when `hostNetwork` is true',
+    );
+  });
+
+  it('a pod network: hostPort and hostIP are taken as given', () => {
+    const m = parseManifest(minimal + '    ports: [{containerPort: 80, hostPort: 8080, hostIP: 127.0.0.1}]\n', 'p');
+    expect(m.pod.spec.containers[0]!.ports).toEqual([
+      { containerPort: 80, protocol: 'TCP', hostPort: 8080, hostIP: '127.0.0.1' },
+    ]);
   });
 });
