@@ -1,4 +1,5 @@
-import { PodDir, podAlive, type PodRecord, type PodState } from './dir.js';
+import { PodDir, podAlive, podsDir, type PodRecord, type PodState } from './dir.js';
+import { releaseNetwork, stopStack, type PodNetwork } from '../sandbox/network.js';
 import { removeTrees } from '../sandbox/userns.js';
 import { alive } from '../host/proc.js';
 import { POD_GENERATION, type PodStatus } from '../api/status.js';
@@ -44,8 +45,13 @@ export async function collectGarbage(): Promise<number> {
     } catch {
       continue;
     }
-    if (v.alive) live++;
-    else if (v.record.removeWhenDone || !v.state?.runtime.created) await removeTrees([d.path]).catch(() => {});
+    if (v.alive) {
+      live++;
+      continue;
+    }
+    // A lost pod's network stack outlives pause (it holds the pod's network namespace): end it.
+    if (isLost(v)) await releaseLostNetwork(v.state?.runtime.network);
+    if (v.record.removeWhenDone || !v.state?.runtime.created) await removeTrees([d.path]).catch(() => {});
   }
   return live;
 }
@@ -93,4 +99,9 @@ export function podObject(v: PodView): Record<string, unknown> {
     spec: original.spec ?? pod.spec,
     status: statusOf(v),
   };
+}
+
+async function releaseLostNetwork(net: PodNetwork | undefined): Promise<void> {
+  await stopStack(net);
+  releaseNetwork(podsDir(), net);
 }
