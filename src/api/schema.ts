@@ -432,7 +432,14 @@ export const podSpec = z.strictObject({
   hostNetwork: z.boolean().optional(),
   hostPID: unsupported('hostPID is not supported: a podbox pod never sees host processes'),
   hostIPC: unsupported('hostIPC is not supported: a podbox pod always has its own IPC namespace'),
-  dnsConfig: unsupported("dnsConfig is not supported: the pod uses the machine's resolvers"),
+  // Checked against dnsPolicy in validation.ts dnsChecks; used by sandbox/resolv-conf.ts.
+  dnsConfig: z
+    .strictObject({
+      nameservers: z.array(z.string()).optional(),
+      searches: z.array(z.string()).optional(),
+      options: z.array(z.strictObject({ name: z.string().optional(), value: z.string().optional() })).optional(),
+    })
+    .optional(),
   readinessGates: unsupported('readinessGates are not supported: nothing could ever set their conditions'),
   ephemeralContainers: z
     .unknown()

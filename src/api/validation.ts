@@ -1,5 +1,6 @@
+import { isIP } from 'node:net';
 import * as schema from './schema.js';
-import type { Container, Manifest, Secret } from './types.js';
+import type { Container, Manifest, Pod, Secret } from './types.js';
 
 /**
  * The rules the API server checks across fields (pkg/apis/core/validation/validation.go), which a
@@ -67,6 +68,8 @@ export function* crossChecks(m: Manifest): Generator<Problem> {
         v.secret.items?.map((it) => it.key),
       );
   }
+
+  yield* dnsChecks(pod);
 
   const names = new Set<string>();
   const groups: [string, Container[]][] = [
@@ -299,6 +302,92 @@ function* keyRefs(
         path,
         message: `key "${k}" not found in ${kind} "${name}"`,
         hint: `add ${k} to the ${kind}'s data, or mark the reference optional`,
+      };
+  }
+}
+
+/** validation.go MaxDNSNameservers, MaxDNSSearchPaths, MaxDNSSearchListChars (the expanded limits, GA since 1.28). */
+export const MAX_DNS_NAMESERVERS = 3;
+export const MAX_DNS_SEARCH_PATHS = 32;
+export const MAX_DNS_SEARCH_LIST_CHARS = 2048;
+
+/** A list value as the API server prints it in an Invalid error (Go's %#v of a []string). */
+function goStrings(list: string[]): string {
+  return `[]string{${list.map((s) => JSON.stringify(s)).join(', ')}}`;
+}
+
+/** spec.dnsConfig against spec.dnsPolicy (validation.go validatePodDNSConfig), in its order and words. */
+function* dnsChecks(pod: Pod): Generator<Problem> {
+  const path = 'spec.dnsConfig';
+  const c = pod.spec.dnsConfig;
+  if (pod.spec.dnsPolicy === 'None') {
+    if (!c) {
+      yield {
+        path,
+        message: 'Required value: must provide `dnsConfig` when `dnsPolicy` is None',
+        hint: 'give spec.dnsConfig.nameservers, or another dnsPolicy',
+      };
+      return;
+    }
+    if (!c.nameservers?.length) {
+      yield {
+        path: `${path}.nameservers`,
+        message: 'Required value: must provide at least one DNS nameserver when `dnsPolicy` is None',
+        hint: 'give the address of a DNS server in spec.dnsConfig.nameservers',
+      };
+      return;
+    }
+  }
+  if (!c) return;
+  const nameservers = c.nameservers ?? [];
+  if (nameservers.length > MAX_DNS_NAMESERVERS) {
+    yield {
+      path: `${path}.nameservers`,
+      message: `Invalid value ${goStrings(nameservers)}: must not have more than ${MAX_DNS_NAMESERVERS} nameservers`,
+      hint: `keep at most ${MAX_DNS_NAMESERVERS}: the resolver uses no more`,
+    };
+  }
+  for (const [i, ns] of nameservers.entries()) {
+    if (!isIP(ns))
+      yield {
+        path: `${path}.nameservers[${i}]`,
+        message: `Invalid value "${ns}": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)`,
+        hint: 'give an IP address, not a name',
+      };
+  }
+  const searches = c.searches ?? [];
+  if (searches.length > MAX_DNS_SEARCH_PATHS) {
+    yield {
+      path: `${path}.searches`,
+      message: `Invalid value ${goStrings(searches)}: must not have more than ${MAX_DNS_SEARCH_PATHS} search paths`,
+      hint: `keep at most ${MAX_DNS_SEARCH_PATHS} search domains`,
+    };
+  }
+  if (searches.join(' ').length > MAX_DNS_SEARCH_LIST_CHARS) {
+    yield {
+      path: `${path}.searches`,
+      message:
+        `Invalid value ${goStrings(searches)}: must not have more than ${MAX_DNS_SEARCH_LIST_CHARS} ` +
+        'characters (including spaces) in the search list',
+      hint: 'use fewer or shorter search domains',
+    };
+  }
+  for (const [i, search] of searches.entries()) {
+    // A trailing dot is allowed.
+    const r = schema.dnsSubdomain.safeParse(search.replace(/\.$/, ''));
+    if (!r.success)
+      yield {
+        path: `${path}.searches[${i}]`,
+        message: `Invalid value "${search}": ${r.error.issues[0]!.message}`,
+        hint: 'give a domain name',
+      };
+  }
+  for (const [i, option] of (c.options ?? []).entries()) {
+    if (!option.name)
+      yield {
+        path: `${path}.options[${i}]`,
+        message: 'Required value: must not be empty',
+        hint: 'give each option a name, as in `name: ndots`',
       };
   }
 }

@@ -196,6 +196,11 @@ export class PodMachine {
     this.startTime ??= this.clock.now();
   }
 
+  /** A warning about the pod itself, not one of its containers (the kubelet's DNS events: sandbox/resolv-conf.ts). */
+  podWarning(reason: string, message: string): void {
+    this.record('Warning', reason, message);
+  }
+
   /** imagePullSecrets not given with the pod: each pull says so (kubelet.go getPullSecretsForPod). */
   pullSecretsMissing(names: string[]): void {
     this.missingPullSecrets = names;

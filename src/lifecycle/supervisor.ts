@@ -12,6 +12,7 @@ import { native } from '../sandbox/native.js';
 import { removeTrees, removeTreesAfterPod } from '../sandbox/userns.js';
 import { readExitRecordsFrom, type ExitRecord } from '../sandbox/exit-records.js';
 import { writePodFiles, podHostname } from '../sandbox/pod-files.js';
+import { podDns, readHostResolvConf } from '../sandbox/resolv-conf.js';
 import { networkModeOf, planNetwork, releaseNetwork, stackAlive, startStack, stopStack } from '../sandbox/network.js';
 import { prepareVolumes } from '../volume/volumes.js';
 import { Runc, containerId } from '../container/runc.js';
@@ -332,7 +333,9 @@ export class PodSupervisor {
     let prepared;
     try {
       this.machine.podIP = net.podIP;
-      podFiles = writePodFiles(dir.path, pod, net.podIP);
+      const dns = podDns(pod, readHostResolvConf(this.logSettings), net);
+      for (const e of dns.events) this.machine.podWarning(e.reason, e.message);
+      podFiles = writePodFiles(dir.path, pod, net.podIP, dns.content);
       prepared = prepareVolumes(dir.path, manifest);
       const memoryMounts = [tmpfsMount(podFiles.shm, 64 * 1024 * 1024), ...prepared.mounts];
       mountInPod(sandbox.pid, `pod "${pod.metadata.name}": mount /dev/shm and memory volumes`, memoryMounts);

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { lookup } from 'node:dns/promises';
-import { closeSync } from 'node:fs';
+import { closeSync, statSync } from 'node:fs';
 import { native } from '../sandbox/native.js';
 import { errnoText, errorText } from './text.js';
 import type { Dial, HandlerTarget } from './types.js';
@@ -24,6 +24,9 @@ export function joinHostPort(host: string, port: number): string {
  */
 export function podDial(pausePid: number): Dial {
   return (ip, port) => {
+    // hostNetwork: pause is in this process's network namespace, which a helper in the pod's user
+    // namespace may not join (it is not owned by it): dial from here.
+    if (sameNetworkNamespace(pausePid)) return net.connect(port, ip);
     const fd = native().socketInNamespace(pausePid, net.isIPv6(ip) ? 6 : 4);
     let s: net.Socket;
     try {
@@ -96,4 +99,12 @@ export async function connect(t: HandlerTarget, host: string, port: number, dead
     s.once('error', onError);
     s.once('connect', onConnect);
   });
+}
+
+function sameNetworkNamespace(pid: number): boolean {
+  try {
+    return statSync(`/proc/${pid}/ns/net`).ino === statSync('/proc/self/ns/net').ino;
+  } catch {
+    return false;
+  }
 }

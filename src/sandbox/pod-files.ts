@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Pod } from '../api/types.js';
 
@@ -42,7 +42,8 @@ export interface PodFiles {
   shm: string;
 }
 
-export function writePodFiles(podDir: string, pod: Pod, podIP: string): PodFiles {
+/** `resolvConf`: the content of /etc/resolv.conf (resolv-conf.ts podDns). */
+export function writePodFiles(podDir: string, pod: Pod, podIP: string, resolvConf: string): PodFiles {
   const etc = join(podDir, 'etc');
   mkdirSync(etc, { recursive: true });
   const files: PodFiles = {
@@ -53,13 +54,7 @@ export function writePodFiles(podDir: string, pod: Pod, podIP: string): PodFiles
   };
   writeFileSync(files.hosts, hostsFileContent(pod, podIP), { mode: 0o644 });
   writeFileSync(files.hostname, `${podHostname(pod)}\n`, { mode: 0o644 });
-  let resolv = '';
-  try {
-    resolv = readFileSync('/etc/resolv.conf', 'utf8');
-  } catch {
-    /* no resolver configured on the host */
-  }
-  writeFileSync(files.resolvConf, resolv, { mode: 0o644 });
+  writeFileSync(files.resolvConf, resolvConf, { mode: 0o644 });
   mkdirSync(files.shm, { recursive: true });
   return files;
 }

@@ -261,4 +261,20 @@ describe('pod networks', () => {
     await until('the stack ended', () => !alive(stack));
     expect(networkClaims(c.home)).toEqual([]);
   });
+
+  it("hostNetwork: the app binds the host's port, and probes reach it", async () => {
+    const port = await freePort();
+    const web = box('web', `mkdir /w; echo on the host > /w/index.html; exec httpd -f -p ${port} -h /w`, {
+      ports: [{ containerPort: port }],
+      readinessProbe: { tcpSocket: { port }, periodSeconds: 1 },
+    });
+    const r = await c.run(['run', '-d', '-'], {
+      input: pod('hostweb', { hostNetwork: true, terminationGracePeriodSeconds: 1, containers: [web] }),
+    });
+    expect(r.stderr).toBe('');
+    expect((await c.run(['wait', 'hostweb', '--for=condition=Ready', '--timeout=30s'])).exitCode).toBe(0);
+    expect(await httpGet(port)).toBe('on the host\n');
+    const spec = JSON.parse((await c.run(['get', 'hostweb', '-o', 'json'])).stdout).spec;
+    expect(spec.containers[0].ports).toEqual([{ containerPort: port }]);
+  });
 });
