@@ -43,6 +43,9 @@ export interface BlobDownload {
 
 const TRIES = 3;
 const LOCK_POLL_MS = 20;
+const WRITE_BATCH = 1 << 20;
+/** errors of writing the store, not of the network */
+const STORE_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EACCES', 'EFBIG']);
 
 export class BlobCache {
   constructor(readonly dir: string) {}
@@ -120,6 +123,15 @@ export class BlobCache {
     }
   }
 
+  private storeError(e: unknown): PodboxError {
+    const why = errnoOf(e) === 'ENOSPC' ? 'no space left on the device' : (e as Error).message;
+    return new PodboxError(
+      'HostNotReady',
+      `cannot write a downloaded layer to ${this.dir}: ${why}`,
+      'free some space (`podbox image prune` removes layers no image needs) and pull again',
+    );
+  }
+
   private async hashFile(file: string, hash: Hash): Promise<void> {
     for await (const c of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(c as Buffer);
   }
@@ -148,6 +160,24 @@ export class BlobCache {
         offset = 0;
       }
       const fd = openSync(partial, 'a', 0o600);
+      // Chunks are written in batches of WRITE_BATCH: a socket delivers 16-64 KiB at a time, and a
+      // write(2) each costs more than the copy that joins them. Whatever arrived is written before
+      // a retry, so the partial file always holds `offset` bytes.
+      let pending: Buffer[] = [];
+      let pendingBytes = 0;
+      const flush = () => {
+        if (!pendingBytes) return;
+        const b = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+        let w = 0;
+        while (w < b.length) w += writeSync(fd, b, w, b.length - w);
+        pending = [];
+        pendingBytes = 0;
+      };
+      let open = true;
+      const close = () => {
+        if (open) closeSync(fd);
+        open = false;
+      };
       try {
         for await (const chunk of res.body) {
           const b = chunk as Buffer;
@@ -155,18 +185,32 @@ export class BlobCache {
             res.body.destroy();
             throw dl.mismatch(`more than the ${size} bytes its manifest says`);
           }
-          let w = 0;
-          while (w < b.length) w += writeSync(fd, b, w, b.length - w);
+          pending.push(b);
+          pendingBytes += b.length;
+          if (pendingBytes >= WRITE_BATCH) flush();
           hash.update(b);
           offset += b.length;
           dl.onBytes?.(offset);
         }
+        flush();
       } catch (e) {
+        if (e instanceof PodboxError) {
+          // Too many bytes: nothing of this download is worth resuming.
+          close();
+          unlinkSync(partial);
+          throw e;
+        }
+        if (STORE_ERRORS.has(errnoOf(e) ?? '')) throw this.storeError(e);
+        try {
+          flush();
+        } catch (w) {
+          throw this.storeError(w);
+        }
+        close();
         if (attempt < TRIES && dl.isTransient(e) && !dl.signal?.aborted) continue;
-        if (e instanceof PodboxError || dl.signal?.aborted) throw e;
-        throw dl.streamError(e);
+        throw dl.signal?.aborted ? e : dl.streamError(e);
       } finally {
-        closeSync(fd);
+        close();
       }
       if (offset < size && attempt < TRIES) continue;
       break;

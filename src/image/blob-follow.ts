@@ -21,6 +21,7 @@ export interface FollowedBlob {
 
 const POLL_MS = 3;
 const CHUNK = 1 << 20;
+const MIN_READ = 256 << 10;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -50,13 +51,19 @@ async function openBlob(b: FollowedBlob): Promise<number> {
 export async function* followBlob(b: FollowedBlob): AsyncGenerator<Buffer> {
   let fd = await openBlob(b);
   let pos = 0;
+  const read = (n: number) => {
+    const buf = Buffer.allocUnsafe(Math.min(n, CHUNK));
+    const got = readSync(fd, buf, 0, buf.length, pos);
+    pos += got;
+    return buf.subarray(0, got);
+  };
   try {
     for (;;) {
-      const buf = Buffer.allocUnsafe(CHUNK);
-      const n = readSync(fd, buf, 0, CHUNK, pos);
-      if (n > 0) {
-        pos += n;
-        yield buf.subarray(0, n);
+      // Reads of at least MIN_READ while the download runs: a reader that keeps up would otherwise
+      // feed gunzip and the tar parser a sliver at a time.
+      const avail = fstatSync(fd).size - pos;
+      if (avail >= MIN_READ) {
+        yield read(avail);
         continue;
       }
       let done: { ino: number } | undefined;
@@ -69,6 +76,10 @@ export async function* followBlob(b: FollowedBlob): AsyncGenerator<Buffer> {
         if (fstatSync(fd).ino !== done.ino) {
           closeSync(fd);
           fd = openSync(b.file, 'r');
+          continue;
+        }
+        if (avail > 0) {
+          yield read(avail);
           continue;
         }
         if (pos >= b.size) return;

@@ -302,6 +302,12 @@ export class ImageStore {
    * user namespace with the pod id mapping (sandbox/userns.ts).
    */
   private async runJob(job: UnpackJob): Promise<UnpackResult | undefined> {
+    // A pull's unpack reads blobs while this process downloads them: in a process of its own, so
+    // that the download and the unpack each have a core.
+    if (process.getuid?.() === 0 && job.op === 'unpack' && job.result && job.layers.some((l) => l.kind === 'blob')) {
+      await ImageStore.runWorker(job);
+      return JSON.parse(readFileSync(job.result, 'utf8')) as UnpackResult;
+    }
     if (process.getuid?.() === 0) {
       try {
         return await runUnpackJob(job);
@@ -326,6 +332,23 @@ export class ImageStore {
     }
     if (job.op === 'unpack' && job.result) return JSON.parse(readFileSync(job.result, 'utf8')) as UnpackResult;
     return undefined;
+  }
+
+  /** The unpack worker as a plain child process (real root: no user namespace needed). */
+  private static async runWorker(job: UnpackJob): Promise<void> {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [WORKER], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdin.end(JSON.stringify(job));
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (c) => resolve(c));
+    });
+    if (code !== 0) {
+      const last = stderr.trim().split('\n').pop() ?? `exit code ${code}`;
+      throw decodeError(last) ?? new PodboxError('SandboxFailed', `the unpack worker failed: ${last}`);
+    }
   }
 
   private async removeTrees(paths: string[]): Promise<void> {
