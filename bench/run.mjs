@@ -12,7 +12,8 @@
 //
 // Environment: BENCH_RUNS (default 3), BENCH_RUNS_LARGE (runs at N or P >= 10, default 1),
 // BENCH_QUICK=1 (1 run, no warm-up, N/P = 1 and 5),
-// BENCH_ONLY=W1,W3 (workloads to run), BENCH_SIZES=1,5,10,20 (N and P), BENCH_JSON=FILE (raw results).
+// BENCH_ONLY=W1,W3,PULL (workloads to run; PULL: image pulls, bench/pull.mjs), BENCH_SIZES=1,5,10,20 (N and P),
+// BENCH_JSON=FILE (raw results).
 import { spawn, execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir, release, cpus } from 'node:os';
@@ -22,6 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { processSnapshot, leftRunning, settledLeftRunning, memoryTotals } from './proc-memory.mjs';
 import { privatePodman } from './podman.mjs';
 import { floorBundle } from './floor.mjs';
+import { pullAvailable, pullBench } from './pull.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const podbox = join(root, 'bin', 'podbox');
@@ -31,10 +33,10 @@ const runs = Number(process.env.BENCH_RUNS || (quick ? 1 : 3));
 const largeRuns = Number(process.env.BENCH_RUNS_LARGE || 1);
 const runsFor = (size) => (size >= 10 ? largeRuns : runs);
 const sizes = (process.env.BENCH_SIZES || (quick ? '1,5' : '1,5,10,20')).split(',').map(Number);
-const only = new Set((process.env.BENCH_ONLY || 'W1,W2,W3,W4').toUpperCase().split(','));
+const only = new Set((process.env.BENCH_ONLY || 'W1,W2,W3,W4,PULL').toUpperCase().split(','));
 for (const w of only)
-  if (!['W1', 'W2', 'W3', 'W4'].includes(w))
-    throw new Error(`BENCH_ONLY=${process.env.BENCH_ONLY}: ${w} is not W1..W4`);
+  if (!['W1', 'W2', 'W3', 'W4', 'PULL'].includes(w))
+    throw new Error(`BENCH_ONLY=${process.env.BENCH_ONLY}: ${w} is not W1..W4 or PULL`);
 if (!runs || !largeRuns || sizes.some((s) => !(s > 0)))
   throw new Error('BENCH_RUNS and BENCH_SIZES take whole numbers above 0');
 const IMAGE = 'localhost/busybox:demo';
@@ -326,6 +328,8 @@ try {
     };
   }
 
+  if (only.has('PULL') && pullAvailable()) results.PULL = await pullBench({ podbox, env, work: home, timed, series });
+
   // Step 3: at scale.
   for (const [w, shape] of [
     ['W3', 'pod'],
@@ -385,6 +389,27 @@ try {
       W.W2 && 'W2 podman: `kube play --network none` + `wait` for both app containers (removal not timed).',
     ];
     console.log(notes.filter(Boolean).join(' ') + '\n');
+  }
+  if (W.PULL) {
+    const P = W.PULL;
+    console.log(
+      `### pull: an image of 4 gzip layers, ${(P.sizeBytes / 1e6).toFixed(0)} MB, from docker-registry on 127.0.0.1\n`,
+    );
+    console.log(
+      table(
+        ['workload', 'podbox', 'skopeo copy + podbox image load', 'podbox/that'],
+        [
+          [
+            'first pull',
+            ms(P.pull.median),
+            `${ms(P.skopeoLoad.total.median)} (${ms(P.skopeoLoad.copy.median)} + ${ms(P.skopeoLoad.load.median)})`,
+            ratio(P.pull.median, P.skopeoLoad.total.median),
+          ],
+          ['second pull (image present)', ms(P.again.median), '-', '-'],
+          ['for scale: `podbox image inspect` of it', ms(P.inspect.median), '-', '-'],
+        ],
+      ) + '\n',
+    );
   }
   for (const [w, title, unit] of [
     ['W3', 'W3: one pod of N `sleep 3600` containers', 'N'],

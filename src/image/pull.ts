@@ -84,7 +84,8 @@ export async function pullImage(refString: string, opts: PullOptions = {}): Prom
       new PodboxError(
         'DigestMismatch',
         `cannot pull ${image} from ${client.host}: ${what} has ${why}`,
-        'the registry or a proxy served other content than asked for; pull again, and tell the registry owner if it persists',
+        'the registry or a proxy served other content than asked for; ' +
+          'pull again, and tell the registry owner if it persists',
       );
     const top = await client.manifest(ref.digest ?? ref.tag!, MANIFEST_ACCEPT);
     const topDigest = digestOf(top.bytes, ref.digest ? algOf(ref.digest) : 'sha256');
@@ -97,7 +98,8 @@ export async function pullImage(refString: string, opts: PullOptions = {}): Prom
         const has = parsed.manifests.filter((m) => m.platform).map((m) => formatPlatform(m.platform!));
         throw new PodboxError(
           'ImageNotFound',
-          `cannot pull ${image} from ${client.host}: it has no image for ${formatPlatform(want)} (it has ${has.join(', ') || 'no platforms'})`,
+          `cannot pull ${image} from ${client.host}: it has no image for ${formatPlatform(want)}` +
+            ` (it has ${has.join(', ') || 'no platforms'})`,
           'choose one of its platforms with --platform, or another image',
         );
       }

@@ -53,7 +53,10 @@ export function parseChallenges(headers: string | string[] | undefined): Challen
         }
         i++;
       } else {
-        value = token();
+        // Unquoted: a token by the RFC, but registries write URLs unquoted too; read up to the next comma.
+        const m = /^[^,\s]*/.exec(s.slice(i))!;
+        value = m[0];
+        i += value.length;
       }
       if (!current) {
         i = start + name.length;

@@ -12,9 +12,13 @@ import { endpointsFor, type RegistryEndpoint } from './registries-conf.js';
  * An OCI Distribution client for one repository (distribution-spec spec.md, "Pull"), over node:http(s)
  * with keep-alive agents. Per endpoint (mirrors first, then the registry, registries-conf.ts):
  *
- *   GET /v2/NAME/manifests/REF ──▶ 401 + WWW-Authenticate: Bearer realm,service  ──▶ GET realm?scope=repository:NAME:pull
- *                              ◀── 200 (the token goes on every later request)      (basic auth if a credential exists)
- *                              ──▶ 401 + WWW-Authenticate: Basic ──▶ the same request with Authorization: Basic
+ *   GET /v2/NAME/manifests/REF ──▶ registry
+ *      ◀── 401, WWW-Authenticate: Bearer realm=..,service=..
+ *   GET realm?service=..&scope=repository:NAME:pull ──▶ token server (basic auth if a credential exists)
+ *      ◀── 200 {"token"} or {"access_token"}
+ *   GET /v2/NAME/manifests/REF, Authorization: Bearer TOKEN ──▶ registry (and every later request)
+ *      ◀── 200
+ *   (a `Basic` challenge instead: the same request again with Authorization: Basic)
  *
  * No /v2/ ping first: the manifest request itself draws the challenge (as containerd's docker
  * resolver does), so an anonymous pull of a present image costs one round trip. Credentials are
@@ -35,6 +39,8 @@ export interface RegistryClientOptions {
 interface EndpointState {
   ep: RegistryEndpoint;
   scheme: 'https' | 'http';
+  /** the scheme answered once: no more trying the other */
+  settled?: boolean;
   /** the Authorization header that worked, if one was needed */
   auth?: string;
 }
@@ -48,9 +54,11 @@ export interface Fetched {
 const TRIES = 3;
 const SOCKET_TIMEOUT_MS = 30_000;
 const CERT_ERRORS =
-  /^(UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|CERT_|ERR_TLS_CERT_ALTNAME_INVALID|HOSTNAME_MISMATCH)/;
+  /^(UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|CERT_|ERR_TLS_CERT_ALTNAME_INVALID)/;
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
 const TRANSIENT = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
 
 let agents: { http: http.Agent; https: https.Agent } | undefined;
 
@@ -153,7 +161,10 @@ export class RegistryClient {
     readonly image: string,
     private readonly opts: RegistryClientOptions = {},
   ) {
-    this.states = endpointsFor(registry, { insecure: opts.insecure }).map((ep) => ({ ep, scheme: 'https' }));
+    this.states = endpointsFor(registry, { insecure: opts.insecure }).map((ep) => ({
+      ep,
+      scheme: ep.insecure && LOOPBACK.test(ep.host.replace(/:\d+$/, '')) ? 'http' : 'https',
+    }));
   }
 
   /** The registry host being talked to (a mirror's, once one served the manifest). */
@@ -208,7 +219,8 @@ export class RegistryClient {
     return this.error(
       'ImagePullUnauthorized',
       'access denied (the repository may not exist, or needs credentials)',
-      `check the name; if it is private, log in with \`podbox login ${this.registry}\` or give the pod an imagePullSecret`,
+      `check the name; if it is private, log in with \`podbox login ${this.registry}\`` +
+        ' or give the pod an imagePullSecret',
       host,
     );
   }
@@ -249,15 +261,55 @@ export class RegistryClient {
     return res;
   }
 
-  /** A request to an endpoint at `path`, falling back to plain http where the endpoint allows it. */
+  /**
+   * A request to an endpoint at `path`, falling back to plain http where the endpoint allows it.
+   * A loopback registry is asked in plain http first: most are (a test or CI registry), and TLS
+   * costs a pull its CA store (~40 ms of CPU) before the first byte. Nothing secret goes in that
+   * first request (credentials follow a challenge, once the scheme is settled); a TLS server's
+   * refusal (Go's "HTTP request to an HTTPS server" 400, or a closed connection) turns it to https.
+   */
   private async sendTo(st: EndpointState, path: string, headers: Record<string, string>): Promise<IncomingMessage> {
     const h = st.auth ? { ...headers, authorization: st.auth } : headers;
+    const url = () => new URL(`${st.scheme}://${st.ep.host}${path}`);
+    if (!st.settled && st.scheme === 'http') {
+      let res: IncomingMessage | undefined;
+      try {
+        res = await this.send(url(), h);
+      } catch (e) {
+        if (!isTransientError(e)) throw e;
+      }
+      if (res && res.statusCode === 400) {
+        const body = await readBody(res, 1 << 16).catch(() => Buffer.alloc(0));
+        if (!/https/i.test(body.toString()))
+          throw this.error(
+            'ImagePullFailed',
+            'the registry answered HTTP 400',
+            'check the registry address',
+            st.ep.host,
+          );
+        res = undefined;
+      }
+      if (res) {
+        st.settled = true;
+        return res;
+      }
+      st.scheme = 'https';
+    }
     try {
-      return await this.send(new URL(`${st.scheme}://${st.ep.host}${path}`), h);
+      const res = await this.send(url(), h);
+      st.settled = true;
+      return res;
     } catch (e) {
-      if (st.scheme === 'https' && st.ep.insecure && (tlsHandshakeRefused(e) || errnoOf(e) === 'ECONNRESET')) {
+      if (
+        !st.settled &&
+        st.scheme === 'https' &&
+        st.ep.insecure &&
+        (tlsHandshakeRefused(e) || errnoOf(e) === 'ECONNRESET')
+      ) {
         st.scheme = 'http';
-        return this.send(new URL(`http://${st.ep.host}${path}`), h);
+        const res = await this.send(url(), h);
+        st.settled = true;
+        return res;
       }
       throw e;
     }
@@ -328,7 +380,7 @@ export class RegistryClient {
         st.ep.host,
       );
     }
-    const loopback = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(realm.hostname);
+    const loopback = LOOPBACK.test(realm.hostname);
     if (realm.protocol !== 'https:' && !(realm.protocol === 'http:' && (loopback || st.ep.insecure))) {
       throw this.error(
         'ImagePullFailed',

@@ -1,4 +1,5 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execa } from 'execa';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { request as httpsRequest } from 'node:https';
@@ -88,7 +89,7 @@ function libtrustKeyId(certPem: string): string {
 
 const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
 
-/** The token server of `auth: token` mode: a token with the requested actions for the right password, none for anonymous. */
+/** The token server of `auth: token` mode: the actions asked for with the right password, none for anonymous. */
 async function startTokenServer(
   dir: string,
   user: string,
@@ -300,8 +301,8 @@ function busyboxTar(): Buffer {
   }
 }
 
-/** Builds the image (per platform) as an OCI layout and pushes it with `skopeo copy` to `host/REPO:TAG`. */
-export function pushImage(host: string, ref: string, opts: PushOptions = {}): PushedImage {
+/** Builds the image (per platform) as an OCI layout and pushes it with `skopeo copy` to `HOST/REPO:TAG`. */
+export async function pushImage(host: string, ref: string, opts: PushOptions = {}): Promise<PushedImage> {
   const dir = mkdtempSync(join(tmpdir(), 'podbox-push-'));
   try {
     mkdirSync(join(dir, 'blobs/sha256'), { recursive: true });
@@ -372,7 +373,8 @@ export function pushImage(host: string, ref: string, opts: PushOptions = {}): Pu
     );
     const args = ['copy', '-q', '--all', '--preserve-digests', '--dest-tls-verify=false'];
     if (opts.creds) args.push('--dest-creds', opts.creds);
-    execFileSync('skopeo', [...args, `oci:${dir}:pushed`, `docker://${host}/${ref}`], { stdio: 'pipe' });
+    // Asynchronously: the token server answering skopeo runs in this process.
+    await execa('skopeo', [...args, `oci:${dir}:pushed`, `docker://${host}/${ref}`]);
     return { digest: top.digest, ids: images.map((i) => i.id), layers: images[0]!.layers };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -14,6 +14,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { execFileSync } from 'node:child_process';
 import { applyLayerFile, cleanEntryPath, detectCompression, type LayerResult } from '../../src/image/layer.js';
 import { PodboxError } from '../../src/errors.js';
 import { tarBytes, sha256, DEFAULT_MTIME, type FileSpec } from '../helpers/image-archive.js';
@@ -495,12 +496,20 @@ describe('damaged layers', () => {
     expect(err.message).toMatch(/^blob L has digest sha256:[a-f0-9]{64}, not the sha256:0{64} its manifest names$/);
   });
 
-  it('says zstd is not supported yet', async () => {
+  it('refuses zstd data that is not a valid frame', async () => {
     const err = await refused(
       applyLayerFile(root, layerFile(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0])), { name: 'L' }),
     );
     expect(err.code).toBe('InvalidImage');
-    expect(err.message).toBe('layer L is compressed with zstd, which podbox does not support yet');
+    expect(err.message).toMatch(/^layer L: not valid zstd data, probably truncated \(.+\)$/);
+  });
+
+  it('applies a zstd layer', async () => {
+    const tar = tarBytes([{ path: 'z', content: 'zstd\n' }]);
+    const zst = execFileSync('zstd', ['-q', '-c'], { input: tar });
+    const r = await applyLayerFile(root, layerFile(zst), { name: 'L', ...OPTS });
+    expect(r.diffId).toBe(sha256(tar));
+    expect(readFileSync(join(root, 'z'), 'utf8')).toBe('zstd\n');
   });
 });
 
