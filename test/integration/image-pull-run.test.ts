@@ -58,7 +58,7 @@ describe.skipIf(!registryAvailable)('pulls during run, from a registry on 127.0.
 
   it('Always: Pulling, then Pulled with its durations and size; a line per layer; the container runs', async () => {
     const image = `${reg.host}/app:1`;
-    const pushed = pushImage(reg.host, 'app:1', { busybox: true });
+    const pushed = await pushImage(reg.host, 'app:1', { busybox: true });
     const spec = {
       restartPolicy: 'Never',
       containers: [{ name: 'app', image, imagePullPolicy: 'Always', command: ['sh', '-c', 'echo ran'] }],
@@ -100,7 +100,7 @@ describe.skipIf(!registryAvailable)('pulls during run, from a registry on 127.0.
     await until('ImagePullBackOff', async () => (await reason()) === 'ImagePullBackOff', 20_000);
     const failed = events('late').find((e) => e.message.startsWith(`Failed to pull image "${image}": `));
     expect(failed?.type).toBe('Warning');
-    pushImage(reg.host, 'late:1', { busybox: true });
+    await pushImage(reg.host, 'late:1', { busybox: true });
     await until(
       'the pod Succeeded',
       async () => JSON.parse((await c.run(['get', 'late', '-o', 'json'])).stdout).status.phase === 'Succeeded',
