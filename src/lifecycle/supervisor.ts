@@ -122,10 +122,10 @@ export class PodSupervisor {
           lookup,
         )
       : new PodMachine(this.manifest.pod, systemClock, backoffPolicy(settings), undefined, undefined, lookup);
-    const secrets = record.pullSecrets ?? { secrets: [], missing: [] };
+    const secrets = record.pullSecrets ?? { configs: [], missing: [] };
     this.machine.pullSecretsMissing(secrets.missing);
     this.puller = new ImagePuller({
-      pullSecrets: secrets.secrets,
+      pullSecrets: secrets.configs,
       insecureRegistries: settings.PODBOX_INSECURE_REGISTRIES,
       progress: (image, p) => {
         for (const l of this.listeners) l.progress?.(image, p);
