@@ -10,7 +10,7 @@ import type { StoredImage } from '../image/store.js';
 import type { PodStatus, PodEvent } from '../api/status.js';
 import type { PodFiles } from '../sandbox/pod-files.js';
 import type { PreparedVolume } from '../volume/volumes.js';
-import type { pullSecretsOf } from '../registry/pull-secrets.js';
+import type { PullSecrets } from '../registry/pull-secrets.js';
 import type { PodNetwork } from '../sandbox/network.js';
 
 /**
@@ -58,7 +58,7 @@ export interface PodRecord {
    * the credentials of the pod's imagePullSecrets and the names not given, worked out by `run`
    * (so the supervisor needs no manifest schema; the Secrets are in `secrets` anyway)
    */
-  pullSecrets?: ReturnType<typeof pullSecretsOf>;
+  pullSecrets?: PullSecrets;
 }
 
 /** A process named by its pid and its start time (a pid alone may be reused). */
