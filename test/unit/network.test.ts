@@ -1,0 +1,107 @@
+import { describe, it, expect, afterEach } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  networkModeOf,
+  planNetwork,
+  publishedPorts,
+  releaseNetwork,
+  publishedText,
+} from '../../src/sandbox/network.js';
+import { container, pod } from '../helpers/fixtures.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+function podsDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'podbox-net-'));
+  dirs.push(d);
+  return d;
+}
+// /dev/null opens read-write for anyone: the tun check passes without a tun device.
+const env = { PODBOX_TUN_DEVICE: '/dev/null' };
+const web = (name: string, hostPort: number) =>
+  pod({ containers: [container('web', { ports: [{ containerPort: 80, protocol: 'TCP', hostPort }] })] }, name);
+
+describe('networkModeOf', () => {
+  it('hostNetwork, then --network, then the annotation, then pasta', () => {
+    expect(networkModeOf(pod())).toBe('pasta');
+    const annotated = pod();
+    annotated.metadata.annotations = { 'podbox.dev/network': 'slirp4netns' };
+    expect(networkModeOf(annotated)).toBe('slirp4netns');
+    expect(networkModeOf(annotated, 'none')).toBe('none');
+    expect(networkModeOf(pod({ hostNetwork: true }), 'none')).toBe('host');
+    annotated.metadata.annotations = { 'podbox.dev/network': 'cni' };
+    expect(() => networkModeOf(annotated)).toThrow('pod "demo": annotation podbox.dev/network: unknown network "cni"');
+  });
+});
+
+describe('planNetwork', () => {
+  it('gives each pod its own /24 and claims its host ports; a taken port names its pod', () => {
+    const dir = podsDir();
+    const a = planNetwork({ pod: web('a', 30080), mode: 'pasta', podsDir: dir, podDir: dir, env });
+    const base = a.podIP.split('.').slice(0, 2).join('.');
+    expect(a).toMatchObject({
+      podIP: `${base}.1.100`,
+      podIPs: [`${base}.1.100`],
+      gateway: `${base}.1.2`,
+      dnsForward: `${base}.1.3`,
+      interface: 'eth0',
+      mtu: 65520,
+      published: [{ hostIP: '0.0.0.0', hostPort: 30080, containerPort: 80, protocol: 'TCP' }],
+    });
+    // a's record, so its claims are live
+    mkdirSync(join(dir, 'a'));
+    writeFileSync(join(dir, 'a', 'pod.json'), JSON.stringify({ pod: { metadata: { uid: '1111-2222' } } }));
+    const b = planNetwork({ pod: pod({}, 'b'), mode: 'slirp4netns', podsDir: dir, podDir: dir, env });
+    expect([b.podIP, b.interface]).toEqual([`${base}.2.100`, 'tap0']);
+    expect(() => planNetwork({ pod: web('c', 30080), mode: 'pasta', podsDir: dir, podDir: dir, env })).toThrow(
+      'pod "c": host port 30080/TCP is already published by pod "a"',
+    );
+    // c's failed plan left no claim; a's are released with it.
+    expect(readdirSync(dir).sort()).toEqual(['.net-' + base + '.1', '.net-' + base + '.2', '.port-tcp-30080', 'a']);
+    releaseNetwork(dir, a);
+    releaseNetwork(dir, b);
+    expect(readdirSync(dir)).toEqual(['a']);
+  });
+
+  it('takes over a claim whose pod is gone', () => {
+    const dir = podsDir();
+    writeFileSync(join(dir, '.port-tcp-30080'), 'gone\nuid\n');
+    const n = planNetwork({ pod: web('c', 30080), mode: 'pasta', podsDir: dir, podDir: dir, env });
+    expect(n.claims).toContain('.port-tcp-30080');
+  });
+
+  it('none and host: no stack, no claims; none refuses hostPorts', () => {
+    const dir = podsDir();
+    expect(planNetwork({ pod: pod(), mode: 'none', podsDir: dir, podDir: dir, env })).toEqual({
+      mode: 'none',
+      podIP: '127.0.0.1',
+      podIPs: ['127.0.0.1'],
+      published: [],
+    });
+    expect(() => planNetwork({ pod: web('w', 30080), mode: 'none', podsDir: dir, podDir: dir, env })).toThrow(
+      'pod "w": hostPort 30080 cannot be published with --network=none',
+    );
+    expect(planNetwork({ pod: pod({ hostNetwork: true }), mode: 'host', podsDir: dir, podDir: dir, env }).mode).toBe(
+      'host',
+    );
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('publishedPorts and their text', () => {
+    const p = pod({
+      containers: [
+        container('a', {
+          ports: [
+            { containerPort: 53, protocol: 'UDP', hostPort: 30053, hostIP: '127.0.0.1' },
+            { containerPort: 9000, protocol: 'TCP' },
+          ],
+        }),
+      ],
+    });
+    expect(publishedText(publishedPorts(p))).toBe('127.0.0.1:30053->53/UDP');
+  });
+});
