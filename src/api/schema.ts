@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DOCKER_CONFIG_KEYS } from '../registry/pull-secrets.js';
 
 /**
  * The v1 Pod, ConfigMap and Secret objects as the Kubernetes API server decodes them: strict
@@ -513,12 +514,6 @@ export const secret = z
       ctx.addIssue({ code: 'custom', path, message, params: { [API_MESSAGE]: true, hint } });
     }
   });
-
-/** The data key each image pull secret type requires (core/v1 types.go DockerConfigJsonKey, DockerConfigKey). */
-export const DOCKER_CONFIG_KEYS: Record<string, string> = {
-  'kubernetes.io/dockerconfigjson': '.dockerconfigjson',
-  'kubernetes.io/dockercfg': '.dockercfg',
-};
 
 function decodeBase64(s: string): string {
   return Buffer.from(s, 'base64').toString('utf8');

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import * as schema from './schema.js';
 import type { Container, Manifest, Pod, Secret } from './types.js';
+import { MAX_DNS_NAMESERVERS, MAX_DNS_SEARCH_LIST_CHARS, MAX_DNS_SEARCH_PATHS } from '../sandbox/resolv-conf.js';
 
 /**
  * The rules the API server checks across fields (pkg/apis/core/validation/validation.go), which a
@@ -305,11 +306,6 @@ function* keyRefs(
       };
   }
 }
-
-/** validation.go MaxDNSNameservers, MaxDNSSearchPaths, MaxDNSSearchListChars (the expanded limits, GA since 1.28). */
-export const MAX_DNS_NAMESERVERS = 3;
-export const MAX_DNS_SEARCH_PATHS = 32;
-export const MAX_DNS_SEARCH_LIST_CHARS = 2048;
 
 /** A list value as the API server prints it in an Invalid error (Go's %#v of a []string). */
 function goStrings(list: string[]): string {

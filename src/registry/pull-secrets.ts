@@ -1,6 +1,11 @@
 import type { Manifest, Secret } from '../api/types.js';
-import { DOCKER_CONFIG_KEYS } from '../api/schema.js';
 import type { DockerConfigJson } from './credentials.js';
+
+/** The data key each image pull secret type requires (core/v1 types.go DockerConfigJsonKey, DockerConfigKey). */
+export const DOCKER_CONFIG_KEYS: Record<string, string> = {
+  'kubernetes.io/dockerconfigjson': '.dockerconfigjson',
+  'kubernetes.io/dockercfg': '.dockercfg',
+};
 
 /**
  * A pod's imagePullSecrets, as the kubelet gathers them (kubelet_pods.go getPullSecretsForPod,

@@ -2,7 +2,11 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Pod } from '../api/types.js';
 import type { PodNetwork } from './network.js';
-import { MAX_DNS_NAMESERVERS, MAX_DNS_SEARCH_LIST_CHARS, MAX_DNS_SEARCH_PATHS } from '../api/validation.js';
+
+/** validation.go MaxDNSNameservers, MaxDNSSearchPaths, MaxDNSSearchListChars (the expanded limits, GA since 1.28). */
+export const MAX_DNS_NAMESERVERS = 3;
+export const MAX_DNS_SEARCH_PATHS = 32;
+export const MAX_DNS_SEARCH_LIST_CHARS = 2048;
 
 /**
  * A pod's /etc/resolv.conf, decided as the kubelet decides it (pkg/kubelet/network/dns/dns.go
