@@ -32,12 +32,13 @@ const common = {
  * Writes the CLI bundle with its first line naming a hash of the rest: bin/podbox keys its code
  * cache by it without hashing a megabyte at every start (V8 itself checks only the source length).
  */
-async function buildCli(entry, name) {
+async function buildCli(entry, name, without = []) {
   const out = await build({
     ...common,
     entryPoints: [entry],
     outfile: `dist/${name}`,
     write: false,
+    metafile: true,
     format: 'cjs',
     // CommonJS has no import.meta: paths.ts and native.ts get the bundle's own file URL instead,
     // so the project root is found from dist/ as it is from src/.
@@ -47,6 +48,12 @@ async function buildCli(entry, name) {
     define: { 'import.meta.url': 'importMetaUrl' },
     inject: ['scripts/import-meta-url.mjs'],
   });
+  // The supervisor stays lean (its memory is paid by every user with a pod running): a module that
+  // drags the manifest schema or the CLI's parsers into it fails the build, naming the chain's end.
+  for (const input of Object.keys(out.metafile.inputs)) {
+    const pkg = without.find((p) => input.includes(`node_modules/${p}/`));
+    if (pkg) throw new Error(`${name} must not contain ${pkg} (${input}): import it from the CLI side only`);
+  }
   const code = out.outputFiles[0].contents;
   const hash = createHash('sha256').update(code).digest('hex');
   mkdirSync(join(root, 'dist'), { recursive: true });
@@ -55,7 +62,7 @@ async function buildCli(entry, name) {
 
 await Promise.all([
   buildCli('src/cli/main.ts', 'podbox.cjs'),
-  buildCli('src/lifecycle/supervisor-main.ts', 'supervisor.cjs'),
+  buildCli('src/lifecycle/supervisor-main.ts', 'supervisor.cjs', ['zod', 'yaml', 'commander']),
   build({
     ...common,
     entryPoints: ['src/image/unpack-worker.ts'],
