@@ -1,12 +1,12 @@
 /**
- * SIGINT and SIGTERM of a foreground `podbox run`, caught from before anything of its pod is made
+ * SIGINT, SIGTERM and SIGHUP (its terminal closed) of a foreground `podbox run`, caught from before anything of its pod is made
  * until it returns. Without a listener Node leaves a signal its default action, which kills the
  * process at once; a run that is its own supervisor claims its pod's directory and makes its
  * sandbox synchronously (tens of ms: pod/dir.ts create, the id maps), so a Ctrl-C in that time
  * left the directory behind. With a listener the signal waits for the event loop, and the run
  * deletes whatever it made (as kubelet's SyncPod finishes a sandbox it started before it kills it).
  *
- * The first signal decides the exit status (130 for SIGINT, 143 for SIGTERM); a second Ctrl-C
+ * The first signal decides the exit status (128 + its number: 130 SIGINT, 143 SIGTERM, 129 SIGHUP); a second Ctrl-C
  * asks for a deletion without the grace period.
  */
 export class RunSignals {
@@ -19,7 +19,7 @@ export class RunSignals {
   private interrupts = 0;
 
   private readonly onSignal = (sig: NodeJS.Signals): void => {
-    this.exit ??= sig === 'SIGINT' ? 130 : 143;
+    this.exit ??= sig === 'SIGINT' ? 130 : sig === 'SIGHUP' ? 129 : 143;
     if (sig === 'SIGINT' && ++this.interrupts > 1) this.grace = 0;
     this.act?.(this.grace);
   };
@@ -27,11 +27,13 @@ export class RunSignals {
   constructor() {
     process.on('SIGINT', this.onSignal);
     process.on('SIGTERM', this.onSignal);
+    process.on('SIGHUP', this.onSignal);
   }
 
   /** The run is over: signals do their default again. */
   stop(): void {
     process.off('SIGINT', this.onSignal);
     process.off('SIGTERM', this.onSignal);
+    process.off('SIGHUP', this.onSignal);
   }
 }

@@ -59,6 +59,19 @@ describe('creation and deletion are one protocol', () => {
     }
   });
 
+  it('SIGHUP (its terminal closed) to a running foreground run: the pod is deleted, podbox exits 129', async () => {
+    const p = execa(PODBOX, ['run', '-'], { env: c.env, input: sleeper('hup'), reject: false });
+    await until('the pod to run', async () => {
+      const s = await c.run(['get', 'hup', '-o', 'json']);
+      return s.exitCode === 0 && JSON.parse(s.stdout).status.phase === 'Running';
+    });
+    p.kill('SIGHUP');
+    const r = await p;
+    expect(r.exitCode).toBe(129);
+    expect(podDirs(c.home)).toEqual([]);
+    await until('no podbox process left', () => podboxProcesses(c.home).length === 0);
+  });
+
   it('a pod directory without its record, and a dead claim, do not wedge the name', async () => {
     mkdirSync(join(c.home, 'pods', 'wedged'), { recursive: true });
     const dead = (await execa('sh', ['-c', 'echo $$'])).stdout.trim();

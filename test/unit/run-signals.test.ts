@@ -31,4 +31,17 @@ describe("a foreground run's signals", () => {
       s.stop();
     }
   });
+
+  it('SIGHUP (the terminal closed) first: the run exits 129 and deletes with the grace period', () => {
+    const s = new RunSignals();
+    const asked: (number | undefined)[] = [];
+    s.act = (grace) => asked.push(grace);
+    try {
+      process.emit('SIGHUP', 'SIGHUP');
+      expect(s.exit).toBe(129);
+      expect(asked).toEqual([undefined]);
+    } finally {
+      s.stop();
+    }
+  });
 });
