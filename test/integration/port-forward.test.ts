@@ -3,7 +3,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { ResultPromise } from 'execa';
 import { podTestHome, pod, box } from '../helpers/pods.js';
-import { until } from '../helpers/cli.js';
+import { cli, until } from '../helpers/cli.js';
 
 const c = podTestHome();
 
@@ -73,6 +73,34 @@ async function freePort(): Promise<number> {
 }
 
 describe('podbox port-forward', () => {
+  it("a pod with a network of its own (pasta), and a hostNetwork pod (the host's loopback)", async () => {
+    const withPasta = cli(c.home, { PODBOX_NETWORK: 'pasta' });
+    expect((await withPasta.run(['run', '-d', '-'], { input: pod('pfnet', { containers: [WEB] }) })).stderr).toBe('');
+    const port = await freePort();
+    const host = box(
+      'web',
+      `mkdir -p /www && echo on the host > /www/index.html && exec httpd -f -p 127.0.0.1:${port} -h /www`,
+      {
+        readinessProbe: { tcpSocket: { host: '127.0.0.1', port }, periodSeconds: 1 },
+      },
+    );
+    const hostNet = await c.run(['run', '-d', '-'], {
+      input: pod('pfhost', { hostNetwork: true, containers: [host] }),
+    });
+    expect(hostNet.stderr).toBe('');
+    for (const name of ['pfnet', 'pfhost']) {
+      const w = await c.run(['wait', name, '--for=condition=Ready', '--timeout=30s']);
+      const d = w.exitCode ? (await c.run(['describe', name])).stdout : '';
+      expect([w.stdout, w.stderr, d]).toEqual([`pod/${name} condition met`, '', '']);
+    }
+    const f = portForward(['pfnet', ':80']);
+    expect(await get(await forwarded(f.out, '127.0.0.1', 80))).toEqual({ status: 200, body: 'hello from pfnet\n' });
+    const h = portForward(['pfhost', `:${port}`, '--address', '127.0.0.1']);
+    expect(await get(await forwarded(h.out, '127.0.0.1', port))).toEqual({ status: 200, body: 'on the host\n' });
+    for (const x of [f, h]) x.p.kill('SIGINT');
+    expect([(await f.p).exitCode, (await h.p).exitCode]).toEqual([0, 0]);
+  });
+
   it(':REMOTE: a random local port on 127.0.0.1 and ::1, two connections at once, SIGINT ends it with 0', async () => {
     await runWeb('pf');
     const f = portForward(['pf', ':80']);
