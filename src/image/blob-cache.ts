@@ -2,7 +2,6 @@ import {
   closeSync,
   createReadStream,
   existsSync,
-  fstatSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -15,7 +14,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { PodboxError, errnoOf } from '../errors.js';
-import { native } from '../sandbox/native.js';
+import { takeFileLock } from '../host/lock-file.js';
 
 /**
  * Compressed blobs as registries serve them, kept once by digest so that images sharing a layer
@@ -72,22 +71,6 @@ export class BlobCache {
     }
   }
 
-  /** flock on the blob's lock file, the file still being the one at the path (user-supervisor.ts takeLock). */
-  private tryLock(digest: string): number | undefined {
-    const path = `${this.path(digest)}.lock`;
-    for (let i = 0; i < 10; i++) {
-      const fd = native().lockFile(path);
-      if (fd < 0) return undefined;
-      try {
-        if (fstatSync(fd).ino === statSync(path).ino) return fd;
-      } catch {
-        /* unlinked meanwhile */
-      }
-      closeSync(fd);
-    }
-    return undefined;
-  }
-
   private unlock(digest: string, fd: number): void {
     try {
       unlinkSync(`${this.path(digest)}.lock`);
@@ -107,7 +90,7 @@ export class BlobCache {
     for (;;) {
       if (this.has(digest, size)) return { cached: !waited };
       dl.signal?.throwIfAborted();
-      const fd = this.tryLock(digest);
+      const fd = takeFileLock(`${this.path(digest)}.lock`, 10);
       if (fd === undefined) {
         waited = true;
         await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
@@ -241,7 +224,7 @@ export class BlobCache {
    * Removes a blob unless a pull holds its lock; with its partial file. Returns the bytes freed.
    */
   remove(digest: string): number {
-    const fd = this.tryLock(digest);
+    const fd = takeFileLock(`${this.path(digest)}.lock`, 10);
     if (fd === undefined) return 0;
     let freed = 0;
     try {

@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { closeSync, fstatSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { PodSupervisor, type PodListener } from './supervisor.js';
 import { readMessages, send, SUPERVISOR_FILES, type Request } from './supervisor-protocol.js';
@@ -8,7 +8,7 @@ import type { ForegroundOptions } from '../pod/launch.js';
 import type { RunSignals } from './run-signals.js';
 import { pollUntil } from '../host/poll.js';
 import { collectGarbage } from '../pod/view.js';
-import { native } from '../sandbox/native.js';
+import { takeFileLock } from '../host/lock-file.js';
 import { PodboxError } from '../errors.js';
 
 /**
@@ -39,7 +39,7 @@ export async function runUserSupervisor(): Promise<number> {
       /* started without a pipe */
     }
   };
-  const lock = takeLock(join(dir, SUPERVISOR_FILES.lock));
+  const lock = takeFileLock(join(dir, SUPERVISOR_FILES.lock));
   if (lock === undefined) {
     tell('busy');
     return 0;
@@ -48,24 +48,6 @@ export async function runUserSupervisor(): Promise<number> {
   await supervisor.start();
   tell('ok');
   return supervisor.finished;
-}
-
-/**
- * flock(2) on the lock file. A stopping supervisor unlinks it, so the file locked must still be the
- * one at the path, or two supervisors could each hold a lock on a different file.
- */
-function takeLock(path: string): number | undefined {
-  for (let i = 0; i < 100; i++) {
-    const fd = native().lockFile(path);
-    if (fd < 0) return undefined;
-    try {
-      if (fstatSync(fd).ino === statSync(path).ino) return fd;
-    } catch {
-      /* unlinked meanwhile */
-    }
-    closeSync(fd);
-  }
-  return undefined;
 }
 
 export class UserSupervisor {
@@ -314,7 +296,7 @@ export class UserSupervisor {
  */
 export async function hostSupervisor(): Promise<UserSupervisor | undefined> {
   const dir = podsDir();
-  const lock = takeLock(join(dir, SUPERVISOR_FILES.lock));
+  const lock = takeFileLock(join(dir, SUPERVISOR_FILES.lock));
   if (lock === undefined) return undefined;
   const s = new UserSupervisor(dir, lock);
   await s.start({ hosted: true });
