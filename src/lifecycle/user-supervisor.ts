@@ -236,7 +236,11 @@ export class UserSupervisor {
   async runForeground(request: LaunchRequest, o: ForegroundOptions, signals: RunSignals): Promise<number> {
     let code = 1;
     if (signals.exit === undefined) {
-      const { pod, created } = PodSupervisor.create(request, { echo: o.echo }, { dieWithRun: true });
+      const { pod, created } = PodSupervisor.create(
+        request,
+        { echo: o.echo, progress: o.progress },
+        { dieWithRun: true },
+      );
       // (A pod of that name already runs, adopted: this one is refused, and that one stays registered.)
       if (!this.pods.has(pod.name)) this.register(pod);
       signals.act = (grace) => pod.deleteRequested(grace);
