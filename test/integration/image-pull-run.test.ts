@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { podTestHome, pod } from '../helpers/pods.js';
 import { until } from '../helpers/cli.js';
-import { registryAvailable, startRegistry, pushImage, type TestRegistry } from '../helpers/registry.js';
+import { startRegistry, pushImage, type TestRegistry } from '../helpers/registry.js';
 
 // Image back-off 1 s doubling to 4 s, so a failing pull is retried within seconds.
 const c = podTestHome({ PODBOX_TESTING_BACKOFF: '1,4,600' });
@@ -49,7 +49,7 @@ const PULLED = (image: string) =>
       `\\((\\d+ms|\\d+(\\.\\d+)?s) including waiting\\)\\. Image size: (\\d+) bytes\\.$`,
   );
 
-describe.skipIf(!registryAvailable)('pulls during run, from a registry on 127.0.0.1', () => {
+describe('pulls during run, from a registry on 127.0.0.1', () => {
   let reg: TestRegistry;
   beforeAll(async () => {
     reg = await startRegistry();

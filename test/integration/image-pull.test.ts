@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { PODBOX, until } from '../helpers/cli.js';
 import { imageHome } from '../helpers/image-store.js';
-import { pushImage, registryAvailable, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { pushImage, startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 /**
  * `podbox image pull` against a real registry (docker-registry on 127.0.0.1), images pushed with
@@ -16,7 +16,7 @@ import { pushImage, registryAvailable, startRegistry, type TestRegistry } from '
 const short = (d: string) => d.slice(7, 19);
 const hexOf = (d: string) => d.slice(7);
 
-describe.skipIf(!registryAvailable)('image pull', () => {
+describe('image pull', () => {
   let reg: TestRegistry;
   let h: ReturnType<typeof imageHome>;
   const others: { stop(): Promise<void> }[] = [];
