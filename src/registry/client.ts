@@ -57,19 +57,30 @@ const TRIES = 3;
 const SOCKET_TIMEOUT_MS = 30_000;
 const CERT_ERRORS =
   /^(UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|CERT_|ERR_TLS_CERT_ALTNAME_INVALID)/;
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
 const TRANSIENT = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE']);
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
+/** Debian's (and Ubuntu's) system CA bundle. */
+const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 
 let agents: { http: http.Agent; https: https.Agent } | undefined;
 
-/** SSL_CERT_FILE (OpenSSL's variable) on top of the bundled roots and NODE_EXTRA_CA_CERTS. */
-function caBundle(): string[] | undefined {
-  const file = process.env.SSL_CERT_FILE;
-  if (!file) return undefined;
+let cas: string[] | undefined;
+/**
+ * The CAs a registry's certificate is checked against: Node's bundled roots, the system's bundle
+ * (what update-ca-certificates makes, as Go's crypto/x509 reads a Linux system: a company CA lives
+ * there), SSL_CERT_FILE (OpenSSL's variable) and NODE_EXTRA_CA_CERTS. Read once, at the first TLS
+ * connection (parsing them costs tens of ms: a loopback registry asked in plain http never pays).
+ */
+export function trustedCAs(): string[] {
+  if (cas) return cas;
   const out = [...rootCertificates];
-  for (const f of [file, process.env.NODE_EXTRA_CA_CERTS]) {
+  try {
+    out.push(readFileSync(SYSTEM_CA_BUNDLE, 'utf8'));
+  } catch {
+    // no system bundle: Node's roots and the variables' files
+  }
+  for (const f of [process.env.SSL_CERT_FILE, process.env.NODE_EXTRA_CA_CERTS]) {
     if (!f) continue;
     try {
       out.push(readFileSync(f, 'utf8'));
@@ -81,13 +92,14 @@ function caBundle(): string[] | undefined {
       );
     }
   }
+  cas = out;
   return out;
 }
 
 function agentsOnce() {
   agents ??= {
     http: new http.Agent({ keepAlive: true }),
-    https: new https.Agent({ keepAlive: true, ca: caBundle() }),
+    https: new https.Agent({ keepAlive: true, ca: trustedCAs() }),
   };
   return agents;
 }

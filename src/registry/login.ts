@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { rootCertificates } from 'node:tls';
 import { PodboxError, errnoOf } from '../errors.js';
 import { endpointsFor, isLoopback, registryApiHost } from './registries-conf.js';
+import { parseChallenges } from './auth-challenge.js';
+import { trustedCAs } from './client.js';
 
 /**
  * Checks a username and password against a registry before `podbox login` stores them, as
@@ -53,7 +53,7 @@ export async function verifyLogin(
   }
   if (ping!.status === 200) return;
   if (ping!.status !== 401) throw unexpected(registry, `${base}/v2/`, ping!.status);
-  const challenge = parseChallenge(ping!.headers['www-authenticate']);
+  const challenge = parseChallenges(ping!.headers['www-authenticate'])[0];
   if (challenge?.scheme === 'basic' || challenge === undefined) {
     const r = await ask(`${base}/v2/`, { authorization: basic });
     if (r.status === 200) return;
@@ -131,38 +131,6 @@ function get(url: string, headers: Record<string, string>, insecure: boolean): P
     req.on('timeout', () => req.destroy(Object.assign(new Error('no answer'), { code: 'ETIMEDOUT' })));
     req.on('error', reject);
   });
-}
-
-let cas: string[] | undefined;
-/** Node's bundled roots, the system bundle and SSL_CERT_FILE, as Go's crypto/x509 reads a Linux system. */
-function trustedCAs(): string[] {
-  if (cas) return cas;
-  cas = [...rootCertificates];
-  for (const f of ['/etc/ssl/certs/ca-certificates.crt', process.env.SSL_CERT_FILE]) {
-    if (!f) continue;
-    try {
-      cas.push(readFileSync(f, 'utf8'));
-    } catch {
-      // an absent bundle adds nothing
-    }
-  }
-  return cas;
-}
-
-/** The first challenge of a WWW-Authenticate header: its scheme (lowercase) and parameters. */
-export function parseChallenge(
-  header: string | undefined,
-): { scheme: string; params: Record<string, string> } | undefined {
-  const m = /^\s*([A-Za-z][\w-]*)\s*(.*)$/.exec(header ?? '');
-  if (!m) return undefined;
-  const params: Record<string, string> = {};
-  const re = /([\w-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))\s*,?\s*/gy;
-  const rest = m[2]!;
-  re.lastIndex = 0;
-  for (let p = re.exec(rest); p; p = re.exec(rest)) {
-    params[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3]!;
-  }
-  return { scheme: m[1]!.toLowerCase(), params };
 }
 
 function refused(registry: string): PodboxError {

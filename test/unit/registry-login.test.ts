@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
-import { loginKey, parseChallenge, verifyLogin } from '../../src/registry/login.js';
+import { loginKey, verifyLogin } from '../../src/registry/login.js';
+import { parseChallenges } from '../../src/registry/auth-challenge.js';
+
+/** The first challenge of a header, as login reads it. */
+const parseChallenge = (h: string | undefined) => parseChallenges(h)[0];
 
 describe('loginKey: the auth.json key podman writes for `login ARG`', () => {
   it.each([
