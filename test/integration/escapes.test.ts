@@ -153,13 +153,15 @@ describe('subPath cannot leave its volume', () => {
     });
     expect(r.stdout.split('\n')).toContain('swap | swapped');
     // A victim started with the volume's own directory (perhaps one podbox created), or not at all:
-    // refused at resolution, or by runc when the directory it got was removed meanwhile.
+    // refused at resolution, at the move of its subPath mount (the directory went meanwhile: ENOENT),
+    // or by runc when the directory it got was removed meanwhile.
     const lines = (r.stdout + '\n' + r.stderr).split('\n').filter((l) => /^v\d /.test(l));
     for (const line of lines) {
       expect(line).toMatch(
         new RegExp(
           '^v\\d \\| (inside' +
-            '|podbox: cannot start container: .*subPath "esc": (resolve_subpath_beneath|create_subpath_directory): .*' +
+            '|podbox: cannot start container: .*subPath "esc": ' +
+            '(resolve_subpath_beneath|create_subpath_directory|move_subpath_mount): .*' +
             '|(runc run failed|podbox: cannot start container): unable to start container process: ' +
             '.*subpaths/1.*no such file or directory)$',
         ),
