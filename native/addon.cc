@@ -18,6 +18,9 @@
 //                                           another process holds it; the lock lasts while fd is open
 //   socketInNamespace(pid, family 4|6) -> fd  a TCP socket made in the pod's network namespace
 //   bindSubpath(pid, {volume, subpath, target, uid, gid})  see pb_bind_subpath_in_namespaces
+//   openHostTree(path) -> {fd, mode}       a host path as a detached mount (pb_open_host_tree) and
+//                                           the st_mode of what it holds
+//   moveTreeInto(pid, fd, target)           mounts it in the pod (pb_move_tree_in_namespaces)
 #include <napi.h>
 #include <uv.h>
 
@@ -498,8 +501,45 @@ Napi::Value SocketInNamespace(const Napi::CallbackInfo &info)
 	return Napi::Number::New(env, fd);
 }
 
+Napi::Value OpenHostTree(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	std::string path = info[0].ToString().Utf8Value();
+	pb_failure f{};
+	int fd = pb_open_host_tree(path.c_str(), &f);
+	if (fd < 0) {
+		ThrowFailure(env, f);
+		return env.Undefined();
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		int err = errno;
+		close(fd);
+		ThrowFailure(env, pb_failure{PB_STEP_OPEN_HOST_PATH, err});
+		return env.Undefined();
+	}
+	Napi::Object r = Napi::Object::New(env);
+	r.Set("fd", Napi::Number::New(env, fd));
+	r.Set("mode", Napi::Number::New(env, st.st_mode));
+	return r;
+}
+
+Napi::Value MoveTreeInto(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	pid_t target = info[0].As<Napi::Number>().Int32Value();
+	int fd = info[1].As<Napi::Number>().Int32Value();
+	std::string mount_target = info[2].ToString().Utf8Value();
+	pb_failure f{};
+	if (pb_move_tree_in_namespaces(target, fd, mount_target.c_str(), &f) != 0)
+		ThrowFailure(env, f);
+	return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports)
 {
+	exports.Set("openHostTree", Napi::Function::New(env, OpenHostTree));
+	exports.Set("moveTreeInto", Napi::Function::New(env, MoveTreeInto));
 	exports.Set("socketInNamespace", Napi::Function::New(env, SocketInNamespace));
 	exports.Set("createNamespaces", Napi::Function::New(env, CreateNamespaces));
 	exports.Set("releaseChild", Napi::Function::New(env, ReleaseChild));

@@ -83,6 +83,11 @@ static const char *const step_names[PB_STEP_COUNT] = {
         [PB_STEP_CLONE_SUBPATH_MOUNT] = "clone_subpath_mount",
         [PB_STEP_MOVE_SUBPATH_MOUNT] = "move_subpath_mount",
         [PB_STEP_PASS_EXTRA_FDS] = "pass_extra_fds",
+        [PB_STEP_UNSHARE_FOR_HOST_PATH] = "unshare_for_host_path",
+        [PB_STEP_OPEN_HOST_PATH] = "open_host_path",
+        [PB_STEP_CLONE_HOST_PATH_MOUNT] = "clone_host_path_mount",
+        [PB_STEP_PASS_HOST_PATH_MOUNT] = "pass_host_path_mount",
+        [PB_STEP_MOVE_HOST_PATH_MOUNT] = "move_host_path_mount",
 };
 
 const char *pb_step_name(int step)
@@ -878,4 +883,95 @@ int pb_socket_in_namespace(pid_t target, int domain, int type, struct pb_failure
 	if (rc == 0 && sock < 0)
 		set_failure(failure, PB_STEP_PASS_SOCKET, EPROTO);
 	return sock;
+}
+
+/* --- a host path (hostPath volume, named volume) bound into a pod --------------------------- */
+
+struct host_tree_work {
+	const char *path;
+	int channel;
+};
+
+/*
+ * The pod's mount namespace has a root of its own (sandbox/pod-root.ts) that holds none
+ * of the user's files, so a host path is bound into it from outside: cloned here as a detached tree
+ * and handed over by descriptor, as systemd's bind_mount_in_namespace does with the new mount API.
+ * The path is resolved once, here; what runs later mounts the object found, whatever the path
+ * then leads to.
+ */
+static void clone_host_tree(void *arg, int status_wr)
+{
+	const struct host_tree_work *w = arg;
+	if (geteuid() != 0 && unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
+		fail_child(status_wr, PB_STEP_UNSHARE_FOR_HOST_PATH);
+	int fd = open(w->path, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		fail_child(status_wr, PB_STEP_OPEN_HOST_PATH);
+	/* Recursive, as the runtimes bind a hostPath (containerd and CRI-O use rbind): a mount below
+	 * it comes along, and a mount the user namespace may not uncover is never left bare. */
+	int tree = (int)syscall(SYS_open_tree, fd, "", OPEN_TREE_CLONE | AT_RECURSIVE | AT_EMPTY_PATH | O_CLOEXEC);
+	if (tree < 0)
+		fail_child(status_wr, PB_STEP_CLONE_HOST_PATH_MOUNT);
+	if (send_fd(w->channel, tree) != 0)
+		fail_child(status_wr, PB_STEP_PASS_HOST_PATH_MOUNT);
+}
+
+int pb_open_host_tree(const char *path, struct pb_failure *failure)
+{
+	int channel[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) != 0) {
+		set_failure(failure, PB_STEP_CREATE_PIPE, errno);
+		return -1;
+	}
+	int status[2];
+	if (pipe2(status, O_CLOEXEC) != 0) {
+		set_failure(failure, PB_STEP_CREATE_PIPE, errno);
+		close(channel[0]);
+		close(channel[1]);
+		return -1;
+	}
+	struct host_tree_work w = {path, channel[1]};
+	pid_t helper = raw_clone(SIGCHLD);
+	if (helper == 0) {
+		close(status[0]);
+		clone_host_tree(&w, status[1]);
+		_exit(0);
+	}
+	close(channel[1]);
+	int rc = after_helper_fork(helper, status, NULL, 0, failure);
+	if (rc == 0) {
+		struct record r;
+		int got = read_record(status[0], &r);
+		close(status[0]);
+		if (got != 0) {
+			set_failure_from_record(got, &r, failure);
+			rc = -1;
+		}
+	}
+	/* The passed descriptor waits in the socketpair even though the helper has exited. */
+	int tree = rc == 0 ? receive_fd(channel[0]) : -1;
+	close(channel[0]);
+	if (rc == 0 && tree < 0)
+		set_failure(failure, PB_STEP_PASS_HOST_PATH_MOUNT, EPROTO);
+	return tree;
+}
+
+struct move_tree_work {
+	int tree;
+	const char *target;
+};
+
+static void move_tree(void *arg, int status_wr)
+{
+	const struct move_tree_work *w = arg;
+	if (umount2(w->target, MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
+		fail_child(status_wr, PB_STEP_UNMOUNT);
+	if (syscall(SYS_move_mount, w->tree, "", AT_FDCWD, w->target, MOVE_MOUNT_F_EMPTY_PATH) != 0)
+		fail_child(status_wr, PB_STEP_MOVE_HOST_PATH_MOUNT);
+}
+
+int pb_move_tree_in_namespaces(pid_t target, int tree, const char *mount_target, struct pb_failure *failure)
+{
+	struct move_tree_work w = {tree, mount_target};
+	return run_in_namespaces(target, "mnt", move_tree, &w, failure);
 }

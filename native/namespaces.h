@@ -53,6 +53,11 @@ enum pb_step {
 	PB_STEP_CLONE_SUBPATH_MOUNT,
 	PB_STEP_MOVE_SUBPATH_MOUNT,
 	PB_STEP_PASS_EXTRA_FDS,
+	PB_STEP_UNSHARE_FOR_HOST_PATH,
+	PB_STEP_OPEN_HOST_PATH,
+	PB_STEP_CLONE_HOST_PATH_MOUNT,
+	PB_STEP_PASS_HOST_PATH_MOUNT,
+	PB_STEP_MOVE_HOST_PATH_MOUNT,
 	PB_STEP_COUNT
 };
 
@@ -150,6 +155,19 @@ struct pb_subpath {
  * binds what it found onto s->target by file descriptor (replacing an earlier bind there).
  */
 int pb_bind_subpath_in_namespaces(pid_t target, const struct pb_subpath *s, struct pb_failure *failure);
+
+/*
+ * A host path as a detached mount tree (open_tree OPEN_TREE_CLONE | AT_RECURSIVE), opened once,
+ * following symlinks as the kubelet's bind of a hostPath does; returns its descriptor (close-on-exec),
+ * or -1 with *failure set. Rootless, the clone is made in a user and mount namespace of its own
+ * (the host's mount namespace is not the user's to clone from). fstat() of the descriptor is the
+ * object that pb_move_tree_in_namespaces mounts: its type is checked on that, not on a path.
+ */
+int pb_open_host_tree(const char *path, struct pb_failure *failure);
+
+/* In the user and mount namespaces of `target`: mounts the detached tree `tree` onto mount_target
+ * (replacing an earlier mount there). */
+int pb_move_tree_in_namespaces(pid_t target, int tree, const char *mount_target, struct pb_failure *failure);
 
 /*
  * Creates a socket inside the network namespace of `target` (joining its user namespace first)

@@ -62,6 +62,10 @@ export interface Native {
   lockFile(path: string): number;
   socketInNamespace(pid: number, family: 4 | 6): number;
   bindSubpath(pid: number, s: { volume: string; subpath: string; target: string; uid: number; gid: number }): void;
+  /** a host path opened once as a detached mount (close fd when done) and the st_mode of what it holds */
+  openHostTree(path: string): { fd: number; mode: number };
+  /** mounts a detached mount (openHostTree's fd) on target in pid's mount namespace */
+  moveTreeInto(pid: number, fd: number, target: string): void;
 }
 
 /** mount(2) flags, from <sys/mount.h>. */
