@@ -3,14 +3,14 @@ import { parseAllDocuments } from 'yaml';
 import type { DocumentOptions, ParseOptions, SchemaOptions, ScalarTag, Tags } from 'yaml';
 import type { z } from 'zod';
 import { PodboxError } from '../errors.js';
-import type { ConfigMap, Container, DecodedPod, Manifest, Pod, Secret } from './types.js';
+import type { ConfigMap, Container, DecodedPod, Manifest, PersistentVolumeClaim, Pod, Secret } from './types.js';
 import * as schema from './schema.js';
 import { crossChecks, type Problem } from './validation.js';
 import { UNSUPPORTED, API_MESSAGE } from './schema.js';
 
 /**
  * `podbox run FILE`'s input: YAML or JSON, one or more documents, exactly one v1 Pod plus the
- * v1 ConfigMaps and Secrets it uses. Returns the pod validated and defaulted as the API server
+ * v1 ConfigMaps, Secrets and PersistentVolumeClaims it uses. Returns the pod validated and defaulted as the API server
  * would store it, or throws one PodboxError naming the file, the object and the field.
  */
 export function parseManifest(text: string, source: string): Manifest {
@@ -33,6 +33,7 @@ export function parseManifest(text: string, source: string): Manifest {
   let podObject: unknown;
   const configMaps = new Map<string, ConfigMap>();
   const secrets = new Map<string, Secret>();
+  const claims = new Map<string, PersistentVolumeClaim>();
   for (const { value, index } of objects) {
     const doc = objects.length > 1 ? ` (document ${index + 1})` : '';
     if (typeof value !== 'object' || Array.isArray(value))
@@ -47,11 +48,13 @@ export function parseManifest(text: string, source: string): Manifest {
       configMaps.set(String(name), check(schema.configMap, value, where, `configmap "${name}"`) as ConfigMap);
     } else if (kind === 'Secret' && apiVersion === 'v1') {
       secrets.set(String(name), check(schema.secret, value, where, `secret "${name}"`) as Secret);
+    } else if (kind === 'PersistentVolumeClaim' && apiVersion === 'v1') {
+      claims.set(String(name), check(schema.persistentVolumeClaim, value, where, `persistentvolumeclaim "${name}"`));
     } else {
       throw invalid(
         where,
         `${String(apiVersion ?? '?')}/${String(kind)} "${name}"${doc} is not something podbox runs`,
-        'give one v1 Pod, with the v1 ConfigMaps and Secrets it uses',
+        'give one v1 Pod, with the v1 ConfigMaps, Secrets and PersistentVolumeClaims it uses',
       );
     }
   }
@@ -61,7 +64,7 @@ export function parseManifest(text: string, source: string): Manifest {
   const podLabel = `pod "${nameOf(podObject)}"`;
   const pod = withDefaults(check(schema.pod, podObject, where, podLabel));
   const label = `pod "${pod.metadata.name}"`;
-  const manifest: Manifest = { pod, original: withoutStatus(podObject), configMaps, secrets };
+  const manifest: Manifest = { pod, original: withoutStatus(podObject), configMaps, secrets, claims };
   for (const problem of crossChecks(manifest)) throw fieldError(where, label, problem);
   return manifest;
 }

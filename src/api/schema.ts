@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DOCKER_CONFIG_KEYS } from '../registry/pull-secrets.js';
+import { DNS_SUBDOMAIN } from './names.js';
 
 /**
  * The v1 Pod, ConfigMap and Secret objects as the Kubernetes API server decodes them: strict
@@ -44,7 +45,6 @@ const unsupported = (why: string) =>
     });
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** IANA service name, the rule for named ports (validation.ValidatePortName). */
 const PORT_NAME = /^(?=.*[a-z])[a-z0-9]([a-z0-9]|-(?!-))*[a-z0-9]?$/;
 /** resource.Quantity's text form: a number and an optional SI, binary or exponent suffix. */
@@ -266,6 +266,8 @@ const volumeMount = z.strictObject({
   readOnly: z.boolean().optional(),
   subPath: z.string().refine(descendingPath, "must be a relative path without '..'").optional(),
   subPathExpr: unsupported('subPathExpr is not supported: use subPath'),
+  // Volumes are bound privately into the pod's own mount namespace (host-path.ts): nothing mounted
+  // later on the host reaches a container, nor the reverse.
   mountPropagation: z
     .enum(['None', 'HostToContainer', 'Bidirectional'])
     .optional()
@@ -273,7 +275,7 @@ const volumeMount = z.strictObject({
       if (v && v !== 'None')
         ctx.addIssue({
           code: 'custom',
-          message: 'mount propagation is not supported',
+          message: `mountPropagation ${v} is not supported: podbox mounts volumes with None (private)`,
           params: { [UNSUPPORTED]: true },
         });
     }),
@@ -331,10 +333,21 @@ const mode = z
   .min(0, 'must be a file mode between 0 and 0777')
   .max(0o777, 'must be a file mode between 0 and 0777');
 
-const UNSUPPORTED_VOLUME = 'is not a supported volume type: podbox supports emptyDir, configMap and secret';
+const UNSUPPORTED_VOLUME =
+  'is not a supported volume type: podbox supports emptyDir, hostPath, persistentVolumeClaim, configMap and secret';
 export const volume = z.strictObject({
   name: dnsLabel,
   emptyDir: z.strictObject({ medium: z.enum(['', 'Memory']).optional(), sizeLimit: quantity.optional() }).optional(),
+  // type defaults to "" (HostPathUnset, SetDefaults_HostPathVolumeSource); the path is checked in validation.ts.
+  hostPath: z
+    .strictObject({
+      path: z.string(),
+      type: z
+        .enum(['', 'DirectoryOrCreate', 'Directory', 'FileOrCreate', 'File', 'Socket', 'CharDevice', 'BlockDevice'])
+        .default(''),
+    })
+    .optional(),
+  persistentVolumeClaim: z.strictObject({ claimName: z.string(), readOnly: z.boolean().optional() }).optional(),
   configMap: z
     .strictObject({
       name: z.string().min(1),
@@ -353,8 +366,6 @@ export const volume = z.strictObject({
     .optional(),
   ...Object.fromEntries(
     [
-      'hostPath',
-      'persistentVolumeClaim',
       'projected',
       'downwardAPI',
       'ephemeral',
@@ -530,3 +541,41 @@ function jsonObjectProblem(text: string): string | undefined {
   }
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? undefined : 'not a JSON object';
 }
+
+/**
+ * A v1 PersistentVolumeClaim given with the pod (volume/claim.ts makes it a named volume). The API
+ * server's own rules (ValidatePersistentVolumeClaimSpec): at least one access mode, a storage request.
+ */
+export const persistentVolumeClaim = z.strictObject({
+  apiVersion: z.literal('v1'),
+  kind: z.literal('PersistentVolumeClaim'),
+  metadata: objectMeta,
+  spec: z.strictObject({
+    accessModes: z
+      .array(z.enum(['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod']))
+      .min(1, 'Required value: at least 1 access mode is required'),
+    resources: z.strictObject({
+      requests: z.record(z.string(), quantity).refine((r) => r.storage !== undefined, 'Required value: storage'),
+      limits: z.record(z.string(), quantity).optional(),
+    }),
+    volumeMode: z
+      .enum(['Filesystem', 'Block'])
+      .optional()
+      .superRefine((v, ctx) => {
+        if (v === 'Block')
+          ctx.addIssue({
+            code: 'custom',
+            message: 'volumeMode Block is not supported: podbox volumes are directories',
+            params: { [UNSUPPORTED]: true },
+          });
+      }),
+    // Binding and provisioning: one machine, one kind of volume.
+    storageClassName: ignored(),
+    volumeName: ignored(),
+    selector: ignored(),
+    volumeAttributesClassName: ignored(),
+    dataSource: unsupported('dataSource is not supported: a podbox volume starts empty'),
+    dataSourceRef: unsupported('dataSourceRef is not supported: a podbox volume starts empty'),
+  }),
+  status: ignored(),
+});

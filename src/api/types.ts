@@ -38,6 +38,8 @@ export type Volume = z.output<typeof schema.volume>;
 /** A ConfigMap or Secret given next to the pod in a multi-document file. */
 export type ConfigMap = z.output<typeof schema.configMap>;
 export type Secret = z.output<typeof schema.secret>;
+/** A PersistentVolumeClaim given next to the pod (volume/claim.ts). */
+export type PersistentVolumeClaim = z.output<typeof schema.persistentVolumeClaim>;
 
 /** What `podbox run FILE` works from: the pod (validated and defaulted) and what it refers to. */
 export interface Manifest {
@@ -46,4 +48,6 @@ export interface Manifest {
   original: unknown;
   configMaps: Map<string, ConfigMap>;
   secrets: Map<string, Secret>;
+  /** PersistentVolumeClaims given with the pod, by name */
+  claims?: Map<string, PersistentVolumeClaim>;
 }

@@ -40,16 +40,20 @@ export function* crossChecks(m: Manifest): Generator<Problem> {
     if (volumes.has(v.name))
       yield { path: `${path}.name`, message: `Duplicate value: "${v.name}"`, hint: 'give each volume its own name' };
     volumes.add(v.name);
-    const sources = (['emptyDir', 'configMap', 'secret'] as const).filter((k) => v[k] !== undefined);
+    const sources = (['emptyDir', 'hostPath', 'persistentVolumeClaim', 'configMap', 'secret'] as const).filter(
+      (k) => v[k] !== undefined,
+    );
     if (sources.length !== 1) {
       yield {
         path,
         message: sources.length
           ? `may not specify more than 1 volume type (${sources.join(', ')})`
           : 'must specify a volume type',
-        hint: 'give exactly one of emptyDir, configMap, secret',
+        hint: 'give exactly one of emptyDir, hostPath, persistentVolumeClaim, configMap, secret',
       };
     }
+    if (v.hostPath) yield* hostPathChecks(`${path}.hostPath`, v.hostPath.path);
+    if (v.persistentVolumeClaim) yield* claimChecks(`${path}.persistentVolumeClaim`, v.persistentVolumeClaim.claimName);
     if (v.configMap)
       yield* keyRefs(
         m,
@@ -97,6 +101,52 @@ export function* crossChecks(m: Manifest): Generator<Problem> {
       yield* containerChecks(m, group, path, c, volumes);
     }
   }
+}
+
+/**
+ * validation.go validateHostPathVolumeSource: a path, with no '..' element (validatePathNoBacksteps).
+ * The API server takes a relative path (the kubelet then resolves it against its own working
+ * directory); podbox refuses it, since it would depend on where its supervisor was started.
+ */
+function* hostPathChecks(path: string, hostPath: string): Generator<Problem> {
+  if (hostPath === '') {
+    yield {
+      path: `${path}.path`,
+      message: 'Required value',
+      hint: 'give the absolute path of a host directory or file',
+    };
+    return;
+  }
+  if (hostPath.split('/').includes('..'))
+    yield {
+      path: `${path}.path`,
+      message: `Invalid value "${hostPath}": must not contain '..'`,
+      hint: 'give the path without .. elements',
+    };
+  else if (!hostPath.startsWith('/'))
+    yield {
+      path: `${path}.path`,
+      message: `Invalid value "${hostPath}": must be an absolute path`,
+      hint: 'give the absolute path, as $(pwd)/... or /home/...',
+    };
+}
+
+/**
+ * validatePersistentClaimVolumeSource: a claimName. It names a podbox volume (volume/claim.ts), so it
+ * must also be a valid claim name (ValidatePersistentVolumeClaimName: a DNS subdomain).
+ */
+function* claimChecks(path: string, claimName: string): Generator<Problem> {
+  if (claimName === '') {
+    yield { path: `${path}.claimName`, message: 'Required value', hint: 'name the claim (a podbox volume)' };
+    return;
+  }
+  const r = schema.dnsSubdomain.safeParse(claimName);
+  if (!r.success)
+    yield {
+      path: `${path}.claimName`,
+      message: `Invalid value "${claimName}": ${r.error.issues[0]!.message}`,
+      hint: 'name the claim with lowercase letters, digits, - and .',
+    };
 }
 
 /** The rules of one container (validation.go validateContainers): its mounts, ports, env, probes and hooks. */

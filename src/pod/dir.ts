@@ -5,7 +5,7 @@ import { ensureStateDir } from '../paths.js';
 import { PodboxError, errnoOf } from '../errors.js';
 import { writeAtomic } from '../host/fs.js';
 import { alive, processStartTime } from '../host/proc.js';
-import type { Pod, ConfigMap, Secret, Manifest } from '../api/types.js';
+import type { Pod, ConfigMap, Secret, Manifest, PersistentVolumeClaim } from '../api/types.js';
 import type { StoredImage } from '../image/store.js';
 import type { PodStatus, PodEvent } from '../api/status.js';
 import type { PodFiles } from '../sandbox/pod-files.js';
@@ -52,6 +52,8 @@ export interface PodRecord {
   /** the ConfigMaps and Secrets given with the pod */
   configMaps: ConfigMap[];
   secrets: Secret[];
+  /** the PersistentVolumeClaims given with the pod (volume/claim.ts) */
+  claims?: PersistentVolumeClaim[];
   /** container name → image id it runs (pods of podbox before pulls; now RuntimeInfo.images) */
   images: Record<string, string>;
   /**
@@ -311,6 +313,7 @@ export function launchRequest(
     removeWhenDone,
     configMaps: [...manifest.configMaps.values()],
     secrets: [...manifest.secrets.values()],
+    claims: [...(manifest.claims?.values() ?? [])],
     images: Object.fromEntries([...images].map(([c, img]) => [c, img.id])),
   };
 }
@@ -327,5 +330,6 @@ export function manifestOf(record: LaunchRequest): Manifest {
     original: record.original,
     configMaps: new Map(record.configMaps.map((c) => [c.metadata.name, c])),
     secrets: new Map(record.secrets.map((s) => [s.metadata.name, s])),
+    claims: new Map((record.claims ?? []).map((c) => [c.metadata.name, c])),
   };
 }

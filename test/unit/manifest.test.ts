@@ -178,8 +178,9 @@ describe('parseManifest errors: one line naming the file, the object and the fie
     expect(e.message).toBe(
       'pod.yaml: pod "web": spec.hostPID: hostPID is not supported: a podbox pod never sees host processes',
     );
-    expect(errorOf(minimal + '  volumes: [{name: h, hostPath: {path: /}}]\n').message).toBe(
-      'pod.yaml: pod "web": spec.volumes[0].hostPath: hostPath is not a supported volume type: podbox supports emptyDir, configMap and secret',
+    expect(errorOf(minimal + '  volumes: [{name: h, nfs: {server: x, path: /}}]\n').message).toBe(
+      'pod.yaml: pod "web": spec.volumes[0].nfs: nfs is not a supported volume type: ' +
+        'podbox supports emptyDir, hostPath, persistentVolumeClaim, configMap and secret',
     );
   });
 
@@ -197,7 +198,7 @@ describe('parseManifest errors: one line naming the file, the object and the fie
 
   it('refuses other kinds and more than one pod', () => {
     expect(errorOf('apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n').toLine()).toBe(
-      'pod.yaml: apps/v1/Deployment "d" is not something podbox runs: give one v1 Pod, with the v1 ConfigMaps and Secrets it uses',
+      'pod.yaml: apps/v1/Deployment "d" is not something podbox runs: give one v1 Pod, with the v1 ConfigMaps, Secrets and PersistentVolumeClaims it uses',
     );
     expect(errorOf(`${minimal}---${minimal}`).message).toBe('pod.yaml: holds more than one Pod (document 2)');
     expect(errorOf('').message).toBe('pod.yaml: holds no Pod');
