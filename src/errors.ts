@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'InvalidImage'
   | 'UnsafeLayer'
   | 'PodNotFound'
+  | 'VolumeNotFound'
   | 'PodExists'
   | 'ContainerNotFound'
   | 'PodNotRunning'

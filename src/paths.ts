@@ -4,24 +4,29 @@ import { ensurePrivateChain, type ChainDir } from './host/private-dir.js';
 
 /**
  * Where podbox keeps state, as docs/cli.md documents it:
- *  - PODBOX_HOME overrides everything: $PODBOX_HOME/images and $PODBOX_HOME/pods;
- *  - otherwise images in ${XDG_DATA_HOME:-~/.local/share}/podbox and pods in
- *    ${XDG_RUNTIME_DIR:-/tmp/podbox-$UID}/podbox.
+ *  - PODBOX_HOME overrides everything: $PODBOX_HOME/images, $PODBOX_HOME/volumes and $PODBOX_HOME/pods;
+ *  - otherwise images in ${XDG_DATA_HOME:-~/.local/share}/podbox, named volumes (kept across
+ *    runs and reboots, as images are) in its volumes/, and pods in ${XDG_RUNTIME_DIR:-/tmp/podbox-$UID}/podbox.
  * Each user's dirs are mode 0700 so two users never see each other's pods or images.
  */
 export interface StateDirs {
   images: string;
   pods: string;
+  volumes: string;
 }
 
 export function stateDirs(env: NodeJS.ProcessEnv = process.env): StateDirs {
   if (env.PODBOX_HOME) {
-    return { images: join(env.PODBOX_HOME, 'images'), pods: join(env.PODBOX_HOME, 'pods') };
+    return {
+      images: join(env.PODBOX_HOME, 'images'),
+      pods: join(env.PODBOX_HOME, 'pods'),
+      volumes: join(env.PODBOX_HOME, 'volumes'),
+    };
   }
   const uid = process.getuid?.() ?? 0;
   const data = env.XDG_DATA_HOME || join(env.HOME || homedir(), '.local', 'share');
   const runtime = env.XDG_RUNTIME_DIR || `/tmp/podbox-${uid}`;
-  return { images: join(data, 'podbox'), pods: join(runtime, 'podbox') };
+  return { images: join(data, 'podbox'), pods: join(runtime, 'podbox'), volumes: join(data, 'podbox', 'volumes') };
 }
 
 /**
@@ -45,6 +50,16 @@ export function stateDirChain(
     };
   }
   if (which === 'images') return { chain: [{ path: leaf, ours: true }], hint: hint('XDG_DATA_HOME or PODBOX_HOME') };
+  if (which === 'volumes') {
+    const data = stateDirs(env).images;
+    return {
+      chain: [
+        { path: data, ours: true },
+        { path: leaf, ours: true },
+      ],
+      hint: hint('XDG_DATA_HOME or PODBOX_HOME'),
+    };
+  }
   const runtime = env.XDG_RUNTIME_DIR
     ? { path: env.XDG_RUNTIME_DIR, ours: false }
     : { path: dirname(leaf), ours: true };

@@ -4,6 +4,8 @@ import { join, dirname, relative, isAbsolute } from 'node:path';
 import type { Manifest, Volume } from '../api/types.js';
 import type { NativeMount } from '../sandbox/native.js';
 import { tmpfsMount, writableBind } from '../sandbox/sandbox.js';
+import { hostPathVolume, type HostSource } from './host-path.js';
+import { claimVolume, createClaimedVolumes } from './claim.js';
 
 /**
  * Pod volumes (https://kubernetes.io/docs/concepts/storage/volumes/). Each lives under the pod's
@@ -12,6 +14,8 @@ import { tmpfsMount, writableBind } from '../sandbox/sandbox.js';
  *    in the pod's mount namespace, sizeLimit as its size. A disk emptyDir's sizeLimit is not
  *    enforced yet (the kubelet enforces it by eviction).
  *  - configMap / secret: the object's keys projected as files, always mounted read-only.
+ *  - hostPath (host-path.ts) and persistentVolumeClaim (claim.ts, a named volume): a host directory
+ *    bound onto the volume's directory in the pod's mount namespace before the first container starts.
  * The pod's root shows the pod directory read-only (sandbox/pod-root.ts): an emptyDir is made
  * writable there by a bind of its own, which also makes it a mount point nothing in the pod can
  * rename or swap for a symlink.
@@ -21,6 +25,8 @@ export interface PreparedVolume {
   path: string;
   /** mounted read-only whatever the volumeMount says */
   readOnly: boolean;
+  /** bound from the host (host-path.ts bindHostVolumes) */
+  host?: HostSource;
 }
 
 export function prepareVolumes(
@@ -29,6 +35,7 @@ export function prepareVolumes(
 ): { volumes: Map<string, PreparedVolume>; mounts: NativeMount[] } {
   const volumes = new Map<string, PreparedVolume>();
   const mounts: NativeMount[] = [];
+  createClaimedVolumes(m);
   for (const v of m.pod.spec.volumes ?? []) {
     const path = join(podDir, 'volumes', v.name);
     mkdirSync(path, { recursive: true });
@@ -38,6 +45,10 @@ export function prepareVolumes(
         mounts.push(tmpfsMount(path, v.emptyDir.sizeLimit ? quantityBytes(v.emptyDir.sizeLimit) : undefined));
       else mounts.push(...writableBind(path));
       volumes.set(v.name, { name: v.name, path, readOnly: false });
+    } else if (v.hostPath) {
+      volumes.set(v.name, hostPathVolume(m.pod.metadata.name, path, v));
+    } else if (v.persistentVolumeClaim) {
+      volumes.set(v.name, claimVolume(path, v, m));
     } else {
       projectKeys(path, v, m);
       volumes.set(v.name, { name: v.name, path, readOnly: true });
