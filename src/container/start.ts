@@ -14,6 +14,7 @@ import { mountRootfs, writeConfig, readImageFile, ContainerConfigError } from '.
 import { ociConfig, type MountSource } from './oci-config.js';
 import { processUser } from './user.js';
 import { containerMounts } from '../volume/subpath.js';
+import { bindHostVolumes } from '../volume/host-path.js';
 import { terminationMessageMount } from './termination-message.js';
 import { containerId, type Runc } from './runc.js';
 
@@ -57,6 +58,10 @@ export async function startContainer(
 ): Promise<StartedContainer> {
   const spec = pod.manifest.pod;
   const c = containerNamed(spec, name);
+
+  // The pod's host volumes are bound before any of its containers is made (host-path.ts); a
+  // VolumeMountError leaves this one waiting, as the kubelet's volume manager does.
+  bindHostVolumes(pod.pausePid, pod.volumes.values());
 
   // Step 1: root filesystem.
   const bundle = await mountRootfs(pod.pausePid, pod.podDir, name, image.rootfs);

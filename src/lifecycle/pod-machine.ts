@@ -127,6 +127,8 @@ export class PodMachine {
   private readonly events: PodEvent[] = [];
   private readonly conditions = new Map<PodCondition['type'], PodCondition>();
   private readonly queue: Action[] = [];
+  /** the back-off of the pod's volume mounts (mountFailed); not in the snapshot: a successor starts at 500ms */
+  private mountRetryMs = 0;
   /** the phase decided; status() publishes it once it is terminal only when every container stopped */
   private phase: PodPhase = 'Pending';
   /** the last phase that was not terminal, published while the containers of a finished pod stop */
@@ -369,6 +371,34 @@ export class PodMachine {
     } else {
       s.phase = 'backoff';
       s.backoffUntil = this.clock.now() + this.backoff.initialSeconds * 1000;
+    }
+    this.refresh();
+  }
+
+  /**
+   * A volume of the pod could not be set up (volume/host-path.ts: a hostPath type check failed).
+   * The kubelet creates no container before every volume is mounted (volumemanager
+   * WaitForAttachAndMount), so the container waits as ContainerCreating with nothing created; the
+   * failure is a pod event, FailedMount, in operation_generator.go's words ("MountVolume.SetUp
+   * failed for volume ..."), repeated (and counted) at each try; the volume manager tries again
+   * with exponential back-off, 500ms doubling up to 2m2s (nestedpendingoperations.go,
+   * exponentialbackoff: initialDurationBeforeRetry, maxDurationBeforeRetry).
+   */
+  mountFailed(name: string, volume: string, message: string): void {
+    const s = this.slot(name);
+    if (s.phase !== 'starting' && s.phase !== 'stopping') return;
+    this.record('Warning', 'FailedMount', `MountVolume.SetUp failed for volume "${volume}" : ${message}`);
+    s.instances -= 1;
+    s.status.restartCount = Math.max(0, s.instances - 1);
+    s.status.state = { waiting: { reason: 'ContainerCreating' } };
+    s.runningSince = undefined;
+    this.mountRetryMs = this.mountRetryMs === 0 ? 500 : Math.min(this.mountRetryMs * 2, 122_000);
+    if (s.stop || this.deleting || this.isFinished()) {
+      s.stop = undefined;
+      s.phase = 'done';
+    } else {
+      s.phase = 'backoff';
+      s.backoffUntil = this.clock.now() + this.mountRetryMs;
     }
     this.refresh();
   }

@@ -19,6 +19,7 @@ import { Runc, containerId } from '../container/runc.js';
 import { startContainer, attachOutput, type PodContext } from '../container/start.js';
 import { removeContainerOutput, OUTPUT_DIR } from '../container/output.js';
 import { ContainerConfigError } from '../container/bundle.js';
+import { VolumeMountError } from '../volume/host-path.js';
 import { readTerminationMessage } from '../container/termination-message.js';
 import { ImagePuller, storeLookup } from './image-puller.js';
 import { ERR_IMAGE_NEVER_PULL, ERR_IMAGE_PULL } from './image-pulls.js';
@@ -529,6 +530,7 @@ export class PodSupervisor {
       this.containerRunning(name, instance, pid);
     } catch (e) {
       if (e instanceof ContainerConfigError) return this.configFailed(e);
+      if (e instanceof VolumeMountError) return this.mountFailed(name, e);
       const msg = (e as Error).message;
       // runc could not start it: the kubelet's StartError (exit code 128).
       this.machine.startFailed(name, msg);
@@ -628,6 +630,15 @@ export class PodSupervisor {
     if (this.configErrorsSaid.has(said)) return;
     this.configErrorsSaid.add(said);
     this.echo(e.container, 'stderr', `podbox: cannot create container: ${e.reason}: ${e.detail}; retrying`);
+  }
+
+  /** A volume that cannot be set up: the container waits and is retried; a foreground run says so once per cause. */
+  private mountFailed(name: string, e: VolumeMountError): void {
+    this.machine.mountFailed(name, e.volume, e.message);
+    const said = `${e.volume}\n${e.message}`;
+    if (this.configErrorsSaid.has(said)) return;
+    this.configErrorsSaid.add(said);
+    this.echo(name, 'stderr', `podbox: FailedMount: volume "${e.volume}": ${e.message}; retrying`);
   }
 
   private async untilRunning(id: string): Promise<void> {
