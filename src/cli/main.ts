@@ -18,6 +18,7 @@ const COMMANDS: [names: string[], load: () => Promise<Register>][] = [
   [['inspect'], async () => (await import('./inspect.js')).registerInspect],
   [['port-forward'], async () => (await import('./port-forward.js')).registerPortForward],
   [['image'], async () => (await import('./image.js')).registerImageCommands],
+  [['volume'], async () => (await import('./volume.js')).registerVolumeCommands],
   [['login', 'logout'], async () => (await import('./login.js')).registerLogin],
   [['doctor'], async () => (await import('./doctor.js')).registerDoctor],
 ];
