@@ -306,6 +306,16 @@ function volumes(w: Lines, vols: Volume[]): void {
         2,
         `SizeLimit:\t${v.emptyDir.sizeLimit && !/^0+(\.0*)?[a-zA-Z]*$/.test(v.emptyDir.sizeLimit) ? v.emptyDir.sizeLimit : '<unset>'}`,
       );
+    } else if (v.hostPath) {
+      // printHostPathVolumeSource
+      w.add(2, 'Type:\tHostPath (bare host directory volume)');
+      w.add(2, `Path:\t${v.hostPath.path}`);
+      w.add(2, `HostPathType:\t${v.hostPath.type}`);
+    } else if (v.persistentVolumeClaim) {
+      // printPersistentVolumeClaimVolumeSource
+      w.add(2, 'Type:\tPersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)');
+      w.add(2, `ClaimName:\t${v.persistentVolumeClaim.claimName}`);
+      w.add(2, `ReadOnly:\t${v.persistentVolumeClaim.readOnly === true}`);
     } else if (v.configMap) {
       w.add(2, 'Type:\tConfigMap (a volume populated by a ConfigMap)');
       w.add(2, `Name:\t${v.configMap.name}`);
