@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { podTestHome, pod, box } from '../helpers/pods.js';
+import { podDirs } from '../helpers/cli.js';
 import { pollUntil } from '../../src/host/poll.js';
 
 /**
@@ -18,7 +19,10 @@ beforeEach(() => {
   // Readable by the pod's root (the user, or root): mode 0755 as a checkout would be.
   host = mkdtempSync(join(tmpdir(), 'podbox-hostpath-'));
 });
-afterEach(() => {
+afterEach(async () => {
+  // The pods go first: one still retrying a DirectoryOrCreate would make the directory again.
+  const left = podDirs(c.home);
+  if (left.length) await c.run(['delete', '--now', ...left]);
   rmSync(host, { recursive: true, force: true });
 });
 
@@ -64,6 +68,29 @@ describe('hostPath', () => {
     expect(d.stdout).toContain(
       `    Type:          HostPath (bare host directory volume)\n    Path:          ${host}\n    HostPathType:  Directory\n`,
     );
+  });
+
+  it("shows the user's files as the pod's root, other users' as the overflow id (rootless)", async () => {
+    writeFileSync(join(host, 'mine'), '');
+    const r = await c.run(['run', '-'], {
+      input: pod('owners', {
+        restartPolicy: 'Never',
+        volumes: [
+          { name: 'src', hostPath: { path: host } },
+          { name: 'etc', hostPath: { path: '/etc/passwd', type: 'File' } },
+        ],
+        containers: [
+          box('app', 'stat -c %u /src/mine /etc-passwd', {
+            volumeMounts: [
+              { name: 'src', mountPath: '/src' },
+              { name: 'etc', mountPath: '/etc-passwd', readOnly: true },
+            ],
+          }),
+        ],
+      }),
+    });
+    // /etc/passwd is root's: as root it is uid 0 in the pod too; rootless, root is not mapped.
+    expect(r.stdout).toBe(`app | 0\napp | ${process.getuid!() === 0 ? 0 : 65534}`);
   });
 
   it('readOnly on the volumeMount: the container cannot write the host directory', async () => {
