@@ -468,6 +468,36 @@ Events:          <none>
   });
 });
 
+describe('kubectl describe: host volumes', () => {
+  it('HostPath and PersistentVolumeClaim as printHostPathVolumeSource and printPersistentVolumeClaimVolumeSource', () => {
+    const p = pod({
+      containers: [container('app')],
+      volumes: [
+        { name: 'src', hostPath: { path: '/home/me/src', type: '' } },
+        { name: 'sock', hostPath: { path: '/run/x.sock', type: 'Socket' } },
+        { name: 'data', persistentVolumeClaim: { claimName: 'db-data', readOnly: true } },
+      ],
+    });
+    const out = describePod({ pod: p, original: {}, status: status({}), events: [] }, T0);
+    expect(out).toContain(`\
+Volumes:
+  src:
+    Type:          HostPath (bare host directory volume)
+    Path:          /home/me/src
+    HostPathType:  
+  sock:
+    Type:          HostPath (bare host directory volume)
+    Path:          /run/x.sock
+    HostPathType:  Socket
+  data:
+    Type:        PersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)
+    ClaimName:   db-data
+    ReadOnly:    true
+QoS Class:       BestEffort
+`);
+  });
+});
+
 describe('pieces of kubectl describe', () => {
   it('probes on one line, as DescribeProbe (kubectl v1.36)', () => {
     expect(
