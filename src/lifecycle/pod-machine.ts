@@ -361,16 +361,21 @@ export class PodMachine {
     const s = this.slot(name);
     if (s.phase !== 'starting' && s.phase !== 'stopping') return;
     this.record('Warning', 'Failed', `Error: ${message}`, s);
+    this.notCreated(s, { reason, message }, this.backoff.initialSeconds * 1000);
+  }
+
+  /** A start that created nothing: the container waits with `waiting`, tried again after `retryMs`. */
+  private notCreated(s: Slot, waiting: { reason: string; message?: string }, retryMs: number): void {
     s.instances -= 1;
     s.status.restartCount = Math.max(0, s.instances - 1);
-    s.status.state = { waiting: { reason, message } };
+    s.status.state = { waiting };
     s.runningSince = undefined;
     if (s.stop || this.deleting || this.isFinished()) {
       s.stop = undefined;
       s.phase = 'done';
     } else {
       s.phase = 'backoff';
-      s.backoffUntil = this.clock.now() + this.backoff.initialSeconds * 1000;
+      s.backoffUntil = this.clock.now() + retryMs;
     }
     this.refresh();
   }
@@ -388,19 +393,8 @@ export class PodMachine {
     const s = this.slot(name);
     if (s.phase !== 'starting' && s.phase !== 'stopping') return;
     this.record('Warning', 'FailedMount', `MountVolume.SetUp failed for volume "${volume}" : ${message}`);
-    s.instances -= 1;
-    s.status.restartCount = Math.max(0, s.instances - 1);
-    s.status.state = { waiting: { reason: 'ContainerCreating' } };
-    s.runningSince = undefined;
     this.mountRetryMs = this.mountRetryMs === 0 ? 500 : Math.min(this.mountRetryMs * 2, 122_000);
-    if (s.stop || this.deleting || this.isFinished()) {
-      s.stop = undefined;
-      s.phase = 'done';
-    } else {
-      s.phase = 'backoff';
-      s.backoffUntil = this.clock.now() + this.mountRetryMs;
-    }
-    this.refresh();
+    this.notCreated(s, { reason: 'ContainerCreating' }, this.mountRetryMs);
   }
 
   /**
