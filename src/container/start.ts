@@ -102,6 +102,7 @@ export async function startContainer(
       podFiles: pod.podFiles,
       mounts,
       sharePid: spec.spec.shareProcessNamespace === true,
+      runcId: containerId(name, instance),
     }),
   );
 

@@ -15,6 +15,7 @@ const base = (c = container('app'), p = pod()) => ({
   podFiles: files,
   mounts: [],
   sharePid: false,
+  runcId: 'app.0',
 });
 
 describe('processArgs: Kubernetes command/args over image Entrypoint/Cmd', () => {
@@ -67,6 +68,11 @@ describe('ociConfig', () => {
       { type: 'uts', path: '/proc/1/ns/uts' },
     ]);
     expect(cfg.hostname).toBeUndefined();
+  });
+  it('puts each container instance in a cgroup of its own pod, never one named by the container alone', () => {
+    const p = pod();
+    const cfg = ociConfig(base(container('app'), { ...p, metadata: { ...p.metadata, uid: 'u-1' } })) as any;
+    expect(cfg.linux.cgroupsPath).toBe('/podbox-podu-1-app.0');
   });
   it("shareProcessNamespace joins pause's PID namespace", () => {
     const cfg = ociConfig({ ...base(), sharePid: true }) as any;
