@@ -113,7 +113,8 @@ export function isTransientError(e: unknown): boolean {
   return (c !== undefined && TRANSIENT.has(c)) || /socket hang up|aborted/.test((e as Error)?.message ?? '');
 }
 
-function tlsHandshakeRefused(e: unknown): boolean {
+/** The server does not speak TLS (a plain http registry asked in https): where insecure, http is tried. */
+export function tlsHandshakeRefused(e: unknown): boolean {
   const c = errnoOf(e) ?? '';
   return c === 'EPROTO' || c.startsWith('ERR_SSL_') || /wrong version number|packet length too long/.test(String(e));
 }
