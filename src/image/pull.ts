@@ -94,7 +94,7 @@ export async function pullImage(refString: string, opts: PullOptions = {}): Prom
     const top = await client.manifest(ref.digest ?? ref.tag!, MANIFEST_ACCEPT);
     const topDigest = digestOf(top.bytes, ref.digest ? algOf(ref.digest) : 'sha256');
     if (ref.digest && topDigest !== ref.digest) throw mismatch(`manifest ${ref.digest}`, `digest ${topDigest}`);
-    let parsed = parseManifest(top.bytes, top.contentType, image);
+    let parsed = parseManifest(top.bytes, top.contentType, `cannot pull ${image} from ${client.host}`);
     let manifestBytes = top.bytes;
     if (parsed.kind === 'index') {
       const chosen = choosePlatform(parsed.manifests, want);
@@ -111,7 +111,7 @@ export async function pullImage(refString: string, opts: PullOptions = {}): Prom
       const got = digestOf(m.bytes, algOf(chosen.digest));
       if (got !== chosen.digest || m.bytes.length !== chosen.size)
         throw mismatch(`manifest ${chosen.digest}`, `digest ${got} (${m.bytes.length} bytes)`);
-      parsed = parseManifest(m.bytes, m.contentType, image);
+      parsed = parseManifest(m.bytes, m.contentType, `cannot pull ${image} from ${client.host}`);
       manifestBytes = m.bytes;
       if (parsed.kind === 'index')
         throw new PodboxError(

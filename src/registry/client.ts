@@ -509,7 +509,7 @@ export class RegistryClient {
           if (errnoOf(e) !== BODY_TOO_LARGE) throw e;
           throw this.error(
             'ImagePullFailed',
-            `its manifest ${reference} is larger than a manifest may be (4 MiB)`,
+            `the manifest of ${reference.includes(':') ? reference : `tag "${reference}"`} is over 4 MiB`,
             'the registry served something that is not an image manifest; check the image name',
             st.ep.host,
           );

@@ -193,6 +193,12 @@ export async function startRegistry(opts: { tls?: boolean; auth?: 'basic' | 'tok
     'http:',
     `  addr: ${host}`,
     `  secret: ${randomBytes(8).toString('hex')}`,
+    // Manifests may give layer URLs (foreign layers): the registry refuses them unless allowed.
+    'validation:',
+    '  manifests:',
+    '    urls:',
+    '      allow:',
+    "        - '^https?://'",
   ];
   let caFile: string | undefined;
   if (opts.tls) {
@@ -383,4 +389,59 @@ export async function pushImage(host: string, ref: string, opts: PushOptions = {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// --- writing to the registry through its API (for manifests skopeo would not write) ---
+
+/** Uploads a blob to `host/repo` (distribution-spec monolithic upload: POST, then PUT ?digest=). */
+export async function putBlob(host: string, repo: string, bytes: Buffer): Promise<string> {
+  const digest = sha(bytes);
+  const start = await fetch(`http://${host}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+  if (start.status !== 202) throw new Error(`blob upload to ${host}/${repo}: HTTP ${start.status}`);
+  const loc = new URL(start.headers.get('location')!, `http://${host}`);
+  loc.searchParams.set('digest', digest);
+  const put = await fetch(loc, {
+    method: 'PUT',
+    body: new Uint8Array(bytes),
+    headers: { 'content-type': 'application/octet-stream' },
+  });
+  if (put.status !== 201) throw new Error(`blob upload to ${host}/${repo}: HTTP ${put.status} ${await put.text()}`);
+  return digest;
+}
+
+/** Puts a manifest (or index) document under `tag`; returns its digest. The registry checks what it checks. */
+export async function putManifest(host: string, repo: string, tag: string, doc: object): Promise<string> {
+  const body = Buffer.from(JSON.stringify(doc));
+  const mediaType = (doc as { mediaType?: string }).mediaType ?? MT.manifest;
+  const put = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, {
+    method: 'PUT',
+    body: new Uint8Array(body),
+    headers: { 'content-type': mediaType },
+  });
+  if (put.status !== 201)
+    throw new Error(`manifest PUT ${host}/${repo}:${tag}: HTTP ${put.status} ${await put.text()}`);
+  return sha(body);
+}
+
+/** The manifest `host/repo:ref` as the registry serves it (OCI media types, as pushImage writes). */
+export async function getManifest(
+  host: string,
+  repo: string,
+  ref: string,
+): Promise<{ config: { mediaType: string; digest: string; size: number }; layers: Record<string, unknown>[] }> {
+  const r = await fetch(`http://${host}/v2/${repo}/manifests/${ref}`, { headers: { accept: MT.manifest } });
+  if (r.status !== 200) throw new Error(`manifest GET ${host}/${repo}:${ref}: HTTP ${r.status}`);
+  return (await r.json()) as never;
+}
+
+/** An image config for these uncompressed layer tars (what a pushed image's config blob holds). */
+export function imageConfig(tars: Buffer[]): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      architecture: process.arch === 'arm64' ? 'arm64' : 'amd64',
+      os: 'linux',
+      config: { Cmd: ['/hello'] },
+      rootfs: { type: 'layers', diff_ids: tars.map((t) => sha(t)) },
+    }),
+  );
 }
