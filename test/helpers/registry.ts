@@ -243,7 +243,8 @@ export async function startRegistry(opts: { tls?: boolean; auth?: 'basic' | 'tok
     tokenServer = undefined;
     rmSync(dir, { recursive: true, force: true });
   };
-  const end = Date.now() + 10_000;
+  // Bounded, but generous: a loaded CI machine (or two test files at once) can take seconds to start it.
+  const end = Date.now() + 20_000;
   while (!(await ping(host, !!opts.tls))) {
     if (Date.now() > end || proc.exitCode !== null) {
       const log = readLog();
