@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { PODBOX, until } from '../helpers/cli.js';
 import { imageHome } from '../helpers/image-store.js';
+import { terminalScreen } from '../helpers/terminal.js';
 import { pushImage, startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 /**
@@ -189,6 +190,44 @@ describe('image pull', () => {
     expect(blobFiles().filter((f) => f.startsWith(hexOf(p.layers[0]!)))).toEqual([hexOf(p.layers[0]!)]);
   });
 
+  it('on a terminal: a bar per layer with its bytes, each replaced by one done line; -q shows nothing', async () => {
+    const p = await pushImage(reg.host, 'tty/app:1', {
+      compression: 'none',
+      layers: [1, 2].map((i) => [{ path: `f${i}`, content: randomBytes(1_500_000) }]),
+    });
+    const slow = await proxy(reg.host, { bytesPerSecond: 1_500_000 });
+    others.push(slow);
+    const ref = `${slow.host}/tty/app:1`;
+    // util-linux script(1) runs the pull on a pseudo-terminal and copies what it writes there.
+    const r = await execa('script', ['-qfec', `"$PODBOX" image pull ${ref}`, '/dev/null'], {
+      env: { ...h.env, PODBOX, SHELL: '/bin/sh' },
+      reject: false,
+      timeout: 60_000,
+    });
+    expect(r.exitCode).toBe(0);
+    const out = String(r.stdout);
+    // While downloading: each layer's bar with bytes done, the total and the speed.
+    for (const l of p.layers)
+      expect(out).toMatch(
+        new RegExp(`Copying blob ${short(l)} \\[[= ]{24}\\] \\d+\\.\\d[kM]B / 1\\.5MB \\d+\\.\\d[kM]B/s`),
+      );
+    // At the end, the screen holds one line per layer (in the order they finished), no bar.
+    const screen = terminalScreen(out);
+    expect([screen[0], screen.slice(1, 3).sort(), screen.slice(3)]).toEqual([
+      `Trying to pull ${ref}...`,
+      p.layers.map((l) => `Copying blob ${short(l)} done (1.5MB)`).sort(),
+      ['Writing manifest to image destination', p.ids[0]],
+    ]);
+    expect((await h.run(['image', 'rm', p.ids[0]!])).exitCode).toBe(0);
+
+    const quiet = await execa('script', ['-qfec', `"$PODBOX" image pull -q ${ref}`, '/dev/null'], {
+      env: { ...h.env, PODBOX, SHELL: '/bin/sh' },
+      reject: false,
+      timeout: 60_000,
+    });
+    expect([quiet.exitCode, terminalScreen(String(quiet.stdout))]).toEqual([0, [p.ids[0]]]);
+  });
+
   it('two pulls of one image at once fetch each layer once', async () => {
     const p = await pushImage(reg.host, 'two/app:1', {
       layers: [1, 2, 3].map((i) => [{ path: `f${i}`, content: randomBytes(300_000) }]),
@@ -252,11 +291,11 @@ describe('image pull', () => {
 /**
  * An HTTP proxy to the registry that records each request's path and Range header. With
  * `dieAfter`, it cuts the first blob response after that many bytes and closes its port, as a
- * registry that stops mid-pull.
+ * registry that stops mid-pull; with `bytesPerSecond`, it sends blobs at about that rate.
  */
 async function proxy(
   target: string,
-  opts: { dieAfter?: number } = {},
+  opts: { dieAfter?: number; bytesPerSecond?: number } = {},
 ): Promise<{ host: string; seen: { path: string; range?: string }[]; stop(): Promise<void> }> {
   const seen: { path: string; range?: string }[] = [];
   const sockets = new Set<import('node:net').Socket>();
@@ -283,6 +322,11 @@ async function proxy(
         }
         sent += c.length;
         res.write(c);
+        if (opts.bytesPerSecond && /\/blobs\//.test(req.url ?? '')) {
+          // Slowed down, so that a download lasts long enough for a terminal to show its progress.
+          ur.pause();
+          setTimeout(() => ur.resume(), (c.length / opts.bytesPerSecond) * 1000);
+        }
       });
       ur.on('end', () => res.end());
     });
