@@ -29,6 +29,10 @@ export interface TestRegistry {
   storage: string;
   /** `METHOD PATH` of every request the registry served so far, from its access log */
   requests(): string[];
+  /** kills the registry process at once (mid-answer), keeping its storage and port (for `restart`) */
+  halt(): Promise<void>;
+  /** starts it again as it was, on the same port with the same storage */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -193,12 +197,6 @@ export async function startRegistry(opts: { tls?: boolean; auth?: 'basic' | 'tok
     'http:',
     `  addr: ${host}`,
     `  secret: ${randomBytes(8).toString('hex')}`,
-    // Manifests may give layer URLs (foreign layers): the registry refuses them unless allowed.
-    'validation:',
-    '  manifests:',
-    '    urls:',
-    '      allow:',
-    "        - '^https?://'",
   ];
   let caFile: string | undefined;
   if (opts.tls) {
@@ -221,43 +219,60 @@ export async function startRegistry(opts: { tls?: boolean; auth?: 'basic' | 'tok
       `    rootcertbundle: ${t.bundle}`,
     );
   }
+  // Manifests may give layer URLs (foreign layers): the registry refuses them unless allowed.
+  config.push('validation:', '  manifests:', '    urls:', '      allow:', "        - '^https?://'");
   writeFileSync(join(dir, 'config.yml'), `${config.join('\n')}\n`);
   // The log goes to a file, not a pipe: pushImage blocks this process in skopeo, and a registry
   // writing into a full pipe would block with it.
   const logFile = join(dir, 'registry.log');
-  const logFd = openSync(logFile, 'a');
-  const proc: ChildProcess = spawn('docker-registry', ['serve', join(dir, 'config.yml')], {
-    stdio: ['ignore', logFd, logFd],
-  });
-  closeSync(logFd);
+  let proc: ChildProcess;
+  let exited: Promise<void>;
+  const launch = () => {
+    const logFd = openSync(logFile, 'a');
+    proc = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', logFd, logFd] });
+    closeSync(logFd);
+    exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  };
   const readLog = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  const stop = async () => {
+  const end = async (signal: 'SIGTERM' | 'SIGKILL') => {
     if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill('SIGTERM');
+      proc.kill(signal);
       const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
       await exited;
       clearTimeout(t);
     }
+  };
+  // SIGKILL: a registry that stops, not one that shuts down gracefully finishing what it serves.
+  const halt = () => end('SIGKILL');
+  const stop = async () => {
+    await end('SIGTERM');
     if (tokenServer) await new Promise<void>((r) => tokenServer!.close(() => r()));
     tokenServer = undefined;
     rmSync(dir, { recursive: true, force: true });
   };
-  // Bounded, but generous: a loaded CI machine (or two test files at once) can take seconds to start it.
-  const end = Date.now() + 20_000;
-  while (!(await ping(host, !!opts.tls))) {
-    if (Date.now() > end || proc.exitCode !== null) {
-      const log = readLog();
-      await stop();
-      throw new Error(`docker-registry did not start on ${host}: ${log}`);
+  const waitUp = async () => {
+    const end = Date.now() + 10_000;
+    while (!(await ping(host, !!opts.tls))) {
+      if (Date.now() > end || proc.exitCode !== null) {
+        const log = readLog();
+        await stop();
+        throw new Error(`docker-registry did not start on ${host}: ${log}`);
+      }
+      await new Promise((r) => setTimeout(r, 25));
     }
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  };
+  launch();
+  await waitUp();
+  const restart = async () => {
+    await halt();
+    launch();
+    await waitUp();
+  };
   const requests = () =>
     [...readLog().matchAll(/"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP\/[\d.]+" (\d+)/g)].map(
       (m) => `${m[1]} ${m[2]}`,
     );
-  return { host, caFile, user, password, storage, requests, stop };
+  return { host, caFile, user, password, storage, requests, stop, halt, restart };
 }
 
 // --- pushing images ---
