@@ -228,6 +228,44 @@ describe('image pull', () => {
     expect([quiet.exitCode, terminalScreen(String(quiet.stdout))]).toEqual([0, [p.ids[0]]]);
   });
 
+  it('the registry itself stopped mid-pull and started again: the next pull resumes with a Range and succeeds', async () => {
+    const r2 = await startRegistry();
+    others.push(r2);
+    const p = await pushImage(r2.host, 'halt/app:1', {
+      compression: 'none',
+      layers: [[{ path: 'big', content: randomBytes(24 << 20) }]],
+    });
+    // Slowed by a proxy that stays up, so the registry behind it can be killed while a layer is half
+    // sent. Large enough that what the sockets' buffers hold when it dies (a few MiB) is not the rest.
+    let halted: Promise<void> | undefined;
+    const slow = await proxy(r2.host, {
+      bytesPerSecond: 16 << 20,
+      onBlobBytes: (sent) => {
+        if (sent >= 2 << 20) halted ??= r2.halt();
+      },
+    });
+    others.push(slow);
+    const ref = `${slow.host}/halt/app:1`;
+    const failed = await h.run(['image', 'pull', '-q', ref]);
+    await halted;
+    expect([failed.exitCode, failed.stdout]).toEqual([1, '']);
+    expect(failed.stderr).toMatch(
+      new RegExp(
+        `^podbox: cannot pull ${ref} from ${slow.host}: registry unreachable \\(.*\\): check the registry address`,
+      ),
+    );
+    expect(h.leftovers().tmp).toEqual([]);
+    expect(blobFiles()).toContain(`${hexOf(p.layers[0]!)}.partial`);
+
+    await r2.restart();
+    const before = slow.seen.length;
+    const ok = await h.run(['image', 'pull', '-q', ref]);
+    expect(ok).toEqual({ exitCode: 0, stdout: p.ids[0], stderr: '' });
+    const range = slow.seen.slice(before).find((s) => s.path.endsWith(p.layers[0]!))?.range;
+    expect(Number(/^bytes=(\d+)-$/.exec(range ?? '')?.[1])).toBeGreaterThanOrEqual(1 << 20);
+    expect(blobFiles().filter((f) => f.startsWith(hexOf(p.layers[0]!)))).toEqual([hexOf(p.layers[0]!)]);
+  });
+
   it('two pulls of one image at once fetch each layer once', async () => {
     const p = await pushImage(reg.host, 'two/app:1', {
       layers: [1, 2, 3].map((i) => [{ path: `f${i}`, content: randomBytes(300_000) }]),
@@ -291,11 +329,12 @@ describe('image pull', () => {
 /**
  * An HTTP proxy to the registry that records each request's path and Range header. With
  * `dieAfter`, it cuts the first blob response after that many bytes and closes its port, as a
- * registry that stops mid-pull; with `bytesPerSecond`, it sends blobs at about that rate.
+ * registry that stops mid-pull; with `bytesPerSecond`, it sends blobs at about that rate, and
+ * `onBlobBytes` hears how much of a blob it sent.
  */
 async function proxy(
   target: string,
-  opts: { dieAfter?: number; bytesPerSecond?: number } = {},
+  opts: { dieAfter?: number; bytesPerSecond?: number; onBlobBytes?: (sent: number) => void } = {},
 ): Promise<{ host: string; seen: { path: string; range?: string }[]; stop(): Promise<void> }> {
   const seen: { path: string; range?: string }[] = [];
   const sockets = new Set<import('node:net').Socket>();
@@ -322,6 +361,7 @@ async function proxy(
         }
         sent += c.length;
         res.write(c);
+        if (/\/blobs\//.test(req.url ?? '')) opts.onBlobBytes?.(sent);
         if (opts.bytesPerSecond && /\/blobs\//.test(req.url ?? '')) {
           // Slowed down, so that a download lasts long enough for a terminal to show its progress.
           ur.pause();
@@ -329,6 +369,9 @@ async function proxy(
         }
       });
       ur.on('end', () => res.end());
+      // The registry went away in the middle: so does this answer (no clean end of a short body).
+      ur.on('aborted', () => res.destroy());
+      ur.on('error', () => res.destroy());
     });
     up.on('error', () => res.destroy());
     req.pipe(up);
