@@ -26,6 +26,8 @@ export function diskFullError(image: string, storeDir: string, e: unknown): Podb
   return new PodboxError(
     'HostNotReady',
     `cannot pull ${image}: ${WHY[code]} (writing to ${storeDir})`,
-    'free some space (`podbox image prune` removes images and layers nothing uses) and pull again',
+    code === 'EFBIG'
+      ? 'raise the limit (`ulimit -f unlimited`) and pull again'
+      : 'free some space (`podbox image prune` removes images and layers nothing uses) and pull again',
   );
 }
