@@ -50,8 +50,8 @@ const WRITE_BATCH = 1 << 20;
 const STORE_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EACCES', 'EFBIG']);
 
 /** The bytes a blob response says it carries (its Content-Length: for a 206, the rest of the blob). */
-function announcedBytes(res: { status: number; body: IncomingMessage }): number | undefined {
-  const len = res.body.headers['content-length'];
+function announcedBytes(body: IncomingMessage): number | undefined {
+  const len = body.headers['content-length'];
   return len !== undefined && /^\d+$/.test(len) ? Number(len) : undefined;
 }
 
@@ -97,7 +97,8 @@ export class BlobCache {
     try {
       mkdirSync(join(this.dir, this.split(digest)[0]), { recursive: true, mode: 0o700 });
     } catch (e) {
-      throw this.storeError(e, dl, this.partialPath(digest));
+      // Before the lock: a partial file there is another pull's to keep.
+      throw this.storeError(e, dl);
     }
     let waited = false;
     for (;;) {
@@ -120,12 +121,12 @@ export class BlobCache {
   }
 
   /**
-   * A failure to write the store: the partial file goes (a full disk must not stay full of it),
-   * and the error names the image and what to do.
+   * A failure to write the store: the partial file, when under this pull's lock, goes (a full disk
+   * must not stay full of it), and the error names the image and what to do.
    */
-  private storeError(e: unknown, dl: BlobDownload, partial: string): PodboxError {
+  private storeError(e: unknown, dl: BlobDownload, partial?: string): PodboxError {
     try {
-      unlinkSync(partial);
+      if (partial) unlinkSync(partial);
     } catch {
       /* not made, or not removable: prune takes it */
     }
@@ -173,7 +174,7 @@ export class BlobCache {
         offset = 0;
       }
       // A registry says the length before sending: a size that lies is refused before a byte is kept.
-      const announced = announcedBytes(res);
+      const announced = announcedBytes(res.body);
       if (announced !== undefined && announced !== size - offset) {
         res.body.destroy();
         if (offset > 0) unlinkSync(partial);
