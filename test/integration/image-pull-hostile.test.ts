@@ -134,7 +134,8 @@ describe('pulls from a hostile registry: refused in one line, the store untouche
     evil.routes.set('/v2/h/index/manifests/1', document(index, OCI.index));
     const r = await pull(`${evil.host}/h/index:1`);
     expect(r.stderr).toBe(
-      `podbox: cannot pull ${evil.host}/h/index:1 from ${evil.host}: manifests[0] has an invalid digest "sha256:../../../etc" (invalid checksum digest length): ${READ_HINT}`,
+      `podbox: cannot pull ${evil.host}/h/index:1 from ${evil.host}: manifests[0] has an invalid digest ` +
+        `"sha256:../../../etc" (invalid checksum digest length): ${READ_HINT}`,
     );
     // Nothing asked beyond the manifests: no blob request was made of a refused descriptor.
     expect(evil.seen.filter((p) => p.includes('/blobs/'))).toEqual([]);
@@ -153,7 +154,8 @@ describe('pulls from a hostile registry: refused in one line, the store untouche
       const r = await pull(`${evil.host}/h/${name}:1`);
       expect([r.exitCode, r.stderr]).toEqual([
         1,
-        `podbox: cannot pull ${evil.host}/h/${name}:1 from ${evil.host}: the manifest of tag "1" is over 4 MiB: the registry served something that is not an image manifest; check the image name`,
+        `podbox: cannot pull ${evil.host}/h/${name}:1 from ${evil.host}: the manifest of tag "1" is over 4 ` +
+          `MiB: the registry served something that is not an image manifest; check the image name`,
       ]);
     }
     expect(homeTree()).toEqual(before);
@@ -177,7 +179,8 @@ describe('pulls from a hostile registry: refused in one line, the store untouche
     const r = await pull(`${evil.host}/h/loop:1`);
     expect([r.exitCode, r.stderr]).toEqual([
       1,
-      `podbox: cannot pull ${evil.host}/h/loop:1 from ${evil.host}: manifest ${loopDigest} has digest ${sha(index)} (${index.length} bytes): ${OTHER_CONTENT}`,
+      `podbox: cannot pull ${evil.host}/h/loop:1 from ${evil.host}: manifest ${loopDigest} has digest ` +
+        `${sha(index)} (${index.length} bytes): ${OTHER_CONTENT}`,
     ]);
     expect(evil.seen.filter((p) => p.startsWith('/v2/h/loop/'))).toEqual([
       '/v2/h/loop/manifests/1',
@@ -207,7 +210,8 @@ describe('pulls from a hostile registry: refused in one line, the store untouche
     const r = await pull(`${reg.host}/nest/app:outer`);
     expect([r.exitCode, r.stderr]).toEqual([
       1,
-      `podbox: cannot pull ${reg.host}/nest/app:outer from ${reg.host}: its index for linux/${hostArch} names another index: the registry served an image podbox cannot read`,
+      `podbox: cannot pull ${reg.host}/nest/app:outer from ${reg.host}: its index for linux/${hostArch} ` +
+        `names another index: the registry served an image podbox cannot read`,
     ]);
     expect(homeTree()).toEqual(before);
   });
@@ -227,7 +231,8 @@ describe('pulls from a hostile registry: refused in one line, the store untouche
       const r = await pull(`${reg.host}/lie/app:${tag}`);
       expect([r.exitCode, r.stderr]).toEqual([
         1,
-        `podbox: cannot pull ${reg.host}/lie/app:${tag} from ${reg.host}: blob ${p.layers[0]} has ${real} bytes, not the ${real + delta} its manifest says: ${OTHER_CONTENT}`,
+        `podbox: cannot pull ${reg.host}/lie/app:${tag} from ${reg.host}: blob ${p.layers[0]} has ${real} ` +
+          `bytes, not the ${real + delta} its manifest says: ${OTHER_CONTENT}`,
       ]);
     }
     await putManifest(reg.host, 'lie/app', 'config', {
@@ -238,7 +243,8 @@ describe('pulls from a hostile registry: refused in one line, the store untouche
     const r = await pull(`${reg.host}/lie/app:config`);
     expect([r.exitCode, r.stderr]).toEqual([
       1,
-      `podbox: cannot pull ${reg.host}/lie/app:config from ${reg.host}: config ${m.config.digest} has more than the ${m.config.size - 1} bytes its manifest says: ${OTHER_CONTENT}`,
+      `podbox: cannot pull ${reg.host}/lie/app:config from ${reg.host}: config ${m.config.digest} has more ` +
+        `than the ${m.config.size - 1} bytes its manifest says: ${OTHER_CONTENT}`,
     ]);
     expect(homeTree()).toEqual(before);
   });
@@ -303,7 +309,7 @@ describe('foreign and non-distributable layers', () => {
   }
 
   for (const kind of ['docker', 'oci'] as const) {
-    it(`${kind}: the layer comes from the URL the manifest gives, verified; the registry is not asked for it`, async () => {
+    it(`${kind}: the layer comes from the URL its manifest gives, verified; the registry is not asked`, async () => {
       const f = await foreignImage(`foreign/${kind}`, kind, (p) => [`http://${elsewhere.host}${p}`]);
       const r = await h.run(['image', 'pull', '-q', `${reg.host}/foreign/${kind}:1`]);
       expect([r.exitCode, r.stdout, r.stderr]).toEqual([0, f.id, '']);
@@ -324,7 +330,8 @@ describe('foreign and non-distributable layers', () => {
     const r = await h.run(['image', 'pull', '-q', `${reg.host}/foreign/tampered:1`]);
     expect([r.exitCode, r.stderr]).toEqual([
       1,
-      `podbox: cannot pull ${reg.host}/foreign/tampered:1 from ${reg.host}: blob ${f.layer} has digest ${sha(other)}: ${OTHER_CONTENT}`,
+      `podbox: cannot pull ${reg.host}/foreign/tampered:1 from ${reg.host}: blob ${f.layer} has digest ` +
+        `${sha(other)}: ${OTHER_CONTENT}`,
     ]);
     expect(tree(h.home)).toEqual(before);
 
@@ -334,7 +341,8 @@ describe('foreign and non-distributable layers', () => {
     const no = await h.run(['image', 'pull', '-q', `${elsewhere.host}/foreign/file:1`]);
     expect([no.exitCode, no.stderr]).toEqual([
       1,
-      `podbox: cannot pull ${elsewhere.host}/foreign/file:1 from ${elsewhere.host}: blob ${g.layer} not found: the image is incomplete in the registry; push it again`,
+      `podbox: cannot pull ${elsewhere.host}/foreign/file:1 from ${elsewhere.host}: blob ${g.layer} not ` +
+        `found: the image is incomplete in the registry; push it again`,
     ]);
     // Only the registry's paths were asked for.
     expect(elsewhere.seen.slice(seen).filter((p) => !p.startsWith('/v2/foreign/file/'))).toEqual([]);
@@ -387,14 +395,16 @@ describe('a disk that fills up during a pull', () => {
     return { home, output: lines.slice(0, at), exit: lines[at], files: lines.slice(at + 1) };
   }
 
-  it('a layer that does not fit: one line naming the image and saying to free space; no partial blob, no work dir', async () => {
+  it('a layer that does not fit: one line naming the image and saying to free space; nothing partial', async () => {
     await pushImage(reg.host, 'full/blob:1', {
       compression: 'none',
       layers: [[{ path: 'big', content: randomBytes(3 << 20) }]],
     });
     const r = await pullOnSmallDisk(`${reg.host}/full/blob:1`, '1m');
     expect(r.output).toEqual([
-      `podbox: cannot pull ${reg.host}/full/blob:1: no space left on the device (writing to ${r.home}/images/blobs): free some space (\`podbox image prune\` removes images and layers nothing uses) and pull again`,
+      `podbox: cannot pull ${reg.host}/full/blob:1: no space left on the device (writing to ` +
+        `${r.home}/images/blobs): free some space (\`podbox image prune\` removes images and layers nothing ` +
+        `uses) and pull again`,
     ]);
     expect(r.exit).toBe('exit=1');
     expect(r.files).toEqual(['./images', './images/blobs', './images/blobs/sha256', './images/tmp']);
@@ -406,7 +416,9 @@ describe('a disk that fills up during a pull', () => {
     });
     const r = await pullOnSmallDisk(`${reg.host}/full/unpack:1`, '1m');
     expect(r.output).toEqual([
-      `podbox: cannot pull ${reg.host}/full/unpack:1: no space left on the device (writing to ${r.home}/images): free some space (\`podbox image prune\` removes images and layers nothing uses) and pull again`,
+      `podbox: cannot pull ${reg.host}/full/unpack:1: no space left on the device (writing to ` +
+        `${r.home}/images): free some space (\`podbox image prune\` removes images and layers nothing uses) ` +
+        `and pull again`,
     ]);
     expect(r.exit).toBe('exit=1');
     // The layer's blob downloaded whole and verified: kept by digest (a later pull uses it), no image

@@ -146,7 +146,7 @@ describe('podbox login / logout against a docker-registry with htpasswd', () => 
     });
   });
 
-  it('verifies TLS as pulls do: the CA in SSL_CERT_FILE logs in; without it, even --insecure, one line and nothing stored', async () => {
+  it('verifies TLS as pulls do: the CA in SSL_CERT_FILE logs in; without it, even --insecure, fails', async () => {
     const tls = await startRegistry({ tls: true, auth: 'basic' });
     try {
       const login = (env: Record<string, string>, extra: string[] = []) =>
@@ -164,7 +164,8 @@ describe('podbox login / logout against a docker-registry with htpasswd', () => 
         expect(bare.stderr).toMatch(
           new RegExp(
             `^podbox: logging into "${tls.host}": TLS failed at https://${tls.host}: .*certificate.*: ` +
-              'give its CA in SSL_CERT_FILE or NODE_EXTRA_CA_CERTS, or for a registry you trust without TLS use --insecure$',
+              'give its CA in SSL_CERT_FILE or NODE_EXTRA_CA_CERTS, ' +
+              'or for a registry you trust without TLS use --insecure$',
           ),
         );
         expect(existsSync(authFile)).toBe(false);
