@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { PodboxError, errnoOf } from '../errors.js';
 import { takeFileLock } from '../host/lock-file.js';
+import { diskFullError } from './disk-full.js';
 
 /**
  * Compressed blobs as registries serve them, kept once by digest so that images sharing a layer
@@ -29,6 +30,8 @@ import { takeFileLock } from '../host/lock-file.js';
  * pull holds nothing.
  */
 export interface BlobDownload {
+  /** the image being pulled, as errors name it */
+  image: string;
   /** opens the blob from `offset` (status 206 honours the range, 200 sends it whole) */
   open(offset: number): Promise<{ status: number; body: IncomingMessage }>;
   /** the error a failed stream means (names the image and registry) */
@@ -45,6 +48,12 @@ const LOCK_POLL_MS = 20;
 const WRITE_BATCH = 1 << 20;
 /** errors of writing the store, not of the network */
 const STORE_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EACCES', 'EFBIG']);
+
+/** The bytes a blob response says it carries (its Content-Length: for a 206, the rest of the blob). */
+function announcedBytes(body: IncomingMessage): number | undefined {
+  const len = body.headers['content-length'];
+  return len !== undefined && /^\d+$/.test(len) ? Number(len) : undefined;
+}
 
 export class BlobCache {
   constructor(readonly dir: string) {}
@@ -85,7 +94,12 @@ export class BlobCache {
    * does. Returns whether it was there already.
    */
   async fetch(digest: string, size: number, dl: BlobDownload): Promise<{ cached: boolean }> {
-    mkdirSync(join(this.dir, this.split(digest)[0]), { recursive: true, mode: 0o700 });
+    try {
+      mkdirSync(join(this.dir, this.split(digest)[0]), { recursive: true, mode: 0o700 });
+    } catch (e) {
+      // Before the lock: a partial file there is another pull's to keep.
+      throw this.storeError(e, dl);
+    }
     let waited = false;
     for (;;) {
       if (this.has(digest, size)) return { cached: !waited };
@@ -106,12 +120,23 @@ export class BlobCache {
     }
   }
 
-  private storeError(e: unknown): PodboxError {
-    const why = errnoOf(e) === 'ENOSPC' ? 'no space left on the device' : (e as Error).message;
-    return new PodboxError(
-      'HostNotReady',
-      `cannot write a downloaded layer to ${this.dir}: ${why}`,
-      'free some space (`podbox image prune` removes layers no image needs) and pull again',
+  /**
+   * A failure to write the store: the partial file, when under this pull's lock, goes (a full disk
+   * must not stay full of it), and the error names the image and what to do.
+   */
+  private storeError(e: unknown, dl: BlobDownload, partial?: string): PodboxError {
+    try {
+      if (partial) unlinkSync(partial);
+    } catch {
+      /* not made, or not removable: prune takes it */
+    }
+    return (
+      diskFullError(dl.image, this.dir, e) ??
+      new PodboxError(
+        'HostNotReady',
+        `cannot pull ${dl.image}: cannot write a downloaded layer to ${this.dir}: ${(e as Error).message}`,
+        'check the permissions and the health of the image store (PODBOX_HOME)',
+      )
     );
   }
 
@@ -136,13 +161,32 @@ export class BlobCache {
     }
     for (let attempt = 1; offset < size || attempt === 1; attempt++) {
       const res = await dl.open(offset);
+      if (offset > 0 && res.status === 416) {
+        // Nothing past what the partial file holds: the blob is shorter than its manifest says.
+        res.body.resume();
+        unlinkSync(partial);
+        throw dl.mismatch(`at most ${offset} bytes, not the ${size} its manifest says`);
+      }
       if (offset > 0 && res.status !== 206) {
         // The registry ignored the Range: start over in a new file (a reader may hold the old one).
         unlinkSync(partial);
         hash = createHash(alg);
         offset = 0;
       }
-      const fd = openSync(partial, 'a', 0o600);
+      // A registry says the length before sending: a size that lies is refused before a byte is kept.
+      const announced = announcedBytes(res.body);
+      if (announced !== undefined && announced !== size - offset) {
+        res.body.destroy();
+        if (offset > 0) unlinkSync(partial);
+        throw dl.mismatch(`${offset + announced} bytes, not the ${size} its manifest says`);
+      }
+      let fd: number;
+      try {
+        fd = openSync(partial, 'a', 0o600);
+      } catch (e) {
+        res.body.destroy();
+        throw this.storeError(e, dl, partial);
+      }
       // Chunks are written in batches of WRITE_BATCH: a socket delivers 16-64 KiB at a time, and a
       // write(2) each costs more than the copy that joins them. Whatever arrived is written before
       // a retry, so the partial file always holds `offset` bytes.
@@ -183,11 +227,16 @@ export class BlobCache {
           unlinkSync(partial);
           throw e;
         }
-        if (STORE_ERRORS.has(errnoOf(e) ?? '')) throw this.storeError(e);
+        if (STORE_ERRORS.has(errnoOf(e) ?? '')) {
+          res.body.destroy();
+          close();
+          throw this.storeError(e, dl, partial);
+        }
         try {
           flush();
         } catch (w) {
-          throw this.storeError(w);
+          close();
+          throw this.storeError(w, dl, partial);
         }
         close();
         if (attempt < TRIES && dl.isTransient(e) && !dl.signal?.aborted) continue;

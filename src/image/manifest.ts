@@ -46,12 +46,32 @@ export function manifestMediaType(contentType: string | undefined, doc: Record<s
   return MEDIA.ociManifest;
 }
 
+/**
+ * The most bytes a manifest or index may have; containerd refuses larger ones too
+ * (core/images/image.go MaxManifestSize). Read before parsing, so a hostile registry costs no memory.
+ */
+export const MAX_MANIFEST_BYTES = 4 << 20;
+/** The most bytes an image config may have: a config is a few kB; podbox reads it whole. */
+export const MAX_CONFIG_BYTES = 8 << 20;
+
+/**
+ * What podbox keeps blobs by: `sha256:` and 64 lowercase hex digits, nothing else. A digest names
+ * a file of the store (blob-cache.ts), so anything looser (`sha256:../../x`, upper case) is refused
+ * before a path is made of it; other algorithms go-digest knows (sha384, sha512) are refused as
+ * podbox's store and image ids are sha256 only, as containerd's default content store.
+ */
+const STORE_DIGEST = /^sha256:[a-f0-9]{64}$/;
+
 function descriptor(x: unknown, where: string, bad: (why: string) => PodboxError): Descriptor {
   const d = x as Partial<Descriptor> | null;
-  if (!d || typeof d !== 'object' || typeof d.digest !== 'string' || typeof d.size !== 'number' || d.size < 0)
+  if (!d || typeof d !== 'object' || typeof d.digest !== 'string' || typeof d.size !== 'number')
     throw bad(`${where} is not a descriptor with a digest and a size`);
+  // Sizes are int64 in the image spec; a JavaScript number is exact up to 2^53 (8 PiB), far above any layer.
+  if (!Number.isSafeInteger(d.size) || d.size < 0) throw bad(`${where} has an invalid size ${String(d.size)}`);
   const err = digestError(d.digest);
   if (err) throw bad(`${where} has an invalid digest ${JSON.stringify(d.digest)} (${err})`);
+  if (!STORE_DIGEST.test(d.digest))
+    throw bad(`${where} has the digest ${JSON.stringify(d.digest)}, and podbox only pulls sha256 content`);
   const out: Descriptor = {
     mediaType: typeof d.mediaType === 'string' ? d.mediaType : '',
     digest: d.digest,
@@ -86,15 +106,18 @@ export function parseManifest(bytes: Buffer, contentType: string | undefined, wh
   }
   if (INDEX_TYPES.includes(type)) {
     if (!Array.isArray(doc.manifests)) throw bad('the image index has no manifests');
-    return { kind: 'index', manifests: doc.manifests.map((m, i) => descriptor(m, `manifests[${i}]`, bad)) };
+    const manifests = doc.manifests.map((m, i) => descriptor(m, `manifests[${i}]`, bad));
+    const big = manifests.findIndex((m) => m.size > MAX_MANIFEST_BYTES);
+    if (big >= 0)
+      throw bad(`manifests[${big}] is ${manifests[big]!.size} bytes, more than a manifest may have (4 MiB)`);
+    return { kind: 'index', manifests };
   }
   if (MANIFEST_TYPES.includes(type)) {
     if (!Array.isArray(doc.layers)) throw bad('the manifest has no layers');
-    return {
-      kind: 'manifest',
-      config: descriptor(doc.config, 'config', bad),
-      layers: doc.layers.map((l, i) => descriptor(l, `layers[${i}]`, bad)),
-    };
+    const config = descriptor(doc.config, 'config', bad);
+    if (config.size > MAX_CONFIG_BYTES)
+      throw bad(`its config is ${config.size} bytes, more than an image config may have (8 MiB)`);
+    return { kind: 'manifest', config, layers: doc.layers.map((l, i) => descriptor(l, `layers[${i}]`, bad)) };
   }
   throw bad(`the manifest has media type ${type}, which is not an image`);
 }

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { PodboxError } from '../errors.js';
-import { RegistryClient, isTransientError, readBody } from '../registry/client.js';
+import { PodboxError, errnoOf } from '../errors.js';
+import { BODY_TOO_LARGE, RegistryClient, isTransientError, readBody } from '../registry/client.js';
 import type { DockerConfigJson } from '../registry/credentials.js';
 import { BlobCache } from './blob-cache.js';
+import { diskFullError } from './disk-full.js';
 import { MANIFEST_ACCEPT, foreignUrls, parseManifest, type Descriptor, type ParsedManifest } from './manifest.js';
 import { choosePlatform, formatPlatform, hostPlatform, parsePlatform } from './platform.js';
 import { familiarReference, formatReference, parseReference, repositoryOf } from './reference.js';
@@ -45,7 +46,6 @@ export interface PullResult {
 
 /** Layers downloaded at once: Docker's max-concurrent-downloads default. */
 const PARALLEL_DOWNLOADS = 3;
-const SMALL_BLOB_LIMIT = 8 << 20;
 
 const digestOf = (b: Buffer, alg = 'sha256') => `${alg}:${createHash(alg).update(b).digest('hex')}`;
 const algOf = (d: string) => d.slice(0, d.indexOf(':'));
@@ -94,7 +94,7 @@ export async function pullImage(refString: string, opts: PullOptions = {}): Prom
     const top = await client.manifest(ref.digest ?? ref.tag!, MANIFEST_ACCEPT);
     const topDigest = digestOf(top.bytes, ref.digest ? algOf(ref.digest) : 'sha256');
     if (ref.digest && topDigest !== ref.digest) throw mismatch(`manifest ${ref.digest}`, `digest ${topDigest}`);
-    let parsed = parseManifest(top.bytes, top.contentType, image);
+    let parsed = parseManifest(top.bytes, top.contentType, `cannot pull ${image} from ${client.host}`);
     let manifestBytes = top.bytes;
     if (parsed.kind === 'index') {
       const chosen = choosePlatform(parsed.manifests, want);
@@ -111,7 +111,7 @@ export async function pullImage(refString: string, opts: PullOptions = {}): Prom
       const got = digestOf(m.bytes, algOf(chosen.digest));
       if (got !== chosen.digest || m.bytes.length !== chosen.size)
         throw mismatch(`manifest ${chosen.digest}`, `digest ${got} (${m.bytes.length} bytes)`);
-      parsed = parseManifest(m.bytes, m.contentType, image);
+      parsed = parseManifest(m.bytes, m.contentType, `cannot pull ${image} from ${client.host}`);
       manifestBytes = m.bytes;
       if (parsed.kind === 'index')
         throw new PodboxError(
@@ -135,18 +135,18 @@ export async function pullImage(refString: string, opts: PullOptions = {}): Prom
 
     // Step 4: the config.
     const configRes = await client.blob(manifest.config.digest, 0);
-    const config = await readBody(configRes.body, SMALL_BLOB_LIMIT).catch((e) => {
+    const config = await readBody(configRes.body, manifest.config.size).catch((e) => {
+      // At most the size the manifest gives (manifest.ts bounds it by MAX_CONFIG_BYTES).
+      if (errnoOf(e) === BODY_TOO_LARGE)
+        throw mismatch(
+          `config ${manifest.config.digest}`,
+          `more than the ${manifest.config.size} bytes its manifest says`,
+        );
       throw client.blobStreamError(e);
     });
     const configDigest = digestOf(config, algOf(manifest.config.digest));
     if (configDigest !== manifest.config.digest || config.length !== manifest.config.size)
       throw mismatch(`config ${manifest.config.digest}`, `digest ${configDigest} (${config.length} bytes)`);
-    if (algOf(configDigest) !== 'sha256')
-      throw new PodboxError(
-        'ImagePullFailed',
-        `cannot pull ${image}: its config digest is not sha256`,
-        'use an image with sha256 digests',
-      );
 
     // Step 5: the layers.
     const cache = new BlobCache(store.blobsDir);
@@ -159,6 +159,7 @@ export async function pullImage(refString: string, opts: PullOptions = {}): Prom
     }));
     const fetchOne = async (l: Descriptor, signal: AbortSignal) => {
       const { cached } = await cache.fetch(l.digest, l.size, {
+        image,
         open: (offset) => client.blob(l.digest, offset, foreignUrls(l)),
         streamError: (e) => client.blobStreamError(e),
         mismatch: (why) => mismatch(`blob ${l.digest}`, why),
@@ -177,9 +178,12 @@ export async function pullImage(refString: string, opts: PullOptions = {}): Prom
         (e) => ac.abort(e),
       );
     };
-    const img = await store.addPulled({ what: image, config, manifest: manifestBytes, layers, refs }, fill, {
-      warn: opts.warn,
-    });
+    const img = await store
+      .addPulled({ what: image, config, manifest: manifestBytes, layers, refs }, fill, { warn: opts.warn })
+      .catch((e) => {
+        // The unpack (and the store's index) can run out of room as the downloads can.
+        throw diskFullError(image, store.dir, e) ?? e;
+      });
     return { image: img, bytes };
   } catch (e) {
     if (opts.signal?.aborted && !(e instanceof PodboxError))

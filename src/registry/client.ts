@@ -7,6 +7,7 @@ import { PodboxError, errnoOf } from '../errors.js';
 import { parseChallenges, type Challenge } from './auth-challenge.js';
 import { credentialCandidates, type Credential, type DockerConfigJson } from './credentials.js';
 import { endpointsFor, type RegistryEndpoint } from './registries-conf.js';
+import { MAX_MANIFEST_BYTES } from '../image/manifest.js';
 
 /**
  * An OCI Distribution client for one repository (distribution-spec spec.md, "Pull"), over node:http(s)
@@ -112,7 +113,8 @@ export function isTransientError(e: unknown): boolean {
   return (c !== undefined && TRANSIENT.has(c)) || /socket hang up|aborted/.test((e as Error)?.message ?? '');
 }
 
-function tlsHandshakeRefused(e: unknown): boolean {
+/** The server does not speak TLS (a plain http registry asked in https): where insecure, http is tried. */
+export function tlsHandshakeRefused(e: unknown): boolean {
   const c = errnoOf(e) ?? '';
   return c === 'EPROTO' || c.startsWith('ERR_SSL_') || /wrong version number|packet length too long/.test(String(e));
 }
@@ -130,16 +132,25 @@ export const sleep = (ms: number, signal?: AbortSignal) =>
     );
   });
 
-/** Reads a response body (small ones: manifests, tokens, errors) to the end. */
+/** The error code of readBody's refusal of a body over its limit. */
+export const BODY_TOO_LARGE = 'ERR_BODY_TOO_LARGE';
+
+/**
+ * Reads a response body (small ones: manifests, tokens, errors) to the end. More than `limit`
+ * bytes (announced by Content-Length or sent) is an error of code BODY_TOO_LARGE, raised before
+ * the excess is kept.
+ */
 export async function readBody(res: IncomingMessage, limit = 8 << 20): Promise<Buffer> {
+  const tooLarge = () => {
+    res.destroy();
+    return Object.assign(new Error(`response larger than ${limit} bytes`), { code: BODY_TOO_LARGE });
+  };
+  if (Number(res.headers['content-length']) > limit) throw tooLarge();
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of res) {
     n += (c as Buffer).length;
-    if (n > limit) {
-      res.destroy();
-      throw new Error(`response larger than ${limit} bytes`);
-    }
+    if (n > limit) throw tooLarge();
     chunks.push(c as Buffer);
   }
   return Buffer.concat(chunks);
@@ -494,7 +505,15 @@ export class RegistryClient {
       try {
         const res = await this.request(st, path, { accept });
         const status = res.statusCode ?? 0;
-        const body = await readBody(res);
+        const body = await readBody(res, MAX_MANIFEST_BYTES).catch((e) => {
+          if (errnoOf(e) !== BODY_TOO_LARGE) throw e;
+          throw this.error(
+            'ImagePullFailed',
+            `the manifest of ${reference.includes(':') ? reference : `tag "${reference}"`} is over 4 MiB`,
+            'the registry served something that is not an image manifest; check the image name',
+            st.ep.host,
+          );
+        });
         if (status === 200) {
           this.chosen = st;
           return { bytes: body, contentType: res.headers['content-type'] };
@@ -535,11 +554,13 @@ export class RegistryClient {
    */
   async blob(digest: string, offset: number, urls: string[] = []): Promise<Fetched> {
     const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
+    // 416: nothing from `offset` on; the caller judges what that says of the blob's size.
+    const served = (status: number) => status === 200 || status === 206 || (status === 416 && offset > 0);
     for (const u of urls) {
       try {
         const res = await this.send(new URL(u), headers);
         const status = res.statusCode ?? 0;
-        if (status === 200 || status === 206) return { status, headers: res.headers, body: res };
+        if (served(status)) return { status, headers: res.headers, body: res };
         drain(res);
       } catch {
         // the registry is the fallback (containerd's fetcher tries urls, then the registry)
@@ -548,7 +569,7 @@ export class RegistryClient {
     const st = this.chosen ?? this.states[this.states.length - 1]!;
     const res = await this.request(st, `/v2/${this.repository}/blobs/${digest}`, headers);
     const status = res.statusCode ?? 0;
-    if (status === 200 || status === 206) return { status, headers: res.headers, body: res };
+    if (served(status)) return { status, headers: res.headers, body: res };
     const body = await readBody(res).catch(() => Buffer.alloc(0));
     if (status === 404 || errorCodes(body).includes('BLOB_UNKNOWN'))
       throw this.error(

@@ -3,7 +3,7 @@ import https from 'node:https';
 import { PodboxError, errnoOf } from '../errors.js';
 import { endpointsFor, isLoopback, registryApiHost } from './registries-conf.js';
 import { parseChallenges } from './auth-challenge.js';
-import { trustedCAs } from './client.js';
+import { tlsHandshakeRefused, trustedCAs } from './client.js';
 
 /**
  * Checks a username and password against a registry before `podbox login` stores them, as
@@ -19,7 +19,8 @@ import { trustedCAs } from './client.js';
  *
  * Self-contained on purpose (one request at a time, no retries): the pull client is a separate
  * module. TLS is verified with the system's CAs and SSL_CERT_FILE (NODE_EXTRA_CA_CERTS is Node's own);
- * plain http is tried only for a registry that is insecure (registries-conf.ts), after https fails.
+ * plain http is tried only for a registry that is insecure (registries-conf.ts), after https finds
+ * no TLS server there.
  * As podman's CheckAuth, the registry is contacted by its own name: no mirror, no location rewrite.
  */
 export const LOGIN_TIMEOUT_MS = 30_000;
@@ -35,7 +36,7 @@ export async function verifyLogin(
   const basic = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
   const ask = async (url: string, headers: Record<string, string>) => {
     try {
-      return await get(url, headers, insecure);
+      return await get(url, headers);
     } catch (e) {
       throw unreachable(registry, new URL(url).origin, e);
     }
@@ -45,10 +46,13 @@ export async function verifyLogin(
   for (const scheme of schemes) {
     base = `${scheme}://${registryApiHost(registry)}`;
     try {
-      ping = await get(`${base}/v2/`, {}, insecure);
+      ping = await get(`${base}/v2/`, {});
       break;
     } catch (e) {
-      if (scheme === schemes[schemes.length - 1]) throw unreachable(registry, base, e);
+      // As the pull client (client.ts sendTo): plain http only when the server speaks no TLS at all;
+      // a certificate that does not verify is a TLS failure, never a reason to go without TLS.
+      const noTls = tlsHandshakeRefused(e) || errnoOf(e) === 'ECONNRESET';
+      if (scheme === schemes[schemes.length - 1] || !noTls) throw unreachable(registry, base, e);
     }
   }
   if (ping!.status === 200) return;
@@ -106,11 +110,15 @@ interface Answer {
   body: string;
 }
 
-/** One GET, bounded in time and in the size of the body kept (a token answer is small). */
-function get(url: string, headers: Record<string, string>, insecure: boolean): Promise<Answer> {
+/**
+ * One GET, bounded in time and in the size of the body kept (a token answer is small). TLS is
+ * always verified, against the CAs pulls trust (client.ts trustedCAs): an insecure registry may be
+ * plain http, not https with any certificate (the pull client never skips verification either).
+ */
+function get(url: string, headers: Record<string, string>): Promise<Answer> {
   const u = new URL(url);
   const lib = u.protocol === 'https:' ? https : http;
-  const tls = u.protocol === 'https:' ? { ca: trustedCAs(), rejectUnauthorized: !insecure } : {};
+  const tls = u.protocol === 'https:' ? { ca: trustedCAs(), rejectUnauthorized: true } : {};
   return new Promise((resolve, reject) => {
     const req = lib.get(
       u,

@@ -29,6 +29,10 @@ export interface TestRegistry {
   storage: string;
   /** `METHOD PATH` of every request the registry served so far, from its access log */
   requests(): string[];
+  /** kills the registry process at once (mid-answer), keeping its storage and port (for `restart`) */
+  halt(): Promise<void>;
+  /** starts it again as it was, on the same port with the same storage */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -215,42 +219,60 @@ export async function startRegistry(opts: { tls?: boolean; auth?: 'basic' | 'tok
       `    rootcertbundle: ${t.bundle}`,
     );
   }
+  // Manifests may give layer URLs (foreign layers): the registry refuses them unless allowed.
+  config.push('validation:', '  manifests:', '    urls:', '      allow:', "        - '^https?://'");
   writeFileSync(join(dir, 'config.yml'), `${config.join('\n')}\n`);
   // The log goes to a file, not a pipe: pushImage blocks this process in skopeo, and a registry
   // writing into a full pipe would block with it.
   const logFile = join(dir, 'registry.log');
-  const logFd = openSync(logFile, 'a');
-  const proc: ChildProcess = spawn('docker-registry', ['serve', join(dir, 'config.yml')], {
-    stdio: ['ignore', logFd, logFd],
-  });
-  closeSync(logFd);
+  let proc: ChildProcess;
+  let exited: Promise<void>;
+  const launch = () => {
+    const logFd = openSync(logFile, 'a');
+    proc = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', logFd, logFd] });
+    closeSync(logFd);
+    exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  };
   const readLog = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  const stop = async () => {
+  const end = async (signal: 'SIGTERM' | 'SIGKILL') => {
     if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill('SIGTERM');
+      proc.kill(signal);
       const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
       await exited;
       clearTimeout(t);
     }
+  };
+  // SIGKILL: a registry that stops, not one that shuts down gracefully finishing what it serves.
+  const halt = () => end('SIGKILL');
+  const stop = async () => {
+    await end('SIGTERM');
     if (tokenServer) await new Promise<void>((r) => tokenServer!.close(() => r()));
     tokenServer = undefined;
     rmSync(dir, { recursive: true, force: true });
   };
-  const end = Date.now() + 10_000;
-  while (!(await ping(host, !!opts.tls))) {
-    if (Date.now() > end || proc.exitCode !== null) {
-      const log = readLog();
-      await stop();
-      throw new Error(`docker-registry did not start on ${host}: ${log}`);
+  const waitUp = async () => {
+    const end = Date.now() + 10_000;
+    while (!(await ping(host, !!opts.tls))) {
+      if (Date.now() > end || proc.exitCode !== null) {
+        const log = readLog();
+        await stop();
+        throw new Error(`docker-registry did not start on ${host}: ${log}`);
+      }
+      await new Promise((r) => setTimeout(r, 25));
     }
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  };
+  launch();
+  await waitUp();
+  const restart = async () => {
+    await halt();
+    launch();
+    await waitUp();
+  };
   const requests = () =>
     [...readLog().matchAll(/"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP\/[\d.]+" (\d+)/g)].map(
       (m) => `${m[1]} ${m[2]}`,
     );
-  return { host, caFile, user, password, storage, requests, stop };
+  return { host, caFile, user, password, storage, requests, stop, halt, restart };
 }
 
 // --- pushing images ---
@@ -383,4 +405,59 @@ export async function pushImage(host: string, ref: string, opts: PushOptions = {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// --- writing to the registry through its API (for manifests skopeo would not write) ---
+
+/** Uploads a blob to `host/repo` (distribution-spec monolithic upload: POST, then PUT ?digest=). */
+export async function putBlob(host: string, repo: string, bytes: Buffer): Promise<string> {
+  const digest = sha(bytes);
+  const start = await fetch(`http://${host}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+  if (start.status !== 202) throw new Error(`blob upload to ${host}/${repo}: HTTP ${start.status}`);
+  const loc = new URL(start.headers.get('location')!, `http://${host}`);
+  loc.searchParams.set('digest', digest);
+  const put = await fetch(loc, {
+    method: 'PUT',
+    body: new Uint8Array(bytes),
+    headers: { 'content-type': 'application/octet-stream' },
+  });
+  if (put.status !== 201) throw new Error(`blob upload to ${host}/${repo}: HTTP ${put.status} ${await put.text()}`);
+  return digest;
+}
+
+/** Puts a manifest (or index) document under `tag`; returns its digest. The registry checks what it checks. */
+export async function putManifest(host: string, repo: string, tag: string, doc: object): Promise<string> {
+  const body = Buffer.from(JSON.stringify(doc));
+  const mediaType = (doc as { mediaType?: string }).mediaType ?? MT.manifest;
+  const put = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, {
+    method: 'PUT',
+    body: new Uint8Array(body),
+    headers: { 'content-type': mediaType },
+  });
+  if (put.status !== 201)
+    throw new Error(`manifest PUT ${host}/${repo}:${tag}: HTTP ${put.status} ${await put.text()}`);
+  return sha(body);
+}
+
+/** The manifest `host/repo:ref` as the registry serves it (OCI media types, as pushImage writes). */
+export async function getManifest(
+  host: string,
+  repo: string,
+  ref: string,
+): Promise<{ config: { mediaType: string; digest: string; size: number }; layers: Record<string, unknown>[] }> {
+  const r = await fetch(`http://${host}/v2/${repo}/manifests/${ref}`, { headers: { accept: MT.manifest } });
+  if (r.status !== 200) throw new Error(`manifest GET ${host}/${repo}:${ref}: HTTP ${r.status}`);
+  return (await r.json()) as never;
+}
+
+/** An image config for these uncompressed layer tars (what a pushed image's config blob holds). */
+export function imageConfig(tars: Buffer[]): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      architecture: process.arch === 'arm64' ? 'arm64' : 'amd64',
+      os: 'linux',
+      config: { Cmd: ['/hello'] },
+      rootfs: { type: 'layers', diff_ids: tars.map((t) => sha(t)) },
+    }),
+  );
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { PODBOX, until } from '../helpers/cli.js';
 import { imageHome } from '../helpers/image-store.js';
+import { terminalScreen } from '../helpers/terminal.js';
 import { pushImage, startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 /**
@@ -189,6 +190,82 @@ describe('image pull', () => {
     expect(blobFiles().filter((f) => f.startsWith(hexOf(p.layers[0]!)))).toEqual([hexOf(p.layers[0]!)]);
   });
 
+  it('on a terminal: a bar per layer with its bytes, each replaced by one done line; -q shows nothing', async () => {
+    const p = await pushImage(reg.host, 'tty/app:1', {
+      compression: 'none',
+      layers: [1, 2].map((i) => [{ path: `f${i}`, content: randomBytes(1_500_000) }]),
+    });
+    const slow = await proxy(reg.host, { bytesPerSecond: 1_500_000 });
+    others.push(slow);
+    const ref = `${slow.host}/tty/app:1`;
+    // util-linux script(1) runs the pull on a pseudo-terminal and copies what it writes there.
+    const r = await execa('script', ['-qfec', `"$PODBOX" image pull ${ref}`, '/dev/null'], {
+      env: { ...h.env, PODBOX, SHELL: '/bin/sh' },
+      reject: false,
+      timeout: 60_000,
+    });
+    expect(r.exitCode).toBe(0);
+    const out = String(r.stdout);
+    // While downloading: each layer's bar with bytes done, the total and the speed.
+    for (const l of p.layers)
+      expect(out).toMatch(
+        new RegExp(`Copying blob ${short(l)} \\[[= ]{24}\\] \\d+\\.\\d[kM]B / 1\\.5MB \\d+\\.\\d[kM]B/s`),
+      );
+    // At the end, the screen holds one line per layer (in the order they finished), no bar.
+    const screen = terminalScreen(out);
+    expect([screen[0], screen.slice(1, 3).sort(), screen.slice(3)]).toEqual([
+      `Trying to pull ${ref}...`,
+      p.layers.map((l) => `Copying blob ${short(l)} done (1.5MB)`).sort(),
+      ['Writing manifest to image destination', p.ids[0]],
+    ]);
+    expect((await h.run(['image', 'rm', p.ids[0]!])).exitCode).toBe(0);
+
+    const quiet = await execa('script', ['-qfec', `"$PODBOX" image pull -q ${ref}`, '/dev/null'], {
+      env: { ...h.env, PODBOX, SHELL: '/bin/sh' },
+      reject: false,
+      timeout: 60_000,
+    });
+    expect([quiet.exitCode, terminalScreen(String(quiet.stdout))]).toEqual([0, [p.ids[0]]]);
+  });
+
+  it('the registry killed mid-pull and started again: the next pull resumes with a Range', async () => {
+    const r2 = await startRegistry();
+    others.push(r2);
+    const p = await pushImage(r2.host, 'halt/app:1', {
+      compression: 'none',
+      layers: [[{ path: 'big', content: randomBytes(24 << 20) }]],
+    });
+    // Slowed by a proxy that stays up, so the registry behind it can be killed while a layer is half
+    // sent. Large enough that what the sockets' buffers hold when it dies (a few MiB) is not the rest.
+    let halted: Promise<void> | undefined;
+    const slow = await proxy(r2.host, {
+      bytesPerSecond: 16 << 20,
+      onBlobBytes: (sent) => {
+        if (sent >= 2 << 20) halted ??= r2.halt();
+      },
+    });
+    others.push(slow);
+    const ref = `${slow.host}/halt/app:1`;
+    const failed = await h.run(['image', 'pull', '-q', ref]);
+    await halted;
+    expect([failed.exitCode, failed.stdout]).toEqual([1, '']);
+    expect(failed.stderr).toMatch(
+      new RegExp(
+        `^podbox: cannot pull ${ref} from ${slow.host}: registry unreachable \\(.*\\): check the registry address`,
+      ),
+    );
+    expect(h.leftovers().tmp).toEqual([]);
+    expect(blobFiles()).toContain(`${hexOf(p.layers[0]!)}.partial`);
+
+    await r2.restart();
+    const before = slow.seen.length;
+    const ok = await h.run(['image', 'pull', '-q', ref]);
+    expect(ok).toEqual({ exitCode: 0, stdout: p.ids[0], stderr: '' });
+    const range = slow.seen.slice(before).find((s) => s.path.endsWith(p.layers[0]!))?.range;
+    expect(Number(/^bytes=(\d+)-$/.exec(range ?? '')?.[1])).toBeGreaterThanOrEqual(1 << 20);
+    expect(blobFiles().filter((f) => f.startsWith(hexOf(p.layers[0]!)))).toEqual([hexOf(p.layers[0]!)]);
+  });
+
   it('two pulls of one image at once fetch each layer once', async () => {
     const p = await pushImage(reg.host, 'two/app:1', {
       layers: [1, 2, 3].map((i) => [{ path: `f${i}`, content: randomBytes(300_000) }]),
@@ -252,11 +329,12 @@ describe('image pull', () => {
 /**
  * An HTTP proxy to the registry that records each request's path and Range header. With
  * `dieAfter`, it cuts the first blob response after that many bytes and closes its port, as a
- * registry that stops mid-pull.
+ * registry that stops mid-pull; with `bytesPerSecond`, it sends blobs at about that rate, and
+ * `onBlobBytes` hears how much of a blob it sent.
  */
 async function proxy(
   target: string,
-  opts: { dieAfter?: number } = {},
+  opts: { dieAfter?: number; bytesPerSecond?: number; onBlobBytes?: (sent: number) => void } = {},
 ): Promise<{ host: string; seen: { path: string; range?: string }[]; stop(): Promise<void> }> {
   const seen: { path: string; range?: string }[] = [];
   const sockets = new Set<import('node:net').Socket>();
@@ -283,8 +361,17 @@ async function proxy(
         }
         sent += c.length;
         res.write(c);
+        if (/\/blobs\//.test(req.url ?? '')) opts.onBlobBytes?.(sent);
+        if (opts.bytesPerSecond && /\/blobs\//.test(req.url ?? '')) {
+          // Slowed down, so that a download lasts long enough for a terminal to show its progress.
+          ur.pause();
+          setTimeout(() => ur.resume(), (c.length / opts.bytesPerSecond) * 1000);
+        }
       });
       ur.on('end', () => res.end());
+      // The registry went away in the middle: so does this answer (no clean end of a short body).
+      ur.on('aborted', () => res.destroy());
+      ur.on('error', () => res.destroy());
     });
     up.on('error', () => res.destroy());
     req.pipe(up);

@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cli, makeHome, until } from '../helpers/cli.js';
+import { cli, makeHome, PODBOX, until } from '../helpers/cli.js';
+import { startRegistry } from '../helpers/registry.js';
 
 /**
  * `podbox login/logout` against a real registry: Debian's docker-registry (Docker Distribution) with
@@ -143,5 +144,37 @@ describe('podbox login / logout against a docker-registry with htpasswd', () => 
         `podbox: not logged into q.example (no entry in ${authFile}): the credentials in ` +
         `${join(dir, 'home', '.docker', 'config.json')} came from \`docker login\`: use \`docker logout q.example\``,
     });
+  });
+
+  it('verifies TLS as pulls do: the CA in SSL_CERT_FILE logs in; without it, even --insecure, fails', async () => {
+    const tls = await startRegistry({ tls: true, auth: 'basic' });
+    try {
+      const login = (env: Record<string, string>, extra: string[] = []) =>
+        execa(PODBOX, ['login', '-u', tls.user!, '--password-stdin', ...extra, tls.host], {
+          env: { ...c.env, ...env },
+          input: `${tls.password}\n`,
+          reject: false,
+        });
+      rmSync(authFile, { force: true });
+      // A registry on 127.0.0.1 is insecure by default (plain http allowed), as with --insecure:
+      // neither lets a certificate go unverified.
+      for (const extra of [[], ['--insecure']]) {
+        const bare = await login({}, extra);
+        expect([bare.exitCode, bare.stdout]).toEqual([1, '']);
+        expect(bare.stderr).toMatch(
+          new RegExp(
+            `^podbox: logging into "${tls.host}": TLS failed at https://${tls.host}: .*certificate.*: ` +
+              'give its CA in SSL_CERT_FILE or NODE_EXTRA_CA_CERTS, ' +
+              'or for a registry you trust without TLS use --insecure$',
+          ),
+        );
+        expect(existsSync(authFile)).toBe(false);
+      }
+      const ok = await login({ SSL_CERT_FILE: tls.caFile! });
+      expect([ok.exitCode, ok.stdout, ok.stderr]).toEqual([0, 'Login Succeeded!', '']);
+      expect(Object.keys(JSON.parse(readFileSync(authFile, 'utf8')).auths)).toEqual([tls.host]);
+    } finally {
+      await tls.stop();
+    }
   });
 });

@@ -155,6 +155,50 @@ describe('manifests', () => {
     ).toThrow('i: the manifest has media type application/vnd.cncf.helm.config.v1+json, which is not an image');
   });
 
+  it('refuses digests that are not sha256 and 64 lowercase hex, and sizes that are no int64, naming the field', () => {
+    const withLayer = (l: Record<string, unknown>) =>
+      Buffer.from(JSON.stringify({ ...manifest, layers: [{ ...manifest.layers[0], ...l }] }));
+    const refusal = (l: Record<string, unknown>) => {
+      try {
+        parseManifest(withLayer(l), MEDIA.dockerManifest, 'img from reg');
+      } catch (e) {
+        return (e as PodboxError).toLine();
+      }
+      return 'accepted';
+    };
+    const hint = ': the registry served a manifest podbox cannot read';
+    expect(refusal({ digest: 'sha256:../../x' })).toBe(
+      'img from reg: layers[0] has an invalid digest "sha256:../../x" (invalid checksum digest length)' + hint,
+    );
+    expect(refusal({ digest: `sha256:${'A'.repeat(64)}` })).toBe(
+      `img from reg: layers[0] has an invalid digest "sha256:${'A'.repeat(64)}" (invalid checksum digest format)` +
+        hint,
+    );
+    expect(refusal({ digest: `sha512:${'a'.repeat(128)}` })).toBe(
+      `img from reg: layers[0] has the digest "sha512:${'a'.repeat(128)}", and podbox only pulls sha256 content` + hint,
+    );
+    expect(refusal({ digest: `md5:${'a'.repeat(32)}` })).toBe(
+      `img from reg: layers[0] has an invalid digest "md5:${'a'.repeat(32)}" (unsupported digest algorithm md5)` + hint,
+    );
+    expect(refusal({ size: -1 })).toBe('img from reg: layers[0] has an invalid size -1' + hint);
+    expect(refusal({ size: 2 ** 64 })).toBe('img from reg: layers[0] has an invalid size 18446744073709552000' + hint);
+    expect(refusal({ size: 1.5 })).toBe('img from reg: layers[0] has an invalid size 1.5' + hint);
+    expect(refusal({ size: 2 ** 40 })).toBe('accepted');
+  });
+
+  it('refuses an index entry or a config too large to be one, before fetching it', () => {
+    const index = (size: number) =>
+      Buffer.from(JSON.stringify({ manifests: [{ mediaType: MEDIA.ociManifest, digest: D(3), size }] }));
+    expect(parseManifest(index(4 << 20), MEDIA.ociIndex, 'i').kind).toBe('index');
+    expect(() => parseManifest(index((4 << 20) + 1), MEDIA.ociIndex, 'i')).toThrow(
+      'i: manifests[0] is 4194305 bytes, more than a manifest may have (4 MiB)',
+    );
+    const big = { ...manifest, config: { ...manifest.config, size: (8 << 20) + 1 } };
+    expect(() => parseManifest(Buffer.from(JSON.stringify(big)), MEDIA.dockerManifest, 'i')).toThrow(
+      'i: its config is 8388609 bytes, more than an image config may have (8 MiB)',
+    );
+  });
+
   it('follows urls only for foreign and non-distributable layers', () => {
     const urls = ['https://mcr.microsoft.com/x', 'file:///etc/passwd'];
     expect(
