@@ -331,7 +331,37 @@ const mode = z
   .min(0, 'must be a file mode between 0 and 0777')
   .max(0o777, 'must be a file mode between 0 and 0777');
 
-const UNSUPPORTED_VOLUME = 'is not a supported volume type: podbox supports emptyDir, configMap and secret';
+/**
+ * A downward API file (v1.DownwardAPIVolumeFile): which fieldRef paths and resources a volume may
+ * name is checked across fields in validation.ts (validateDownwardAPIVolumeFile).
+ */
+const downwardAPIFile = z.strictObject({
+  path: z.string().min(1, 'Required value'),
+  fieldRef: z.strictObject({ fieldPath: z.string(), apiVersion: z.literal('v1').optional() }).optional(),
+  resourceFieldRef: z
+    .strictObject({ containerName: z.string().optional(), resource: z.string(), divisor: quantity.optional() })
+    .optional(),
+  mode: mode.optional(),
+});
+const downwardAPIItems = z.array(downwardAPIFile).optional();
+// No API server issues tokens or trust bundles: refused by name (projected.ts says why).
+const noApiServer = (what: string) =>
+  unsupported(`${what} projections are not supported: podbox has no API server to issue them`);
+const volumeProjection = z.strictObject({
+  configMap: z
+    .strictObject({ name: z.string().min(1), items: z.array(keyToPath).optional(), optional: z.boolean().optional() })
+    .optional(),
+  secret: z
+    .strictObject({ name: z.string().min(1), items: z.array(keyToPath).optional(), optional: z.boolean().optional() })
+    .optional(),
+  downwardAPI: z.strictObject({ items: downwardAPIItems }).optional(),
+  serviceAccountToken: noApiServer('serviceAccountToken'),
+  clusterTrustBundle: noApiServer('clusterTrustBundle'),
+  podCertificate: noApiServer('podCertificate'),
+});
+
+const UNSUPPORTED_VOLUME =
+  'is not a supported volume type: podbox supports emptyDir, configMap, secret, downwardAPI, projected and image';
 export const volume = z.strictObject({
   name: dnsLabel,
   emptyDir: z.strictObject({ medium: z.enum(['', 'Memory']).optional(), sizeLimit: quantity.optional() }).optional(),
@@ -351,14 +381,22 @@ export const volume = z.strictObject({
       optional: z.boolean().optional(),
     })
     .optional(),
+  downwardAPI: z.strictObject({ items: downwardAPIItems, defaultMode: mode.default(0o644) }).optional(),
+  projected: z
+    .strictObject({ sources: z.array(volumeProjection).optional(), defaultMode: mode.default(0o644) })
+    .optional(),
+  // Kubernetes 1.31+ (ImageVolume); pullPolicy defaults as a container's does (image-volume.ts).
+  image: z
+    .strictObject({
+      reference: z.string().min(1, 'Required value: give the image to mount'),
+      pullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional(),
+    })
+    .optional(),
   ...Object.fromEntries(
     [
       'hostPath',
       'persistentVolumeClaim',
-      'projected',
-      'downwardAPI',
       'ephemeral',
-      'image',
       'csi',
       'nfs',
       'iscsi',
