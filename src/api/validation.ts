@@ -213,7 +213,8 @@ function* resourceFieldChecks(
         : 'local ephemeral storage resource';
     yield {
       path: `${path}.divisor`,
-      message: `Invalid value: "${ref.resource}": only divisor's values ${allowed.join(', ')} are supported with the ${what}`,
+      // validateContainerResourceDivisor's words: the cpu list is "1m and 1", the others comma-separated.
+      message: `Invalid value: "${ref.resource}": only divisor's values ${what === 'cpu resource' ? '1m and 1' : allowed.join(', ')} are supported with the ${what}`,
       hint: `use one of ${allowed.join(', ')}`,
     };
   }
