@@ -178,8 +178,8 @@ describe('parseManifest errors: one line naming the file, the object and the fie
     expect(e.message).toBe(
       'pod.yaml: pod "web": spec.hostPID: hostPID is not supported: a podbox pod never sees host processes',
     );
-    expect(errorOf(minimal + '  volumes: [{name: h, hostPath: {path: /}}]\n').message).toBe(
-      'pod.yaml: pod "web": spec.volumes[0].hostPath: hostPath is not a supported volume type: podbox supports emptyDir, configMap and secret',
+    expect(errorOf(minimal + '  volumes: [{name: h, nfs: {server: x, path: /}}]\n').message).toBe(
+      'pod.yaml: pod "web": spec.volumes[0].nfs: nfs is not a supported volume type: podbox supports emptyDir, configMap, secret, downwardAPI, projected and image',
     );
   });
 
