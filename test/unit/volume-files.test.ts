@@ -255,3 +255,71 @@ describe('emptyDir sizeLimit on disk', () => {
     expect([st.phase, st.reason, st.message]).toEqual(['Failed', 'Evicted', message]);
   });
 });
+
+describe('the API server refuses these volumes as it does', () => {
+  const refusal = (vol: object, objects: object[] = []) => {
+    const text = [
+      podManifest('v', { containers: [{ name: 't', image: 'localhost/busybox:test' }], volumes: [vol] }),
+      ...objects.map((o) => JSON.stringify(o)),
+    ].join('\n---\n');
+    try {
+      parseManifest(text, 'pod.yaml');
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return 'accepted';
+  };
+  const dapi = (item: object) => ({ name: 'a', downwardAPI: { items: [item] } });
+
+  it('downwardAPI items: only metadata fields, one source, a container for a resource, divisors, paths', () => {
+    expect(refusal(dapi({ path: 'ip', fieldRef: { fieldPath: 'status.podIP' } }))).toBe(
+      'pod.yaml: pod "v" is invalid: spec.volumes[0].downwardAPI.items[0].fieldRef.fieldPath: Unsupported value: "status.podIP": supported values: "metadata.annotations", "metadata.labels", "metadata.name", "metadata.namespace", "metadata.uid"',
+    );
+    expect(refusal(dapi({ path: 'm', resourceFieldRef: { resource: 'limits.memory' } }))).toBe(
+      'pod.yaml: pod "v" is invalid: spec.volumes[0].downwardAPI.items[0].resourceFieldRef.containerName: Required value',
+    );
+    expect(refusal(dapi({ path: 'm', resourceFieldRef: { containerName: 't', resource: 'limits.gpu' } }))).toBe(
+      'pod.yaml: pod "v" is invalid: spec.volumes[0].downwardAPI.items[0].resourceFieldRef.resource: Unsupported value: "limits.gpu": supported values: "limits.cpu", "limits.ephemeral-storage", "limits.memory", "requests.cpu", "requests.ephemeral-storage", "requests.memory"',
+    );
+    expect(
+      refusal(dapi({ path: 'm', resourceFieldRef: { containerName: 't', resource: 'limits.cpu', divisor: '2' } })),
+    ).toBe(
+      'pod.yaml: pod "v" is invalid: spec.volumes[0].downwardAPI.items[0].resourceFieldRef.divisor: Invalid value: "limits.cpu": only divisor\'s values 1m and 1 are supported with the cpu resource',
+    );
+    expect(refusal(dapi({ path: '..m', fieldRef: { fieldPath: 'metadata.name' } }))).toBe(
+      'pod.yaml: pod "v" is invalid: spec.volumes[0].downwardAPI.items[0].path: Invalid value: "..m": must not start with \'..\'',
+    );
+    expect(refusal(dapi({ path: 'm' }))).toBe(
+      'pod.yaml: pod "v" is invalid: spec.volumes[0].downwardAPI.items[0]: Required value: one of fieldRef and resourceFieldRef is required',
+    );
+    expect(refusal(dapi({ path: 'm', fieldRef: { fieldPath: "metadata.labels['x']" } }))).toBe('accepted');
+  });
+
+  it('projected: no token or trust bundle, referenced objects present unless optional, no path twice', () => {
+    expect(refusal({ name: 'a', projected: { sources: [{ serviceAccountToken: { path: 'token' } }] } })).toBe(
+      'pod.yaml: pod "v": spec.volumes[0].projected.sources[0].serviceAccountToken: serviceAccountToken projections are not supported: podbox has no API server to issue them',
+    );
+    expect(refusal({ name: 'a', projected: { sources: [{ clusterTrustBundle: { path: 'ca' } }] } })).toBe(
+      'pod.yaml: pod "v": spec.volumes[0].projected.sources[0].clusterTrustBundle: clusterTrustBundle projections are not supported: podbox has no API server to issue them',
+    );
+    expect(refusal({ name: 'a', projected: { sources: [{ configMap: { name: 'nope' } }] } })).toBe(
+      'pod.yaml: pod "v" is invalid: spec.volumes[0].projected.sources[0].configMap: configmap "nope" not found',
+    );
+    expect(refusal({ name: 'a', projected: { sources: [{ configMap: { name: 'nope', optional: true } }] } })).toBe(
+      'accepted',
+    );
+    const n = (fieldPath: string) => ({ downwardAPI: { items: [{ path: 'n', fieldRef: { fieldPath } }] } });
+    expect(refusal({ name: 'a', projected: { sources: [n('metadata.name'), n('metadata.uid')] } })).toBe(
+      'pod.yaml: pod "v" is invalid: spec.volumes[0].projected: Invalid value: "n": conflicting duplicate paths',
+    );
+  });
+
+  it('image: a reference is required; one volume type per volume', () => {
+    expect(refusal({ name: 'a', image: {} })).toBe(
+      'pod.yaml: pod "v" is invalid: spec.volumes[0].image.reference: Required value',
+    );
+    expect(refusal({ name: 'a', image: { reference: 'x:1' }, emptyDir: {} })).toBe(
+      'pod.yaml: pod "v" is invalid: spec.volumes[0]: may not specify more than 1 volume type (emptyDir, image)',
+    );
+  });
+});
