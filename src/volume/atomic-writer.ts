@@ -83,6 +83,23 @@ export function writeAtomically(volume: string, dir: string, payload: PayloadFil
     rmSync(join(dir, old), { recursive: true, force: true });
 }
 
+/**
+ * A subPath of a volume the atomic writer made, as the path below the volume it leads to with no
+ * symlink on the way: `KEY/...` is `..<timestamp>/KEY/...`. The kubelet follows the writer's
+ * symlinks (subpath_linux.go doBindSubPath: EvalSymlinks, then a check that the result is within
+ * the volume); here only podbox's own `..data` link is read, and the kernel resolves the rest
+ * refusing any symlink, as for every subPath (subpath.ts). The volume is read-only to every
+ * container, so nothing else can have planted one.
+ */
+export function payloadPath(dir: string, subPath: string): string {
+  if (subPath.startsWith('..')) return subPath;
+  try {
+    return join(readlinkSync(join(dir, DATA_DIR)), subPath);
+  } catch {
+    return subPath;
+  }
+}
+
 function checkPath(volume: string, path: string): void {
   const rel = relative('/v', join('/v', path));
   if (!path || isAbsolute(path) || !rel || rel.startsWith('..') || path.startsWith('..'))

@@ -29,6 +29,8 @@ export interface PreparedVolume {
   path: string;
   /** mounted read-only whatever the volumeMount says */
   readOnly: boolean;
+  /** written by the atomic writer: a subPath goes through its `..data` link (atomic-writer.ts payloadPath) */
+  atomic?: boolean;
 }
 
 /** What volumes are made from besides the manifest: image volumes' images, the node's resources. */
@@ -57,9 +59,13 @@ export function prepareVolumes(
       volumes.set(v.name, { name: v.name, path, readOnly: false });
       continue;
     }
-    if (v.image) mounts.push(...imageVolumeMounts(inputs.images.get(v.name)!, path));
-    else writeAtomically(v.name, path, payloadOf(v, m, inputs.node));
-    volumes.set(v.name, { name: v.name, path, readOnly: true });
+    if (v.image) {
+      mounts.push(...imageVolumeMounts(inputs.images.get(v.name)!, path));
+      volumes.set(v.name, { name: v.name, path, readOnly: true });
+    } else {
+      writeAtomically(v.name, path, payloadOf(v, m, inputs.node));
+      volumes.set(v.name, { name: v.name, path, readOnly: true, atomic: true });
+    }
   }
   return { volumes, mounts };
 }

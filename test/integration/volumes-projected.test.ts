@@ -31,12 +31,15 @@ describe('downwardAPI and projected volumes', () => {
                 'cd /p; ls | tr "\\n" " "; echo',
                 'for f in a b token podname; do echo "$f $(stat -L -c %a $f) $(cat $f)"; done',
                 'touch /etc/pod/x 2>/dev/null || echo read-only',
+                'cat /one/name; echo',
               ].join('; '),
               {
                 resources: { limits: { memory: '64Mi', cpu: '500m' } },
                 volumeMounts: [
                   { name: 'pod', mountPath: '/etc/pod' },
                   { name: 'p', mountPath: '/p' },
+                  // through the writer's own symlinks (name -> ..data/name), as the kubelet follows them
+                  { name: 'pod', mountPath: '/one/name', subPath: 'name' },
                 ],
               },
             ),
@@ -95,6 +98,7 @@ describe('downwardAPI and projected volumes', () => {
       'token 400 s3cret',
       'podname 440 dapi',
       'read-only',
+      'dapi',
     ]);
     expect(r.exitCode).toBe(0);
   });
