@@ -221,6 +221,12 @@ const podSecurityContext = z.strictObject({
 });
 
 const keyRef = z.strictObject({ name: z.string().min(1), key: configKey, optional: z.boolean().optional() });
+/** v1.ResourceFieldSelector, for env and downward API files: which resources, divisors, containers is validation.ts'. */
+const resourceFieldSelector = z.strictObject({
+  containerName: z.string().optional(),
+  resource: z.string().min(1, 'Required value'),
+  divisor: quantity.optional(),
+});
 const envVar = z.strictObject({
   // Since Kubernetes 1.30 any printable ASCII except '=' (RelaxedEnvironmentVariableValidation).
   name: z
@@ -233,7 +239,7 @@ const envVar = z.strictObject({
       fieldRef: z.strictObject({ fieldPath: z.string(), apiVersion: z.literal('v1').optional() }).optional(),
       configMapKeyRef: keyRef.optional(),
       secretKeyRef: keyRef.optional(),
-      resourceFieldRef: unsupported('resourceFieldRef is not supported: set the value directly'),
+      resourceFieldRef: resourceFieldSelector.optional(),
       fileKeyRef: unsupported('fileKeyRef is not supported: set the value directly'),
     })
     .optional(),
@@ -338,9 +344,7 @@ const mode = z
 const downwardAPIFile = z.strictObject({
   path: z.string().min(1, 'Required value'),
   fieldRef: z.strictObject({ fieldPath: z.string(), apiVersion: z.literal('v1').optional() }).optional(),
-  resourceFieldRef: z
-    .strictObject({ containerName: z.string().optional(), resource: z.string(), divisor: quantity.optional() })
-    .optional(),
+  resourceFieldRef: resourceFieldSelector.optional(),
   mode: mode.optional(),
 });
 const downwardAPIItems = z.array(downwardAPIFile).optional();

@@ -181,8 +181,9 @@ function* resourceFieldChecks(
   m: Manifest,
   path: string,
   ref: { containerName?: string; resource: string; divisor?: string },
+  volume = true,
 ): Generator<Problem> {
-  if (!ref.containerName) {
+  if (volume && !ref.containerName) {
     yield {
       path: `${path}.containerName`,
       message: 'Required value',
@@ -195,7 +196,7 @@ function* resourceFieldChecks(
       hint: 'name a cpu, memory or ephemeral-storage limit or request',
     };
     return;
-  } else if (!allContainers(m.pod).some((c) => c.name === ref.containerName)) {
+  } else if (ref.containerName && !allContainers(m.pod).some((c) => c.name === ref.containerName)) {
     // The API server accepts it; the kubelet then fails the volume. Said before anything runs.
     yield {
       path: `${path}.containerName`,
@@ -340,13 +341,17 @@ function* envChecks(m: Manifest, path: string, c: Container): Generator<Problem>
         hint: 'give value or valueFrom',
       };
     if (from) {
-      const n = [from.fieldRef, from.configMapKeyRef, from.secretKeyRef].filter(Boolean).length;
+      const n = [from.fieldRef, from.resourceFieldRef, from.configMapKeyRef, from.secretKeyRef].filter(Boolean).length;
       if (n !== 1)
         yield {
           path: `${p}.valueFrom`,
-          message: 'Invalid value: must specify one of: `fieldRef`, `configMapKeyRef` or `secretKeyRef`',
+          message:
+            'Invalid value: must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`',
           hint: 'give exactly one source',
         };
+      // containerName may be left out in env: the container itself (kubelet_pods.go containerResourceRuntimeValue).
+      if (from.resourceFieldRef)
+        yield* resourceFieldChecks(m, `${p}.valueFrom.resourceFieldRef`, from.resourceFieldRef, false);
       if (from.fieldRef && !FIELD_PATH.test(from.fieldRef.fieldPath)) {
         yield {
           path: `${p}.valueFrom.fieldRef.fieldPath`,

@@ -32,9 +32,11 @@ describe('downwardAPI and projected volumes', () => {
                 'for f in a b token podname; do echo "$f $(stat -L -c %a $f) $(cat $f)"; done',
                 'touch /etc/pod/x 2>/dev/null || echo read-only',
                 'cat /one/name; echo',
+                'echo "env $MEM"',
               ].join('; '),
               {
                 resources: { limits: { memory: '64Mi', cpu: '500m' } },
+                env: [{ name: 'MEM', valueFrom: { resourceFieldRef: { resource: 'limits.memory', divisor: '1Mi' } } }],
                 volumeMounts: [
                   { name: 'pod', mountPath: '/etc/pod' },
                   { name: 'p', mountPath: '/p' },
@@ -99,6 +101,7 @@ describe('downwardAPI and projected volumes', () => {
       'podname 440 dapi',
       'read-only',
       'dapi',
+      'env 64',
     ]);
     expect(r.exitCode).toBe(0);
   });

@@ -223,10 +223,13 @@ spec:
     - {name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
     - {name: TIER, valueFrom: {fieldRef: {fieldPath: "metadata.labels['tier']"}}}
     - {name: IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}
+    - {name: MEM, valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}}
+    - {name: CPUS, valueFrom: {resourceFieldRef: {containerName: app, resource: limits.cpu}}}
     - {name: PW, valueFrom: {secretKeyRef: {name: pw, key: password}}}
     - {name: GONE, valueFrom: {configMapKeyRef: {name: missing, key: k, optional: true}}}
     - {name: A, value: replaced}
     command: [sh, -c, 'echo $(A) $(POD)']
+    resources: {limits: {memory: 64Mi}}
 ---
 apiVersion: v1
 kind: ConfigMap
@@ -242,7 +245,8 @@ data: {password: aHVudGVyMg==}
   );
 
   it('puts envFrom first, expands $(VAR) from earlier variables, resolves references', () => {
-    const env = containerEnv(m.pod.spec.containers[0]!, m, { podIP: '10.88.0.2', hostIP: '10.88.0.1' });
+    const node = { cpu: 2, memory: 2 ** 30, ephemeralStorage: 2 ** 34 };
+    const env = containerEnv(m.pod.spec.containers[0]!, m, { podIP: '10.88.0.2', hostIP: '10.88.0.1' }, node);
     expect(env).toEqual([
       'CFG_mode=fast',
       'A=replaced',
@@ -250,6 +254,8 @@ data: {password: aHVudGVyMg==}
       'POD=web',
       'TIER=front',
       'IP=10.88.0.2',
+      'MEM=64',
+      'CPUS=2', // no limit: the node's allocatable
       'PW=hunter2',
     ]);
     expect(expandCommand(m.pod.spec.containers[0]!, env).command).toEqual(['sh', '-c', 'echo replaced web']);

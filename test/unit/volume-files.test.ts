@@ -314,6 +314,31 @@ describe('the API server refuses these volumes as it does', () => {
     );
   });
 
+  it('env resourceFieldRef: containerName may be left out, a named one must exist, the divisor is checked', () => {
+    const withEnv = (env: object) =>
+      parseManifest(
+        podManifest('e', { containers: [{ name: 't', image: 'localhost/busybox:test', env: [env] }] }),
+        'pod.yaml',
+      );
+    const refused = (env: object) => {
+      try {
+        withEnv(env);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'accepted';
+    };
+    expect(refused({ name: 'M', valueFrom: { resourceFieldRef: { resource: 'limits.memory' } } })).toBe('accepted');
+    expect(
+      refused({ name: 'M', valueFrom: { resourceFieldRef: { containerName: 'x', resource: 'limits.memory' } } }),
+    ).toBe(
+      'pod.yaml: pod "e" is invalid: spec.containers[0].env[0].valueFrom.resourceFieldRef.containerName: Not found: "x"',
+    );
+    expect(refused({ name: 'M', valueFrom: { resourceFieldRef: { resource: 'limits.memory', divisor: '3Mi' } } })).toBe(
+      'pod.yaml: pod "e" is invalid: spec.containers[0].env[0].valueFrom.resourceFieldRef.divisor: Invalid value: "limits.memory": only divisor\'s values 1, 1k, 1M, 1G, 1T, 1P, 1E, 1Ki, 1Mi, 1Gi, 1Ti, 1Pi, 1Ei are supported with the memory resource',
+    );
+  });
+
   it('image: a reference is required; one volume type per volume', () => {
     expect(refusal({ name: 'a', image: {} })).toBe(
       'pod.yaml: pod "v" is invalid: spec.volumes[0].image.reference: Required value',
