@@ -3,12 +3,14 @@ import { podTestHome, pod, box, IMAGE } from '../helpers/pods.js';
 import { until } from '../helpers/cli.js';
 
 const c = podTestHome();
+// Container names of this file only: as root, runc names a container's cgroup by its id alone (NAME.0),
+// shared with every other pod on the machine that has a container of that name.
 
 const lines = (stdout: string) =>
   stdout
     .split('\n')
     .filter(Boolean)
-    .map((l) => l.replace(/^t \| /, ''));
+    .map((l) => l.replace(/^\w+ \| /, ''));
 
 describe('downwardAPI and projected volumes', () => {
   it('hold the pod fields, resources and objects with their modes, in the atomic writer layout, read-only', async () => {
@@ -21,7 +23,7 @@ describe('downwardAPI and projected volumes', () => {
           restartPolicy: 'Never',
           containers: [
             box(
-              't',
+              'dapi',
               [
                 'cd /etc/pod',
                 'ls -a | tr "\\n" " "; echo',
@@ -57,8 +59,11 @@ describe('downwardAPI and projected volumes', () => {
                   { path: 'name', fieldRef: { fieldPath: 'metadata.name' }, mode: 0o600 },
                   { path: 'ns', fieldRef: { fieldPath: 'metadata.namespace' } },
                   { path: 'uid', fieldRef: { fieldPath: 'metadata.uid' } },
-                  { path: 'mem', resourceFieldRef: { containerName: 't', resource: 'limits.memory', divisor: '1Mi' } },
-                  { path: 'cpu', resourceFieldRef: { containerName: 't', resource: 'limits.cpu', divisor: '1m' } },
+                  {
+                    path: 'mem',
+                    resourceFieldRef: { containerName: 'dapi', resource: 'limits.memory', divisor: '1Mi' },
+                  },
+                  { path: 'cpu', resourceFieldRef: { containerName: 'dapi', resource: 'limits.cpu', divisor: '1m' } },
                 ],
               },
             },
@@ -111,7 +116,7 @@ describe('image volumes', () => {
   it('show an image of the store read-only (subPath too), and keep it in use while the pod is there', async () => {
     const spec = {
       containers: [
-        box('t', 'ls /img/bin/busybox; touch /img/x 2>&1; head -1 /sub/passwd; echo done; sleep 60', {
+        box('img', 'ls /img/bin/busybox; touch /img/x 2>&1; head -1 /sub/passwd; echo done; sleep 60', {
           volumeMounts: [
             { name: 'img', mountPath: '/img' },
             { name: 'img', mountPath: '/sub', subPath: 'etc' },
@@ -144,7 +149,7 @@ describe('image volumes', () => {
 
   it("an absent image with pullPolicy Never fails the pod with the kubelet's words", async () => {
     const spec = {
-      containers: [box('t', 'true', { volumeMounts: [{ name: 'img', mountPath: '/img' }] })],
+      containers: [box('noimg', 'true', { volumeMounts: [{ name: 'img', mountPath: '/img' }] })],
       volumes: [{ name: 'img', image: { reference: 'localhost/absent:1', pullPolicy: 'Never' } }],
     };
     const r = await c.run(['run', '-'], { input: pod('noimg', spec) });
@@ -161,7 +166,7 @@ describe('emptyDir sizeLimit on disk', () => {
     const spec = {
       restartPolicy: 'Always',
       containers: [
-        box('t', 'dd if=/dev/zero of=/cache/f bs=1024 count=2048 2>/dev/null; echo written; sleep 600', {
+        box('evict', 'dd if=/dev/zero of=/cache/f bs=1024 count=2048 2>/dev/null; echo written; sleep 600', {
           volumeMounts: [{ name: 'cache', mountPath: '/cache' }],
         }),
       ],
@@ -196,7 +201,7 @@ describe('emptyDir sizeLimit on disk', () => {
       ),
     ).toEqual([
       ['Warning', 'Evicted', 'kubelet', message.trimEnd()],
-      ['Normal', 'Killing', 'kubelet', 'Stopping container t'],
+      ['Normal', 'Killing', 'kubelet', 'Stopping container evict'],
     ]);
   });
 });
