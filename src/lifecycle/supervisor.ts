@@ -337,7 +337,9 @@ export class PodSupervisor {
       pullSecrets: this.record.pullSecrets?.configs ?? [],
       insecure: (ref) => insecureFor(ref, this.logSettings.PODBOX_INSECURE_REGISTRIES),
     });
+    // Saved at once: from now on `image rm` sees the pod using these images.
     this.runtime.volumeImages = Object.fromEntries([...volumeImages].map(([v, img]) => [v, img.id]));
+    this.save();
     const sandbox = await createSandbox({
       hostname: podHostname(pod),
       name: pod.metadata.name,
