@@ -13,9 +13,9 @@ import { PodboxError } from '../errors.js';
  *    default: Always for `:latest` or no tag, else IfNotPresent; image_manager.go
  *    shouldPullImage); a failed pull, or Never with the image absent, fails the pod's creation
  *    with the kubelet's words (the kubelet retries with back-off, its containers waiting)
- *  - read-only whatever the volumeMount says (the API's "mounted read-only (ro)"; the kubelet
- *    passes the CRI an image mount with readonly set, kuberuntime_container.go makeMounts); a
- *    subPath is allowed, as since Kubernetes 1.33
+ *  - read-only and noexec whatever the volumeMount says (the v1 API's ImageVolumeSource: "mounted
+ *    read-only (ro) and non-executable files (noexec)"; the kubelet hands the CRI an image mount
+ *    with readonly set), nosuid and nodev too; a subPath is allowed, as since Kubernetes 1.33
  *  - the pod keeps the image in use: `podbox image rm` refuses it while the pod is there
  *    (RuntimeInfo.volumeImages, pod/image-users.ts)
  */
@@ -57,13 +57,13 @@ export async function ensureVolumeImages(
 }
 
 /**
- * The mounts that show `image` read-only at `target` in the pod's mount namespace: a bind of the
- * image's root filesystem, remounted read-only (as runc does a `ro` bind). The one place that
+ * The mounts that show `image` at `target` in the pod's mount namespace: a bind of the image's root
+ * filesystem, remounted read-only and noexec (as runc does a `ro` bind). The one place that
  * knows where an image's files are for a volume: StoredImage.rootfs (ImageStore.resolve).
  */
 export function imageVolumeMounts(image: StoredImage, target: string): NativeMount[] {
   return [
     { source: image.rootfs, target, flags: MS.BIND },
-    { target, flags: MS.REMOUNT | MS.BIND | MS.RDONLY },
+    { target, flags: MS.REMOUNT | MS.BIND | MS.RDONLY | MS.NOEXEC | MS.NOSUID | MS.NODEV },
   ];
 }

@@ -29,7 +29,8 @@ export function containerMounts(o: {
   return (o.container.volumeMounts ?? []).map((m, index) => {
     const v = o.volumes.get(m.name)!;
     const readOnly = v.readOnly || m.readOnly === true;
-    if (!m.subPath) return { source: v.path, destination: m.mountPath, readOnly };
+    const noExec = v.noExec ? { noExec: true } : {};
+    if (!m.subPath) return { source: v.path, destination: m.mountPath, readOnly, ...noExec };
     const target = join(bundlePaths(o.podDir, o.container.name).dir, 'subpaths', String(index));
     const subpath = v.atomic ? payloadPath(v.path, m.subPath) : m.subPath;
     makeTarget(target, isFile(join(v.path, subpath)));
@@ -48,7 +49,7 @@ export function containerMounts(o: {
         'a subPath must lead to a file or directory inside the volume through no symlink',
       );
     }
-    return { source: target, destination: m.mountPath, readOnly };
+    return { source: target, destination: m.mountPath, readOnly, ...noExec };
   });
 }
 

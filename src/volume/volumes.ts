@@ -29,6 +29,8 @@ export interface PreparedVolume {
   path: string;
   /** mounted read-only whatever the volumeMount says */
   readOnly: boolean;
+  /** mounted noexec, nosuid, nodev too (an image volume) */
+  noExec?: boolean;
   /** written by the atomic writer: a subPath goes through its `..data` link (atomic-writer.ts payloadPath) */
   atomic?: boolean;
 }
@@ -61,7 +63,7 @@ export function prepareVolumes(
     }
     if (v.image) {
       mounts.push(...imageVolumeMounts(inputs.images.get(v.name)!, path));
-      volumes.set(v.name, { name: v.name, path, readOnly: true });
+      volumes.set(v.name, { name: v.name, path, readOnly: true, noExec: true });
     } else {
       writeAtomically(v.name, path, payloadOf(v, m, inputs.node));
       volumes.set(v.name, { name: v.name, path, readOnly: true, atomic: true });

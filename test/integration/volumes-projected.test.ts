@@ -113,15 +113,19 @@ describe('downwardAPI and projected volumes', () => {
 });
 
 describe('image volumes', () => {
-  it('show an image of the store read-only (subPath too), and keep it in use while the pod is there', async () => {
+  it('show an image of the store read-only and noexec (subPath too), and keep it in use while the pod is there', async () => {
     const spec = {
       containers: [
-        box('img', 'ls /img/bin/busybox; touch /img/x 2>&1; head -1 /sub/passwd; echo done; sleep 60', {
-          volumeMounts: [
-            { name: 'img', mountPath: '/img' },
-            { name: 'img', mountPath: '/sub', subPath: 'etc' },
-          ],
-        }),
+        box(
+          'img',
+          'ls /img/bin/busybox; touch /img/x 2>&1; /img/bin/busybox true 2>/dev/null || echo noexec; head -1 /sub/passwd; echo done; sleep 60',
+          {
+            volumeMounts: [
+              { name: 'img', mountPath: '/img' },
+              { name: 'img', mountPath: '/sub', subPath: 'etc' },
+            ],
+          },
+        ),
       ],
       volumes: [{ name: 'img', image: { reference: IMAGE, pullPolicy: 'Never' } }],
     };
@@ -134,7 +138,9 @@ describe('image volumes', () => {
       },
       20_000,
     );
-    expect(log).toBe('/img/bin/busybox\ntouch: /img/x: Read-only file system\nroot:x:0:0:root:/root:/bin/sh\ndone');
+    expect(log).toBe(
+      '/img/bin/busybox\ntouch: /img/x: Read-only file system\nnoexec\nroot:x:0:0:root:/root:/bin/sh\ndone',
+    );
     const rm = await c.run(['image', 'rm', IMAGE]);
     expect(rm.stderr).toBe(
       `podbox: image ${IMAGE} is in use by pod(s) img: delete it first with \`podbox delete img\` (--force does not remove an image a running pod uses)`,
