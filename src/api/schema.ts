@@ -221,7 +221,7 @@ const podSecurityContext = z.strictObject({
 });
 
 const keyRef = z.strictObject({ name: z.string().min(1), key: configKey, optional: z.boolean().optional() });
-/** v1.ResourceFieldSelector, for env and downward API files: which resources, divisors, containers is validation.ts'. */
+/** v1.ResourceFieldSelector, for env and downward API files (which resources and divisors: validation.ts). */
 const resourceFieldSelector = z.strictObject({
   containerName: z.string().optional(),
   resource: z.string().min(1, 'Required value'),

@@ -144,6 +144,9 @@ function* localNonReservedPath(path: string, p: string): Generator<Problem> {
     };
 }
 
+/** `"a", "b"`: a list as the API server's NotSupported error gives it. */
+const quotedList = (list: readonly string[]) => list.map((x) => `"${x}"`).join(', ');
+
 /** Each downward API file (validation.go validateDownwardAPIVolumeFile), in its order and words. */
 function* downwardAPIChecks(m: Manifest, path: string, items: DownwardAPIItem[]): Generator<Problem> {
   for (const [i, item] of items.entries()) {
@@ -155,8 +158,10 @@ function* downwardAPIChecks(m: Manifest, path: string, items: DownwardAPIItem[])
       if (!VOLUME_FIELD_PATHS.includes(keyed ? keyed[1]! : fp))
         yield {
           path: `${p}.fieldRef.fieldPath`,
-          message: `Unsupported value: "${fp}": supported values: ${VOLUME_FIELD_PATHS.map((x) => `"${x}"`).join(', ')}`,
-          hint: "a volume gives the pod's metadata only; use an env fieldRef for spec.nodeName, status.podIP and the like",
+          message: `Unsupported value: "${fp}": supported values: ${quotedList(VOLUME_FIELD_PATHS)}`,
+          hint:
+            "a volume gives the pod's metadata only; " +
+            'use an env fieldRef for spec.nodeName, status.podIP and the like',
         };
       if (item.resourceFieldRef)
         yield {
@@ -176,7 +181,10 @@ function* downwardAPIChecks(m: Manifest, path: string, items: DownwardAPIItem[])
   }
 }
 
-/** validation.go validateContainerResourceFieldSelector (volume: containerName required) and validateContainerResourceDivisor. */
+/**
+ * validation.go validateContainerResourceFieldSelector (in a volume: containerName required) and
+ * validateContainerResourceDivisor.
+ */
 function* resourceFieldChecks(
   m: Manifest,
   path: string,
@@ -192,7 +200,7 @@ function* resourceFieldChecks(
   } else if (!RESOURCE_FIELDS.includes(ref.resource as (typeof RESOURCE_FIELDS)[number])) {
     yield {
       path: `${path}.resource`,
-      message: `Unsupported value: "${ref.resource}": supported values: ${RESOURCE_FIELDS.map((x) => `"${x}"`).join(', ')}`,
+      message: `Unsupported value: "${ref.resource}": supported values: ${quotedList(RESOURCE_FIELDS)}`,
       hint: 'name a cpu, memory or ephemeral-storage limit or request',
     };
     return;
@@ -215,7 +223,9 @@ function* resourceFieldChecks(
     yield {
       path: `${path}.divisor`,
       // validateContainerResourceDivisor's words: the cpu list is "1m and 1", the others comma-separated.
-      message: `Invalid value: "${ref.resource}": only divisor's values ${what === 'cpu resource' ? '1m and 1' : allowed.join(', ')} are supported with the ${what}`,
+      message:
+        `Invalid value: "${ref.resource}": only divisor's values ` +
+        `${what === 'cpu resource' ? '1m and 1' : allowed.join(', ')} are supported with the ${what}`,
       hint: `use one of ${allowed.join(', ')}`,
     };
   }

@@ -303,10 +303,8 @@ function volumes(w: Lines, vols: Volume[]): void {
     if (v.emptyDir) {
       w.add(2, "Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)");
       w.add(2, `Medium:\t${v.emptyDir.medium ?? ''}`);
-      w.add(
-        2,
-        `SizeLimit:\t${v.emptyDir.sizeLimit && !/^0+(\.0*)?[a-zA-Z]*$/.test(v.emptyDir.sizeLimit) ? canonicalQuantity(v.emptyDir.sizeLimit) : '<unset>'}`,
-      );
+      const limit = v.emptyDir.sizeLimit;
+      w.add(2, `SizeLimit:\t${limit && !/^0+(\.0*)?[a-zA-Z]*$/.test(limit) ? canonicalQuantity(limit) : '<unset>'}`);
     } else if (v.configMap) {
       w.add(2, 'Type:\tConfigMap (a volume populated by a ConfigMap)');
       w.add(2, `Name:\t${v.configMap.name}`);

@@ -52,7 +52,8 @@ export function emptyDirOverLimit(dirs: LimitedEmptyDir[], usage = diskUsage): s
 
 /** helpers.go emptyDirMessageFmt: "Usage of EmptyDir volume %q exceeds the limit %q. " */
 export function emptyDirMessage(volume: string, limit: string): string {
-  return `Usage of EmptyDir volume ${JSON.stringify(volume)} exceeds the limit ${JSON.stringify(canonicalQuantity(limit))}. `;
+  const q = (s: string) => JSON.stringify(s);
+  return `Usage of EmptyDir volume ${q(volume)} exceeds the limit ${q(canonicalQuantity(limit))}. `;
 }
 
 /** Bytes allocated below `root` (du -s), bounded by `limit` entries; 0 when it cannot be read. */

@@ -36,7 +36,8 @@ export async function ensureVolumeImages(
       throw new PodboxError(
         'ImageNotFound',
         `volume "${v.name}": ${ERR_IMAGE_NEVER_PULL}: ${imageWords.neverPull(ref)}`,
-        `pull it with \`podbox image pull ${ref}\` or load it with \`podbox image load\`, or set the volume's pullPolicy`,
+        `pull it with \`podbox image pull ${ref}\` or load it with \`podbox image load\`, ` +
+          "or set the volume's pullPolicy",
       );
     if (shouldPull(policy, img !== undefined)) {
       try {
