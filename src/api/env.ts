@@ -1,4 +1,5 @@
-import { NODE_NAME } from './node.js';
+import { NODE_NAME, type NodeAllocatable } from './node.js';
+import { resourceFieldValue } from './resource-field.js';
 import type { Container, Manifest, Pod } from './types.js';
 
 /** The one node podbox schedules to. */
@@ -9,7 +10,12 @@ import type { Container, Manifest, Pod } from './types.js';
  * `$(VAR)` against the variables before it. Later names replace earlier ones. The image's own
  * Env is merged under these by the OCI config, as containerd does.
  */
-export function containerEnv(c: Container, m: Manifest, ips: { podIP: string; hostIP: string }): string[] {
+export function containerEnv(
+  c: Container,
+  m: Manifest,
+  ips: { podIP: string; hostIP: string },
+  node: NodeAllocatable,
+): string[] {
   const env = new Map<string, string>();
   for (const from of c.envFrom ?? []) {
     const data = from.configMapRef
@@ -26,7 +32,10 @@ export function containerEnv(c: Container, m: Manifest, ips: { podIP: string; ho
   for (const e of c.env ?? []) {
     let value: string | undefined;
     if (e.valueFrom?.fieldRef) value = fieldValue(m.pod, e.valueFrom.fieldRef.fieldPath, ips);
-    else if (e.valueFrom?.configMapKeyRef)
+    else if (e.valueFrom?.resourceFieldRef) {
+      const ref = e.valueFrom.resourceFieldRef;
+      value = resourceFieldValue(m.pod, { ...ref, containerName: ref.containerName || c.name }, node);
+    } else if (e.valueFrom?.configMapKeyRef)
       value = configMapData(m, e.valueFrom.configMapKeyRef.name)[e.valueFrom.configMapKeyRef.key];
     else if (e.valueFrom?.secretKeyRef)
       value = secretData(m, e.valueFrom.secretKeyRef.name)[e.valueFrom.secretKeyRef.key];

@@ -259,6 +259,13 @@ function withDefaults(decoded: DecodedPod): Pod {
   const { containers, initContainers, ...rest } = p.spec;
   const spec: Pod['spec'] = { ...rest, containers: containers.map(withPolicy) };
   if (initContainers) spec.initContainers = initContainers.map(withPolicy);
+  // SetDefaults_ImageVolumeSource: an image volume's pullPolicy defaults as a container's does.
+  if (spec.volumes?.some((v) => v.image))
+    spec.volumes = spec.volumes.map((v) =>
+      v.image
+        ? { ...v, image: { ...v.image, pullPolicy: v.image.pullPolicy ?? defaultPullPolicy(v.image.reference) } }
+        : v,
+    );
   return { ...p, metadata: { ...p.metadata, name, uid: p.metadata.uid ?? randomUUID() }, spec };
 }
 

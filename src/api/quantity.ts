@@ -35,3 +35,22 @@ export function quantityBytes(q: string): number {
   if (v === undefined) throw new Error(`invalid quantity ${q}`);
   return Math.ceil(v);
 }
+
+/**
+ * A quantity as resource.Quantity.String prints it (canonical form): the largest suffix of its own
+ * kind (binary for Ki..Ei, decimal for k..E or none) that keeps the number whole; "1024Ki" is
+ * "1Mi", "1000000" is "1M". Other forms (fractions, exponents) are shown as written.
+ */
+export function canonicalQuantity(q: string): string {
+  const m = /^(\d+)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/.exec(q.trim());
+  if (!m) return q;
+  const binary = m[2]?.endsWith('i') ?? false;
+  const value = BigInt(m[1]!) * BigInt(SUFFIX[m[2] ?? ''] ?? 1);
+  if (value === 0n) return '0';
+  const ladder = binary ? ['Ei', 'Pi', 'Ti', 'Gi', 'Mi', 'Ki'] : ['E', 'P', 'T', 'G', 'M', 'k'];
+  for (const s of ladder) {
+    const unit = BigInt(SUFFIX[s]!);
+    if (value % unit === 0n) return `${value / unit}${s}`;
+  }
+  return `${value}`;
+}

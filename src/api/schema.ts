@@ -221,6 +221,12 @@ const podSecurityContext = z.strictObject({
 });
 
 const keyRef = z.strictObject({ name: z.string().min(1), key: configKey, optional: z.boolean().optional() });
+/** v1.ResourceFieldSelector, for env and downward API files (which resources and divisors: validation.ts). */
+const resourceFieldSelector = z.strictObject({
+  containerName: z.string().optional(),
+  resource: z.string().min(1, 'Required value'),
+  divisor: quantity.optional(),
+});
 const envVar = z.strictObject({
   // Since Kubernetes 1.30 any printable ASCII except '=' (RelaxedEnvironmentVariableValidation).
   name: z
@@ -233,7 +239,7 @@ const envVar = z.strictObject({
       fieldRef: z.strictObject({ fieldPath: z.string(), apiVersion: z.literal('v1').optional() }).optional(),
       configMapKeyRef: keyRef.optional(),
       secretKeyRef: keyRef.optional(),
-      resourceFieldRef: unsupported('resourceFieldRef is not supported: set the value directly'),
+      resourceFieldRef: resourceFieldSelector.optional(),
       fileKeyRef: unsupported('fileKeyRef is not supported: set the value directly'),
     })
     .optional(),
@@ -333,8 +339,36 @@ const mode = z
   .min(0, 'must be a file mode between 0 and 0777')
   .max(0o777, 'must be a file mode between 0 and 0777');
 
+/**
+ * A downward API file (v1.DownwardAPIVolumeFile): which fieldRef paths and resources a volume may
+ * name is checked across fields in validation.ts (validateDownwardAPIVolumeFile).
+ */
+const downwardAPIFile = z.strictObject({
+  path: z.string().min(1, 'Required value'),
+  fieldRef: z.strictObject({ fieldPath: z.string(), apiVersion: z.literal('v1').optional() }).optional(),
+  resourceFieldRef: resourceFieldSelector.optional(),
+  mode: mode.optional(),
+});
+const downwardAPIItems = z.array(downwardAPIFile).optional();
+// No API server issues tokens or trust bundles: refused by name (projected.ts says why).
+const noApiServer = (what: string) =>
+  unsupported(`${what} projections are not supported: podbox has no API server to issue them`);
+const volumeProjection = z.strictObject({
+  configMap: z
+    .strictObject({ name: z.string().min(1), items: z.array(keyToPath).optional(), optional: z.boolean().optional() })
+    .optional(),
+  secret: z
+    .strictObject({ name: z.string().min(1), items: z.array(keyToPath).optional(), optional: z.boolean().optional() })
+    .optional(),
+  downwardAPI: z.strictObject({ items: downwardAPIItems }).optional(),
+  serviceAccountToken: noApiServer('serviceAccountToken'),
+  clusterTrustBundle: noApiServer('clusterTrustBundle'),
+  podCertificate: noApiServer('podCertificate'),
+});
+
 const UNSUPPORTED_VOLUME =
-  'is not a supported volume type: podbox supports emptyDir, hostPath, persistentVolumeClaim, configMap and secret';
+  'is not a supported volume type: podbox supports emptyDir, hostPath, persistentVolumeClaim, configMap, secret, ' +
+  'downwardAPI, projected and image';
 export const volume = z.strictObject({
   name: dnsLabel,
   emptyDir: z.strictObject({ medium: z.enum(['', 'Memory']).optional(), sizeLimit: quantity.optional() }).optional(),
@@ -364,12 +398,20 @@ export const volume = z.strictObject({
       optional: z.boolean().optional(),
     })
     .optional(),
+  downwardAPI: z.strictObject({ items: downwardAPIItems, defaultMode: mode.default(0o644) }).optional(),
+  projected: z
+    .strictObject({ sources: z.array(volumeProjection).optional(), defaultMode: mode.default(0o644) })
+    .optional(),
+  // Kubernetes 1.31+ (ImageVolume); pullPolicy defaults as a container's does (image-volume.ts).
+  image: z
+    .strictObject({
+      reference: z.string().min(1, 'Required value: give the image to mount'),
+      pullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional(),
+    })
+    .optional(),
   ...Object.fromEntries(
     [
-      'projected',
-      'downwardAPI',
       'ephemeral',
-      'image',
       'csi',
       'nfs',
       'iscsi',

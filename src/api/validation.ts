@@ -1,6 +1,10 @@
 import { isIP } from 'node:net';
 import * as schema from './schema.js';
-import type { Container, Manifest, Pod, Secret } from './types.js';
+import type { Container, Manifest, Pod, Secret, Volume } from './types.js';
+import type { DownwardAPIItem } from '../volume/downward-api.js';
+import { allContainers } from './containers.js';
+import { allowedDivisors, RESOURCE_FIELDS } from './resource-field.js';
+import { canonicalQuantity } from './quantity.js';
 import { MAX_DNS_NAMESERVERS, MAX_DNS_SEARCH_LIST_CHARS, MAX_DNS_SEARCH_PATHS } from '../sandbox/resolv-conf.js';
 
 /**
@@ -40,20 +44,20 @@ export function* crossChecks(m: Manifest): Generator<Problem> {
     if (volumes.has(v.name))
       yield { path: `${path}.name`, message: `Duplicate value: "${v.name}"`, hint: 'give each volume its own name' };
     volumes.add(v.name);
-    const sources = (['emptyDir', 'hostPath', 'persistentVolumeClaim', 'configMap', 'secret'] as const).filter(
-      (k) => v[k] !== undefined,
-    );
+    const sources = VOLUME_TYPES.filter((k) => v[k] !== undefined);
     if (sources.length !== 1) {
       yield {
         path,
         message: sources.length
           ? `may not specify more than 1 volume type (${sources.join(', ')})`
           : 'must specify a volume type',
-        hint: 'give exactly one of emptyDir, hostPath, persistentVolumeClaim, configMap, secret',
+        hint: `give exactly one of ${VOLUME_TYPES.join(', ')}`,
       };
     }
     if (v.hostPath) yield* hostPathChecks(`${path}.hostPath`, v.hostPath.path);
     if (v.persistentVolumeClaim) yield* claimChecks(`${path}.persistentVolumeClaim`, v.persistentVolumeClaim.claimName);
+    if (v.downwardAPI) yield* downwardAPIChecks(m, `${path}.downwardAPI.items`, v.downwardAPI.items ?? []);
+    if (v.projected) yield* projectedChecks(m, `${path}.projected`, v.projected);
     if (v.configMap)
       yield* keyRefs(
         m,
@@ -163,6 +167,184 @@ function* containerChecks(
   yield* handlerChecks(group, path, c);
 }
 
+const VOLUME_TYPES = [
+  'emptyDir',
+  'hostPath',
+  'persistentVolumeClaim',
+  'configMap',
+  'secret',
+  'downwardAPI',
+  'projected',
+  'image',
+] as const;
+
+/** fieldRef paths a downward API volume may name (validation.go validVolumeDownwardAPIFieldPathExpressions). */
+const VOLUME_FIELD_PATHS = [
+  'metadata.annotations',
+  'metadata.labels',
+  'metadata.name',
+  'metadata.namespace',
+  'metadata.uid',
+];
+
+/** A path below a volume that is not the atomic writer's (validation.go ValidateLocalNonReservedPath). */
+function* localNonReservedPath(path: string, p: string): Generator<Problem> {
+  if (p.startsWith('/'))
+    yield { path, message: `Invalid value: "${p}": must be a relative path`, hint: 'name a path inside the volume' };
+  if (p.split('/').includes('..'))
+    yield { path, message: `Invalid value: "${p}": must not contain '..'`, hint: 'name a path inside the volume' };
+  else if (p.startsWith('..'))
+    yield {
+      path,
+      message: `Invalid value: "${p}": must not start with '..'`,
+      hint: "names starting with '..' are the volume's own (..data)",
+    };
+}
+
+/** `"a", "b"`: a list as the API server's NotSupported error gives it. */
+const quotedList = (list: readonly string[]) => list.map((x) => `"${x}"`).join(', ');
+
+/** Each downward API file (validation.go validateDownwardAPIVolumeFile), in its order and words. */
+function* downwardAPIChecks(m: Manifest, path: string, items: DownwardAPIItem[]): Generator<Problem> {
+  for (const [i, item] of items.entries()) {
+    const p = `${path}[${i}]`;
+    yield* localNonReservedPath(`${p}.path`, item.path);
+    if (item.fieldRef) {
+      const fp = item.fieldRef.fieldPath;
+      const keyed = /^(metadata\.(?:labels|annotations))\['[^']+'\]$/.exec(fp);
+      if (!VOLUME_FIELD_PATHS.includes(keyed ? keyed[1]! : fp))
+        yield {
+          path: `${p}.fieldRef.fieldPath`,
+          message: `Unsupported value: "${fp}": supported values: ${quotedList(VOLUME_FIELD_PATHS)}`,
+          hint:
+            "a volume gives the pod's metadata only; " +
+            'use an env fieldRef for spec.nodeName, status.podIP and the like',
+        };
+      if (item.resourceFieldRef)
+        yield {
+          path: `${p}`,
+          message: 'Invalid value: "resource": fieldRef and resourceFieldRef can not be specified simultaneously',
+          hint: 'give one of them',
+        };
+    } else if (item.resourceFieldRef) {
+      yield* resourceFieldChecks(m, `${p}.resourceFieldRef`, item.resourceFieldRef);
+    } else {
+      yield {
+        path: p,
+        message: 'Required value: one of fieldRef and resourceFieldRef is required',
+        hint: 'give fieldRef.fieldPath or resourceFieldRef.resource',
+      };
+    }
+  }
+}
+
+/**
+ * validation.go validateContainerResourceFieldSelector (in a volume: containerName required) and
+ * validateContainerResourceDivisor.
+ */
+function* resourceFieldChecks(
+  m: Manifest,
+  path: string,
+  ref: { containerName?: string; resource: string; divisor?: string },
+  volume = true,
+): Generator<Problem> {
+  if (volume && !ref.containerName) {
+    yield {
+      path: `${path}.containerName`,
+      message: 'Required value',
+      hint: 'name the container whose resource the file gives',
+    };
+  } else if (!RESOURCE_FIELDS.includes(ref.resource as (typeof RESOURCE_FIELDS)[number])) {
+    yield {
+      path: `${path}.resource`,
+      message: `Unsupported value: "${ref.resource}": supported values: ${quotedList(RESOURCE_FIELDS)}`,
+      hint: 'name a cpu, memory or ephemeral-storage limit or request',
+    };
+    return;
+  } else if (ref.containerName && !allContainers(m.pod).some((c) => c.name === ref.containerName)) {
+    // The API server accepts it; the kubelet then fails the volume. Said before anything runs.
+    yield {
+      path: `${path}.containerName`,
+      message: `Not found: "${ref.containerName}"`,
+      hint: 'name a container of this pod',
+    };
+  }
+  if (ref.divisor === undefined || !RESOURCE_FIELDS.includes(ref.resource as (typeof RESOURCE_FIELDS)[number])) return;
+  const allowed = allowedDivisors(ref.resource);
+  if (!allowed.includes(canonicalQuantity(ref.divisor))) {
+    const what = ref.resource.endsWith('.cpu')
+      ? 'cpu resource'
+      : ref.resource.endsWith('.memory')
+        ? 'memory resource'
+        : 'local ephemeral storage resource';
+    yield {
+      path: `${path}.divisor`,
+      // validateContainerResourceDivisor's words: the cpu list is "1m and 1", the others comma-separated.
+      message:
+        `Invalid value: "${ref.resource}": only divisor's values ` +
+        `${what === 'cpu resource' ? '1m and 1' : allowed.join(', ')} are supported with the ${what}`,
+      hint: `use one of ${allowed.join(', ')}`,
+    };
+  }
+}
+
+/** validation.go validateProjectionSources: one type per source, referenced objects, no path twice. */
+function* projectedChecks(m: Manifest, path: string, projected: NonNullable<Volume['projected']>): Generator<Problem> {
+  const paths = new Set<string>();
+  const duplicate = (p: string, value: string): Problem | undefined => {
+    if (!paths.has(p)) {
+      paths.add(p);
+      return undefined;
+    }
+    return { path, message: `Invalid value: "${value}": conflicting duplicate paths`, hint: `give "${p}" once` };
+  };
+  for (const [i, src] of (projected.sources ?? []).entries()) {
+    const p = `${path}.sources[${i}]`;
+    const kinds = (['secret', 'configMap', 'downwardAPI'] as const).filter((k) => src[k] !== undefined);
+    if (kinds.length > 1)
+      yield {
+        path: p,
+        message: 'Forbidden: may not specify more than 1 volume type per source',
+        hint: 'give one of configMap, secret, downwardAPI per source',
+      };
+    if (src.secret) {
+      yield* keyRefs(
+        m,
+        `${p}.secret`,
+        'secret',
+        src.secret.name,
+        src.secret.optional,
+        src.secret.items?.map((it) => it.key),
+      );
+      for (const it of src.secret.items ?? []) {
+        const d = duplicate(it.path, src.secret.name);
+        if (d) yield d;
+      }
+    }
+    if (src.configMap) {
+      yield* keyRefs(
+        m,
+        `${p}.configMap`,
+        'configmap',
+        src.configMap.name,
+        src.configMap.optional,
+        src.configMap.items?.map((it) => it.key),
+      );
+      for (const it of src.configMap.items ?? []) {
+        const d = duplicate(it.path, src.configMap.name);
+        if (d) yield d;
+      }
+    }
+    if (src.downwardAPI) {
+      yield* downwardAPIChecks(m, `${p}.downwardAPI.items`, src.downwardAPI.items ?? []);
+      for (const it of src.downwardAPI.items ?? []) {
+        const d = duplicate(it.path, it.path);
+        if (d) yield d;
+      }
+    }
+  }
+}
+
 /** volumeMounts: a volume of the pod, each path once, a subPath inside its volume (validateVolumeMounts). */
 function* mountChecks(path: string, c: Container, volumes: Set<string>): Generator<Problem> {
   const mountPaths = new Set<string>();
@@ -226,13 +408,17 @@ function* envChecks(m: Manifest, path: string, c: Container): Generator<Problem>
         hint: 'give value or valueFrom',
       };
     if (from) {
-      const n = [from.fieldRef, from.configMapKeyRef, from.secretKeyRef].filter(Boolean).length;
+      const n = [from.fieldRef, from.resourceFieldRef, from.configMapKeyRef, from.secretKeyRef].filter(Boolean).length;
       if (n !== 1)
         yield {
           path: `${p}.valueFrom`,
-          message: 'Invalid value: must specify one of: `fieldRef`, `configMapKeyRef` or `secretKeyRef`',
+          message:
+            'Invalid value: must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`',
           hint: 'give exactly one source',
         };
+      // containerName may be left out in env: the container itself (kubelet_pods.go containerResourceRuntimeValue).
+      if (from.resourceFieldRef)
+        yield* resourceFieldChecks(m, `${p}.valueFrom.resourceFieldRef`, from.resourceFieldRef, false);
       if (from.fieldRef && !FIELD_PATH.test(from.fieldRef.fieldPath)) {
         yield {
           path: `${p}.valueFrom.fieldRef.fieldPath`,

@@ -2,6 +2,7 @@ import { metadataFieldValue } from '../api/env.js';
 import type { Command } from 'commander';
 import { PodDir } from '../pod/dir.js';
 import type { Container, Pod, Probe, Volume } from '../api/types.js';
+import { canonicalQuantity } from '../api/quantity.js';
 import type { ContainerState, ContainerStatus, PodEvent, PodStatus } from '../api/status.js';
 import { superviseOrphans } from '../lifecycle/supervisor-client.js';
 import { view, collectGarbage, statusOf, type PodView } from '../pod/view.js';
@@ -302,10 +303,8 @@ function volumes(w: Lines, vols: Volume[]): void {
     if (v.emptyDir) {
       w.add(2, "Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)");
       w.add(2, `Medium:\t${v.emptyDir.medium ?? ''}`);
-      w.add(
-        2,
-        `SizeLimit:\t${v.emptyDir.sizeLimit && !/^0+(\.0*)?[a-zA-Z]*$/.test(v.emptyDir.sizeLimit) ? v.emptyDir.sizeLimit : '<unset>'}`,
-      );
+      const limit = v.emptyDir.sizeLimit;
+      w.add(2, `SizeLimit:\t${limit && !/^0+(\.0*)?[a-zA-Z]*$/.test(limit) ? canonicalQuantity(limit) : '<unset>'}`);
     } else if (v.hostPath) {
       // printHostPathVolumeSource
       w.add(2, 'Type:\tHostPath (bare host directory volume)');
@@ -324,9 +323,40 @@ function volumes(w: Lines, vols: Volume[]): void {
       w.add(2, 'Type:\tSecret (a volume populated by a Secret)');
       w.add(2, `SecretName:\t${v.secret.secretName}`);
       w.add(2, `Optional:\t${v.secret.optional === true}`);
+    } else if (v.downwardAPI) {
+      downwardAPIVolume(w, v.downwardAPI.items ?? []);
+    } else if (v.projected) {
+      // kubectl printProjectedVolumeSource; its Optional is a *bool, printed as <nil> when unset.
+      w.add(2, 'Type:\tProjected (a volume that contains injected data from multiple sources)');
+      for (const src of v.projected.sources ?? []) {
+        if (src.secret) {
+          w.add(2, `SecretName:\t${src.secret.name}`);
+          w.add(2, `SecretOptionalName:\t${src.secret.optional ?? '<nil>'}`);
+        } else if (src.downwardAPI) {
+          w.add(2, 'DownwardAPI:\ttrue');
+        } else if (src.configMap) {
+          w.add(2, `ConfigMapName:\t${src.configMap.name}`);
+          w.add(2, `ConfigMapOptional:\t${src.configMap.optional ?? '<nil>'}`);
+        }
+      }
+    } else if (v.image) {
+      // kubectl printImageVolumeSource.
+      w.add(2, 'Type:\tImage (a container image or OCI artifact)');
+      w.add(2, `Reference:\t${v.image.reference}`);
+      w.add(2, `PullPolicy:\t${v.image.pullPolicy ?? ''}`);
     } else {
       w.add(1, '<unknown>');
     }
+  }
+}
+
+/** kubectl printDownwardAPIVolumeSource: each item as `FIELD -> PATH`. */
+function downwardAPIVolume(w: Lines, items: NonNullable<NonNullable<Volume['downwardAPI']>['items']>): void {
+  w.add(2, 'Type:\tDownwardAPI (a volume populated by information about the pod)');
+  w.add(2, 'Items:');
+  for (const it of items) {
+    if (it.fieldRef) w.add(3, `${it.fieldRef.fieldPath} -> ${it.path}`);
+    if (it.resourceFieldRef) w.add(3, `${it.resourceFieldRef.resource} -> ${it.path}`);
   }
 }
 

@@ -80,6 +80,8 @@ export interface MountSource {
   source: string;
   destination: string;
   readOnly: boolean;
+  /** noexec, nosuid, nodev as well (an image volume: volume/image-volume.ts) */
+  noExec?: boolean;
 }
 
 export interface ContainerConfigInput {
@@ -102,11 +104,12 @@ export interface ContainerConfigInput {
   runcId: string;
 }
 
-const bind = (source: string, destination: string, readOnly: boolean) => ({
+const bind = (source: string, destination: string, readOnly: boolean, noExec = false) => ({
   destination,
   type: 'bind',
   source,
-  options: ['rbind', 'rprivate', ...(readOnly ? ['ro'] : ['rw'])],
+  // runc's remount of a bind sets exactly these flags: noexec must be asked for here to stay.
+  options: ['rbind', 'rprivate', ...(readOnly ? ['ro'] : ['rw']), ...(noExec ? ['noexec', 'nosuid', 'nodev'] : [])],
 });
 
 export function ociConfig(i: ContainerConfigInput): Record<string, unknown> {
@@ -168,7 +171,7 @@ export function ociConfig(i: ContainerConfigInput): Record<string, unknown> {
       bind(i.podFiles.hosts, '/etc/hosts', readOnlyRoot),
       bind(i.podFiles.hostname, '/etc/hostname', readOnlyRoot),
       bind(i.podFiles.resolvConf, '/etc/resolv.conf', readOnlyRoot),
-      ...i.mounts.map((m) => bind(m.source, m.destination, m.readOnly)),
+      ...i.mounts.map((m) => bind(m.source, m.destination, m.readOnly, m.noExec)),
     ],
     annotations: {
       'io.kubernetes.pod.name': i.pod.metadata.name,

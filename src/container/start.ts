@@ -1,5 +1,6 @@
 import type { Manifest } from '../api/types.js';
 import { containerEnv, expandCommand } from '../api/env.js';
+import { nodeAllocatable } from '../api/resource-field.js';
 import { containerNamed } from '../api/containers.js';
 import { HOST_IP, POD_IP } from '../api/node.js';
 import type { StoredImage } from '../image/store.js';
@@ -88,7 +89,12 @@ export async function startContainer(
   mounts.push(terminationMessageMount(pod.podDir, c));
 
   // Step 4: env and config.json.
-  const env = containerEnv(c, pod.manifest, { podIP: pod.podIP ?? POD_IP, hostIP: HOST_IP });
+  const env = containerEnv(
+    c,
+    pod.manifest,
+    { podIP: pod.podIP ?? POD_IP, hostIP: HOST_IP },
+    nodeAllocatable(pod.podDir),
+  );
   writeConfig(
     bundle,
     ociConfig({

@@ -93,7 +93,8 @@ function localImage(img: StoredImage, ref: string): LocalImage {
   return { id: img.id, imageID: statusImageID(img, ref) };
 }
 
-function insecureFor(image: string, registries: string | undefined): boolean | undefined {
+/** Whether `image`'s registry is one of `registries` (PODBOX_INSECURE_REGISTRIES). */
+export function insecureFor(image: string, registries: string | undefined): boolean | undefined {
   if (!registries) return undefined;
   try {
     const domain = parseReference(image).domain;

@@ -58,7 +58,7 @@ export type ProbeKind = 'startup' | 'liveness' | 'readiness';
 export type HookKind = 'postStart' | 'preStop';
 /** Why a container could not be made (pkg/kubelet/container/sync_result.go). */
 export type ContainerConfigReason = 'CreateContainerConfigError' | 'CreateContainerError';
-export type StopReason = 'delete' | 'liveness' | 'startup' | 'postStart' | 'finished' | 'deadline';
+export type StopReason = 'delete' | 'liveness' | 'startup' | 'postStart' | 'finished' | 'deadline' | 'evicted';
 
 /** `image`: waiting for its image (pulled, in back-off, or absent under Never) before it can start */
 export type SlotPhase = 'idle' | 'image' | 'starting' | 'postStart' | 'running' | 'stopping' | 'backoff' | 'done';
@@ -442,6 +442,7 @@ export class PodMachine {
       stoppedBy === 'delete' ||
       stoppedBy === 'finished' ||
       stoppedBy === 'deadline' ||
+      stoppedBy === 'evicted' ||
       this.isFinished();
     if (!goingAway && this.shouldRestart(s)) this.scheduleRestart(s, ranFor, now);
     else s.phase = 'done';
@@ -847,7 +848,7 @@ export class PodMachine {
 
   private beginStop(s: Slot, reason: StopReason, graceSeconds: number): void {
     if (s.stop || !this.isUp(s)) return;
-    if (reason === 'delete' || reason === 'finished' || reason === 'deadline')
+    if (reason === 'delete' || reason === 'finished' || reason === 'deadline' || reason === 'evicted')
       this.record('Normal', 'Killing', `Stopping container ${s.spec.name}`, s);
     // postStart still running: the kubelet does not run preStop for a container that never started.
     const preStop = s.spec.lifecycle?.preStop && s.phase === 'running' ? 'due' : 'none';
@@ -881,6 +882,25 @@ export class PodMachine {
     for (const s of this.slots) {
       if (isWaiting(s)) s.phase = 'done';
       if (s.kind !== 'sidecar') this.beginStop(s, 'deadline', this.pod.spec.terminationGracePeriodSeconds);
+    }
+    this.refresh();
+  }
+
+  /**
+   * The eviction manager evicts the pod (eviction/eviction_manager.go evictPod): a Warning `Evicted`
+   * event, the pod Failed with reason `Evicted` and `message`, and every container (sidecars too)
+   * killed with the grace period override 0 that local-storage evictions use: SIGKILL at once, no
+   * preStop (kuberuntime_container.go killContainer: an override is a hard kill). Nothing restarts.
+   */
+  evicted(message: string): void {
+    if (this.isFinished() || this.deleting || this.sandboxDead) return;
+    this.phase = 'Failed';
+    this.reason = { reason: 'Evicted', message };
+    this.record('Warning', 'Evicted', message);
+    for (const s of this.slots) {
+      if (isWaiting(s)) s.phase = 'done';
+      this.beginStop(s, 'evicted', 0);
+      if (s.stop) s.stop.preStop = 'none';
     }
     this.refresh();
   }

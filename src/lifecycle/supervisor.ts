@@ -15,13 +15,16 @@ import { writePodFiles, podHostname } from '../sandbox/pod-files.js';
 import { podDns, readHostResolvConf } from '../sandbox/resolv-conf.js';
 import { networkModeOf, planNetwork, releaseNetwork, stackAlive, startStack, stopStack } from '../sandbox/network.js';
 import { prepareVolumes } from '../volume/volumes.js';
+import { ensureVolumeImages } from '../volume/image-volume.js';
+import { EMPTY_DIR_CHECK_MS, emptyDirOverLimit, limitedEmptyDirs } from '../volume/empty-dir-limit.js';
+import { nodeAllocatable } from '../api/resource-field.js';
 import { Runc, containerId } from '../container/runc.js';
 import { startContainer, attachOutput, type PodContext } from '../container/start.js';
 import { removeContainerOutput, OUTPUT_DIR } from '../container/output.js';
 import { ContainerConfigError } from '../container/bundle.js';
 import { VolumeMountError } from '../volume/host-path.js';
 import { readTerminationMessage } from '../container/termination-message.js';
-import { ImagePuller, storeLookup } from './image-puller.js';
+import { ImagePuller, insecureFor, storeLookup } from './image-puller.js';
 import { ERR_IMAGE_NEVER_PULL, ERR_IMAGE_PULL } from './image-pulls.js';
 import type { PullProgress } from '../image/pull.js';
 import type { LogSink, LogStream } from '../logs/cri-log.js';
@@ -84,6 +87,7 @@ export class PodSupervisor {
   /** a deletion asked for before the sandbox existed, acted on once it does */
   private pendingDelete?: { grace?: number };
   private ticker?: NodeJS.Timeout;
+  private emptyDirTimer?: NodeJS.Timeout;
   private exitsWatch?: { close(): void };
   /** a save that failed (disk full) is tried again */
   private saveRetry?: NodeJS.Timeout;
@@ -304,6 +308,21 @@ export class PodSupervisor {
       this.kick();
     }, 1000);
     this.ticker.unref();
+    this.watchEmptyDirs();
+  }
+
+  /** A disk emptyDir over its sizeLimit evicts the pod, as the kubelet's eviction manager does (empty-dir-limit.ts). */
+  private watchEmptyDirs(): void {
+    const dirs = limitedEmptyDirs(this.manifest.pod, (v) => this.pod.volumes.get(v)!.path);
+    if (dirs.length === 0) return;
+    this.emptyDirTimer = setInterval(() => {
+      if (this.tearingDown || this.machine.isFinished() || this.machine.isDeleting()) return;
+      const message = emptyDirOverLimit(dirs);
+      if (message === undefined) return;
+      this.machine.evicted(message);
+      this.kick();
+    }, EMPTY_DIR_CHECK_MS);
+    this.emptyDirTimer.unref();
   }
 
   private async createSandbox(dir: PodDir): Promise<void> {
@@ -314,6 +333,13 @@ export class PodSupervisor {
     const mode = networkModeOf(pod, this.logSettings.PODBOX_NETWORK);
     const net = planNetwork({ pod, mode, podsDir: podsDir(), podDir: dir.path, env: this.logSettings });
     this.runtime.network = net;
+    this.save();
+    const volumeImages = await ensureVolumeImages(pod, {
+      pullSecrets: this.record.pullSecrets?.configs ?? [],
+      insecure: (ref) => insecureFor(ref, this.logSettings.PODBOX_INSECURE_REGISTRIES),
+    });
+    // Saved at once: from now on `image rm` sees the pod using these images.
+    this.runtime.volumeImages = Object.fromEntries([...volumeImages].map(([v, img]) => [v, img.id]));
     this.save();
     const sandbox = await createSandbox({
       hostname: podHostname(pod),
@@ -337,7 +363,7 @@ export class PodSupervisor {
       const dns = podDns(pod, readHostResolvConf(this.logSettings), net);
       for (const e of dns.events) this.machine.podWarning(e.reason, e.message);
       podFiles = writePodFiles(dir.path, pod, net.podIP, dns.content);
-      prepared = prepareVolumes(dir.path, manifest);
+      prepared = prepareVolumes(dir.path, manifest, { images: volumeImages, node: nodeAllocatable(dir.path) });
       const memoryMounts = [tmpfsMount(podFiles.shm, 64 * 1024 * 1024), ...prepared.mounts];
       mountInPod(sandbox.pid, `pod "${pod.metadata.name}": mount /dev/shm and memory volumes`, memoryMounts);
     } finally {
@@ -708,6 +734,7 @@ export class PodSupervisor {
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.puller.abortAll();
     if (this.ticker) clearInterval(this.ticker);
+    if (this.emptyDirTimer) clearInterval(this.emptyDirTimer);
     if (this.saveRetry) clearTimeout(this.saveRetry);
     this.exitsWatch?.close();
     if (this.exitsFd !== undefined) closeSync(this.exitsFd);
@@ -773,6 +800,7 @@ export class PodSupervisor {
     this.released = true;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     if (this.ticker) clearInterval(this.ticker);
+    if (this.emptyDirTimer) clearInterval(this.emptyDirTimer);
     if (this.saveRetry) clearTimeout(this.saveRetry);
     this.exitsWatch?.close();
     for (const sink of this.sinks.values()) sink.detach();

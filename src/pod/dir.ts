@@ -84,6 +84,8 @@ export interface RuntimeInfo {
   containers: Record<string, ContainerRuntime>;
   /** container → the id of the image it runs (pulled by the supervisor, pod-machine.ts ensureImage) */
   images?: Record<string, string>;
+  /** image volume → the id of the image it shows (volume/image-volume.ts): in use while the pod is */
+  volumeImages?: Record<string, string>;
   /** the sandbox was made: the pod was created (a pod whose supervisor died before is garbage) */
   created?: boolean;
   /** the supervisor finished its work: everything is torn down */

@@ -18,8 +18,12 @@ export function imageUsers(): Map<string, ImageUser[]> {
       continue; // a pod being created or deleted meanwhile
     }
     const running = podAlive(record, dir.state());
-    const images = { ...record.images, ...dir.state()?.runtime.images };
-    for (const id of new Set(Object.values(images))) {
+    const runtime = dir.state()?.runtime;
+    const ids = [
+      ...Object.values({ ...record.images, ...runtime?.images }),
+      ...Object.values(runtime?.volumeImages ?? {}),
+    ];
+    for (const id of new Set(ids)) {
       out.set(id, [...(out.get(id) ?? []), { pod: dir.name, running }]);
     }
   }

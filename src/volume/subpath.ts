@@ -6,6 +6,7 @@ import type { PreparedVolume } from './volumes.js';
 import { native } from '../sandbox/native.js';
 import { PodboxError } from '../errors.js';
 import { bundlePaths } from '../container/bundle.js';
+import { payloadPath } from './atomic-writer.js';
 
 /**
  * The sources of a container's volume mounts. A volume is mounted from its own directory; a
@@ -28,13 +29,15 @@ export function containerMounts(o: {
   return (o.container.volumeMounts ?? []).map((m, index) => {
     const v = o.volumes.get(m.name)!;
     const readOnly = v.readOnly || m.readOnly === true;
-    if (!m.subPath) return { source: v.path, destination: m.mountPath, readOnly };
+    const noExec = v.noExec ? { noExec: true } : {};
+    if (!m.subPath) return { source: v.path, destination: m.mountPath, readOnly, ...noExec };
     const target = join(bundlePaths(o.podDir, o.container.name).dir, 'subpaths', String(index));
-    makeTarget(target, isFile(join(v.path, m.subPath)));
+    const subpath = v.atomic ? payloadPath(v.path, m.subPath) : m.subPath;
+    makeTarget(target, isFile(join(v.path, subpath)));
     try {
       native().bindSubpath(o.pausePid, {
         volume: v.path,
-        subpath: m.subPath,
+        subpath,
         target,
         uid: o.user.uid,
         gid: o.user.gid,
@@ -46,7 +49,7 @@ export function containerMounts(o: {
         'a subPath must lead to a file or directory inside the volume through no symlink',
       );
     }
-    return { source: target, destination: m.mountPath, readOnly };
+    return { source: target, destination: m.mountPath, readOnly, ...noExec };
   });
 }
 

@@ -1,19 +1,27 @@
 import { quantityBytes } from '../api/quantity.js';
-import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
-import { join, dirname, relative, isAbsolute } from 'node:path';
+import { mkdirSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Manifest, Volume } from '../api/types.js';
+import type { NodeAllocatable } from '../api/node.js';
+import type { StoredImage } from '../image/store.js';
 import type { NativeMount } from '../sandbox/native.js';
 import { tmpfsMount, writableBind } from '../sandbox/sandbox.js';
 import { hostPathVolume, type HostSource } from './host-path.js';
 import { claimVolume, createClaimedVolumes } from './claim.js';
+import { writeAtomically, type PayloadFile } from './atomic-writer.js';
+import { configMapData, keysPayload, projectedPayload, secretData } from './projected.js';
+import { downwardAPIPayload } from './downward-api.js';
+import { imageVolumeMounts } from './image-volume.js';
 
 /**
  * Pod volumes (https://kubernetes.io/docs/concepts/storage/volumes/). Each lives under the pod's
  * volumes/ directory and is bind-mounted into every container that names it, so they share it.
  *  - emptyDir: a directory (mode 0777, as the kubelet makes it); medium Memory: a tmpfs mounted
- *    in the pod's mount namespace, sizeLimit as its size. A disk emptyDir's sizeLimit is not
- *    enforced yet (the kubelet enforces it by eviction).
- *  - configMap / secret: the object's keys projected as files, always mounted read-only.
+ *    in the pod's mount namespace, sizeLimit as its size. A disk emptyDir's sizeLimit is enforced
+ *    by eviction, as the kubelet does (empty-dir-limit.ts).
+ *  - configMap / secret / downwardAPI / projected: files written as the kubelet's atomic writer
+ *    does (atomic-writer.ts; payloads: projected.ts, downward-api.ts), always mounted read-only.
+ *  - image: an image of the store, mounted read-only (image-volume.ts).
  *  - hostPath (host-path.ts) and persistentVolumeClaim (claim.ts, a named volume): a host directory
  *    bound onto the volume's directory in the pod's mount namespace before the first container starts.
  * The pod's root shows the pod directory read-only (sandbox/pod-root.ts): an emptyDir is made
@@ -27,11 +35,24 @@ export interface PreparedVolume {
   readOnly: boolean;
   /** bound from the host (host-path.ts bindHostVolumes) */
   host?: HostSource;
+  /** mounted noexec, nosuid, nodev too (an image volume) */
+  noExec?: boolean;
+  /** written by the atomic writer: a subPath goes through its `..data` link (atomic-writer.ts payloadPath) */
+  atomic?: boolean;
+}
+
+/** What volumes are made from besides the manifest: image volumes' images, the node's resources. */
+export interface VolumeInputs {
+  /** volume name → its image (image-volume.ts ensureVolumeImages) */
+  images: Map<string, StoredImage>;
+  /** what a downward API resource without a limit stands for (api/resource-field.ts) */
+  node: NodeAllocatable;
 }
 
 export function prepareVolumes(
   podDir: string,
   m: Manifest,
+  inputs: VolumeInputs,
 ): { volumes: Map<string, PreparedVolume>; mounts: NativeMount[] } {
   const volumes = new Map<string, PreparedVolume>();
   const mounts: NativeMount[] = [];
@@ -49,45 +70,22 @@ export function prepareVolumes(
       volumes.set(v.name, hostPathVolume(m.pod.metadata.name, path, v));
     } else if (v.persistentVolumeClaim) {
       volumes.set(v.name, claimVolume(path, v, m));
+    } else if (v.image) {
+      mounts.push(...imageVolumeMounts(inputs.images.get(v.name)!, path));
+      volumes.set(v.name, { name: v.name, path, readOnly: true, noExec: true });
     } else {
-      projectKeys(path, v, m);
-      volumes.set(v.name, { name: v.name, path, readOnly: true });
+      writeAtomically(v.name, path, payloadOf(v, m, inputs.node));
+      volumes.set(v.name, { name: v.name, path, readOnly: true, atomic: true });
     }
   }
   return { volumes, mounts };
 }
 
-function projectKeys(dir: string, v: Volume, m: Manifest): void {
-  let data: Record<string, Buffer> = {};
-  let items: { key: string; path: string; mode?: number }[] | undefined;
-  let mode = 0o644;
-  if (v.configMap) {
-    const cm = m.configMaps.get(v.configMap.name);
-    for (const [k, s] of Object.entries(cm?.data ?? {})) data[k] = Buffer.from(s);
-    for (const [k, s] of Object.entries(cm?.binaryData ?? {})) data[k] = Buffer.from(s, 'base64');
-    items = v.configMap.items;
-    mode = v.configMap.defaultMode ?? mode;
-  } else if (v.secret) {
-    const sec = m.secrets.get(v.secret.secretName);
-    for (const [k, s] of Object.entries(sec?.data ?? {})) data[k] = Buffer.from(s, 'base64');
-    for (const [k, s] of Object.entries(sec?.stringData ?? {})) data[k] = Buffer.from(s);
-    items = v.secret.items;
-    mode = v.secret.defaultMode ?? mode;
-  }
-  const entries = items
-    ? items.filter((i) => data[i.key]).map((i) => ({ path: i.path, content: data[i.key]!, mode: i.mode ?? mode }))
-    : Object.entries(data).map(([k, content]) => ({ path: k, content, mode }));
-  for (const e of entries) {
-    // The manifest check refuses '..' and absolute item paths as the API server does
-    // (validation.go validateKeyToPath); this holds even if it did not. dir is new and only
-    // podbox writes in it before any container runs, so no symlink can be on the way.
-    const file = join(dir, e.path);
-    const rel = relative(dir, file);
-    if (!rel || rel.startsWith('..') || isAbsolute(rel)) {
-      throw new Error(`volume "${v.name}": item path "${e.path}" leaves the volume`);
-    }
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, e.content, { mode: e.mode });
-  }
-  data = {};
+/** The files of a configMap, secret, downwardAPI or projected volume (atomic-writer.ts writes them). */
+function payloadOf(v: Volume, m: Manifest, node: NodeAllocatable): PayloadFile[] {
+  if (v.configMap) return keysPayload(configMapData(m, v.configMap.name), v.configMap.items, v.configMap.defaultMode);
+  if (v.secret) return keysPayload(secretData(m, v.secret.secretName), v.secret.items, v.secret.defaultMode);
+  if (v.downwardAPI) return downwardAPIPayload(m.pod, v.downwardAPI.items ?? [], v.downwardAPI.defaultMode, node);
+  if (v.projected) return projectedPayload(m, v.projected, node);
+  return [];
 }

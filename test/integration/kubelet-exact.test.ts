@@ -30,7 +30,7 @@ spec:
   containers:
   - name: app
     image: ${IMAGE}
-    command: [sh, -c, 'stat -c %a /s/pw /c/k']
+    command: [sh, -c, 'stat -L -c %a /s/pw /c/k']
     volumeMounts: [{name: s, mountPath: /s}, {name: c, mountPath: /c}]
   volumes:
   - {name: s, secret: {secretName: pw, defaultMode: 0400}}

@@ -527,3 +527,65 @@ describe('pieces of kubectl describe', () => {
     expect(tabwrite('a\tb\tc\na\tbbbbbb\tc\nx\ty\na\tb\tc\n')).toBe('a  b       c\na  bbbbbb  c\nx  y\na  b  c\n');
   });
 });
+
+describe('describe: downwardAPI, projected, image and emptyDir volumes as kubectl prints them', () => {
+  it('lists items, sources, the image reference and a canonical sizeLimit', () => {
+    const p = pod(
+      {
+        volumes: [
+          {
+            name: 'podinfo',
+            downwardAPI: {
+              defaultMode: 0o644,
+              items: [
+                { path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } },
+                { path: 'mem', resourceFieldRef: { containerName: 'app', resource: 'limits.memory' } },
+              ],
+            },
+          },
+          {
+            name: 'all',
+            projected: {
+              defaultMode: 0o644,
+              sources: [
+                { configMap: { name: 'cm' } },
+                { secret: { name: 'sec', optional: true } },
+                { downwardAPI: { items: [{ path: 'n', fieldRef: { fieldPath: 'metadata.name' } }] } },
+              ],
+            },
+          },
+          { name: 'fixtures', image: { reference: 'localhost/fixtures:1', pullPolicy: 'Never' } },
+          { name: 'scratch', emptyDir: { sizeLimit: '1024Ki' } },
+        ],
+      },
+      'demo',
+      [object('ConfigMap', 'cm'), object('Secret', 'sec')],
+    );
+    const out = describePod({ pod: p, original: {}, status: status({}), events: [] }, T0);
+    expect(out).toContain(`\
+Volumes:
+  podinfo:
+    Type:  DownwardAPI (a volume populated by information about the pod)
+    Items:
+      metadata.labels -> labels
+      limits.memory -> mem
+  all:
+    Type:                Projected (a volume that contains injected data from multiple sources)
+    ConfigMapName:       cm
+    ConfigMapOptional:   <nil>
+    SecretName:          sec
+    SecretOptionalName:  true
+    DownwardAPI:         true
+  fixtures:
+    Type:        Image (a container image or OCI artifact)
+    Reference:   localhost/fixtures:1
+    PullPolicy:  Never
+  scratch:
+    Type:        EmptyDir (a temporary directory that shares a pod's lifetime)
+    Medium:      
+    SizeLimit:   1Mi
+QoS Class:       BestEffort
+Node-Selectors:  <none>
+`);
+  });
+});

@@ -180,7 +180,7 @@ describe('parseManifest errors: one line naming the file, the object and the fie
     );
     expect(errorOf(minimal + '  volumes: [{name: h, nfs: {server: x, path: /}}]\n').message).toBe(
       'pod.yaml: pod "web": spec.volumes[0].nfs: nfs is not a supported volume type: ' +
-        'podbox supports emptyDir, hostPath, persistentVolumeClaim, configMap and secret',
+        'podbox supports emptyDir, hostPath, persistentVolumeClaim, configMap, secret, downwardAPI, projected and image',
     );
   });
 
@@ -224,10 +224,13 @@ spec:
     - {name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
     - {name: TIER, valueFrom: {fieldRef: {fieldPath: "metadata.labels['tier']"}}}
     - {name: IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}
+    - {name: MEM, valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}}
+    - {name: CPUS, valueFrom: {resourceFieldRef: {containerName: app, resource: limits.cpu}}}
     - {name: PW, valueFrom: {secretKeyRef: {name: pw, key: password}}}
     - {name: GONE, valueFrom: {configMapKeyRef: {name: missing, key: k, optional: true}}}
     - {name: A, value: replaced}
     command: [sh, -c, 'echo $(A) $(POD)']
+    resources: {limits: {memory: 64Mi}}
 ---
 apiVersion: v1
 kind: ConfigMap
@@ -243,7 +246,8 @@ data: {password: aHVudGVyMg==}
   );
 
   it('puts envFrom first, expands $(VAR) from earlier variables, resolves references', () => {
-    const env = containerEnv(m.pod.spec.containers[0]!, m, { podIP: '10.88.0.2', hostIP: '10.88.0.1' });
+    const node = { cpu: 2, memory: 2 ** 30, ephemeralStorage: 2 ** 34 };
+    const env = containerEnv(m.pod.spec.containers[0]!, m, { podIP: '10.88.0.2', hostIP: '10.88.0.1' }, node);
     expect(env).toEqual([
       'CFG_mode=fast',
       'A=replaced',
@@ -251,6 +255,8 @@ data: {password: aHVudGVyMg==}
       'POD=web',
       'TIER=front',
       'IP=10.88.0.2',
+      'MEM=64',
+      'CPUS=2', // no limit: the node's allocatable
       'PW=hunter2',
     ]);
     expect(expandCommand(m.pod.spec.containers[0]!, env).command).toEqual(['sh', '-c', 'echo replaced web']);
