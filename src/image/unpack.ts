@@ -1,4 +1,4 @@
-import { lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LayerMarks, LayerStats } from './layer.js';
 import { LAYER_DIFF, RootfsStacker, readLayerMeta, writeLayerMeta, type LayerMeta } from './layer-links.js';
@@ -115,7 +115,9 @@ export async function runUnpackJob(job: UnpackJob): Promise<UnpackResult | undef
     } else {
       // A new layer: unpacked on its own, then stacked like a stored one.
       const diff = join(dir, LAYER_DIFF);
-      mkdirSync(diff, { recursive: true, mode: 0o755 });
+      mkdirSync(diff, { recursive: true });
+      // Whatever the umask: a layer without a "./" entry leaves the root as a layer's directories default.
+      chmodSync(diff, 0o755);
       const marks: LayerMarks = { whiteouts: [], opaque: [], links: [] };
       const { diffId, stats } = await applySource(diff, l, !!job.ignoreChownErrors, marks);
       out.skippedDevices.push(...stats.skippedDevices);
