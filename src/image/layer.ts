@@ -406,6 +406,7 @@ export class LayerWriter {
       if (base.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX)) return;
       const name = base.slice(WHITEOUT_PREFIX.length);
       if (name === '' || name === '.' || name === '..') throw unsafeLayer(layer, entry, 'is a whiteout of no file');
+      this.walkDirs(entry, parent, false); // refuses a whiteout through a symlink of this layer
       marks.whiteouts.push(parent ? `${parent}/${name}` : name);
       return;
     }

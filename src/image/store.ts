@@ -1,17 +1,13 @@
 import { statInput } from '../host/fs.js';
 import {
-  closeSync,
   createWriteStream,
   existsSync,
   mkdirSync,
-  openSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmSync,
-  unlinkSync,
   writeFileSync,
-  writeSync,
 } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
@@ -25,7 +21,7 @@ import { podIdMapping } from '../sandbox/idmap.js';
 import { parseReference, formatReference, repositoryOf, familiarize } from './reference.js';
 import { imageConfigOf, parseConfigDocument, applyChanges, hostArchitecture, type ImageConfig } from './config.js';
 import type { ImageToLoad } from './archive.js';
-import { takeFileLock } from '../host/lock-file.js';
+import { withFileLock } from '../host/lock-file.js';
 import { LayerStore, type Lease } from './layer-store.js';
 import {
   runUnpackJob,
@@ -116,10 +112,6 @@ function notFound(ref: string): PodboxError {
   );
 }
 
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
 export class ImageStore {
   private constructor(readonly dir: string) {}
 
@@ -166,34 +158,15 @@ export class ImageStore {
     writeAtomic(this.indexFile, `${JSON.stringify({ refs: sorted }, null, 1)}\n`);
   }
 
-  /**
-   * Runs `f` holding the store's lock (short critical sections: index, leases and renames). An
-   * flock (host/lock-file.ts), so a killed holder holds nothing.
-   */
+  /** Runs `f` holding the store's lock (short critical sections: index, leases and renames). */
   private locked<T>(f: () => T): T {
-    const lock = join(this.dir, '.lock');
-    const end = Date.now() + 30_000;
-    let fd: number | undefined;
-    while ((fd = takeFileLock(lock, 10)) === undefined) {
-      if (Date.now() > end) {
-        throw new PodboxError(
-          'HostNotReady',
-          `the image store ${this.dir} has been locked by another podbox process for 30 s`,
-          'wait for the pull, load or prune that holds it, and run the command again',
-        );
-      }
-      sleepSync(20);
-    }
-    try {
-      return f();
-    } finally {
-      try {
-        unlinkSync(lock);
-      } catch {
-        /* gone */
-      }
-      closeSync(fd);
-    }
+    const busy = () =>
+      new PodboxError(
+        'HostNotReady',
+        `the image store ${this.dir} has been locked by another podbox process for 30 s`,
+        'wait for the pull, load or prune that holds it, and run the command again',
+      );
+    return withFileLock(join(this.dir, '.lock'), 30_000, busy, f);
   }
 
   // --- reading ---
@@ -579,45 +552,31 @@ export class ImageStore {
     );
     const lease = this.lease(doc.diffIds, blobs);
     try {
-      await this.addUnpacked(p, id, doc.diffIds, fill, opts);
+      const { tmp, result, layers } = await this.unpack(p.what, p.layers, doc.diffIds, opts.warn ?? (() => {}), fill);
+      try {
+        const bad = doc.diffIds.findIndex((d, i) => d !== result.diffIds[i]);
+        if (bad >= 0) {
+          throw new PodboxError(
+            'DigestMismatch',
+            `image ${p.what}: layer ${p.layers[bad]!.name} has diff id ${result.diffIds[bad]}, but the image config says ${doc.diffIds[bad]}`,
+            'the registry served a damaged or tampered image; pull again, and tell its owner if this persists',
+          );
+        }
+        ImageStore.writeImageFiles(tmp, p.config, result.size);
+        writeFileSync(join(tmp, 'manifest.json'), p.manifest, { mode: 0o600 });
+        await this.removeTrees(this.commit([{ id, tmp, refs: p.refs, layers }]));
+      } catch (e) {
+        await this.removeTrees([tmp]).catch(() => {});
+        throw e;
+      }
     } finally {
       lease.release();
     }
     return this.readImage(id, this.readIndex())!;
   }
 
-  private async addUnpacked(
-    p: { what: string; config: Buffer; manifest: Buffer; layers: LayerSource[]; refs: string[] },
-    id: string,
-    diffIds: string[],
-    fill: (signal: AbortSignal) => Promise<void>,
-    opts: StoreOptions,
-  ): Promise<void> {
-    const { tmp, result, layers } = await this.unpack(p.what, p.layers, diffIds, opts.warn ?? (() => {}), fill);
-    try {
-      const bad = diffIds.findIndex((d, i) => d !== result.diffIds[i]);
-      if (bad >= 0) {
-        throw new PodboxError(
-          'DigestMismatch',
-          `image ${p.what}: layer ${p.layers[bad]!.name} has diff id ${result.diffIds[bad]}, but the image config says ${diffIds[bad]}`,
-          'the registry served a damaged or tampered image; pull again, and tell its owner if this persists',
-        );
-      }
-      ImageStore.writeImageFiles(tmp, p.config, result.size);
-      writeFileSync(join(tmp, 'manifest.json'), p.manifest, { mode: 0o600 });
-      await this.removeTrees(this.commit([{ id, tmp, refs: p.refs, layers }]));
-    } catch (e) {
-      await this.removeTrees([tmp]).catch(() => {});
-      throw e;
-    }
-  }
-
-  /** The diff ids image `id` lists (its config's rootfs.diff_ids); none when unreadable. */
-  private diffIdsOf(id: string): string[] {
-    return this.diffIdsOfDir(this.imageDir(id));
-  }
-
-  private diffIdsOfDir(dir: string): string[] {
+  /** The diff ids the image in `dir` lists (its config's rootfs.diff_ids); none when unreadable. */
+  private static diffIdsIn(dir: string): string[] {
     try {
       return parseConfigDocument(readFileSync(join(dir, 'config.json'))).diffIds;
     } catch {
@@ -627,7 +586,7 @@ export class ImageStore {
 
   /** Every layer a present image lists (an image stored before layers were shared lists some absent ones). */
   private usedLayers(): Set<string> {
-    return new Set(this.ids().flatMap((id) => this.diffIdsOf(id)));
+    return new Set(this.ids().flatMap((id) => ImageStore.diffIdsIn(this.imageDir(id))));
   }
 
   /**
@@ -868,7 +827,7 @@ export class ImageStore {
         renameSync(this.imageDir(hit.id), join(trash, 'image'));
         // Its layers go with it unless another image or a pull in progress uses them (docker rmi).
         mkdirSync(join(trash, 'layers'));
-        const gone = new Set(this.diffIdsOfDir(join(trash, 'image')));
+        const gone = new Set(ImageStore.diffIdsIn(join(trash, 'image')));
         const used = this.usedLayers();
         for (const d of this.layers.ids()) if (!gone.has(d)) used.add(d);
         out.layers = this.layers.collect(used, join(trash, 'layers')).layers;
