@@ -90,13 +90,15 @@ function registerPull(image: Command, warn: (line: string) => void): void {
 function registerPrune(image: Command): void {
   image
     .command('prune')
-    .description('remove images without a name that no pod uses, and downloaded layers no image needs')
+    .description('remove images without a name that no pod uses, and layers no image needs')
     .action(async () => {
       await collectGarbage();
       const users = imageUsers();
       const r = await ImageStore.open().prune((id) => (users.get(id) ?? []).length > 0);
       for (const id of r.deleted) process.stdout.write(`Deleted: ${id}\n`);
-      if (r.blobBytes) process.stdout.write(`Total reclaimed space from layers: ${humanSize(r.blobBytes)}\n`);
+      for (const d of r.layers) process.stdout.write(`Deleted layer: ${d}\n`);
+      const freed = r.layerBytes + r.blobBytes;
+      if (freed) process.stdout.write(`Total reclaimed space from layers: ${humanSize(freed)}\n`);
     });
 }
 

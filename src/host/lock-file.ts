@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, statSync, unlinkSync } from 'node:fs';
 import { native } from '../sandbox/native.js';
 
 /**
@@ -19,4 +19,28 @@ export function takeFileLock(path: string, tries = 100): number | undefined {
     closeSync(fd);
   }
   return undefined;
+}
+
+/**
+ * Runs `f` holding the lock file `path` (an flock: a killed holder holds nothing), then unlinks it.
+ * Waits up to `waitMs` for another holder, polling: holders keep it for short critical sections
+ * (the image store's index, leases and renames); `busy` is the error when it stays held.
+ */
+export function withFileLock<T>(path: string, waitMs: number, busy: () => Error, f: () => T): T {
+  const end = Date.now() + waitMs;
+  let fd: number | undefined;
+  while ((fd = takeFileLock(path, 10)) === undefined) {
+    if (Date.now() > end) throw busy();
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
+  try {
+    return f();
+  } finally {
+    try {
+      unlinkSync(path);
+    } catch {
+      /* gone */
+    }
+    closeSync(fd);
+  }
 }

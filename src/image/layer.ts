@@ -59,6 +59,22 @@ export interface LayerOptions {
    * tests) or a user namespace with a single id. Everything else fails on a chown that fails.
    */
   ignoreChownErrors?: boolean;
+  /**
+   * Unpack the layer on its own (layer-links.ts): whiteouts, opaque markers and hardlinks to files
+   * of the layers below are recorded here instead of applied, to be applied when an image's rootfs
+   * is stacked from its layers.
+   */
+  marks?: LayerMarks;
+}
+
+/** What a layer unpacked on its own keeps aside: paths relative to the root, cleaned. */
+export interface LayerMarks {
+  /** `.wh.NAME` entries: NAME of the layers below is deleted */
+  whiteouts: string[];
+  /** directories with `.wh..wh..opq`: emptied of what the layers below put there ('' is the root) */
+  opaque: string[];
+  /** [path, target] hardlinks whose target is not in this layer (a file of a layer below) */
+  links: [string, string][];
 }
 
 export interface LayerStats {
@@ -318,8 +334,14 @@ export class LayerWriter {
     if (to === '') throw unsafeLayer(layer, e.path, 'is a hardlink to the root');
     const toSlash = to.lastIndexOf('/');
     const missing = () => invalidLayer(layer, `entry "${e.path}": hardlink target "${e.linkpath}" does not exist`);
-    if (!this.walkDirs(e.path, toSlash < 0 ? '' : to.slice(0, toSlash), false)) throw missing();
-    const st = lstatOrUndefined(this.abs(to));
+    const st = this.walkDirs(e.path, toSlash < 0 ? '' : to.slice(0, toSlash), false)
+      ? lstatOrUndefined(this.abs(to))
+      : undefined;
+    if (!st && this.opts.marks) {
+      // A layer on its own: the target may be a file of a layer below, linked when stacked.
+      this.opts.marks.links.push([cleanEntryPath(e.path, layer), to]);
+      return;
+    }
     if (!st) throw missing();
     if (st.isDirectory()) throw unsafeLayer(layer, e.path, `is a hardlink to the directory "${e.linkpath}"`);
     // link(2) does not follow a symlink target: the new name shares the symlink's inode.
@@ -373,6 +395,21 @@ export class LayerWriter {
 
   private whiteout(entry: string, parent: string, base: string): void {
     const layer = this.opts.name;
+    const marks = this.opts.marks;
+    if (marks) {
+      // A layer on its own: what is below is not here; the marks are applied when stacking.
+      if (base === OPAQUE) {
+        this.walkDirs(entry, parent, true);
+        marks.opaque.push(parent);
+        return;
+      }
+      if (base.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX)) return;
+      const name = base.slice(WHITEOUT_PREFIX.length);
+      if (name === '' || name === '.' || name === '..') throw unsafeLayer(layer, entry, 'is a whiteout of no file');
+      this.walkDirs(entry, parent, false); // refuses a whiteout through a symlink of this layer
+      marks.whiteouts.push(parent ? `${parent}/${name}` : name);
+      return;
+    }
     if (!this.walkDirs(entry, parent, false)) return; // nothing below to hide
     const dir = this.abs(parent);
     if (base === OPAQUE) {

@@ -1,20 +1,16 @@
 import { statInput } from '../host/fs.js';
 import {
-  closeSync,
   createWriteStream,
   existsSync,
   mkdirSync,
-  openSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmSync,
-  unlinkSync,
   writeFileSync,
-  writeSync,
 } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
-import { join, resolve as resolvePath } from 'node:path';
+import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { PodboxError, errnoOf, isPodboxError } from '../errors.js';
 import { ensureStateDir, projectRoot } from '../paths.js';
@@ -25,6 +21,8 @@ import { podIdMapping } from '../sandbox/idmap.js';
 import { parseReference, formatReference, repositoryOf, familiarize } from './reference.js';
 import { imageConfigOf, parseConfigDocument, applyChanges, hostArchitecture, type ImageConfig } from './config.js';
 import type { ImageToLoad } from './archive.js';
+import { withFileLock } from '../host/lock-file.js';
+import { LayerStore, type Lease } from './layer-store.js';
 import {
   runUnpackJob,
   decodeError,
@@ -32,6 +30,7 @@ import {
   type UnpackJob,
   type UnpackResult,
   type LayerSource,
+  type LayerDir,
 } from './unpack.js';
 
 /**
@@ -41,11 +40,14 @@ import {
  *   repositories.json         {"refs": {"docker.io/library/busybox:latest": "sha256:<id>", "repo@sha256:<manifest>": …}}
  *   sha256/<id>/config.json   the image config exactly as loaded (its sha256 is the id)
  *   sha256/<id>/meta.json     {"size": …, "loaded": …}
- *   sha256/<id>/rootfs/       every layer applied in order: the read-only lower dir of the overlays
+ *   sha256/<id>/rootfs/       every layer stacked in order: the read-only lower dir of the overlays
+ *   layers/, leases/          the unpacked layers the rootfs files are hard links to (layer-store.ts)
  *   tmp/<pid>-…/              work in progress; renamed into sha256/ only when complete
  *
- * An image appears by one rename of a complete directory, and the names index is replaced by a
- * rename too, so a failed or interrupted load leaves nothing half-written. Rootfs files are owned
+ * An image appears by one rename of a complete directory, with its new layers, and the names index
+ * is replaced by a rename too, so a failed or interrupted load leaves nothing half-written. An image
+ * stored before layers were shared has a rootfs of its own files, and is used and removed the same
+ * way. Rootfs files are owned
  * by the ids a pod sees (pod uid 1000 = the user's subordinate uid 1000), so layers are applied and
  * trees deleted by the unpack worker inside a user namespace with the pod mapping (runJob).
  * (About 500 lines: every write to the store goes through this one class, so its lock and renames are
@@ -61,7 +63,7 @@ export interface StoredImage {
   /** absolute path of the unpacked root filesystem */
   rootfs: string;
   config: ImageConfig;
-  /** bytes of regular files in the rootfs */
+  /** bytes of regular files in the rootfs, each inode once (layers shared with other images included) */
   size: number;
   created?: string;
 }
@@ -74,6 +76,8 @@ export interface LoadedImage extends StoredImage {
 export interface RemoveResult {
   untagged: string[];
   deleted?: string;
+  /** diff ids of the layers deleted with the image (those no other image uses) */
+  layers?: string[];
 }
 
 export interface StoreOptions {
@@ -83,6 +87,14 @@ export interface StoreOptions {
 
 interface Index {
   refs: Record<string, string>;
+}
+
+/** An image ready to be moved into place: its work directory and the new layers it brings. */
+interface Staged {
+  id: string;
+  tmp?: string;
+  refs: string[];
+  layers?: { diffId: string; dir: string }[];
 }
 
 const WORKER = join(projectRoot, 'dist', 'unpack-worker.mjs');
@@ -100,10 +112,6 @@ function notFound(ref: string): PodboxError {
   );
 }
 
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
 export class ImageStore {
   private constructor(readonly dir: string) {}
 
@@ -117,6 +125,10 @@ export class ImageStore {
 
   private imageDir(id: string): string {
     return join(this.dir, 'sha256', hexOf(id));
+  }
+
+  private get layers(): LayerStore {
+    return new LayerStore(join(this.dir, 'layers'), join(this.dir, 'leases'));
   }
 
   // --- the names index ---
@@ -146,51 +158,15 @@ export class ImageStore {
     writeAtomic(this.indexFile, `${JSON.stringify({ refs: sorted }, null, 1)}\n`);
   }
 
-  /** Runs `f` holding the store's lock file (short critical sections: index and renames). */
+  /** Runs `f` holding the store's lock (short critical sections: index, leases and renames). */
   private locked<T>(f: () => T): T {
-    const lock = join(this.dir, '.lock');
-    const end = Date.now() + 30_000;
-    for (;;) {
-      try {
-        const fd = openSync(lock, 'wx', 0o600);
-        writeSync(fd, String(process.pid));
-        closeSync(fd);
-        break;
-      } catch (e) {
-        if (errnoOf(e) !== 'EEXIST') throw e;
-        let holder = NaN;
-        try {
-          holder = Number(readFileSync(lock, 'utf8'));
-        } catch {
-          continue; // released meanwhile
-        }
-        if (Number.isInteger(holder) && holder > 0 && !alive(holder)) {
-          try {
-            unlinkSync(lock);
-          } catch {
-            /* someone else cleaned it */
-          }
-          continue;
-        }
-        if (Date.now() > end) {
-          throw new PodboxError(
-            'HostNotReady',
-            `the image store ${this.dir} is locked by process ${holder}`,
-            `wait for it, or remove ${lock} if it is not running`,
-          );
-        }
-        sleepSync(20);
-      }
-    }
-    try {
-      return f();
-    } finally {
-      try {
-        unlinkSync(lock);
-      } catch {
-        /* gone */
-      }
-    }
+    const busy = () =>
+      new PodboxError(
+        'HostNotReady',
+        `the image store ${this.dir} has been locked by another podbox process for 30 s`,
+        'wait for the pull, load or prune that holds it, and run the command again',
+      );
+    return withFileLock(join(this.dir, '.lock'), 30_000, busy, f);
   }
 
   // --- reading ---
@@ -368,21 +344,35 @@ export class ImageStore {
     await this.removeTrees(stale);
   }
 
-  /** Applies `layers` into a new work directory and returns it complete (config, meta, rootfs). */
+  /**
+   * Stacks `layers` into a new work directory and returns it complete (config, meta, rootfs): a
+   * layer the store has (by the diff id `expected` names, held by the caller's lease) is used as it
+   * is, any other is unpacked into a directory of its own under tmp, returned in `layers` for
+   * commit() to move into the store.
+   */
   private async unpack(
     what: string,
     layers: LayerSource[],
+    expected: (string | undefined)[],
     warn: (l: string) => void,
     alongside?: (signal: AbortSignal) => Promise<void>,
-  ): Promise<{ tmp: string; result: UnpackResult }> {
+  ): Promise<{ tmp: string; result: UnpackResult; layers: { diffId: string; dir: string }[] }> {
     const tmp = this.mkTemp('image');
     try {
       mkdirSync(join(tmp, 'rootfs'), { mode: 0o755 });
       const abort = join(tmp, 'abort');
+      const layerDirs: LayerDir[] = layers.map((_, i) => {
+        const d = expected[i];
+        return d && this.layers.has(d)
+          ? { dir: this.layers.path(d), have: true }
+          : { dir: join(tmp, 'layers', String(i)), have: false };
+      });
+      if (layerDirs.some((l) => !l.have)) mkdirSync(join(tmp, 'layers'), { mode: 0o700 });
       const job = this.runJob({
         op: 'unpack',
         rootfs: join(tmp, 'rootfs'),
         layers: layers.map((l) => (l.kind === 'blob' ? { ...l, abort } : l)),
+        layerDirs,
         result: join(tmp, 'result.json'),
       });
       const result = (alongside ? await ImageStore.together(job, alongside, abort) : await job)!;
@@ -402,7 +392,11 @@ export class ImageStore {
           `image ${what}: ${result.chownFailures} file(s) are owned by root instead of their own user: this user has no subordinate id range for pods (run \`podbox doctor\`)`,
         );
       }
-      return { tmp, result };
+      const fresh = layerDirs
+        .map((l, i) => ({ diffId: result.diffIds[i]!, dir: l.dir, have: l.have }))
+        .filter((l) => !l.have)
+        .map(({ diffId, dir }) => ({ diffId, dir }));
+      return { tmp, result, layers: fresh };
     } catch (e) {
       await this.removeTrees([tmp]).catch(() => {});
       // The worker names the layer; the user wants to know which image it belongs to too.
@@ -454,16 +448,24 @@ export class ImageStore {
   }
 
   /**
-   * Moves complete work directories into place and points `refs` at their ids, under the lock.
-   * A name that pointed at another image moves (that image stays, by id, as Docker keeps it).
-   * Returns the work directories that lost a race to an identical image, for removal.
+   * Moves complete work directories and their new layers into place and points `refs` at their
+   * ids, under the lock. A name that pointed at another image moves (that image stays, by id, as
+   * Docker keeps it). Returns what lost a race to an identical image or layer, for removal (a
+   * rootfs linked to a layer that lost keeps its files: only the copy in the store is shared).
    */
-  private commit(staged: { id: string; tmp?: string; refs: string[] }[]): string[] {
+  private commit(staged: Staged[]): string[] {
     const leftovers: string[] = [];
     this.locked(() => {
       mkdirSync(join(this.dir, 'sha256'), { recursive: true, mode: 0o700 });
       for (const s of staged) {
         if (!s.tmp) continue;
+        for (const l of s.layers ?? []) this.layers.commit(l.diffId, l.dir);
+        // What is left of the layers' work directory (nothing, or layers that lost) is not the image's.
+        if (existsSync(join(s.tmp, 'layers'))) {
+          const t = this.mkTemp('rm');
+          renameSync(join(s.tmp, 'layers'), join(t, 'layers'));
+          leftovers.push(t);
+        }
         try {
           renameSync(s.tmp, this.imageDir(s.id));
         } catch (e) {
@@ -476,6 +478,14 @@ export class ImageStore {
       this.writeIndex(idx);
     });
     return leftovers;
+  }
+
+  /**
+   * Holds `content` (the layers and blobs a pull or load will use) against prune and rm until
+   * released: taken under the lock before looking for the layers (layer-store.ts).
+   */
+  private lease(layers: string[], blobs: string[] = []): Lease {
+    return this.locked(() => this.layers.lease({ layers, blobs }));
   }
 
   private async withInput<T>(
@@ -537,63 +547,101 @@ export class ImageStore {
       );
     }
     await this.sweep();
-    const { tmp, result } = await this.unpack(p.what, p.layers, opts.warn ?? (() => {}), fill);
+    const blobs = p.layers.flatMap((l) =>
+      l.kind === 'blob' ? [`${basename(dirname(l.file))}:${basename(l.file)}`] : [],
+    );
+    const lease = this.lease(doc.diffIds, blobs);
     try {
-      const bad = doc.diffIds.findIndex((d, i) => d !== result.diffIds[i]);
-      if (bad >= 0) {
-        throw new PodboxError(
-          'DigestMismatch',
-          `image ${p.what}: layer ${p.layers[bad]!.name} has diff id ${result.diffIds[bad]}, but the image config says ${doc.diffIds[bad]}`,
-          'the registry served a damaged or tampered image; pull again, and tell its owner if this persists',
-        );
+      const { tmp, result, layers } = await this.unpack(p.what, p.layers, doc.diffIds, opts.warn ?? (() => {}), fill);
+      try {
+        const bad = doc.diffIds.findIndex((d, i) => d !== result.diffIds[i]);
+        if (bad >= 0) {
+          throw new PodboxError(
+            'DigestMismatch',
+            `image ${p.what}: layer ${p.layers[bad]!.name} has diff id ${result.diffIds[bad]}, but the image config says ${doc.diffIds[bad]}`,
+            'the registry served a damaged or tampered image; pull again, and tell its owner if this persists',
+          );
+        }
+        ImageStore.writeImageFiles(tmp, p.config, result.size);
+        writeFileSync(join(tmp, 'manifest.json'), p.manifest, { mode: 0o600 });
+        await this.removeTrees(this.commit([{ id, tmp, refs: p.refs, layers }]));
+      } catch (e) {
+        await this.removeTrees([tmp]).catch(() => {});
+        throw e;
       }
-      ImageStore.writeImageFiles(tmp, p.config, result.size);
-      writeFileSync(join(tmp, 'manifest.json'), p.manifest, { mode: 0o600 });
-      await this.removeTrees(this.commit([{ id, tmp, refs: p.refs }]));
-    } catch (e) {
-      await this.removeTrees([tmp]).catch(() => {});
-      throw e;
+    } finally {
+      lease.release();
     }
     return this.readImage(id, this.readIndex())!;
   }
 
+  /** The diff ids the image in `dir` lists (its config's rootfs.diff_ids); none when unreadable. */
+  private static diffIdsIn(dir: string): string[] {
+    try {
+      return parseConfigDocument(readFileSync(join(dir, 'config.json'))).diffIds;
+    } catch {
+      return [];
+    }
+  }
+
+  /** Every layer a present image lists (an image stored before layers were shared lists some absent ones). */
+  private usedLayers(): Set<string> {
+    return new Set(this.ids().flatMap((id) => ImageStore.diffIdsIn(this.imageDir(id))));
+  }
+
   /**
-   * `podbox image prune`: images without a name that `inUse` does not hold, then blobs no remaining
-   * pulled image lists and partial downloads nobody is writing. Returns the ids deleted and the
-   * blob bytes freed.
+   * `podbox image prune`, under the lock so that a pull or load in progress keeps what its lease
+   * holds (layer-store.ts):
+   *  1. images without a name that `inUse` does not hold
+   *  2. layers no remaining image lists
+   *  3. blobs no remaining pulled image lists, and partial downloads nobody is writing
+   * Returns the image ids and layer diff ids deleted and the bytes freed.
    */
-  async prune(inUse: (id: string) => boolean): Promise<{ deleted: string[]; blobBytes: number }> {
-    const trash: string[] = [];
-    const deleted: string[] = [];
-    this.locked(() => {
-      const idx = this.readIndex();
-      const named = new Set(Object.values(idx.refs));
-      for (const id of this.ids()) {
-        if (named.has(id) || inUse(id)) continue;
-        const t = this.mkTemp('rm');
-        renameSync(this.imageDir(id), join(t, 'image'));
-        trash.push(t);
-        deleted.push(id);
-      }
-    });
-    await this.removeTrees(trash);
+  async prune(
+    inUse: (id: string) => boolean,
+  ): Promise<{ deleted: string[]; layers: string[]; layerBytes: number; blobBytes: number }> {
     const { BlobCache } = await import('./blob-cache.js');
     const cache = new BlobCache(this.blobsDir);
-    const wanted = new Set<string>();
-    for (const id of this.ids()) {
-      const m = this.pulledManifest(id);
-      if (!m) continue;
-      try {
-        const doc = JSON.parse(m.toString()) as { layers?: { digest?: string }[] };
-        for (const l of doc.layers ?? []) if (l.digest) wanted.add(l.digest);
-      } catch {
-        /* not ours to judge */
-      }
-    }
+    const trash = this.mkTemp('rm');
+    const deleted: string[] = [];
+    let layers = { layers: [] as string[], bytes: 0 };
     let blobBytes = 0;
-    for (const d of new Set([...cache.digests(), ...cache.abandoned()]))
-      if (!wanted.has(d)) blobBytes += cache.remove(d);
-    return { deleted, blobBytes };
+    try {
+      this.locked(() => {
+        // Step 1: the images.
+        const idx = this.readIndex();
+        const named = new Set(Object.values(idx.refs));
+        mkdirSync(join(trash, 'images'));
+        for (const id of this.ids()) {
+          if (named.has(id) || inUse(id)) continue;
+          renameSync(this.imageDir(id), join(trash, 'images', hexOf(id)));
+          deleted.push(id);
+        }
+        // Step 2: the layers.
+        mkdirSync(join(trash, 'layers'));
+        layers = this.layers.collect(this.usedLayers(), join(trash, 'layers'));
+        // Step 3: the blobs (unlinks only: short enough for the lock).
+        const wanted = new Set<string>(this.layers.leased().blobs);
+        for (const id of this.ids()) for (const d of this.blobsOf(id)) wanted.add(d);
+        for (const d of new Set([...cache.digests(), ...cache.abandoned()]))
+          if (!wanted.has(d)) blobBytes += cache.remove(d);
+      });
+    } finally {
+      await this.removeTrees([trash]);
+    }
+    return { deleted, layers: layers.layers, layerBytes: layers.bytes, blobBytes };
+  }
+
+  /** The layer blobs image `id` was pulled with (none for a loaded or imported image). */
+  private blobsOf(id: string): string[] {
+    const m = this.pulledManifest(id);
+    if (!m) return [];
+    try {
+      const doc = JSON.parse(m.toString()) as { layers?: { digest?: string }[] };
+      return (doc.layers ?? []).flatMap((l) => (l.digest ? [l.digest] : []));
+    } catch {
+      return []; // not ours to judge
+    }
   }
 
   // --- load, import, remove ---
@@ -603,7 +651,8 @@ export class ImageStore {
     const warn = opts.warn ?? (() => {});
     await this.sweep();
     const scratch = this.mkTemp('load');
-    const staged: { id: string; tmp?: string; refs: string[] }[] = [];
+    const staged: Staged[] = [];
+    let lease: Lease | undefined;
     try {
       // The archive reader (and the tar library) is loaded only by `image load`.
       const { readImageSource } = await import('./archive.js');
@@ -623,6 +672,7 @@ export class ImageStore {
         }
         return { img, id, doc };
       });
+      lease = this.lease(plans.flatMap((p) => p.doc.diffIds));
       for (const { img, id, doc } of plans) {
         const refs = [...img.names, ...img.digests];
         if (existsSync(this.imageDir(id)) || staged.some((s) => s.id === id)) {
@@ -630,12 +680,13 @@ export class ImageStore {
           continue;
         }
         const what = img.names[0] ? familiarize(img.names[0]) : shortId(id);
-        const { tmp, result } = await this.unpack(
+        const { tmp, result, layers } = await this.unpack(
           what,
           img.layers.map((l) => ({ kind: 'file' as const, file: l.file, name: l.name, digest: l.digest })),
+          doc.diffIds,
           warn,
         );
-        staged.push({ id, tmp, refs });
+        staged.push({ id, tmp, refs, layers });
         const bad = doc.diffIds.findIndex((d, i) => d !== result.diffIds[i]);
         if (bad >= 0) {
           throw new PodboxError(
@@ -652,6 +703,7 @@ export class ImageStore {
       await this.removeTrees(staged.map((s) => s.tmp).filter((t): t is string => !!t)).catch(() => {});
       throw e;
     } finally {
+      lease?.release();
       rmSync(scratch, { recursive: true, force: true });
     }
     const idx = this.readIndex();
@@ -673,7 +725,7 @@ export class ImageStore {
     const config = applyChanges({}, changes);
     await this.sweep();
     const scratch = this.mkTemp('import');
-    let staged: { id: string; tmp?: string; refs: string[] } | undefined;
+    let staged: Staged | undefined;
     try {
       await this.withInput(src, scratch, async (path, describe) => {
         const st = statInput(
@@ -684,7 +736,13 @@ export class ImageStore {
         const layer: LayerSource = st.isDirectory()
           ? { kind: 'dir', dir: path, name: describe }
           : { kind: 'file', file: path, name: describe };
-        const { tmp, result } = await this.unpack(familiarize(formatReference(ref)), [layer], opts.warn ?? (() => {}));
+        // The layer's diff id is known only once unpacked: it moves into the store with the image.
+        const { tmp, result, layers } = await this.unpack(
+          familiarize(formatReference(ref)),
+          [layer],
+          [undefined],
+          opts.warn ?? (() => {}),
+        );
         const created = new Date().toISOString();
         const doc = {
           architecture: hostArchitecture(),
@@ -696,7 +754,7 @@ export class ImageStore {
         };
         const bytes = Buffer.from(JSON.stringify(doc));
         ImageStore.writeImageFiles(tmp, bytes, result.size);
-        staged = { id: sha256(bytes), tmp, refs: [formatReference(ref)] };
+        staged = { id: sha256(bytes), tmp, refs: [formatReference(ref)], layers };
       });
       const leftovers = this.commit([staged!]);
       await this.removeTrees(leftovers);
@@ -767,6 +825,12 @@ export class ImageStore {
       if (out.deleted) {
         trash = this.mkTemp('rm');
         renameSync(this.imageDir(hit.id), join(trash, 'image'));
+        // Its layers go with it unless another image or a pull in progress uses them (docker rmi).
+        mkdirSync(join(trash, 'layers'));
+        const gone = new Set(ImageStore.diffIdsIn(join(trash, 'image')));
+        const used = this.usedLayers();
+        for (const d of this.layers.ids()) if (!gone.has(d)) used.add(d);
+        out.layers = this.layers.collect(used, join(trash, 'layers')).layers;
       }
     });
     if (trash) await this.removeTrees([trash]);

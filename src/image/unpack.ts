@@ -1,5 +1,7 @@
-import { lstatSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import type { LayerStats } from './layer.js';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LayerMarks, LayerStats } from './layer.js';
+import { LAYER_DIFF, RootfsStacker, readLayerMeta, writeLayerMeta, type LayerMeta } from './layer-links.js';
 import type { FollowedBlob } from './blob-follow.js';
 import { PodboxError, isPodboxError, errnoOf } from '../errors.js';
 
@@ -18,8 +20,24 @@ export type LayerSource =
   /** a registry blob read while it downloads (blob-follow.ts); its digest is checked by the download */
   | ({ kind: 'blob' } & FollowedBlob);
 
+/**
+ * Where layer i of an unpack lives (layer-store.ts): `have`, a layer of the store, read as it is;
+ * otherwise a new directory to unpack layers[i] into, moved into the store by the caller.
+ */
+export interface LayerDir {
+  dir: string;
+  have: boolean;
+}
+
 export type UnpackJob =
-  | { op: 'unpack'; rootfs: string; layers: LayerSource[]; result?: string; ignoreChownErrors?: boolean }
+  | {
+      op: 'unpack';
+      rootfs: string;
+      layers: LayerSource[];
+      layerDirs: LayerDir[];
+      result?: string;
+      ignoreChownErrors?: boolean;
+    }
   | { op: 'rm'; paths: string[] };
 
 export interface UnpackResult {
@@ -57,6 +75,7 @@ async function applySource(
   rootfs: string,
   l: LayerSource,
   ignoreChownErrors: boolean,
+  marks: LayerMarks,
 ): Promise<{ diffId: string; stats: LayerStats }> {
   // The tar library is loaded here, not with this module: the store (on `podbox run`'s path) imports
   // this module for its error codec, and loading tar costs a run ~14 ms of CPU even from the code cache.
@@ -69,15 +88,15 @@ async function applySource(
       import('./layer.js'),
       import('./blob-follow.js'),
     ]);
-    return applyLayerStream(rootfs, followBlob(l), { name: l.name, ignoreChownErrors });
+    return applyLayerStream(rootfs, followBlob(l), { name: l.name, ignoreChownErrors, marks });
   }
   if (l.kind === 'file') {
-    const r = await applyLayerFile(rootfs, l.file, { name: l.name, digest: l.digest, ignoreChownErrors });
+    const r = await applyLayerFile(rootfs, l.file, { name: l.name, digest: l.digest, ignoreChownErrors, marks });
     return { diffId: r.diffId, stats: r };
   }
   // The directory is read as this process sees it: inside the user namespace a file of the
   // invoking user is owned by 0, which is what the image should say.
-  return applyTarStream(rootfs, tarDirectory(l.dir), { name: l.name, ignoreChownErrors });
+  return applyTarStream(rootfs, tarDirectory(l.dir), { name: l.name, ignoreChownErrors, marks });
 }
 
 export async function runUnpackJob(job: UnpackJob): Promise<UnpackResult | undefined> {
@@ -87,13 +106,30 @@ export async function runUnpackJob(job: UnpackJob): Promise<UnpackResult | undef
   }
   if (job.op !== 'unpack') throw new PodboxError('InvalidArgument', `unknown unpack job ${(job as { op: string }).op}`);
   const out: UnpackResult = { diffIds: [], size: 0, skippedDevices: [], skippedOther: [], chownFailures: 0 };
-  for (const l of job.layers) {
-    const { diffId, stats } = await applySource(job.rootfs, l, !!job.ignoreChownErrors);
-    out.diffIds.push(diffId);
-    out.skippedDevices.push(...stats.skippedDevices);
-    out.skippedOther.push(...stats.skippedOther);
-    out.chownFailures += stats.chownFailures;
+  const stacker = new RootfsStacker(job.rootfs, !!job.ignoreChownErrors);
+  for (const [i, l] of job.layers.entries()) {
+    const { dir, have } = job.layerDirs[i]!;
+    let meta: LayerMeta;
+    if (have) {
+      meta = readLayerMeta(dir);
+    } else {
+      // A new layer: unpacked on its own, then stacked like a stored one.
+      const diff = join(dir, LAYER_DIFF);
+      mkdirSync(diff, { recursive: true });
+      // Whatever the umask: a layer without a "./" entry leaves the root as a layer's directories default.
+      chmodSync(diff, 0o755);
+      const marks: LayerMarks = { whiteouts: [], opaque: [], links: [] };
+      const { diffId, stats } = await applySource(diff, l, !!job.ignoreChownErrors, marks);
+      out.skippedDevices.push(...stats.skippedDevices);
+      out.skippedOther.push(...stats.skippedOther);
+      out.chownFailures += stats.chownFailures;
+      meta = { diffId, size: treeSize(diff), ...marks };
+      writeLayerMeta(dir, meta);
+    }
+    out.diffIds.push(meta.diffId);
+    stacker.apply(dir, meta);
   }
+  out.chownFailures += stacker.chownFailures;
   out.size = treeSize(job.rootfs);
   if (job.result) writeFileSync(job.result, JSON.stringify(out));
   return out;
