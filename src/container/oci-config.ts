@@ -100,8 +100,21 @@ export interface ContainerConfigInput {
   mounts: MountSource[];
   /** join the pod's PID namespace (shareProcessNamespace) rather than get one of its own */
   sharePid: boolean;
-  /** runc's id for this instance of the container (container/runc.ts containerId) */
-  runcId: string;
+  /** the container instance's cgroup (containerCgroupsPath), given as root only */
+  cgroupsPath?: string;
+}
+
+/**
+ * Without a cgroupsPath runc names the cgroup after the container id alone, and ids are unique only
+ * within a pod: as root, two pods with a container `app` would share /sys/fs/cgroup/<controller>/app.0,
+ * and `runc kill --all` or delete of one would signal (or freeze) the other's processes. One path per
+ * pod and instance, flat so runc's delete removes all of it (the kubelet's cgroupfs driver nests
+ * pod<uid>/<container>: resource limits will need that layout). Rootless it is left out: runc then
+ * skips the cgroups it may not create, while a cgroupsPath given is created or fails the container
+ * (runc libcontainer/cgroups/fs, rootless handling).
+ */
+export function containerCgroupsPath(pod: Pod, runcId: string): string {
+  return `/podbox-pod${pod.metadata.uid ?? pod.metadata.name}-${runcId}`;
 }
 
 const bind = (source: string, destination: string, readOnly: boolean, noExec = false) => ({
@@ -190,13 +203,7 @@ export function ociConfig(i: ContainerConfigInput): Record<string, unknown> {
         { type: 'ipc', path: podTarget('ipc') },
         { type: 'uts', path: podTarget('uts') },
       ],
-      // Without a cgroupsPath runc names the cgroup after the container id alone, and ids are unique
-      // only within a pod: as root, two pods with a container `app` would share /sys/fs/cgroup/*/app.0,
-      // and `runc kill --all` or delete of one would signal (or freeze) the other's processes. One
-      // path per pod and instance, flat so runc's delete removes all of it (the kubelet's cgroupfs
-      // driver nests pod<uid>/<container>: issue 14's resources will need that layout). Rootless, runc
-      // ignores cgroups it may not create (libcontainer/cgroups/fs, rootless).
-      cgroupsPath: `/podbox-pod${i.pod.metadata.uid ?? i.pod.metadata.name}-${i.runcId}`,
+      ...(i.cgroupsPath ? { cgroupsPath: i.cgroupsPath } : {}),
       maskedPaths: MASKED_PATHS,
       readonlyPaths: READONLY_PATHS,
     },

@@ -12,7 +12,7 @@ import { waitForExit } from '../sandbox/sandbox.js';
 import { openContainerOutput, openOutputForReading, removeContainerOutput } from './output.js';
 import { LogSink, type LogStream } from '../logs/cri-log.js';
 import { mountRootfs, writeConfig, readImageFile, ContainerConfigError } from './bundle.js';
-import { ociConfig, type MountSource } from './oci-config.js';
+import { ociConfig, containerCgroupsPath, type MountSource } from './oci-config.js';
 import { processUser } from './user.js';
 import { containerMounts } from '../volume/subpath.js';
 import { bindHostVolumes } from '../volume/host-path.js';
@@ -108,7 +108,7 @@ export async function startContainer(
       podFiles: pod.podFiles,
       mounts,
       sharePid: spec.spec.shareProcessNamespace === true,
-      runcId: containerId(name, instance),
+      cgroupsPath: process.getuid?.() === 0 ? containerCgroupsPath(spec, containerId(name, instance)) : undefined,
     }),
   );
 

@@ -1,5 +1,11 @@
 import { describe, it, expect } from 'vitest';
-import { ociConfig, processArgs, mergeEnv, DEFAULT_CAPABILITIES } from '../../src/container/oci-config.js';
+import {
+  ociConfig,
+  containerCgroupsPath,
+  processArgs,
+  mergeEnv,
+  DEFAULT_CAPABILITIES,
+} from '../../src/container/oci-config.js';
 import { processUser, resolveUser } from '../../src/container/user.js';
 import { container, pod } from '../helpers/fixtures.js';
 
@@ -15,7 +21,6 @@ const base = (c = container('app'), p = pod()) => ({
   podFiles: files,
   mounts: [],
   sharePid: false,
-  runcId: 'app.0',
 });
 
 describe('processArgs: Kubernetes command/args over image Entrypoint/Cmd', () => {
@@ -71,8 +76,10 @@ describe('ociConfig', () => {
   });
   it('puts each container instance in a cgroup of its own pod, never one named by the container alone', () => {
     const p = pod();
-    const cfg = ociConfig(base(container('app'), { ...p, metadata: { ...p.metadata, uid: 'u-1' } })) as any;
-    expect(cfg.linux.cgroupsPath).toBe('/podbox-podu-1-app.0');
+    const path = containerCgroupsPath({ ...p, metadata: { ...p.metadata, uid: 'u-1' } }, 'app.0');
+    expect(path).toBe('/podbox-podu-1-app.0');
+    expect((ociConfig({ ...base(), cgroupsPath: path }) as any).linux.cgroupsPath).toBe(path);
+    expect((ociConfig(base()) as any).linux.cgroupsPath).toBeUndefined();
   });
   it("shareProcessNamespace joins pause's PID namespace", () => {
     const cfg = ociConfig({ ...base(), sharePid: true }) as any;
