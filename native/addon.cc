@@ -18,6 +18,8 @@
 //                                           another process holds it; the lock lasts while fd is open
 //   socketInNamespace(pid, family 4|6) -> fd  a TCP socket made in the pod's network namespace
 //   bindSubpath(pid, {volume, subpath, target, uid, gid})  see pb_bind_subpath_in_namespaces
+//   setVolumeOwnership(pid, {path, gid, readOnly, onRootMismatch}) -> changed
+//                                           see pb_set_volume_ownership_in_namespaces
 #include <napi.h>
 #include <uv.h>
 
@@ -299,6 +301,26 @@ Napi::Value BindSubpath(const Napi::CallbackInfo &info)
 	return env.Undefined();
 }
 
+Napi::Value SetVolumeOwnership(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	pid_t target = info[0].As<Napi::Number>().Int32Value();
+	Napi::Object o = info[1].As<Napi::Object>();
+	std::string path = o.Get("path").ToString().Utf8Value();
+	pb_ownership w{};
+	w.path = path.c_str();
+	w.gid = (gid_t)o.Get("gid").ToNumber().Uint32Value();
+	w.read_only = o.Get("readOnly").ToBoolean().Value();
+	w.on_root_mismatch = o.Get("onRootMismatch").ToBoolean().Value();
+	int changed = 1;
+	pb_failure f{};
+	if (pb_set_volume_ownership_in_namespaces(target, &w, &changed, &f) != 0) {
+		ThrowFailure(env, f);
+		return env.Undefined();
+	}
+	return Napi::Boolean::New(env, changed != 0);
+}
+
 // --- watching a child's exit without blocking the event loop ---------------------------------
 
 struct ExitWatch {
@@ -506,6 +528,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("spawnInNamespaces", Napi::Function::New(env, SpawnInNamespaces));
 	exports.Set("mountInNamespaces", Napi::Function::New(env, MountInNamespaces));
 	exports.Set("bindSubpath", Napi::Function::New(env, BindSubpath));
+	exports.Set("setVolumeOwnership", Napi::Function::New(env, SetVolumeOwnership));
 	exports.Set("watchExit", Napi::Function::New(env, WatchExit));
 	exports.Set("watchPidExit", Napi::Function::New(env, WatchPidExit));
 	exports.Set("pipe", Napi::Function::New(env, Pipe));

@@ -53,6 +53,9 @@ enum pb_step {
 	PB_STEP_CLONE_SUBPATH_MOUNT,
 	PB_STEP_MOVE_SUBPATH_MOUNT,
 	PB_STEP_PASS_EXTRA_FDS,
+	PB_STEP_READ_VOLUME_DIRECTORY,
+	PB_STEP_CHOWN_VOLUME,
+	PB_STEP_CHMOD_VOLUME,
 	PB_STEP_COUNT
 };
 
@@ -157,6 +160,22 @@ int pb_bind_subpath_in_namespaces(pid_t target, const struct pb_subpath *s, stru
  * then probes the pod's 127.0.0.1 with no tool inside the image. Returns -1 with *failure set.
  */
 int pb_socket_in_namespace(pid_t target, int domain, int type, struct pb_failure *failure);
+
+struct pb_ownership {
+	const char *path;     /* the volume's directory, as the host sees it */
+	gid_t gid;            /* the pod's fsGroup, a gid of the pod's user namespace */
+	int read_only;        /* a read-only volume: the group may read (0440) rather than read and write (0660) */
+	int on_root_mismatch; /* fsGroupChangePolicy OnRootMismatch: leave the tree when its root already matches */
+};
+
+/*
+ * Makes a volume's tree group-owned by the fsGroup (kubelet volume_linux.go SetVolumeOwnership),
+ * from a helper that joined only the user namespace of `target`: it keeps the host's view of the
+ * files (the pod's root shows the pod directory read-only) and can give them any gid the pod maps.
+ * Sets *changed to 0 when OnRootMismatch found the root matching and left the tree alone.
+ */
+int pb_set_volume_ownership_in_namespaces(pid_t target, const struct pb_ownership *o, int *changed,
+                                          struct pb_failure *failure);
 
 #ifdef __cplusplus
 }

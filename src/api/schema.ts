@@ -211,7 +211,7 @@ const podSecurityContext = z.strictObject({
   supplementalGroups: z.array(nonNegative).optional(),
   supplementalGroupsPolicy: z.enum(['Merge', 'Strict']).optional(),
   fsGroup: nonNegative.optional(),
-  fsGroupChangePolicy: ignored(),
+  fsGroupChangePolicy: z.enum(['OnRootMismatch', 'Always']).optional(),
   seccompProfile: profileType('seccomp').optional(),
   appArmorProfile: profileType('AppArmor').optional(),
   seLinuxOptions: ignored(),

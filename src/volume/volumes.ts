@@ -4,6 +4,7 @@ import { join, dirname, relative, isAbsolute } from 'node:path';
 import type { Manifest, Volume } from '../api/types.js';
 import type { NativeMount } from '../sandbox/native.js';
 import { tmpfsMount, writableBind } from '../sandbox/sandbox.js';
+import { applyFsGroup, volumeOwnership } from './ownership.js';
 
 /**
  * Pod volumes (https://kubernetes.io/docs/concepts/storage/volumes/). Each lives under the pod's
@@ -12,6 +13,7 @@ import { tmpfsMount, writableBind } from '../sandbox/sandbox.js';
  *    in the pod's mount namespace, sizeLimit as its size. A disk emptyDir's sizeLimit is not
  *    enforced yet (the kubelet enforces it by eviction).
  *  - configMap / secret: the object's keys projected as files, always mounted read-only.
+ * With securityContext.fsGroup each is then given to that group (ownership.ts applyFsGroup).
  * The pod's root shows the pod directory read-only (sandbox/pod-root.ts): an emptyDir is made
  * writable there by a bind of its own, which also makes it a mount point nothing in the pod can
  * rename or swap for a symlink.
@@ -26,6 +28,7 @@ export interface PreparedVolume {
 export function prepareVolumes(
   podDir: string,
   m: Manifest,
+  pausePid: number,
 ): { volumes: Map<string, PreparedVolume>; mounts: NativeMount[] } {
   const volumes = new Map<string, PreparedVolume>();
   const mounts: NativeMount[] = [];
@@ -34,12 +37,17 @@ export function prepareVolumes(
     mkdirSync(path, { recursive: true });
     if (v.emptyDir) {
       chmodSync(path, 0o777);
-      if (v.emptyDir.medium === 'Memory')
-        mounts.push(tmpfsMount(path, v.emptyDir.sizeLimit ? quantityBytes(v.emptyDir.sizeLimit) : undefined));
-      else mounts.push(...writableBind(path));
+      const size = v.emptyDir.sizeLimit ? quantityBytes(v.emptyDir.sizeLimit) : undefined;
+      if (v.emptyDir.medium === 'Memory') {
+        mounts.push(tmpfsMount(path, size, m.pod.spec.securityContext.fsGroup));
+      } else {
+        mounts.push(...writableBind(path));
+        applyFsGroup(pausePid, path, volumeOwnership(m.pod, { readOnly: false }));
+      }
       volumes.set(v.name, { name: v.name, path, readOnly: false });
     } else {
       projectKeys(path, v, m);
+      applyFsGroup(pausePid, path, volumeOwnership(m.pod, { readOnly: true }));
       volumes.set(v.name, { name: v.name, path, readOnly: true });
     }
   }
