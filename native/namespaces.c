@@ -953,31 +953,35 @@ static int own_tree(int dir, gid_t gid, int read_only)
 
 struct ownership_work {
 	const struct pb_ownership *o;
-	int report; /* write end of a pipe: one byte, 1 = changed, 0 = left alone */
+	int n;
+	int report; /* write end of a pipe: one byte per volume, 1 = walked, 0 = left alone */
 };
 
 static void set_volume_ownership(void *arg, int status_wr)
 {
 	const struct ownership_work *w = arg;
-	const struct pb_ownership *o = w->o;
-	int root = open(o->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	struct stat st;
-	if (root < 0 || fstat(root, &st) != 0)
-		fail_child(status_wr, PB_STEP_OPEN_VOLUME);
-	char changed = !(o->on_root_mismatch && root_matches(&st, o->gid, o->read_only));
-	if (changed) {
-		if (own_tree(root, o->gid, o->read_only) != 0)
-			fail_child(status_wr, PB_STEP_READ_VOLUME_DIRECTORY);
-		/* The root's own failures are not skipped: a gid the pod does not map fails here (EINVAL). */
-		if (fchown(root, (uid_t)-1, o->gid) != 0)
-			fail_child(status_wr, PB_STEP_CHOWN_VOLUME);
-		if (fchmod(root, fs_group_mode(st.st_mode, o->read_only)) != 0)
-			fail_child(status_wr, PB_STEP_CHMOD_VOLUME);
+	for (int i = 0; i < w->n; i++) {
+		const struct pb_ownership *o = &w->o[i];
+		int root = open(o->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		struct stat st;
+		if (root < 0 || fstat(root, &st) != 0)
+			fail_child(status_wr, PB_STEP_OPEN_VOLUME);
+		char changed = !(o->on_root_mismatch && root_matches(&st, o->gid, o->read_only));
+		if (changed) {
+			if (own_tree(root, o->gid, o->read_only) != 0)
+				fail_child(status_wr, PB_STEP_READ_VOLUME_DIRECTORY);
+			/* The root's own failures are not skipped: a gid the pod does not map fails here (EINVAL). */
+			if (fchown(root, (uid_t)-1, o->gid) != 0)
+				fail_child(status_wr, PB_STEP_CHOWN_VOLUME);
+			if (fchmod(root, fs_group_mode(st.st_mode, o->read_only)) != 0)
+				fail_child(status_wr, PB_STEP_CHMOD_VOLUME);
+		}
+		close(root);
+		(void)!write(w->report, &changed, 1);
 	}
-	(void)!write(w->report, &changed, 1);
 }
 
-int pb_set_volume_ownership_in_namespaces(pid_t target, const struct pb_ownership *o, int *changed,
+int pb_set_volume_ownership_in_namespaces(pid_t target, const struct pb_ownership *o, int n, char *changed,
                                           struct pb_failure *failure)
 {
 	int report[2];
@@ -985,13 +989,14 @@ int pb_set_volume_ownership_in_namespaces(pid_t target, const struct pb_ownershi
 		set_failure(failure, PB_STEP_CREATE_PIPE, errno);
 		return -1;
 	}
-	struct ownership_work w = {o, report[1]};
+	struct ownership_work w = {o, n, report[1]};
 	int rc = run_in_namespaces(target, NULL, set_volume_ownership, &w, failure);
 	close(report[1]);
-	char byte = 1;
-	if (rc == 0 && read(report[0], &byte, 1) != 1)
-		byte = 1;
+	/* The helper has exited: all its bytes (n, at most a few dozen) wait in the pipe. After a
+	 * failure, the volumes it did not finish read 2: the first of them is the one that failed. */
+	memset(changed, 2, (size_t)n);
+	if (n > 0)
+		(void)!read(report[0], changed, (size_t)n);
 	close(report[0]);
-	*changed = byte;
 	return rc;
 }

@@ -169,12 +169,13 @@ struct pb_ownership {
 };
 
 /*
- * Makes a volume's tree group-owned by the fsGroup (kubelet volume_linux.go SetVolumeOwnership),
- * from a helper that joined only the user namespace of `target`: it keeps the host's view of the
- * files (the pod's root shows the pod directory read-only) and can give them any gid the pod maps.
- * Sets *changed to 0 when OnRootMismatch found the root matching and left the tree alone.
+ * Makes each of n volumes' trees group-owned by the fsGroup (kubelet volume_linux.go
+ * SetVolumeOwnership), from one helper that joined only the user namespace of `target`: it keeps
+ * the host's view of the files (the pod's root shows the pod directory read-only) and can give them
+ * any gid the pod maps. changed[i] is set to 0 when OnRootMismatch found volume i's root matching
+ * and left its tree alone, 1 when the tree was walked, 2 when the helper failed before it was done.
  */
-int pb_set_volume_ownership_in_namespaces(pid_t target, const struct pb_ownership *o, int *changed,
+int pb_set_volume_ownership_in_namespaces(pid_t target, const struct pb_ownership *o, int n, char *changed,
                                           struct pb_failure *failure);
 
 #ifdef __cplusplus

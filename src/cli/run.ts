@@ -48,7 +48,7 @@ async function run(file: string, opts: RunOptions): Promise<number> {
   networkModeOf(manifest.pod, opts.network ?? process.env.PODBOX_NETWORK);
   // A bad PODBOX_CONTAINER_LOG_MAX_* is refused now, not at each container start.
   containerLogPolicy();
-  checkFsGroupMapped(manifest.pod, podIdMapping());
+  checkFsGroupMapped(manifest.pod, podIdMapping);
   if (opts.replace) await deletePod(manifest.pod.metadata.name, { missingOk: true });
   // Images are the supervisor's to find or pull, container by container (lifecycle/image-pulls.ts).
   const request = launchRequest(manifest, new Map(), !opts.detach && !opts.keep);

@@ -62,11 +62,11 @@ export interface Native {
   lockFile(path: string): number;
   socketInNamespace(pid: number, family: 4 | 6): number;
   bindSubpath(pid: number, s: { volume: string; subpath: string; target: string; uid: number; gid: number }): void;
-  /** false when onRootMismatch found the root already matching and changed nothing */
+  /** per volume: false when onRootMismatch found its root already matching and changed nothing */
   setVolumeOwnership(
     pid: number,
-    o: { path: string; gid: number; readOnly: boolean; onRootMismatch: boolean },
-  ): boolean;
+    volumes: { path: string; gid: number; readOnly: boolean; onRootMismatch: boolean }[],
+  ): boolean[];
 }
 
 /** mount(2) flags, from <sys/mount.h>. */

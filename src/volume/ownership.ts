@@ -23,6 +23,8 @@ import { PodboxError } from '../errors.js';
 export type FsGroupChangePolicy = 'OnRootMismatch' | 'Always';
 
 export interface VolumeOwnership {
+  /** the volume's directory on the host */
+  path: string;
   /** the pod's fsGroup; undefined: the volume is left as it was made */
   fsGroup: number | undefined;
   policy: FsGroupChangePolicy;
@@ -30,47 +32,61 @@ export interface VolumeOwnership {
 }
 
 /**
- * The ownership one volume of `pod` gets. Only volumes whose contents outlive the pod
+ * The ownership the volume of `pod` at `path` gets. Only volumes whose contents outlive the pod
  * (`persistent`: persistentVolumeClaim) honour fsGroupChangePolicy: emptyDir, configMap, secret,
  * downwardAPI and projected are new at each pod start and their plugins pass a nil policy, i.e.
  * Always (empty_dir.go and configmap.go SetUpAt pass nil as SetVolumeOwnership's fsGroupChangePolicy).
  */
-export function volumeOwnership(pod: Pod, o: { readOnly: boolean; persistent?: boolean }): VolumeOwnership {
+export function volumeOwnership(
+  pod: Pod,
+  path: string,
+  o: { readOnly: boolean; persistent?: boolean },
+): VolumeOwnership {
   const sc = pod.spec.securityContext;
   const policy = o.persistent ? (sc.fsGroupChangePolicy ?? 'Always') : 'Always';
-  return { fsGroup: sc.fsGroup, policy, readOnly: o.readOnly };
+  return { path, fsGroup: sc.fsGroup, policy, readOnly: o.readOnly };
 }
 
 /**
- * Gives the volume at `path` (a host path, the pod directory's copy) to the fsGroup, from the user
- * namespace of the pod whose pause process is `pausePid`. Returns false when nothing was done: no
- * fsGroup, or OnRootMismatch found the root already the fsGroup's, setgid, with the group bits.
+ * Gives each volume to its fsGroup, all in one helper in the user namespace of the pod whose pause
+ * process is `pausePid` (one fork for the pod: the fork, not the walk, is what costs). Returns, per
+ * volume, whether its tree was walked: not without fsGroup, nor when OnRootMismatch found the root
+ * already the fsGroup's, setgid, with the group bits. Without any fsGroup nothing is started.
  */
-export function applyFsGroup(pausePid: number, path: string, o: VolumeOwnership): boolean {
-  if (o.fsGroup === undefined) return false;
+export function applyFsGroup(pausePid: number, volumes: VolumeOwnership[]): boolean[] {
+  const owned = volumes.filter((v) => v.fsGroup !== undefined);
+  if (owned.length === 0) return volumes.map(() => false);
+  let walked: boolean[];
   try {
-    return native().setVolumeOwnership(pausePid, {
-      path,
-      gid: o.fsGroup,
-      readOnly: o.readOnly,
-      onRootMismatch: o.policy === 'OnRootMismatch',
-    });
+    walked = native().setVolumeOwnership(
+      pausePid,
+      owned.map((v) => ({
+        path: v.path,
+        gid: v.fsGroup!,
+        readOnly: v.readOnly,
+        onRootMismatch: v.policy === 'OnRootMismatch',
+      })),
+    );
   } catch (e) {
+    const v = owned[(e as { volume?: number }).volume ?? 0] ?? owned[0]!;
     throw new PodboxError(
       'SandboxFailed',
-      `volume ${path}: cannot give it to fsGroup ${o.fsGroup}: ${(e as Error).message}`,
+      `volume ${v.path}: cannot give it to fsGroup ${v.fsGroup}: ${(e as Error).message}`,
       'run `podbox doctor`',
     );
   }
+  return volumes.map((v) => (v.fsGroup === undefined ? false : walked[owned.indexOf(v)]!));
 }
 
 /**
  * The fsGroup must be a gid the pod's user namespace maps (rootless: 0..65535 with a subordinate
  * range, only 0 without one), or no file can be given to it: refused before anything is made.
  */
-export function checkFsGroupMapped(pod: Pod, mapping: IdMapping): void {
+export function checkFsGroupMapped(pod: Pod, idMapping: () => IdMapping): void {
   const gid = pod.spec.securityContext.fsGroup;
-  if (gid === undefined || mapping.gid.some((r) => gid >= r.inside && gid < r.inside + r.count)) return;
+  if (gid === undefined) return; // a pod without fsGroup does not read the id files
+  const mapping = idMapping();
+  if (mapping.gid.some((r) => gid >= r.inside && gid < r.inside + r.count)) return;
   const ranges: string[] = [];
   let first = -1,
     end = -1;

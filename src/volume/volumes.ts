@@ -4,7 +4,7 @@ import { join, dirname, relative, isAbsolute } from 'node:path';
 import type { Manifest, Volume } from '../api/types.js';
 import type { NativeMount } from '../sandbox/native.js';
 import { tmpfsMount, writableBind } from '../sandbox/sandbox.js';
-import { applyFsGroup, volumeOwnership } from './ownership.js';
+import { applyFsGroup, volumeOwnership, type VolumeOwnership } from './ownership.js';
 
 /**
  * Pod volumes (https://kubernetes.io/docs/concepts/storage/volumes/). Each lives under the pod's
@@ -32,6 +32,7 @@ export function prepareVolumes(
 ): { volumes: Map<string, PreparedVolume>; mounts: NativeMount[] } {
   const volumes = new Map<string, PreparedVolume>();
   const mounts: NativeMount[] = [];
+  const owned: VolumeOwnership[] = [];
   for (const v of m.pod.spec.volumes ?? []) {
     const path = join(podDir, 'volumes', v.name);
     mkdirSync(path, { recursive: true });
@@ -42,15 +43,16 @@ export function prepareVolumes(
         mounts.push(tmpfsMount(path, size, m.pod.spec.securityContext.fsGroup));
       } else {
         mounts.push(...writableBind(path));
-        applyFsGroup(pausePid, path, volumeOwnership(m.pod, { readOnly: false }));
+        owned.push(volumeOwnership(m.pod, path, { readOnly: false }));
       }
       volumes.set(v.name, { name: v.name, path, readOnly: false });
     } else {
       projectKeys(path, v, m);
-      applyFsGroup(pausePid, path, volumeOwnership(m.pod, { readOnly: true }));
+      owned.push(volumeOwnership(m.pod, path, { readOnly: true }));
       volumes.set(v.name, { name: v.name, path, readOnly: true });
     }
   }
+  applyFsGroup(pausePid, owned);
   return { volumes, mounts };
 }
 

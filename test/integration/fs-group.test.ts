@@ -129,7 +129,7 @@ describe('fsGroupChangePolicy (volumes whose contents outlive the pod)', () => {
     const pause = podRuntime(home, 'policy').pause!.pid;
     const tree = join(home, 'pods', 'policy', 'volumes', 'd', 't');
     const own = (policy: 'OnRootMismatch' | 'Always') =>
-      applyFsGroup(pause, tree, { fsGroup: 2000, policy, readOnly: false });
+      applyFsGroup(pause, [{ path: tree, fsGroup: 2000, policy, readOnly: false }])[0];
     expect(own('OnRootMismatch')).toBe(false);
     expect(await sh(`${STAT} /d/t /d/t/f`)).toBe('/d/t 1000:2000 2770\n/d/t/f 1000:3000 644');
     expect(own('Always')).toBe(true);
