@@ -62,6 +62,17 @@ describe('fsGroup on writable volumes (emptyDir)', () => {
   });
 });
 
+describe("the process's groups", () => {
+  it('fsGroup and supplementalGroups join the primary group, as on Kubernetes (`id` in its docs)', async () => {
+    const sc = { ...user, fsGroup: 2000, supplementalGroups: [4000] };
+    const spec = { restartPolicy: 'Never', securityContext: sc, containers: [box('app', 'id')] };
+    const r = await c.run(['run', '-'], { input: pod('groups', spec) });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('app | uid=1000 gid=3000 groups=2000,3000,4000');
+    expect(r.exitCode).toBe(0);
+  });
+});
+
 describe('fsGroup on read-only volumes (configMap, secret)', () => {
   it('every file and directory gets group 2000 and group read; directories setgid', async () => {
     const yaml = [
