@@ -787,7 +787,11 @@ static void bind_subpath(void *arg, int status_wr)
 			if (!created && errno != EEXIST)
 				fail_child(status_wr, PB_STEP_CREATE_SUBPATH_DIRECTORY);
 			next = open_beneath(dir, name);
-			if (next >= 0 && created && fchownat(next, "", s->uid, s->gid, AT_EMPTY_PATH) != 0)
+			/* In a setgid directory (a volume given to the pod's fsGroup) the new directory
+			 * keeps the group it inherited, as everything created there does. */
+			struct stat parent;
+			gid_t group = fstat(dir, &parent) == 0 && (parent.st_mode & S_ISGID) ? (gid_t)-1 : s->gid;
+			if (next >= 0 && created && fchownat(next, "", s->uid, group, AT_EMPTY_PATH) != 0)
 				fail_child(status_wr, PB_STEP_CHOWN_SUBPATH_DIRECTORY);
 		}
 		if (next < 0)

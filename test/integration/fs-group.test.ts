@@ -48,6 +48,30 @@ describe('fsGroup on writable volumes (emptyDir)', () => {
     expect(r.exitCode).toBe(0);
   });
 
+  it("a subPath directory podbox makes there is the container user's, in the fsGroup", async () => {
+    const spec = {
+      restartPolicy: 'Never',
+      securityContext: { ...user, fsGroup: 2000 },
+      containers: [
+        box('app', `touch /sp/f && ${STAT} /d/made /d/made/here /d/made/here/f`, {
+          volumeMounts: [
+            { name: 'd', mountPath: '/d' },
+            { name: 'd', mountPath: '/sp', subPath: 'made/here' },
+          ],
+        }),
+      ],
+      volumes: [{ name: 'd', emptyDir: {} }],
+    };
+    const r = await c.run(['run', '-'], { input: pod('sub', spec) });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(
+      ['app | /d/made 1000:2000 2777', 'app | /d/made/here 1000:2000 2777', 'app | /d/made/here/f 1000:2000 644'].join(
+        '\n',
+      ),
+    );
+    expect(r.exitCode).toBe(0);
+  });
+
   it('without fsGroup the emptyDir stays 0:0 777 and new files take the process group', async () => {
     const spec = {
       restartPolicy: 'Never',
