@@ -191,17 +191,8 @@ const securityContext = z.strictObject({
   // No SELinux or Windows on the machines podbox runs on: the kubelet ignores these there too.
   seLinuxOptions: ignored(),
   windowsOptions: ignored(),
-  procMount: z
-    .enum(['Default', 'Unmasked'])
-    .optional()
-    .superRefine((v, ctx) => {
-      if (v === 'Unmasked')
-        ctx.addIssue({
-          code: 'custom',
-          message: 'procMount Unmasked is not supported',
-          params: { [UNSUPPORTED]: true },
-        });
-    }),
+  // Unmasked needs hostUsers: false, as the API server checks (validation.ts procMountChecks).
+  procMount: z.enum(['Default', 'Unmasked']).optional(),
 });
 
 const podSecurityContext = z.strictObject({

@@ -185,8 +185,10 @@ export function ociConfig(i: ContainerConfigInput): Record<string, unknown> {
         { type: 'ipc', path: podTarget('ipc') },
         { type: 'uts', path: podTarget('uts') },
       ],
-      maskedPaths: MASKED_PATHS,
-      readonlyPaths: READONLY_PATHS,
+      // procMount Unmasked: none (securitycontext ConvertToRuntimeMaskedPaths/ReadonlyPaths give empty lists).
+      ...(i.container.securityContext?.procMount === 'Unmasked'
+        ? { maskedPaths: [], readonlyPaths: [] }
+        : { maskedPaths: MASKED_PATHS, readonlyPaths: READONLY_PATHS }),
     },
   };
 }

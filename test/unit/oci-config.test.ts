@@ -92,6 +92,12 @@ describe('ociConfig', () => {
     const cfg = ociConfig({ ...base(), sharePid: true }) as any;
     expect(cfg.linux.namespaces[0]).toEqual({ type: 'pid', path: '/proc/1/ns/pid' });
   });
+  it('procMount Unmasked: no masked or read-only /proc paths', () => {
+    const c = { ...container('app'), securityContext: { procMount: 'Unmasked' as const } };
+    const cfg = ociConfig(base(c)) as any;
+    expect(cfg.linux.maskedPaths).toEqual([]);
+    expect(cfg.linux.readonlyPaths).toEqual([]);
+  });
   it("has containerd's default capabilities, masked paths and the pod files", () => {
     const cfg = ociConfig(base()) as any;
     expect(cfg.process.capabilities.bounding).toEqual([...DEFAULT_CAPABILITIES].sort());

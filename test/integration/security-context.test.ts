@@ -6,8 +6,8 @@ import { podRuntime, until } from '../helpers/cli.js';
 import { applyFsGroup } from '../../src/volume/ownership.js';
 
 /**
- * securityContext.fsGroup as the kubelet applies it (pkg/volume/volume_linux.go SetVolumeOwnership),
- * seen from inside the container with busybox stat. Pod uid 0 is the user who runs podbox (or root),
+ * securityContext as the kubelet applies it, seen from inside the container with busybox: fsGroup on
+ * volumes (pkg/volume/volume_linux.go SetVolumeOwnership), the process's groups, procMount. Pod uid 0 is the user who runs podbox (or root),
  * so the files podbox makes show owner 0 both rootless and as root.
  */
 const c = podTestHome();
@@ -186,5 +186,26 @@ describe('an fsGroup the pod does not map', () => {
     );
     expect(r.exitCode).toBe(1);
     expect(existsSync(join(home, 'pods', 'far'))).toBe(false);
+  });
+});
+
+describe('procMount', () => {
+  it("Default masks /proc paths as containerd does; Unmasked (with hostUsers: false) leaves the pod's /proc whole", async () => {
+    // /proc/timer_list masked by /dev/null; /proc/sys bound read-only onto itself (a mount of its own).
+    const script = 'stat -c %F /proc/timer_list; grep -c " /proc/sys " /proc/self/mounts || true';
+    const spec = {
+      restartPolicy: 'Never',
+      hostUsers: false,
+      containers: [box('masked', script), box('unmasked', script, { securityContext: { procMount: 'Unmasked' } })],
+    };
+    const r = await c.run(['run', '-'], { input: pod('proc', spec) });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n').sort()).toEqual([
+      'masked | 1',
+      'masked | character special file',
+      'unmasked | 0',
+      'unmasked | regular empty file',
+    ]);
+    expect(r.exitCode).toBe(0);
   });
 });
