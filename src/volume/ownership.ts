@@ -9,16 +9,16 @@ import { PodboxError } from '../errors.js';
  * gain 0660 (0440 on a read-only volume), directories 0770 (0550) and setgid, so what a container
  * creates there belongs to the fsGroup whatever its own groups. Symlinks get the group only.
  *
- * Volume types that call applyFsGroup, as their kubelet plugins call SetVolumeOwnership: emptyDir,
- * configMap, secret, downwardAPI, projected (read-only ones with readOnly) and persistentVolumeClaim.
- * hostPath never does (its plugin supports no ownership management). A medium: Memory emptyDir is a
- * fresh tmpfs, given the same group and mode when it is mounted (sandbox.ts tmpfsMount).
+ * prepareVolumes hands applyFsGroup the volumeOwnership of each volume whose kubelet plugin calls
+ * SetVolumeOwnership: emptyDir, configMap, secret, downwardAPI, projected (the last four readOnly) and
+ * persistentVolumeClaim (persistent). hostPath never (its plugin supports no ownership management).
+ * A medium: Memory emptyDir is a fresh tmpfs, born with the same group and mode (sandbox.ts tmpfsMount).
  *
  * Rootless, the files belong to the user on the host and a pod gid is one of its subordinate ids,
  * which only a process in the pod's user namespace can give: the walk runs in a helper forked from
  * this process that joins the pause process's user namespace and nothing else (native/namespaces.c
- * pb_set_volume_ownership_in_namespaces), a fork and a setns per volume; a pod without fsGroup
- * costs nothing.
+ * pb_set_volume_ownership_in_namespaces), one fork and setns for all of a pod's volumes; a pod
+ * without fsGroup costs nothing.
  */
 export type FsGroupChangePolicy = 'OnRootMismatch' | 'Always';
 
