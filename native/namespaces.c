@@ -918,11 +918,12 @@ static int root_matches(const struct stat *st, gid_t gid, int read_only)
  * step is relative to a directory opened with O_NOFOLLOW, a symlink gets the group but no chmod
  * (which would follow it). Like changeFilePermission, which logs a failed chown or chmod and goes
  * on, one entry's failure does not stop the walk; a directory that cannot be read does (-1).
- * getdents64 rather than readdir: no malloc in a child forked from a multi-threaded process.
+ * getdents64 rather than readdir: no malloc in a child forked from a multi-threaded process; a small
+ * buffer per level, so even a tree as deep as PATH_MAX allows stays well within the stack.
  */
 static int own_tree(int dir, gid_t gid, int read_only)
 {
-	char buf[4096];
+	char buf[1024];
 	long n;
 	while ((n = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
 		for (long off = 0; off < n;) {
@@ -999,8 +1000,12 @@ int pb_set_volume_ownership_in_namespaces(pid_t target, const struct pb_ownershi
 	/* The helper has exited: all its bytes (n, at most a few dozen) wait in the pipe. After a
 	 * failure, the volumes it did not finish read 2: the first of them is the one that failed. */
 	memset(changed, 2, (size_t)n);
-	if (n > 0)
-		(void)!read(report[0], changed, (size_t)n);
+	ssize_t got = n > 0 ? read(report[0], changed, (size_t)n) : 0;
 	close(report[0]);
+	/* A helper that died (a signal) reports no failure: a volume it did not finish says so. */
+	if (rc == 0 && got < n) {
+		set_failure(failure, PB_STEP_READ_VOLUME_DIRECTORY, ECHILD);
+		return -1;
+	}
 	return rc;
 }
