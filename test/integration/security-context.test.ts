@@ -7,8 +7,8 @@ import { applyFsGroup } from '../../src/volume/ownership.js';
 
 /**
  * securityContext as the kubelet applies it, seen from inside the container with busybox: fsGroup on
- * volumes (pkg/volume/volume_linux.go SetVolumeOwnership), the process's groups, procMount. Pod uid 0 is the user who runs podbox (or root),
- * so the files podbox makes show owner 0 both rootless and as root.
+ * volumes (pkg/volume/volume_linux.go SetVolumeOwnership), the process's groups, procMount. Pod uid 0
+ * is the user who runs podbox (or root), so the files podbox makes show owner 0 rootless and as root.
  */
 const c = podTestHome();
 const home = c.home;
@@ -146,7 +146,7 @@ describe('fsGroup on read-only volumes (configMap, secret)', () => {
 });
 
 describe('fsGroupChangePolicy (volumes whose contents outlive the pod)', () => {
-  it('OnRootMismatch leaves a tree whose root matches, even with a file of another group; Always changes it', async () => {
+  it("OnRootMismatch leaves a matching root's tree alone, a file of another group too; Always does not", async () => {
     const spec = {
       securityContext: { ...user, fsGroup: 2000 },
       containers: [box('app', 'sleep 3600', { volumeMounts: [{ name: 'd', mountPath: '/d' }] })],
@@ -190,7 +190,7 @@ describe('an fsGroup the pod does not map', () => {
 });
 
 describe('procMount', () => {
-  it("Default masks /proc paths as containerd does; Unmasked (with hostUsers: false) leaves the pod's /proc whole", async () => {
+  it('Default masks /proc paths as containerd does; Unmasked (hostUsers: false) leaves /proc whole', async () => {
     // /proc/timer_list masked by /dev/null; /proc/sys bound read-only onto itself (a mount of its own).
     const script = 'stat -c %F /proc/timer_list; grep -c " /proc/sys " /proc/self/mounts || true';
     const spec = {

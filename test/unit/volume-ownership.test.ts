@@ -26,7 +26,7 @@ const rootless: IdMapping = {
 const single: IdMapping = { uid: [], gid: [{ inside: 0, outside: 1000, count: 1 }], full: false, helper: false };
 
 describe("a volume's ownership (kubelet SetVolumeOwnership)", () => {
-  it('only a persistent volume honours fsGroupChangePolicy; the others are always walked, as their plugins pass nil', () => {
+  it('only a persistent volume honours fsGroupChangePolicy; others are always walked (their plugins pass nil)', () => {
     const p = podWith({ fsGroup: 2000, fsGroupChangePolicy: 'OnRootMismatch' });
     expect(volumeOwnership(p, '/v', { readOnly: false })).toEqual({
       path: '/v',
