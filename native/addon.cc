@@ -21,6 +21,8 @@
 //   openHostTree(path) -> {fd, mode}       a host path as a detached mount (pb_open_host_tree) and
 //                                           the st_mode of what it holds
 //   moveTreeInto(pid, fd, target)           mounts it in the pod (pb_move_tree_in_namespaces)
+//   setVolumeOwnership(pid, [{path, gid, readOnly, onRootMismatch}]) -> [changed]
+//                                           see pb_set_volume_ownership_in_namespaces
 #include <napi.h>
 #include <uv.h>
 
@@ -302,6 +304,44 @@ Napi::Value BindSubpath(const Napi::CallbackInfo &info)
 	return env.Undefined();
 }
 
+Napi::Value SetVolumeOwnership(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	pid_t target = info[0].As<Napi::Number>().Int32Value();
+	Napi::Array a = info[1].As<Napi::Array>();
+	std::vector<std::string> paths;
+	std::vector<pb_ownership> volumes(a.Length());
+	for (uint32_t i = 0; i < a.Length(); i++)
+		paths.push_back(a.Get(i).As<Napi::Object>().Get("path").ToString().Utf8Value());
+	for (uint32_t i = 0; i < a.Length(); i++) {
+		Napi::Object o = a.Get(i).As<Napi::Object>();
+		volumes[i].path = paths[i].c_str();
+		volumes[i].gid = (gid_t)o.Get("gid").ToNumber().Uint32Value();
+		volumes[i].read_only = o.Get("readOnly").ToBoolean().Value();
+		volumes[i].on_root_mismatch = o.Get("onRootMismatch").ToBoolean().Value();
+	}
+	std::vector<char> changed(volumes.size(), 1);
+	pb_failure f{};
+	int n = (int)volumes.size();
+	if (pb_set_volume_ownership_in_namespaces(target, volumes.data(), n, changed.data(), &f) != 0) {
+		// As ThrowFailure, plus .volume: the index of the volume that failed, the first one not done.
+		std::string msg = std::string(pb_step_name(f.step)) + ": " + strerror(f.err);
+		Napi::Error e = Napi::Error::New(env, msg);
+		e.Set("step", Napi::String::New(env, pb_step_name(f.step)));
+		e.Set("errno", Napi::Number::New(env, f.err));
+		int at = 0;
+		while (at < n && changed[at] != 2)
+			at++;
+		e.Set("volume", Napi::Number::New(env, at));
+		e.ThrowAsJavaScriptException();
+		return env.Undefined();
+	}
+	Napi::Array r = Napi::Array::New(env, changed.size());
+	for (size_t i = 0; i < changed.size(); i++)
+		r.Set((uint32_t)i, Napi::Boolean::New(env, changed[i] != 0));
+	return r;
+}
+
 // --- watching a child's exit without blocking the event loop ---------------------------------
 
 struct ExitWatch {
@@ -546,6 +586,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("spawnInNamespaces", Napi::Function::New(env, SpawnInNamespaces));
 	exports.Set("mountInNamespaces", Napi::Function::New(env, MountInNamespaces));
 	exports.Set("bindSubpath", Napi::Function::New(env, BindSubpath));
+	exports.Set("setVolumeOwnership", Napi::Function::New(env, SetVolumeOwnership));
 	exports.Set("watchExit", Napi::Function::New(env, WatchExit));
 	exports.Set("watchPidExit", Napi::Function::New(env, WatchPidExit));
 	exports.Set("pipe", Napi::Function::New(env, Pipe));

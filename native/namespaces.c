@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "namespaces.h"
 
+#include <dirent.h> /* struct dirent64 */
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -88,6 +89,9 @@ static const char *const step_names[PB_STEP_COUNT] = {
         [PB_STEP_CLONE_HOST_PATH_MOUNT] = "clone_host_path_mount",
         [PB_STEP_PASS_HOST_PATH_MOUNT] = "pass_host_path_mount",
         [PB_STEP_MOVE_HOST_PATH_MOUNT] = "move_host_path_mount",
+        [PB_STEP_READ_VOLUME_DIRECTORY] = "read_volume_directory",
+        [PB_STEP_CHOWN_VOLUME] = "chown_volume",
+        [PB_STEP_CHMOD_VOLUME] = "chmod_volume",
 };
 
 const char *pb_step_name(int step)
@@ -654,8 +658,9 @@ pid_t pb_spawn_in_namespaces(const struct pb_spawn_config *c, struct pb_failure 
 
 /*
  * Runs work(arg, status_wr) in a helper process that has joined the user namespace of `target`
- * and one more of its namespaces, and waits for the helper. The work reports a failed step on
- * status_wr (fail_child) or returns; 0 means it returned, -1 that *failure says which step failed.
+ * and one more of its namespaces (none when other is NULL), and waits for the helper. The work
+ * reports a failed step on status_wr (fail_child) or returns; 0 means it returned, -1 that
+ * *failure says which step failed.
  */
 typedef void (*namespace_work)(void *arg, int status_wr);
 
@@ -663,26 +668,27 @@ static int run_in_namespaces(pid_t target, const char *other, namespace_work wor
                              struct pb_failure *failure)
 {
 	const char *const names[] = {"user", other};
+	int n = other ? 2 : 1;
 	int fds[2];
-	int opened = open_namespaces(target, names, 2, fds, failure);
-	if (opened != 2) {
+	int opened = open_namespaces(target, names, n, fds, failure);
+	if (opened != n) {
 		close_all(fds, opened);
 		return -1;
 	}
 	int status[2];
 	if (pipe2(status, O_CLOEXEC) != 0) {
 		set_failure(failure, PB_STEP_CREATE_PIPE, errno);
-		close_all(fds, 2);
+		close_all(fds, n);
 		return -1;
 	}
 	pid_t helper = raw_clone(SIGCHLD);
 	if (helper == 0) {
 		close(status[0]);
-		join_namespaces(status[1], fds, 2);
+		join_namespaces(status[1], fds, n);
 		work(arg, status[1]);
 		_exit(0);
 	}
-	if (after_helper_fork(helper, status, fds, 2, failure) != 0)
+	if (after_helper_fork(helper, status, fds, n, failure) != 0)
 		return -1;
 	struct record r;
 	int rc = read_record(status[0], &r);
@@ -786,7 +792,11 @@ static void bind_subpath(void *arg, int status_wr)
 			if (!created && errno != EEXIST)
 				fail_child(status_wr, PB_STEP_CREATE_SUBPATH_DIRECTORY);
 			next = open_beneath(dir, name);
-			if (next >= 0 && created && fchownat(next, "", s->uid, s->gid, AT_EMPTY_PATH) != 0)
+			/* In a setgid directory (a volume given to the pod's fsGroup) the new directory
+			 * keeps the group it inherited, as everything created there does. */
+			struct stat parent;
+			gid_t group = fstat(dir, &parent) == 0 && (parent.st_mode & S_ISGID) ? (gid_t)-1 : s->gid;
+			if (next >= 0 && created && fchownat(next, "", s->uid, group, AT_EMPTY_PATH) != 0)
 				fail_child(status_wr, PB_STEP_CHOWN_SUBPATH_DIRECTORY);
 		}
 		if (next < 0)
@@ -974,4 +984,122 @@ int pb_move_tree_in_namespaces(pid_t target, int tree, const char *mount_target,
 {
 	struct move_tree_work w = {tree, mount_target};
 	return run_in_namespaces(target, "mnt", move_tree, &w, failure);
+/* --- a volume's group for the pod's fsGroup ------------------------------------------------ */
+
+/* kubelet volume_linux.go changeFilePermission: the group and owner may read and write (0660; read
+ * only, 0440, on a read-only volume), and a directory is also searchable (0110) and setgid, so what
+ * is created in it belongs to the fsGroup. The mode is the one read before the chown, which clears
+ * setuid/setgid on a file; the chmod puts them back. */
+static mode_t fs_group_mode(mode_t mode, int read_only)
+{
+	mode_t mask = read_only ? 0440 : 0660;
+	if (S_ISDIR(mode))
+		mask |= S_ISGID | 0110;
+	return (mode & 07777) | mask;
+}
+
+/* requiresPermissionChange, negated: OnRootMismatch leaves a volume whose root directory has the
+ * fsGroup, setgid and at least the group bits the walk would add. */
+static int root_matches(const struct stat *st, gid_t gid, int read_only)
+{
+	mode_t need = (read_only ? 0440 : 0660) | 0110;
+	return st->st_gid == gid && S_ISDIR(st->st_mode) && (st->st_mode & need) == need && (st->st_mode & S_ISGID);
+}
+
+/*
+ * The entries under dir, deepest first (kubelet walkDeep: a directory after its children, so a walk
+ * cut short leaves the root unchanged and OnRootMismatch walks again). Nothing is followed: every
+ * step is relative to a directory opened with O_NOFOLLOW, a symlink gets the group but no chmod
+ * (which would follow it). Like changeFilePermission, which logs a failed chown or chmod and goes
+ * on, one entry's failure does not stop the walk; a directory that cannot be read does (-1).
+ * getdents64 rather than readdir: no malloc in a child forked from a multi-threaded process; a small
+ * buffer per level, so even a tree as deep as PATH_MAX allows stays well within the stack.
+ */
+static int own_tree(int dir, gid_t gid, int read_only)
+{
+	char buf[1024];
+	long n;
+	while ((n = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
+		for (long off = 0; off < n;) {
+			struct dirent64 *e = (struct dirent64 *)(buf + off);
+			off += e->d_reclen;
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+				continue;
+			struct stat st;
+			if (fstatat(dir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+				continue;
+			if (!S_ISDIR(st.st_mode)) {
+				(void)fchownat(dir, e->d_name, (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW);
+				if (!S_ISLNK(st.st_mode))
+					(void)fchmodat(dir, e->d_name, fs_group_mode(st.st_mode, read_only), 0);
+				continue;
+			}
+			int sub = openat(dir, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub < 0)
+				continue; /* replaced since the fstatat */
+			int rc = own_tree(sub, gid, read_only);
+			if (rc == 0) {
+				(void)fchown(sub, (uid_t)-1, gid);
+				(void)fchmod(sub, fs_group_mode(st.st_mode, read_only));
+			}
+			close(sub);
+			if (rc != 0)
+				return -1;
+		}
+	}
+	return n < 0 ? -1 : 0;
+}
+
+struct ownership_work {
+	const struct pb_ownership *o;
+	int n;
+	int report; /* write end of a pipe: one byte per volume, 1 = walked, 0 = left alone */
+};
+
+static void set_volume_ownership(void *arg, int status_wr)
+{
+	const struct ownership_work *w = arg;
+	for (int i = 0; i < w->n; i++) {
+		const struct pb_ownership *o = &w->o[i];
+		int root = open(o->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		struct stat st;
+		if (root < 0 || fstat(root, &st) != 0)
+			fail_child(status_wr, PB_STEP_OPEN_VOLUME);
+		char changed = !(o->on_root_mismatch && root_matches(&st, o->gid, o->read_only));
+		if (changed) {
+			if (own_tree(root, o->gid, o->read_only) != 0)
+				fail_child(status_wr, PB_STEP_READ_VOLUME_DIRECTORY);
+			/* The root's own failures are not skipped: a gid the pod does not map fails here (EINVAL). */
+			if (fchown(root, (uid_t)-1, o->gid) != 0)
+				fail_child(status_wr, PB_STEP_CHOWN_VOLUME);
+			if (fchmod(root, fs_group_mode(st.st_mode, o->read_only)) != 0)
+				fail_child(status_wr, PB_STEP_CHMOD_VOLUME);
+		}
+		close(root);
+		(void)!write(w->report, &changed, 1);
+	}
+}
+
+int pb_set_volume_ownership_in_namespaces(pid_t target, const struct pb_ownership *o, int n, char *changed,
+                                          struct pb_failure *failure)
+{
+	int report[2];
+	if (pipe2(report, O_CLOEXEC) != 0) {
+		set_failure(failure, PB_STEP_CREATE_PIPE, errno);
+		return -1;
+	}
+	struct ownership_work w = {o, n, report[1]};
+	int rc = run_in_namespaces(target, NULL, set_volume_ownership, &w, failure);
+	close(report[1]);
+	/* The helper has exited: all its bytes (n, at most a few dozen) wait in the pipe. After a
+	 * failure, the volumes it did not finish read 2: the first of them is the one that failed. */
+	memset(changed, 2, (size_t)n);
+	ssize_t got = n > 0 ? read(report[0], changed, (size_t)n) : 0;
+	close(report[0]);
+	/* A helper that died (a signal) reports no failure: a volume it did not finish says so. */
+	if (rc == 0 && got < n) {
+		set_failure(failure, PB_STEP_READ_VOLUME_DIRECTORY, ECHILD);
+		return -1;
+	}
+	return rc;
 }

@@ -58,6 +58,9 @@ enum pb_step {
 	PB_STEP_CLONE_HOST_PATH_MOUNT,
 	PB_STEP_PASS_HOST_PATH_MOUNT,
 	PB_STEP_MOVE_HOST_PATH_MOUNT,
+	PB_STEP_READ_VOLUME_DIRECTORY,
+	PB_STEP_CHOWN_VOLUME,
+	PB_STEP_CHMOD_VOLUME,
 	PB_STEP_COUNT
 };
 
@@ -175,6 +178,23 @@ int pb_move_tree_in_namespaces(pid_t target, int tree, const char *mount_target,
  * then probes the pod's 127.0.0.1 with no tool inside the image. Returns -1 with *failure set.
  */
 int pb_socket_in_namespace(pid_t target, int domain, int type, struct pb_failure *failure);
+
+struct pb_ownership {
+	const char *path;     /* the volume's directory, as the host sees it */
+	gid_t gid;            /* the pod's fsGroup, a gid of the pod's user namespace */
+	int read_only;        /* a read-only volume: the group may read (0440) rather than read and write (0660) */
+	int on_root_mismatch; /* fsGroupChangePolicy OnRootMismatch: leave the tree when its root already matches */
+};
+
+/*
+ * Makes each of n volumes' trees group-owned by the fsGroup (kubelet volume_linux.go
+ * SetVolumeOwnership), from one helper that joined only the user namespace of `target`: it keeps
+ * the host's view of the files (the pod's root shows the pod directory read-only) and can give them
+ * any gid the pod maps. changed[i] is set to 0 when OnRootMismatch found volume i's root matching
+ * and left its tree alone, 1 when the tree was walked, 2 when the helper failed before it was done.
+ */
+int pb_set_volume_ownership_in_namespaces(pid_t target, const struct pb_ownership *o, int n, char *changed,
+                                          struct pb_failure *failure);
 
 #ifdef __cplusplus
 }

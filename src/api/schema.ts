@@ -191,17 +191,8 @@ const securityContext = z.strictObject({
   // No SELinux or Windows on the machines podbox runs on: the kubelet ignores these there too.
   seLinuxOptions: ignored(),
   windowsOptions: ignored(),
-  procMount: z
-    .enum(['Default', 'Unmasked'])
-    .optional()
-    .superRefine((v, ctx) => {
-      if (v === 'Unmasked')
-        ctx.addIssue({
-          code: 'custom',
-          message: 'procMount Unmasked is not supported',
-          params: { [UNSUPPORTED]: true },
-        });
-    }),
+  // Unmasked needs hostUsers: false, as the API server checks (validation.ts procMountChecks).
+  procMount: z.enum(['Default', 'Unmasked']).optional(),
 });
 
 const podSecurityContext = z.strictObject({
@@ -211,7 +202,7 @@ const podSecurityContext = z.strictObject({
   supplementalGroups: z.array(nonNegative).optional(),
   supplementalGroupsPolicy: z.enum(['Merge', 'Strict']).optional(),
   fsGroup: nonNegative.optional(),
-  fsGroupChangePolicy: ignored(),
+  fsGroupChangePolicy: z.enum(['OnRootMismatch', 'Always']).optional(),
   seccompProfile: profileType('seccomp').optional(),
   appArmorProfile: profileType('AppArmor').optional(),
   seLinuxOptions: ignored(),

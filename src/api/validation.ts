@@ -165,6 +165,20 @@ function* containerChecks(
   yield* portChecks(path, c, m.pod.spec.hostNetwork ?? false);
   yield* envChecks(m, path, c);
   yield* handlerChecks(group, path, c);
+  yield* procMountChecks(path, c, m.pod);
+}
+
+/**
+ * procMount Unmasked only in a pod of its own user namespace (validation.go validateProcMountType
+ * with hostUsers). podbox pods always have one; the field says so as on a cluster.
+ */
+function* procMountChecks(path: string, c: Container, pod: Pod): Generator<Problem> {
+  if (c.securityContext?.procMount === 'Unmasked' && pod.spec.hostUsers !== false)
+    yield {
+      path: `${path}.securityContext.procMount`,
+      message: 'Invalid value: "Unmasked": `hostUsers` must be false to use `Unmasked`',
+      hint: 'set spec.hostUsers: false',
+    };
 }
 
 const VOLUME_TYPES = [

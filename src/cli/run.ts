@@ -8,6 +8,8 @@ import { launchRequest, thisProcess } from '../pod/dir.js';
 import { readManifestFile } from '../api/manifest-file.js';
 import { POD_SETTINGS } from '../lifecycle/pod-settings.js';
 import { networkModeOf } from '../sandbox/network.js';
+import { podIdMapping } from '../sandbox/idmap.js';
+import { checkFsGroupMapped } from '../volume/ownership.js';
 import type { LogStream } from '../logs/cri-log.js';
 import { containerLogPolicy } from '../logs/log-file.js';
 import { pullReporter, type PullReporter } from '../image/pull-progress.js';
@@ -46,6 +48,7 @@ async function run(file: string, opts: RunOptions): Promise<number> {
   networkModeOf(manifest.pod, opts.network ?? process.env.PODBOX_NETWORK);
   // A bad PODBOX_CONTAINER_LOG_MAX_* is refused now, not at each container start.
   containerLogPolicy();
+  checkFsGroupMapped(manifest.pod, podIdMapping);
   if (opts.replace) await deletePod(manifest.pod.metadata.name, { missingOk: true });
   // Images are the supervisor's to find or pull, container by container (lifecycle/image-pulls.ts).
   const request = launchRequest(manifest, new Map(), !opts.detach && !opts.keep);

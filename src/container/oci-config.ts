@@ -204,8 +204,10 @@ export function ociConfig(i: ContainerConfigInput): Record<string, unknown> {
         { type: 'uts', path: podTarget('uts') },
       ],
       ...(i.cgroupsPath ? { cgroupsPath: i.cgroupsPath } : {}),
-      maskedPaths: MASKED_PATHS,
-      readonlyPaths: READONLY_PATHS,
+      // procMount Unmasked: none (securitycontext ConvertToRuntimeMaskedPaths/ReadonlyPaths give empty lists).
+      ...(i.container.securityContext?.procMount === 'Unmasked'
+        ? { maskedPaths: [], readonlyPaths: [] }
+        : { maskedPaths: MASKED_PATHS, readonlyPaths: READONLY_PATHS }),
     },
   };
 }

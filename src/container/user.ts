@@ -18,7 +18,8 @@ export interface ImageUserFiles {
 
 /**
  * The user a container runs as, or why the container cannot be made: runAsUser/runAsGroup
- * (container over pod), supplementalGroups and fsGroup as extra groups. runAsNonRoot is checked
+ * (container over pod), fsGroup and supplementalGroups as extra groups, the image's groups for the
+ * user unless supplementalGroupsPolicy is Strict. runAsNonRoot is checked
  * first, against runAsUser or else the image's USER, before any name is looked up, as the kubelet
  * does (kuberuntime_container.go generateContainerConfig → security_context_others.go
  * verifyRunAsNonRoot, with the image's user as getImageUser reads it): a violation is a
@@ -30,12 +31,14 @@ export function processUser(pod: Pod, c: Container, image: ImageUserFiles): Proc
   const sc = { ...podSc, ...c.securityContext };
   const nonRoot = verifyRunAsNonRoot(pod, c, sc, image.user);
   if (nonRoot) return { reason: 'CreateContainerConfigError', message: nonRoot };
+  // The kubelet adds the fsGroup to every container's groups, before supplementalGroups
+  // (security_context.go determineEffectiveSecurityContext).
   const fsGroup = podSc.fsGroup !== undefined ? [podSc.fsGroup] : [];
   const user = resolveUser(image.user, image.passwd, image.group, {
     runAsUser: sc.runAsUser,
     runAsGroup: sc.runAsGroup,
-    // fsGroup is added to every container's groups.
-    supplementalGroups: [...(podSc.supplementalGroups ?? []), ...fsGroup],
+    supplementalGroups: [...fsGroup, ...(podSc.supplementalGroups ?? [])],
+    imageGroups: podSc.supplementalGroupsPolicy !== 'Strict',
   });
   if (typeof user === 'string') return { reason: 'CreateContainerError', message: user };
   return user;
@@ -74,21 +77,26 @@ export interface ProcessUser {
 }
 
 /**
- * Resolves the image's `User` ("uid", "uid:gid", "name", "name:group") against the image's
- * /etc/passwd and /etc/group text, then applies runAsUser/runAsGroup (container over pod).
+ * The user as the kubelet and containerd make it (the image's USER resolved in its own /etc/passwd
+ * and /etc/group, then runAsUser/runAsGroup):
+ *  1. the user is runAsUser, else the image's USER without its group part: the kubelet passes only
+ *     the image's uid or name (security_context.go determineEffectiveSecurityContext), so an image's
+ *     `USER 1000:50` runs with group 50 under docker but not on Kubernetes (kubernetes#61967,
+ *     containerd#11607);
+ *  2. a uid takes its group from /etc/passwd, or 0 when it has no entry; a name must have one;
+ *  3. runAsGroup replaces the group;
+ *  4. groups: the primary group itself (containerd oci ensureAdditionalGids), the groups of
+ *     /etc/group that list the user's name (WithAdditionalGIDs; not under supplementalGroupsPolicy
+ *     Strict: container_create_linux.go), then fsGroup and supplementalGroups (WithSupplementalGroups),
+ *     sorted, each once.
  * Returns an error string for a name the image does not know.
  */
 export function resolveUser(
   imageUser: string | undefined,
   passwd: string,
   group: string,
-  sc: { runAsUser?: number; runAsGroup?: number; supplementalGroups?: number[] },
+  sc: { runAsUser?: number; runAsGroup?: number; supplementalGroups?: number[]; imageGroups?: boolean },
 ): ProcessUser | string {
-  let uid = 0,
-    gid = 0,
-    userName: string | undefined;
-  let gidFromSpec = false;
-  const [u, g] = (imageUser || '').split(':');
   const passwdEntries = passwd
     .split('\n')
     .map((l) => l.split(':'))
@@ -97,44 +105,33 @@ export function resolveUser(
     .split('\n')
     .map((l) => l.split(':'))
     .filter((f) => f.length >= 3);
-  const byUid = (id: number) => passwdEntries.find((f) => Number(f[2]) === id);
-  if (sc.runAsUser !== undefined) {
-    uid = sc.runAsUser;
-    const e = byUid(uid);
+  // Step 1: the user; the image's group part, if any, is dropped.
+  const u = sc.runAsUser !== undefined ? String(sc.runAsUser) : (imageUser || '').split(':')[0]!;
+  // Step 2: its uid, group and name.
+  let uid = 0,
+    gid = 0,
+    userName: string | undefined;
+  if (/^\d+$/.test(u)) {
+    uid = Number(u);
+    const e = passwdEntries.find((f) => Number(f[2]) === uid);
     gid = e ? Number(e[3]) : 0;
     userName = e?.[0];
   } else if (u) {
-    if (/^\d+$/.test(u)) {
-      uid = Number(u);
-      const e = byUid(uid);
-      gid = e ? Number(e[3]) : 0;
-      userName = e?.[0];
-    } else {
-      const e = passwdEntries.find((f) => f[0] === u);
-      if (!e) return `user "${u}" is not in the image's /etc/passwd`;
-      uid = Number(e[2]);
-      gid = Number(e[3]);
-      userName = u;
+    const e = passwdEntries.find((f) => f[0] === u);
+    if (!e) return `user "${u}" is not in the image's /etc/passwd`;
+    uid = Number(e[2]);
+    gid = Number(e[3]);
+    userName = u;
+  }
+  // Step 3.
+  if (sc.runAsGroup !== undefined) gid = sc.runAsGroup;
+  // Step 4.
+  const groups = new Set<number>([gid]);
+  if (userName && sc.imageGroups !== false) {
+    for (const e of groupEntries) {
+      if (e[0] !== userName && (e[3] || '').split(',').includes(userName)) groups.add(Number(e[2]));
     }
   }
-  if (g && sc.runAsUser === undefined) {
-    if (/^\d+$/.test(g)) gid = Number(g);
-    else {
-      const e = groupEntries.find((f) => f[0] === g);
-      if (!e) return `group "${g}" is not in the image's /etc/group`;
-      gid = Number(e[2]);
-    }
-    gidFromSpec = true;
-  }
-  if (sc.runAsGroup !== undefined) {
-    gid = sc.runAsGroup;
-    gidFromSpec = true;
-  }
-  const additional = new Set<number>();
-  if (userName && !gidFromSpec) {
-    for (const e of groupEntries) if ((e[3] || '').split(',').includes(userName)) additional.add(Number(e[2]));
-  }
-  for (const s of sc.supplementalGroups ?? []) additional.add(s);
-  additional.delete(gid);
-  return { uid, gid, additionalGids: [...additional].sort((a, b) => a - b) };
+  for (const s of sc.supplementalGroups ?? []) groups.add(s);
+  return { uid, gid, additionalGids: [...groups].sort((a, b) => a - b) };
 }

@@ -363,7 +363,11 @@ export class PodSupervisor {
       const dns = podDns(pod, readHostResolvConf(this.logSettings), net);
       for (const e of dns.events) this.machine.podWarning(e.reason, e.message);
       podFiles = writePodFiles(dir.path, pod, net.podIP, dns.content);
-      prepared = prepareVolumes(dir.path, manifest, { images: volumeImages, node: nodeAllocatable(dir.path) });
+      prepared = prepareVolumes(dir.path, manifest, {
+        images: volumeImages,
+        node: nodeAllocatable(dir.path),
+        pausePid: sandbox.pid,
+      });
       const memoryMounts = [tmpfsMount(podFiles.shm, 64 * 1024 * 1024), ...prepared.mounts];
       mountInPod(sandbox.pid, `pod "${pod.metadata.name}": mount /dev/shm and memory volumes`, memoryMounts);
     } finally {

@@ -66,6 +66,11 @@ export interface Native {
   openHostTree(path: string): { fd: number; mode: number };
   /** mounts a detached mount (openHostTree's fd) on target in pid's mount namespace */
   moveTreeInto(pid: number, fd: number, target: string): void;
+  /** per volume: false when onRootMismatch found its root already matching and changed nothing */
+  setVolumeOwnership(
+    pid: number,
+    volumes: { path: string; gid: number; readOnly: boolean; onRootMismatch: boolean }[],
+  ): boolean[];
 }
 
 /** mount(2) flags, from <sys/mount.h>. */

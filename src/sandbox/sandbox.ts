@@ -145,9 +145,14 @@ export function writableBind(dir: string): NativeMount[] {
   ];
 }
 
-export function tmpfsMount(target: string, sizeBytes?: number): NativeMount {
+/**
+ * A tmpfs. With fsGroup (a memory emptyDir of a pod that has one) its root is born as
+ * volume/ownership.ts would make it: group fsGroup, 0777 plus setgid.
+ */
+export function tmpfsMount(target: string, sizeBytes?: number, fsGroup?: number): NativeMount {
   const size = sizeBytes ? `,size=${sizeBytes}` : '';
-  return { source: 'tmpfs', target, fstype: 'tmpfs', flags: MS.NOSUID | MS.NODEV, data: `mode=0777${size}` };
+  const owner = fsGroup === undefined ? 'mode=0777' : `mode=2777,gid=${fsGroup}`;
+  return { source: 'tmpfs', target, fstype: 'tmpfs', flags: MS.NOSUID | MS.NODEV, data: `${owner}${size}` };
 }
 
 export const NAMESPACE_KINDS: NamespaceName[] = ['user', 'net', 'ipc', 'uts', 'pid', 'mnt', 'cgroup'];

@@ -12,6 +12,7 @@ import { writeAtomically, type PayloadFile } from './atomic-writer.js';
 import { configMapData, keysPayload, projectedPayload, secretData } from './projected.js';
 import { downwardAPIPayload } from './downward-api.js';
 import { imageVolumeMounts } from './image-volume.js';
+import { applyFsGroup, volumeOwnership, type VolumeOwnership } from './ownership.js';
 
 /**
  * Pod volumes (https://kubernetes.io/docs/concepts/storage/volumes/). Each lives under the pod's
@@ -24,6 +25,7 @@ import { imageVolumeMounts } from './image-volume.js';
  *  - image: an image of the store, mounted read-only (image-volume.ts).
  *  - hostPath (host-path.ts) and persistentVolumeClaim (claim.ts, a named volume): a host directory
  *    bound onto the volume's directory in the pod's mount namespace before the first container starts.
+ * With securityContext.fsGroup each but hostPath and image is then given to that group (ownership.ts applyFsGroup).
  * The pod's root shows the pod directory read-only (sandbox/pod-root.ts): an emptyDir is made
  * writable there by a bind of its own, which also makes it a mount point nothing in the pod can
  * rename or swap for a symlink.
@@ -47,6 +49,8 @@ export interface VolumeInputs {
   images: Map<string, StoredImage>;
   /** what a downward API resource without a limit stands for (api/resource-field.ts) */
   node: NodeAllocatable;
+  /** the pod's pause process: fsGroup ownership is applied in its user namespace (ownership.ts) */
+  pausePid: number;
 }
 
 export function prepareVolumes(
@@ -56,28 +60,37 @@ export function prepareVolumes(
 ): { volumes: Map<string, PreparedVolume>; mounts: NativeMount[] } {
   const volumes = new Map<string, PreparedVolume>();
   const mounts: NativeMount[] = [];
+  const owned: VolumeOwnership[] = [];
   createClaimedVolumes(m);
   for (const v of m.pod.spec.volumes ?? []) {
     const path = join(podDir, 'volumes', v.name);
     mkdirSync(path, { recursive: true });
     if (v.emptyDir) {
       chmodSync(path, 0o777);
-      if (v.emptyDir.medium === 'Memory')
-        mounts.push(tmpfsMount(path, v.emptyDir.sizeLimit ? quantityBytes(v.emptyDir.sizeLimit) : undefined));
-      else mounts.push(...writableBind(path));
+      const size = v.emptyDir.sizeLimit ? quantityBytes(v.emptyDir.sizeLimit) : undefined;
+      if (v.emptyDir.medium === 'Memory') {
+        mounts.push(tmpfsMount(path, size, m.pod.spec.securityContext.fsGroup));
+      } else {
+        mounts.push(...writableBind(path));
+        owned.push(volumeOwnership(m.pod, path, { readOnly: false }));
+      }
       volumes.set(v.name, { name: v.name, path, readOnly: false });
     } else if (v.hostPath) {
       volumes.set(v.name, hostPathVolume(m.pod.metadata.name, path, v));
     } else if (v.persistentVolumeClaim) {
-      volumes.set(v.name, claimVolume(path, v, m));
+      const claim = claimVolume(path, v, m);
+      owned.push(volumeOwnership(m.pod, claim.host!.path, { readOnly: claim.readOnly, persistent: true }));
+      volumes.set(v.name, claim);
     } else if (v.image) {
       mounts.push(...imageVolumeMounts(inputs.images.get(v.name)!, path));
       volumes.set(v.name, { name: v.name, path, readOnly: true, noExec: true });
     } else {
       writeAtomically(v.name, path, payloadOf(v, m, inputs.node));
+      owned.push(volumeOwnership(m.pod, path, { readOnly: true }));
       volumes.set(v.name, { name: v.name, path, readOnly: true, atomic: true });
     }
   }
+  applyFsGroup(inputs.pausePid, owned);
   return { volumes, mounts };
 }
 

@@ -122,6 +122,17 @@ describe('parseManifest errors: one line naming the file, the object and the fie
     );
   });
 
+  it('procMount Unmasked needs hostUsers: false, as the API server says', () => {
+    const unmasked = minimal.replace('    image:', '    securityContext: {procMount: Unmasked}\n    image:');
+    expect(errorOf(unmasked).message).toBe(
+      'pod.yaml: pod "web" is invalid: spec.containers[0].securityContext.procMount: Invalid value: "Unmasked": ' +
+        '`hostUsers` must be false to use `Unmasked`',
+    );
+    const c = parseManifest(unmasked.replace('spec:\n', 'spec:\n  hostUsers: false\n'), 'pod.yaml').pod.spec
+      .containers[0]!;
+    expect(c.securityContext?.procMount).toBe('Unmasked');
+  });
+
   it('rejects duplicate container names across init and app containers', () => {
     const text = minimal.replace('spec:\n', 'spec:\n  initContainers: [{name: app, image: x:1}]\n');
     expect(errorOf(text).message).toBe(

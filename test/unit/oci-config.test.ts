@@ -42,21 +42,41 @@ describe('mergeEnv', () => {
   });
 });
 
-describe('resolveUser', () => {
+describe('resolveUser: the user as the kubelet and containerd make it', () => {
   const passwd = 'root:x:0:0::/root:/bin/sh\nweb:x:1000:1001::/home/web:/bin/sh\n';
-  const group = 'root:x:0:\nwebgrp:x:1001:\nextra:x:2000:web\n';
-  it('defaults to root', () =>
-    expect(resolveUser('', passwd, group, {})).toEqual({ uid: 0, gid: 0, additionalGids: [] }));
-  it('resolves a name with its groups', () =>
-    expect(resolveUser('web', passwd, group, {})).toEqual({ uid: 1000, gid: 1001, additionalGids: [2000] }));
-  it('takes uid:gid numbers', () =>
-    expect(resolveUser('5:6', passwd, group, {})).toEqual({ uid: 5, gid: 6, additionalGids: [] }));
-  it('runAsUser and runAsGroup win over the image', () =>
+  const group = 'root:x:0:\nwebgrp:x:1001:\nextra:x:2000:web\nweb:x:3000:web\nother:x:4000:root,web\n';
+  it('defaults to root, whose groups are its own', () =>
+    expect(resolveUser('', passwd, group, {})).toEqual({ uid: 0, gid: 0, additionalGids: [0] }));
+  it('resolves a name with its group and the groups that list it (not the group named as the user)', () =>
+    expect(resolveUser('web', passwd, group, {})).toEqual({
+      uid: 1000,
+      gid: 1001,
+      additionalGids: [1001, 2000, 4000],
+    }));
+  it("drops the image's group part: a uid takes its /etc/passwd group, or 0 (kubernetes#61967)", () => {
+    expect(resolveUser('5:6', passwd, group, {})).toEqual({ uid: 5, gid: 0, additionalGids: [0] });
+    expect(resolveUser('1000:6', passwd, group, {})).toEqual({
+      uid: 1000,
+      gid: 1001,
+      additionalGids: [1001, 2000, 4000],
+    });
+  });
+  it("runAsUser and runAsGroup win over the image; the image's groups for that uid's name are still merged", () => {
     expect(resolveUser('web', passwd, group, { runAsUser: 7, runAsGroup: 8 })).toEqual({
       uid: 7,
       gid: 8,
-      additionalGids: [],
-    }));
+      additionalGids: [8],
+    });
+    expect(resolveUser('', passwd, group, { runAsUser: 1000, runAsGroup: 3000 })).toEqual({
+      uid: 1000,
+      gid: 3000,
+      additionalGids: [2000, 3000, 4000],
+    });
+  });
+  it('supplementalGroupsPolicy Strict: only the primary group, fsGroup and supplementalGroups', () =>
+    expect(
+      resolveUser('web', passwd, group, { runAsGroup: 3000, supplementalGroups: [2000, 5000], imageGroups: false }),
+    ).toEqual({ uid: 1000, gid: 3000, additionalGids: [2000, 3000, 5000] }));
   it('an unknown name is an error', () =>
     expect(resolveUser('nobody', passwd, group, {})).toBe('user "nobody" is not in the image\'s /etc/passwd'));
 });
@@ -84,6 +104,12 @@ describe('ociConfig', () => {
   it("shareProcessNamespace joins pause's PID namespace", () => {
     const cfg = ociConfig({ ...base(), sharePid: true }) as any;
     expect(cfg.linux.namespaces[0]).toEqual({ type: 'pid', path: '/proc/1/ns/pid' });
+  });
+  it('procMount Unmasked: no masked or read-only /proc paths', () => {
+    const c = { ...container('app'), securityContext: { procMount: 'Unmasked' as const } };
+    const cfg = ociConfig(base(c)) as any;
+    expect(cfg.linux.maskedPaths).toEqual([]);
+    expect(cfg.linux.readonlyPaths).toEqual([]);
   });
   it("has containerd's default capabilities, masked paths and the pod files", () => {
     const cfg = ociConfig(base()) as any;
@@ -161,13 +187,28 @@ describe("processUser: runAsNonRoot as the kubelet's verifyRunAsNonRoot, then th
     expect(processUser(nonRoot({ runAsUser: 1000 }), container('app'), files())).toEqual({
       uid: 1000,
       gid: 1001,
-      additionalGids: [],
+      additionalGids: [1001],
     });
   });
   it('a user name cannot be verified, even one the image knows as non-root', () => {
     expect(processUser(nonRoot(), container('app'), files('web'))).toEqual({
       reason: 'CreateContainerConfigError',
       message: `container has runAsNonRoot and image has non-numeric user (web), cannot verify user is non-root ${where}`,
+    });
+  });
+  it("fsGroup and supplementalGroups join the groups; supplementalGroupsPolicy Strict leaves out the image's", () => {
+    const image = { user: 'web', passwd, group: 'root:x:0:\nextra:x:50:web\n' };
+    const sc = { runAsGroup: 3000, fsGroup: 2000, supplementalGroups: [4000] };
+    expect(processUser(pod({ securityContext: sc }), container('app'), image)).toEqual({
+      uid: 1000,
+      gid: 3000,
+      additionalGids: [50, 2000, 3000, 4000],
+    });
+    const strict = pod({ securityContext: { ...sc, supplementalGroupsPolicy: 'Strict' } });
+    expect(processUser(strict, container('app'), image)).toEqual({
+      uid: 1000,
+      gid: 3000,
+      additionalGids: [2000, 3000, 4000],
     });
   });
   it('a user name the image lacks is CreateContainerError (found when the runtime creates the container)', () => {
