@@ -984,6 +984,8 @@ int pb_move_tree_in_namespaces(pid_t target, int tree, const char *mount_target,
 {
 	struct move_tree_work w = {tree, mount_target};
 	return run_in_namespaces(target, "mnt", move_tree, &w, failure);
+}
+
 /* --- a volume's group for the pod's fsGroup ------------------------------------------------ */
 
 /* kubelet volume_linux.go changeFilePermission: the group and owner may read and write (0660; read
