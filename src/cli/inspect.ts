@@ -36,13 +36,6 @@ export function registerInspect(program: Command): void {
         process.stdout.write(namespaceGraphDot(pod, [info.pause, ...info.containers], NAMESPACE_KINDS));
         return;
       }
-      if (o.output !== undefined) {
-        throw new PodboxError(
-          'InvalidArgument',
-          `-o "${o.output}" is not an output of inspect`,
-          'use -o json or -o dot',
-        );
-      }
       process.stdout.write(`pod ${info.pod}: pause pid ${info.pause.pid}\n`);
       const procs = [info.pause, ...info.containers];
       const rows = [['NAMESPACE', ...procs.map((p) => `${p.name} (${p.pid})`), 'SHARED']];
