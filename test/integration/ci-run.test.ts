@@ -1,6 +1,8 @@
 import { describe, it, expect } from 'vitest';
-import { podTestHome, pod, box } from '../helpers/pods.js';
-import { cli, podDirs } from '../helpers/cli.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { podTestHome, pod, box, IMAGE } from '../helpers/pods.js';
+import { cli, podDirs, EXAMPLES } from '../helpers/cli.js';
 
 const c = podTestHome({ CI: '' });
 
@@ -118,5 +120,21 @@ describe('podbox run for CI jobs', () => {
     expect(forced.stdout).toBe('\x1b[36ma  |\x1b[0m one');
     const plain = await c.run(['run', '-'], { input: spec });
     expect(plain.stdout).toBe('a  | one');
+  });
+
+  it('examples/ci/pod.yaml: the service as a native sidecar stops on SIGTERM once the tests pass', async () => {
+    const manifest = readFileSync(join(EXAMPLES, 'ci', 'pod.yaml'), 'utf8').replaceAll('localhost/busybox:demo', IMAGE);
+    const r = await c.run(['run', '--summary', '--exit-code-from', 'tests', '--timeout', '1m', '-'], {
+      input: manifest,
+    });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe('tests | 1 test passed');
+    const lines = r.stderr.split('\n');
+    expect(lines[0]).toBe('podbox: stopping web: SIGTERM sent, waiting up to 3s');
+    // exit 0: its trap ran (SIGKILL after the grace period would be 137)
+    expect(lines[1]).toMatch(
+      /^podbox: pod "ci" Succeeded in \d+s \(exit 0\): web exited 0 after \d+s, 0 restarts; tests exited 0 after \d+s, 0 restarts$/,
+    );
+    expect(lines).toHaveLength(2);
   });
 });
