@@ -691,16 +691,13 @@ export class PodSupervisor {
       }
     };
     // (runc would make its state directory again, inside a pod directory that is gone.)
+    // (Read before the signal: a container that exits at once is no longer stopping after it.)
+    const deadline = this.machine.stopDeadline(name);
     if (!this.dir?.stillOurs()) direct();
     else await this.pod.runc.kill(containerId(name, info.instance), sig).catch(direct);
-    if (signal === 'SIGTERM') this.tellStopping(name, sig);
-  }
-
-  /** A foreground run says when it waits on a grace period (kuberuntime_container.go killContainer logs it). */
-  private tellStopping(name: string, signal: string): void {
-    const deadline = this.machine.stopDeadline(name);
+    // A foreground run says when it waits on a grace period (kuberuntime_container.go killContainer logs it).
     const graceSeconds = deadline === undefined ? 0 : Math.max(0, Math.round((deadline - Date.now()) / 1000));
-    for (const l of this.listeners) l.stopping?.(name, signal, graceSeconds);
+    if (signal === 'SIGTERM') for (const l of this.listeners) l.stopping?.(name, sig, graceSeconds);
   }
 
   /**
