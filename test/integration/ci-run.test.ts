@@ -137,4 +137,22 @@ describe('podbox run for CI jobs', () => {
     );
     expect(lines).toHaveLength(2);
   });
+
+  it("as a client of the user's supervisor (another pod runs): the same lines, the same exit code", async () => {
+    const bg = await c.run(['run', '-d', '-'], {
+      input: pod('bg', { terminationGracePeriodSeconds: 1, containers: [box('a', 'sleep 600')] }),
+    });
+    expect(bg.exitCode).toBe(0);
+    const r = await c.run(['run', '--summary', '--exit-code-from', 'tests', '-'], {
+      input: serviceAndTests('client', 'echo testing; exit 9'),
+    });
+    expect(r.exitCode).toBe(9);
+    const lines = r.stderr.split('\n');
+    expect(lines[0]).toBe('podbox: stopping db: SIGTERM sent, waiting up to 1s');
+    expect(lines[1]).toMatch(
+      /^podbox: pod "client" Failed in \d+s \(exit 9\): db exited 137 after \d+s, 0 restarts; tests exited 9 after \d+s, 0 restarts$/,
+    );
+    expect(lines).toHaveLength(2);
+    expect(podDirs(c.home)).toEqual(['bg']);
+  });
 });
