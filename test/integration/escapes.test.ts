@@ -124,7 +124,7 @@ describe('subPath cannot leave its volume', () => {
       }),
     });
     expect(r.stdout).toBe('app | in-dir\napp | in-file\napp | 1000 1000 777\napp | w');
-    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe('app  | in-dir\napp  | in-file\napp  | 1000 1000 777\napp  | w');
   });
 
   it('a symlink swapped in between check and mount leads nowhere outside', async () => {
