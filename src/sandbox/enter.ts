@@ -1,4 +1,4 @@
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, lstatSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { native, type NamespaceName } from './native.js';
 import { namespaceInodes, waitForExit } from './sandbox.js';
@@ -34,23 +34,28 @@ export function enterNamespaces(list: string | undefined): NamespaceName[] {
 
 /**
  * Where `cmd` is: as a shell finds it in PATH, on the host, or, with the mount namespace joined,
- * under the target's root (/proc/PID/root, which the pod's owner may read).
+ * under the target's root (/proc/PID/root, which the pod's owner may read) in the usual directories.
  */
 export function findProgram(cmd: string, o: { rootOf?: number; path?: string }): string | undefined {
-  const under = o.rootOf !== undefined ? `/proc/${o.rootOf}/root` : '';
+  // Under /proc/PID/root an absolute symlink (busybox's applets) resolves in the host's root: so
+  // there only the entry itself is looked at (lstat); its exec, inside, resolves it properly.
+  const inside = o.rootOf !== undefined;
   const runnable = (p: string) => {
     try {
-      accessSync(under + p, constants.X_OK);
+      if (inside) lstatSync(`/proc/${o.rootOf}/root${p}`);
+      else accessSync(p, constants.X_OK);
       return true;
     } catch {
       return false;
     }
   };
-  if (cmd.includes('/')) return runnable(cmd) || o.rootOf === undefined ? cmd : undefined;
-  const dirs =
-    o.rootOf !== undefined
-      ? ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']
-      : (o.path ?? '').split(delimiter).filter(Boolean);
+  if (cmd.includes('/')) {
+    const p = inside ? join('/', cmd) : cmd;
+    return runnable(p) ? p : undefined;
+  }
+  const dirs = inside
+    ? ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']
+    : (o.path ?? '').split(delimiter).filter(Boolean);
   for (const d of dirs) if (runnable(join(d, cmd))) return join(d, cmd);
   return undefined;
 }
