@@ -316,7 +316,7 @@ try {
         return performance.now() - t0;
       }),
       podbox: await series(async () => {
-        const r = await timed(podbox, ['run', demo], { until: /client \| / });
+        const r = await timed(podbox, ['run', demo], { until: /client +\| / });
         return { output: r.first, exit: r.total };
       }),
       // The same run with each pod network (the target: a stack costs <= 30 ms over none).

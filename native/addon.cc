@@ -5,7 +5,7 @@
 //                     extraFds, stdio, rootDir, program, root[{path, kind: 'ro'|'rw'|'symlink', link}]})
 //       -> {pid, syncFd, statusFd}          child waits until releaseChild()
 //   releaseChild(syncFd, statusFd)          after the id maps are written; throws on failure
-//   spawnInNamespaces({pid, namespaces, argv, env, cwd, stdio, dieWithParent})
+//   spawnInNamespaces({pid, namespaces, argv, env, cwd, stdio, dieWithParent, mountProc})
 //       -> pid (a child of this process)
 //   mountInNamespaces(pid, unmounts[], mounts[{source,target,fstype,flags,data}])
 //   watchExit(pid, (code, signal) => {})    calls back once when the child exits (pidfd + uv_poll);
@@ -237,6 +237,7 @@ Napi::Value SpawnInNamespaces(const Napi::CallbackInfo &info)
 	}
 	ReadStdio(o, c.stdio);
 	c.die_with_parent = o.Get("dieWithParent").ToBoolean();
+	c.mount_proc = o.Get("mountProc").ToBoolean();
 	pb_failure f{};
 	pid_t pid = pb_spawn_in_namespaces(&c, &f);
 	if (pid < 0) {

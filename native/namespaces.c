@@ -612,6 +612,16 @@ pid_t pb_spawn_in_namespaces(const struct pb_spawn_config *c, struct pb_failure 
 			if (c->die_with_parent)
 				prctl(PR_SET_PDEATHSIG, SIGKILL);
 			setsid(); /* out of the caller's process group: terminal signals are the caller's */
+			/* A host program in the pod's PID namespace but the host's mount namespace (podbox enter)
+			 * would read the host's /proc: give it a private mount namespace with one of its own, as
+			 * util-linux unshare --mount-proc does. Still privileged here: the user namespace joined
+			 * owns the PID namespace. */
+			if (c->mount_proc) {
+				if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0)
+					fail_child(status[1], PB_STEP_MAKE_MOUNTS_SLAVE);
+				if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+					fail_child(status[1], PB_STEP_MOUNT_PROC);
+			}
 			if (set_up_stdio(c->stdio) != 0)
 				fail_child(status[1], PB_STEP_SET_UP_STDIO);
 			if (status[1] != 3) {

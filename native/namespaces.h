@@ -124,6 +124,7 @@ struct pb_spawn_config {
 	const char *cwd;
 	int stdio[3];
 	int die_with_parent; /* PR_SET_PDEATHSIG: killed when the caller exits */
+	int mount_proc;      /* in a mount namespace of its own, a /proc of the PID namespace it joined */
 };
 
 /*

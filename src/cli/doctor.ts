@@ -11,6 +11,7 @@ import { stateDirs, ensureStateDir } from '../paths.js';
 import { isPodboxError } from '../errors.js';
 import { lingerFile, logoutWarning, SYSTEMD_MARKER } from '../host/runtime-dir.js';
 import { tunProblem, TUN_HINT } from '../sandbox/network.js';
+import { apparmorUsernsHint, apparmorUsernsProblem } from '../host/apparmor.js';
 
 /**
  * `podbox doctor`: checks this machine for what podbox needs and says how to fix each problem.
@@ -46,6 +47,7 @@ export function registerDoctor(program: Command): void {
 function checks(): Check[] {
   return [
     { name: 'user namespaces', required: true, run: userNamespaces },
+    { name: 'AppArmor and user namespaces', required: true, run: apparmorUserns },
     { name: 'subordinate ids', required: false, run: subordinateIds },
     { name: 'newuidmap/newgidmap', required: false, run: idMapHelpers },
     { name: 'runc', required: true, run: runc },
@@ -65,6 +67,13 @@ async function userNamespaces(): Promise<string> {
       `${(e as Error).message}; allow them: sudo sysctl -w kernel.unprivileged_userns_clone=1 user.max_user_namespaces=15000`,
     );
   });
+  return '';
+}
+
+/** Ubuntu's restriction (host/apparmor.ts): creating one works, but nothing can be done in it. */
+async function apparmorUserns(): Promise<string> {
+  const problem = apparmorUsernsProblem(process.getuid!());
+  if (problem) throw new Error(`${problem}: ${apparmorUsernsHint(process.execPath)}`);
   return '';
 }
 

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { parseManifest } from '../api/manifest.js';
-import { allContainers } from '../api/containers.js';
-import type { Manifest } from '../api/types.js';
 import { deletePod } from '../pod/delete.js';
 import { startDetached, runForeground } from '../pod/launch.js';
 import { launchRequest, thisProcess } from '../pod/dir.js';
@@ -10,11 +8,12 @@ import { POD_SETTINGS } from '../lifecycle/pod-settings.js';
 import { networkModeOf } from '../sandbox/network.js';
 import { podIdMapping } from '../sandbox/idmap.js';
 import { checkFsGroupMapped } from '../volume/ownership.js';
-import type { LogStream } from '../logs/cri-log.js';
 import { containerLogPolicy } from '../logs/log-file.js';
 import { pullReporter, type PullReporter } from '../image/pull-progress.js';
 import type { PullProgress } from '../image/pull.js';
 import { pullSecretsOf } from '../registry/pull-secrets.js';
+import { runEnding, runEndingHooks } from '../lifecycle/run-deadline.js';
+import { lineWriter, runReport } from './run-output.js';
 
 /**
  * `podbox run FILE [-d] [--keep] [--replace] [--network MODE]` (docs/cli.md). The pod's life is pod/launch.ts's:
@@ -30,6 +29,11 @@ export function registerRun(program: Command): void {
     .option('--keep', 'keep a finished foreground pod, with its status and logs, until `podbox delete`')
     .option('--replace', 'delete a pod of the same name first')
     .option('--network <mode>', "the pod's network: pasta (default), slirp4netns or none (loopback only)")
+    .option('--timeout <duration>', 'delete the pod gracefully after DURATION (90s, 5m) and exit 124')
+    .option('--exit-code-from <name>', 'end the run when app container NAME ends, and exit with its code')
+    .option('--timestamps', "prefix each line of the containers' output with the time it came")
+    .option('--summary', 'say when podbox waits on a grace period, and end with a summary line (on stderr)')
+    .option('--no-summary', 'neither (the default is to, on a terminal and where CI is set)')
     .action(async (file: string, opts: RunOptions) => {
       process.exitCode = await run(file, opts);
     });
@@ -40,12 +44,17 @@ interface RunOptions {
   keep?: boolean;
   replace?: boolean;
   network?: string;
+  timeout?: string;
+  exitCodeFrom?: string;
+  timestamps?: boolean;
+  summary?: boolean;
 }
 
 async function run(file: string, opts: RunOptions): Promise<number> {
   const manifest = parseManifest(readManifestFile(file), file);
   // A bad --network or annotation is refused before anything is made.
   networkModeOf(manifest.pod, opts.network ?? process.env.PODBOX_NETWORK);
+  const ending = runEnding(manifest.pod, opts);
   // A bad PODBOX_CONTAINER_LOG_MAX_* is refused now, not at each container start.
   containerLogPolicy();
   checkFsGroupMapped(manifest.pod, podIdMapping);
@@ -58,9 +67,10 @@ async function run(file: string, opts: RunOptions): Promise<number> {
   if (!opts.detach) {
     request.foreground = thisProcess();
     const pulls = pullDisplays();
-    const echo = echoer(manifest);
+    const echo = lineWriter(manifest.pod, { timestamps: opts.timestamps });
+    const report = runReport(manifest.pod, opts);
     try {
-      return await runForeground(request, {
+      const code = await runForeground(request, {
         echo: (container, stream, text) => {
           // podbox's own line about a container (a pull failed): no bar stays drawn above it.
           if (stream === 'stderr' && text.startsWith('podbox: ')) pulls.stop();
@@ -68,7 +78,12 @@ async function run(file: string, opts: RunOptions): Promise<number> {
         },
         fail: (line) => process.stderr.write(`podbox: ${line}\n`),
         progress: (image, p) => pulls.progress(image, p),
+        stopping: report.stopping,
+        finished: report.finished,
+        ...runEndingHooks(ending),
       });
+      report.summarize(code);
+      return code;
     } finally {
       pulls.stop();
     }
@@ -105,18 +120,5 @@ function pullDisplays(): { progress(image: string, p: PullProgress): void; stop(
     stop() {
       for (const image of [...shown.keys()]) end(image);
     },
-  };
-}
-
-/** Prints container output as `name | line`, coloured by container on a terminal. */
-function echoer(m: Manifest): (container: string, stream: LogStream, text: string) => void {
-  const names = allContainers(m.pod).map((c) => c.name);
-  const colours = [36, 33, 32, 35, 34, 31];
-  return (container, stream, text) => {
-    const out = stream === 'stdout' ? process.stdout : process.stderr;
-    const tty = out.isTTY && !process.env.NO_COLOR;
-    const colour = colours[names.indexOf(container) % colours.length];
-    const prefix = tty ? `\x1b[${colour}m${container} |\x1b[0m` : `${container} |`;
-    out.write(`${prefix} ${text}\n`);
   };
 }

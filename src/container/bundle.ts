@@ -53,8 +53,19 @@ export async function mountRootfs(pausePid: number, podDir: string, container: s
   return { dir: p.dir, rootfs: p.rootfs };
 }
 
+const CONFIG_FILE = 'config.json';
+
 export function writeConfig(bundle: Bundle, config: Record<string, unknown>): void {
-  writeFileSync(join(bundle.dir, 'config.json'), JSON.stringify(config, null, 1));
+  writeFileSync(join(bundle.dir, CONFIG_FILE), JSON.stringify(config, null, 1));
+}
+
+/** The config.json runc started the container's current instance with, as written; undefined if there is none. */
+export function readConfigText(podDir: string, container: string): string | undefined {
+  try {
+    return readFileSync(join(bundlePaths(podDir, container).dir, CONFIG_FILE), 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -608,6 +608,11 @@ export class PodMachine {
     return out;
   }
 
+  /** When the grace period of a container being stopped ends (a foreground run says how long it waits). */
+  stopDeadline(name: string): number | undefined {
+    return this.slot(name).stop?.deadline;
+  }
+
   /** When the machine next has something to do on its own (back-off, probe period, grace period, deadline). */
   wakeAt(): number | undefined {
     const times: number[] = [];

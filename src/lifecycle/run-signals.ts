@@ -30,6 +30,15 @@ export class RunSignals {
     process.on('SIGHUP', this.onSignal);
   }
 
+  /**
+   * The run ends on its own terms (`--timeout`, `--exit-code-from`): the pod is deleted gracefully
+   * as on a first SIGTERM, and the run exits with `exit` (unless a signal came first).
+   */
+  end(exit: number): void {
+    this.exit ??= exit;
+    this.act?.(this.grace);
+  }
+
   /** The run is over: signals do their default again. */
   stop(): void {
     process.off('SIGINT', this.onSignal);

@@ -2,14 +2,17 @@ import type { Socket } from 'node:net';
 import type { LaunchRequest, ProcessRef } from '../pod/dir.js';
 import type { LogStream } from '../logs/cri-log.js';
 import type { PullProgress } from '../image/pull.js';
+import type { PodStatus } from '../api/status.js';
 
 /**
  * What `podbox` commands and the user's supervisor say to each other, one JSON object a line over
  * the supervisor's Unix socket (pods dir/.supervisor.sock, in the user's private state dir: only
  * the user can connect).
  *
- *   run       {op: run, request, follow}  ─▶  created | error; then, when following: echo|progress... finished
- *   follow    {op: follow, name}          ─▶  echo|progress... finished  (again, after a supervisor restart)
+ *   run       {op: run, request, follow}  ─▶  created | error; then, when following: echo|progress|exited|stopping...
+ *                                             finished
+ *   follow    {op: follow, name}          ─▶  echo|progress|exited|stopping... finished  (again, after a supervisor
+ *                                             restart)
  *   delete    {op: delete, name, grace?}  ─▶  deleted | error       (once the pod is torn down)
  *   retry                                  ◀─  the supervisor is stopping: start a new one and ask again
  *
@@ -28,7 +31,12 @@ export type Reply =
   | { type: 'echo'; container: string; stream: LogStream; text: string }
   /** how a pull of the followed pod's goes (image/pull.ts), throttled (lifecycle/image-puller.ts) */
   | { type: 'progress'; image: string; progress: PullProgress }
-  | { type: 'finished'; exitCode: number; supervisor: number }
+  /** a container of the followed pod terminated (`run --exit-code-from`) */
+  | { type: 'exited'; container: string; exitCode: number }
+  /** a container of the followed pod was sent its stop signal; SIGKILL follows after graceSeconds */
+  | { type: 'stopping'; container: string; signal: string; graceSeconds: number }
+  /** `status`: the pod's status once torn down (the summary a foreground run prints) */
+  | { type: 'finished'; exitCode: number; supervisor: number; status?: PodStatus }
   | { type: 'deleted'; supervisor: number }
   | { type: 'retry' };
 

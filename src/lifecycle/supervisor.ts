@@ -27,6 +27,7 @@ import { readTerminationMessage } from '../container/termination-message.js';
 import { ImagePuller, insecureFor, storeLookup } from './image-puller.js';
 import { ERR_IMAGE_NEVER_PULL, ERR_IMAGE_PULL } from './image-pulls.js';
 import type { PullProgress } from '../image/pull.js';
+import type { PodStatus } from '../api/status.js';
 import type { LogSink, LogStream } from '../logs/cri-log.js';
 import { containerLogPolicy } from '../logs/log-file.js';
 import {
@@ -67,6 +68,10 @@ export interface PodListener {
   echo(container: string, stream: LogStream, text: string): void;
   /** how a pull of the pod's goes (a foreground run on a terminal draws it) */
   progress?(image: string, p: PullProgress): void;
+  /** a container terminated (`run --exit-code-from`) */
+  exited?(container: string, exitCode: number): void;
+  /** a container was sent its stop signal; SIGKILL comes after graceSeconds unless it exits */
+  stopping?(container: string, signal: string, graceSeconds: number): void;
 }
 
 export class PodSupervisor {
@@ -200,6 +205,11 @@ export class PodSupervisor {
 
   get isFollowed(): boolean {
     return this.listeners.size > 0;
+  }
+
+  /** The pod's status as `get -o json` shows it (a foreground run's summary, once it is done). */
+  get status(): PodStatus {
+    return this.machine.status();
   }
 
   get isForeground(): boolean {
@@ -633,6 +643,7 @@ export class PodSupervisor {
     const spec = containerNamed(this.manifest.pod, name);
     const message = readTerminationMessage(this.pod.podDir, spec, r.exitCode, this.dir!.logFile(name, instance));
     this.machine.exited(name, r.exitCode, undefined, undefined, message);
+    for (const l of this.listeners) l.exited?.(name, r.exitCode);
     this.kick();
   }
 
@@ -721,8 +732,13 @@ export class PodSupervisor {
       }
     };
     // (runc would make its state directory again, inside a pod directory that is gone.)
-    if (!this.dir?.stillOurs()) return direct();
-    await this.pod.runc.kill(containerId(name, info.instance), sig).catch(direct);
+    // (Read before the signal: a container that exits at once is no longer stopping after it.)
+    const deadline = this.machine.stopDeadline(name);
+    if (!this.dir?.stillOurs()) direct();
+    else await this.pod.runc.kill(containerId(name, info.instance), sig).catch(direct);
+    // A foreground run says when it waits on a grace period (kuberuntime_container.go killContainer logs it).
+    const graceSeconds = deadline === undefined ? 0 : Math.max(0, Math.round((deadline - Date.now()) / 1000));
+    if (signal === 'SIGTERM') for (const l of this.listeners) l.stopping?.(name, sig, graceSeconds);
   }
 
   /**

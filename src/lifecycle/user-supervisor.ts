@@ -153,12 +153,15 @@ export class UserSupervisor {
       const l: PodListener = {
         echo: (container, stream, text) => send(sock, { type: 'echo', container, stream, text }),
         progress: (image, progress) => send(sock, { type: 'progress', image, progress }),
+        exited: (container, exitCode) => send(sock, { type: 'exited', container, exitCode }),
+        stopping: (container, signal, graceSeconds) =>
+          send(sock, { type: 'stopping', container, signal, graceSeconds }),
       };
       followed.set(pod, l);
       void created
         .then(() => pod.done)
         .then(
-          (exitCode) => send(sock, { type: 'finished', exitCode, supervisor: process.pid }),
+          (exitCode) => send(sock, { type: 'finished', exitCode, supervisor: process.pid, status: pod.status }),
           () => {},
         )
         .finally(() => followed.delete(pod));
@@ -238,7 +241,7 @@ export class UserSupervisor {
     if (signals.exit === undefined) {
       const { pod, created } = PodSupervisor.create(
         request,
-        { echo: o.echo, progress: o.progress },
+        { echo: o.echo, progress: o.progress, exited: o.exited, stopping: o.stopping },
         { dieWithRun: true },
       );
       // (A pod of that name already runs, adopted: this one is refused, and that one stays registered.)
@@ -247,6 +250,7 @@ export class UserSupervisor {
       try {
         await created;
         code = await pod.done;
+        o.finished?.(pod.status);
       } catch (e) {
         // (Interrupted while being created: nothing to say but the exit status.)
         if (signals.exit === undefined) o.fail(e instanceof PodboxError ? e.toLine() : (e as Error).message);

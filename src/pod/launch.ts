@@ -4,6 +4,7 @@ import type { LogStream } from '../logs/cri-log.js';
 import type { Socket } from 'node:net';
 import { RunSignals } from '../lifecycle/run-signals.js';
 import type { PullProgress } from '../image/pull.js';
+import type { PodStatus } from '../api/status.js';
 
 /**
  * Creating a pod: `podbox run` hands it to the user's supervisor (lifecycle/user-supervisor.ts),
@@ -16,7 +17,8 @@ import type { PullProgress } from '../image/pull.js';
  *
  *   podbox run (foreground)
  *     {op: run, follow: true}  ──▶ as above, then every line of every container, and pulls' progress:
- *     ◀── echo|progress ... finished  prints them; exits with the pod's exit status
+ *     ◀── echo|progress|exited|stopping ... finished  prints them; exits with the pod's exit status
+ *     --timeout / --exit-code-from ──▶ {op: delete}, as on SIGINT; exit 124 / NAME's exit code
  *     SIGINT / SIGTERM         ──▶ {op: delete}: the pod is deleted gracefully; exit 130 / 143
  *     (the supervisor restarted) ──▶ {op: follow}: the new one adopted the pod; go on
  *     (this run killed)              its connection closes: the supervisor deletes the pod
@@ -39,12 +41,24 @@ export interface ForegroundOptions {
   fail: (line: string) => void;
   /** a pull's progress (drawn on a terminal, a line per layer otherwise) */
   progress?: (image: string, p: PullProgress) => void;
+  /** a container terminated */
+  exited?: (container: string, exitCode: number) => void;
+  /** a container was sent its stop signal and has graceSeconds before SIGKILL */
+  stopping?: (container: string, signal: string, graceSeconds: number) => void;
+  /** the pod's status once it is torn down */
+  finished?: (status: PodStatus) => void;
+  /**
+   * Called once the run catches signals, with how to end it early (`--timeout`, `--exit-code-from`):
+   * the pod is deleted gracefully, as on Ctrl-C, and the run exits with `exit`. Returns what undoes it.
+   */
+  ending?: (end: (exit: number) => void) => () => void;
 }
 
 /** The foreground run: follows the pod until it is finished; returns the exit status `podbox run` exits with. */
 export async function runForeground(request: LaunchRequest, o: ForegroundOptions): Promise<number> {
   // Caught before anything of the pod is made, by this run or a supervisor for it.
   const signals = new RunSignals();
+  const stopEnding = o.ending?.((exit) => signals.end(exit));
   try {
     // No supervisor runs: this run is the supervisor, for as long as its pod runs.
     const { hostSupervisor } = await import('../lifecycle/user-supervisor.js');
@@ -52,6 +66,7 @@ export async function runForeground(request: LaunchRequest, o: ForegroundOptions
     if (host) return await host.runForeground(request, o, signals);
     return await followFromSupervisor(request, o, signals);
   } finally {
+    stopEnding?.();
     signals.stop();
   }
 }
@@ -86,9 +101,16 @@ async function followFromSupervisor(
           if (signals.exit === undefined) o.fail(r.line);
           failed = true;
           return true;
+        case 'exited':
+          o.exited?.(r.container, r.exitCode);
+          return false;
+        case 'stopping':
+          o.stopping?.(r.container, r.signal, r.graceSeconds);
+          return false;
         case 'finished':
           exitCode = r.exitCode;
           supervisor = r.supervisor;
+          if (r.status) o.finished?.(r.status);
           return true;
         case 'created':
           // A signal that came while the pod was being created.

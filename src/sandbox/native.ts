@@ -49,6 +49,8 @@ export interface Native {
     stdio?: (number | null)[];
     /** PR_SET_PDEATHSIG: killed when this process exits */
     dieWithParent: boolean;
+    /** with 'pid' and not 'mnt': a private mount namespace with a /proc of the PID namespace joined */
+    mountProc?: boolean;
   }): number;
   mountInNamespaces(pid: number, unmounts: string[], mounts: NativeMount[]): void;
   /** a child of this process: reaps it and says how it ended; for any other process, (null, null) once it exited */

@@ -21,7 +21,15 @@ export function makeHome(): string {
 export function cli(home: string, extraEnv: Record<string, string> = {}) {
   // Loopback-only pods unless a test asks for a network (`--network`, or PODBOX_NETWORK in extraEnv):
   // hermetic, and no user-mode stack per pod of the tests that are not about the network.
-  const env = { PODBOX_HOME: home, PODBOX_QUIET_IDMAP: '1', NO_COLOR: '1', PODBOX_NETWORK: 'none', ...extraEnv };
+  // CI unset: a foreground run's grace-period lines and summary (on in CI jobs) are asked for by the tests about them.
+  const env = {
+    PODBOX_HOME: home,
+    PODBOX_QUIET_IDMAP: '1',
+    NO_COLOR: '1',
+    PODBOX_NETWORK: 'none',
+    CI: '',
+    ...extraEnv,
+  };
   // Output as execa gives it: one final newline stripped.
   const run = async (args: string[], o: { input?: string; timeout?: number } = {}): Promise<CliResult> => {
     const r = await execa(PODBOX, args, { env, reject: false, input: o.input, timeout: o.timeout ?? 60_000 });

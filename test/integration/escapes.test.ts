@@ -56,7 +56,7 @@ describe('subPath cannot leave its volume', () => {
       input: subPathPod('esc', `ln -s ${HOME} /vol/esc`, 'esc', `cat /h/${SECRET_NAME}; echo pwned > /h/pwned`),
     });
     expect(r.stderr).toBe(
-      `app | podbox: cannot start container: container "app": volume "v" subPath "esc": ${REFUSED}`,
+      `app  | podbox: cannot start container: container "app": volume "v" subPath "esc": ${REFUSED}`,
     );
     expect(r.stdout).toBe('');
     expectSecretsIntact(r.stdout + r.stderr);
@@ -86,7 +86,7 @@ describe('subPath cannot leave its volume', () => {
       ),
     });
     expect(r.stderr).toBe(
-      `app | podbox: cannot start container: container "app": volume "v" subPath "${subPath}": ${step}`,
+      `app  | podbox: cannot start container: container "app": volume "v" subPath "${subPath}": ${step}`,
     );
     expectSecretsIntact(r.stdout + r.stderr);
   });
@@ -123,7 +123,7 @@ describe('subPath cannot leave its volume', () => {
         ],
       }),
     });
-    expect(r.stdout).toBe('app | in-dir\napp | in-file\napp | 1000 1000 777\napp | w');
+    expect(r.stdout).toBe('app  | in-dir\napp  | in-file\napp  | 1000 1000 777\napp  | w');
     expect(r.exitCode).toBe(0);
   });
 
@@ -159,7 +159,7 @@ describe('subPath cannot leave its volume', () => {
     for (const line of lines) {
       expect(line).toMatch(
         new RegExp(
-          '^v\\d \\| (inside' +
+          '^v\\d +\\| (inside' +
             '|podbox: cannot start container: .*subPath "esc": ' +
             '(resolve_subpath_beneath|create_subpath_directory|move_subpath_mount): .*' +
             '|(runc run failed|podbox: cannot start container): unable to start container process: ' +

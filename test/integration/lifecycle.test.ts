@@ -187,7 +187,7 @@ describe('native sidecars and deadlines', () => {
       containers: [box('app', 'wget -q -O- http://127.0.0.1:8080/')],
     };
     const r = await c.run(['run', '--keep', '-'], { input: pod('side', spec) });
-    expect(r.stdout).toBe('app | served-by-sidecar');
+    expect(r.stdout).toBe('app    | served-by-sidecar');
     expect(r.exitCode).toBe(0);
     const s = await status('side');
     expect(s.phase).toBe('Succeeded');

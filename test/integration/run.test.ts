@@ -13,8 +13,8 @@ describe('podbox run in the foreground', () => {
     const r = await c.run(['run', '-'], { input: demo });
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
-    expect(r.stdout.split('\n')).toContain('client | <h1>Hello from pod demo, written by an init container</h1>');
-    expect(r.stdout.split('\n')).toContain('web | serving /www on :8080');
+    expect(r.stdout.split('\n')).toContain('client     | <h1>Hello from pod demo, written by an init container</h1>');
+    expect(r.stdout.split('\n')).toContain('web        | serving /www on :8080');
     expect(podDirs(c.home)).toEqual([]);
   });
 
