@@ -7,6 +7,7 @@ import { ImageStore, type StoredImage } from '../image/store.js';
 import { PodMachine, PROBE_FIELD, podRef, type Action } from './pod-machine.js';
 import type { MachineSnapshot } from './machine-snapshot.js';
 import { backoffPolicy, systemClock } from './timing.js';
+import { PodRejected } from './admission.js';
 import { createSandbox, mountInPod, tmpfsMount } from '../sandbox/sandbox.js';
 import { native } from '../sandbox/native.js';
 import { removeTrees, removeTreesAfterPod } from '../sandbox/userns.js';
@@ -84,6 +85,8 @@ export class PodSupervisor {
   private pendingDelete?: { grace?: number };
   /** The pod's network stack coming up (createSandbox): its failure, if it failed. */
   private stackUp?: Promise<PodboxError | undefined>;
+  /** the pod was not admitted (lifecycle/admission.ts) */
+  private rejection?: PodRejected;
   private ticker?: NodeJS.Timeout;
   private exitsWatch?: { close(): void };
   /** a save that failed (disk full) is tried again */
@@ -248,6 +251,12 @@ export class PodSupervisor {
       await this.teardown();
       throw stackFailed;
     }
+    // A rejected pod stays, Failed, for `get` and `describe`; a foreground run ends with its line.
+    const rejected = this.rejection;
+    if (rejected && this.isForeground) {
+      await this.done;
+      throw new PodboxError('HostPortUnavailable', `pod "${this.name}": ${rejected.message}`, rejected.hint);
+    }
   }
 
   /** Step 3: deletion asked for, with `podbox delete`'s grace period if it gave one. */
@@ -321,7 +330,16 @@ export class PodSupervisor {
     this.save();
     this.exitsFile = dir.file('exits');
     const mode = networkModeOf(pod, this.logSettings.PODBOX_NETWORK);
-    const net = planNetwork({ pod, mode, podsDir: podsDir(), podDir: dir.path, env: this.logSettings });
+    let net;
+    try {
+      net = planNetwork({ pod, mode, podsDir: podsDir(), podDir: dir.path, env: this.logSettings });
+    } catch (e) {
+      if (!(e instanceof PodRejected)) throw e;
+      // Not admitted (a host port taken): the pod is Failed with the kubelet's reason, no sandbox.
+      this.rejection = e;
+      this.machine.rejected(e.reason, e.predicateMessage);
+      return;
+    }
     this.runtime.network = net;
     this.save();
     const sandbox = await createSandbox({

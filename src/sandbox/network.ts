@@ -5,6 +5,7 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { Pod } from '../api/types.js';
 import { PodboxError, errnoOf } from '../errors.js';
+import { nodePortsRejection } from '../lifecycle/admission.js';
 import { alive, processStartTime } from '../host/proc.js';
 import { pollUntil } from '../host/poll.js';
 import { devNullFd } from './namespaces.js';
@@ -185,13 +186,13 @@ export function planNetwork(r: NetworkRequest): PodNetwork {
         );
       }
       // One claim per protocol and port, whatever the hostIP: stricter than the scheduler's
-      // HostPorts check (which lets two hostIPs share a port), but one O_EXCL file decides it.
+      // NodePorts check (which lets two hostIPs share a port), but one O_EXCL file decides it.
+      // Taken: the pod is rejected as the kubelet rejects it at admission (lifecycle/admission.ts).
       const file = `.port-${p.protocol.toLowerCase()}-${p.hostPort}`;
       net.claims!.push(
         claim(r.podsDir, file, pod, () => {
-          throw new PodboxError(
-            'HostPortUnavailable',
-            `pod "${name}": host port ${p.hostPort}/${p.protocol} is already published by pod "${ownerOf(r.podsDir, file)}"`,
+          throw nodePortsRejection(
+            `host port ${p.hostPort}/${p.protocol} is published by pod "${ownerOf(r.podsDir, file)}"`,
             'choose another hostPort, or delete that pod first',
           );
         }),
