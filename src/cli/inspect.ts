@@ -7,12 +7,14 @@ import { PodboxError } from '../errors.js';
 import { namespaceGraphDot } from '../sandbox/namespace-graph.js';
 import { readConfigText } from '../container/bundle.js';
 import { chosenContainer } from '../api/containers.js';
+import { podNetworkView, type PodNetworkView } from '../sandbox/netns-view.js';
 
 /**
  * `podbox inspect POD [-o json]`: the pod as the kernel sees it. The pause process, each running
  * container's process, and the inode of each of their namespaces: an equal inode is a shared
- * namespace (compare `ls -l /proc/PID/ns`). `-o dot` draws the same as a graph; `-c NAME --oci`
- * prints what runc was given for a container.
+ * namespace (compare `ls -l /proc/PID/ns`). Then the pod's network: its stack and that stack's pid, the
+ * interfaces with their addresses and the routes of its namespace, and the published ports. `-o dot`
+ * draws the namespaces as a graph; `-c NAME --oci` prints what runc was given for a container.
  */
 export function registerInspect(program: Command): void {
   program
@@ -44,7 +46,18 @@ export function registerInspect(program: Command): void {
         rows.push([ns, ...inodes.map((i) => String(i ?? '-')), info.shared[ns] ? 'yes' : 'no']);
       }
       process.stdout.write(formatTable(rows));
+      if (info.network) process.stdout.write(networkText(info.network));
     });
+}
+
+function networkText(n: PodNetworkView): string {
+  const stack = n.stack ? `, stack ${n.stack.name} pid ${n.stack.pid}${n.stack.alive ? '' : ' (exited)'}` : '';
+  const lines = [`\nnetwork ${n.mode}: pod IP ${n.podIP}${stack}`];
+  for (const i of n.interfaces) lines.push(`  interface ${i.name}: ${i.addresses.join(' ') || '-'}`);
+  for (const r of n.routes)
+    lines.push(`  route ${r.destination}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.interface}`);
+  lines.push(`  published: ${n.published.join(', ') || '<none>'}`);
+  return `${lines.join('\n')}\n`;
 }
 
 export interface ProcessView {
@@ -58,6 +71,7 @@ export function inspectPod(name: string): {
   pause: ProcessView;
   containers: ProcessView[];
   shared: Record<string, boolean>;
+  network?: PodNetworkView;
 } {
   const v = view(PodDir.open(name));
   const pausePid = v.state?.runtime.pause?.pid;
@@ -80,7 +94,8 @@ export function inspectPod(name: string): {
       containers.length > 0 &&
       containers.every((c) => c.namespaces[ns] !== undefined && c.namespaces[ns] === pause.namespaces[ns]);
   }
-  return { pod: name, pause, containers, shared };
+  const net = v.state!.runtime.network;
+  return { pod: name, pause, containers, shared, ...(net ? { network: podNetworkView(net, pausePid) } : {}) };
 }
 
 /** `inspect POD -c NAME --oci`: the container's config.json as runc was given it. */

@@ -44,7 +44,9 @@ export function registerPortForward(program: Command): void {
       }
       // Signals are caught before the first "Forwarding from" line: a caller may act on it at once.
       let ticker: NodeJS.Timeout | undefined;
+      let lost: () => void = () => {};
       const ended = new Promise<'SIGINT' | 'SIGTERM' | 'pod'>((resolve) => {
+        lost = () => resolve('pod');
         process.once('SIGINT', () => resolve('SIGINT'));
         process.once('SIGTERM', () => resolve('SIGTERM'));
         // The pod's end (its pause gone) closes its network namespace, as kubectl sees its stream
@@ -53,7 +55,7 @@ export function registerPortForward(program: Command): void {
       });
       const forwarder = new PortForwarder(
         { name, uid: pod.metadata.uid ?? '', pausePid: pause.pid },
-        { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) },
+        { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`), lost },
       );
       try {
         await forwarder.listen(ports, addresses);

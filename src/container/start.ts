@@ -42,6 +42,8 @@ export interface PodContext {
   volumes: Map<string, PreparedVolume>;
   /** the pod's IP (sandbox/network.ts); loopback when unset */
   podIP?: string;
+  /** settles when the pod's network stack is up, or failed to come up: runc waits for it */
+  networkReady?: Promise<void>;
 }
 
 export interface StartedContainer {
@@ -112,7 +114,9 @@ export async function startContainer(
     }),
   );
 
-  // Step 5: runc run --detach, output into the log.
+  // Step 5: runc run --detach, output into the log, once the pod has its network, as the kubelet
+  // starts containers after RunPodSandbox has set it up (kuberuntime_manager.go SyncPod).
+  await pod.networkReady;
   const id = containerId(name, instance);
   const out = openContainerOutput(pod.podDir, id);
   const sink = attachOutput(pod.podDir, id, log);

@@ -13,6 +13,7 @@ import {
   type PodPhase,
   type PodStatus,
 } from '../api/status.js';
+import { REJECTED_PREFIX } from './admission.js';
 import { MINIMUM_GRACE_PERIOD_SECONDS, type BackoffPolicy, type Clock } from './timing.js';
 import { decodeSnapshot, encodeSnapshot, type MachineSnapshot, type MachineState } from './machine-snapshot.js';
 import {
@@ -490,6 +491,23 @@ export class PodMachine {
   }
 
   /**
+   * The pod is not admitted (lifecycle/admission.ts, as kubelet.go rejectPod): a Warning event with
+   * the predicate's reason and message, and the pod Failed with that reason and "Pod was rejected: "
+   * before the message. No container ever starts; the machine's next action is the teardown.
+   */
+  rejected(reason: string, message: string): void {
+    this.record('Warning', reason, message);
+    this.phase = 'Failed';
+    this.reason = { reason, message: `${REJECTED_PREFIX}${message}` };
+    for (const s of this.slots) if (isWaiting(s)) s.phase = 'done';
+    this.refresh();
+  }
+
+  private isRejected(): boolean {
+    return this.reason?.message.startsWith(REJECTED_PREFIX) ?? false;
+  }
+
+  /**
    * The pod's user-mode network stack exited while the pod runs (network.ts): its containers lose
    * their way out and published ports, so it is said, as the kubelet says NetworkNotReady.
    */
@@ -670,8 +688,11 @@ export class PodMachine {
       podIP: this.podIP,
       podIPs: [{ ip: this.podIP }],
       ...(this.startTime !== undefined ? { startTime: iso(this.startTime) } : {}),
-      ...(inits.length ? { initContainerStatuses: inits } : {}),
-      containerStatuses: this.slots.filter((s) => s.kind === 'app').map((s) => this.published(s.status)),
+      ...(inits.length && !this.isRejected() ? { initContainerStatuses: inits } : {}),
+      // A rejected pod's status is rejectPod's alone: no container status (get shows its reason).
+      containerStatuses: this.isRejected()
+        ? []
+        : this.slots.filter((s) => s.kind === 'app').map((s) => this.published(s.status)),
       qosClass: qosClass(this.pod),
     };
   }

@@ -7,6 +7,7 @@ import { ImageStore, type StoredImage } from '../image/store.js';
 import { PodMachine, PROBE_FIELD, podRef, type Action } from './pod-machine.js';
 import type { MachineSnapshot } from './machine-snapshot.js';
 import { backoffPolicy, systemClock } from './timing.js';
+import { PodRejected } from './admission.js';
 import { createSandbox, mountInPod, tmpfsMount } from '../sandbox/sandbox.js';
 import { native } from '../sandbox/native.js';
 import { removeTrees, removeTreesAfterPod } from '../sandbox/userns.js';
@@ -91,6 +92,10 @@ export class PodSupervisor {
   private readonly unclaimedExits = new Map<number, ExitRecord>();
   /** a deletion asked for before the sandbox existed, acted on once it does */
   private pendingDelete?: { grace?: number };
+  /** The pod's network stack coming up (createSandbox): its failure, if it failed. */
+  private stackUp?: Promise<PodboxError | undefined>;
+  /** the pod was not admitted (lifecycle/admission.ts) */
+  private rejection?: PodRejected;
   private ticker?: NodeJS.Timeout;
   private emptyDirTimer?: NodeJS.Timeout;
   private exitsWatch?: { close(): void };
@@ -253,6 +258,20 @@ export class PodSupervisor {
     if (pending) this.deleteRequested(pending.grace);
     this.kick();
     await this.chain;
+    // The stack came up beside the first containers' set-up (createSandbox); if it failed, no
+    // container ran (startContainer waits for it before runc) and the pod is undone as never made.
+    const stackFailed = await this.stackUp;
+    if (stackFailed) {
+      this.runtime.created = false;
+      await this.teardown();
+      throw stackFailed;
+    }
+    // A rejected pod stays, Failed, for `get` and `describe`; a foreground run ends with its line.
+    const rejected = this.rejection;
+    if (rejected && this.isForeground) {
+      await this.done;
+      throw new PodboxError('HostPortUnavailable', `pod "${this.name}": ${rejected.message}`, rejected.hint);
+    }
   }
 
   /** Step 3: deletion asked for, with `podbox delete`'s grace period if it gave one. */
@@ -341,7 +360,16 @@ export class PodSupervisor {
     this.save();
     this.exitsFile = dir.file('exits');
     const mode = networkModeOf(pod, this.logSettings.PODBOX_NETWORK);
-    const net = planNetwork({ pod, mode, podsDir: podsDir(), podDir: dir.path, env: this.logSettings });
+    let net;
+    try {
+      net = planNetwork({ pod, mode, podsDir: podsDir(), podDir: dir.path, env: this.logSettings });
+    } catch (e) {
+      if (!(e instanceof PodRejected)) throw e;
+      // Not admitted (a host port taken): the pod is Failed with the kubelet's reason, no sandbox.
+      this.rejection = e;
+      this.machine.rejected(e.reason, e.predicateMessage);
+      return;
+    }
     this.runtime.network = net;
     this.save();
     const volumeImages = await ensureVolumeImages(pod, {
@@ -361,10 +389,15 @@ export class PodSupervisor {
     });
     this.runtime.pause = { pid: sandbox.pid, startTime: processStartTime(sandbox.pid) ?? 0 };
     this.runtime.exitsOffset = 0;
-    // The stack comes up (pasta takes a while) as the pod's files and volumes are made.
-    const stack = startStack(net, sandbox.pid, dir.path, `pod "${pod.metadata.name}"`).then(
-      () => this.save(),
-      (e: unknown) => e,
+    // The stack comes up (pasta takes 50 ms or more) as the pod's files and volumes are made and
+    // the first containers' root filesystems mounted: each waits for it only before runc runs it.
+    this.stackUp = startStack(net, sandbox.pid, dir.path, `pod "${pod.metadata.name}"`).then(
+      () => {
+        this.save();
+        this.watchStack();
+        return undefined;
+      },
+      (e: unknown) => (e instanceof PodboxError ? e : new PodboxError('NetworkFailed', String(e))),
     );
     let podFiles;
     let prepared;
@@ -380,11 +413,10 @@ export class PodSupervisor {
       });
       const memoryMounts = [tmpfsMount(podFiles.shm, 64 * 1024 * 1024), ...prepared.mounts];
       mountInPod(sandbox.pid, `pod "${pod.metadata.name}": mount /dev/shm and memory volumes`, memoryMounts);
-    } finally {
-      const failed = await stack;
-      if (failed) throw failed;
+    } catch (e) {
+      await this.stackUp; // so the teardown finds the stack's pid and ends it
+      throw e;
     }
-    this.watchStack();
     this.runtime.made = { podFiles, volumes: [...prepared.volumes.values()] };
     this.usePod(dir, sandbox.pid);
     this.machine.sandboxReady();
@@ -393,6 +425,10 @@ export class PodSupervisor {
 
   private usePod(dir: PodDir, pausePid: number): void {
     const made = this.runtime.made!;
+    const networkReady = this.stackUp?.then((failed) => {
+      if (failed) throw failed;
+    });
+    networkReady?.catch(() => {}); // said by createPod, whether a container waited for it or not
     this.pod = {
       manifest: this.manifest,
       podDir: dir.path,
@@ -401,6 +437,7 @@ export class PodSupervisor {
       podFiles: made.podFiles,
       volumes: new Map(made.volumes.map((v) => [v.name, v])),
       podIP: this.runtime.network?.podIP,
+      networkReady,
     };
   }
 
@@ -571,6 +608,8 @@ export class PodSupervisor {
     } catch (e) {
       if (e instanceof ContainerConfigError) return this.configFailed(e);
       if (e instanceof VolumeMountError) return this.mountFailed(name, e);
+      // The pod's network never came up: createPod undoes the pod, nothing ran.
+      if (this.stackUp && e === (await this.stackUp)) return;
       const msg = (e as Error).message;
       // runc could not start it: the kubelet's StartError (exit code 128).
       this.machine.startFailed(name, msg);

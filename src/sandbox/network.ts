@@ -1,10 +1,11 @@
-import { execFile, spawn } from 'node:child_process';
-import { closeSync, constants, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, constants, existsSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { Pod } from '../api/types.js';
 import { PodboxError, errnoOf } from '../errors.js';
+import { nodePortsRejection } from '../lifecycle/admission.js';
 import { alive, processStartTime } from '../host/proc.js';
 import { pollUntil } from '../host/poll.js';
 import { devNullFd } from './namespaces.js';
@@ -185,13 +186,13 @@ export function planNetwork(r: NetworkRequest): PodNetwork {
         );
       }
       // One claim per protocol and port, whatever the hostIP: stricter than the scheduler's
-      // HostPorts check (which lets two hostIPs share a port), but one O_EXCL file decides it.
+      // NodePorts check (which lets two hostIPs share a port), but one O_EXCL file decides it.
+      // Taken: the pod is rejected as the kubelet rejects it at admission (lifecycle/admission.ts).
       const file = `.port-${p.protocol.toLowerCase()}-${p.hostPort}`;
       net.claims!.push(
         claim(r.podsDir, file, pod, () => {
-          throw new PodboxError(
-            'HostPortUnavailable',
-            `pod "${name}": host port ${p.hostPort}/${p.protocol} is already published by pod "${ownerOf(r.podsDir, file)}"`,
+          throw nodePortsRejection(
+            `host port ${p.hostPort}/${p.protocol} is published by pod "${ownerOf(r.podsDir, file)}"`,
             'choose another hostPort, or delete that pod first',
           );
         }),
@@ -352,21 +353,57 @@ async function startPasta(net: PodNetwork, pausePid: number, podDir: string, wha
   if (process.getuid?.() === 0) args.push('--runas', '0:0');
   args.push('-T', 'none', '-U', 'none', '--pid', pidFile, String(pausePid));
   await new Promise<void>((resolve, reject) => {
-    execFile('pasta', args, { timeout: 10_000 }, (err, _stdout, stderr) => {
-      if (!err) return resolve();
-      const missing = errnoOf(err) === 'ENOENT';
+    const fail = (why: string, missing = false) =>
       reject(
         new PodboxError(
           'NetworkFailed',
-          `${what}: pasta ${missing ? 'is not installed' : `failed: ${lastLine(stderr) || err.message}`}`,
+          `${what}: pasta ${missing ? 'is not installed' : `failed: ${why}`}`,
           missing ? 'install it (Debian: apt-get install passt), or run with --network=none' : TUN_HINT,
         ),
       );
+    const child = spawn(pastaBinary(), args, { argv0: 'pasta', stdio: ['ignore', 'ignore', 'pipe'] });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      fail(e.message, errnoOf(e) === 'ENOENT');
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else if (code !== null || signal) fail(lastLine(stderr) || `exit ${code ?? signal}`);
     });
   });
   // pasta forks to the background after writing its pid file: the pid is the daemon's.
   net.stackPid = Number(readFileSync(pidFile, 'utf8').trim());
   rmSync(pidFile, { force: true });
+}
+
+/**
+ * pasta.avx2 when this CPU has AVX2 and it is installed beside pasta, else pasta: pasta itself
+ * re-executes into it (passt's arch.c arch_avx2_exec), an exec and a dynamic load podbox saves on
+ * every pod start. argv[0] stays "pasta", which is how the binary knows it is pasta and not passt.
+ */
+function pastaBinary(env: NodeJS.ProcessEnv = process.env): string {
+  for (const dir of (env.PATH ?? '/usr/bin:/bin').split(':')) {
+    const pasta = join(dir || '.', 'pasta');
+    if (!existsSync(pasta)) continue;
+    return cpuHasAvx2() && existsSync(`${pasta}.avx2`) ? `${pasta}.avx2` : pasta;
+  }
+  return 'pasta';
+}
+
+let avx2: boolean | undefined;
+function cpuHasAvx2(): boolean {
+  if (avx2 === undefined) {
+    try {
+      avx2 = /^flags\s*:.*\bavx2\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'));
+    } catch {
+      avx2 = false;
+    }
+  }
+  return avx2;
 }
 
 /**

@@ -89,6 +89,13 @@ export interface ForwardOutput {
   out(line: string): void;
   /** "Unable to listen on port 8080: …", "an error occurred forwarding 8080 -> 80: …" */
   err(line: string): void;
+  /**
+   * A connection into the pod failed: client-go's handleConnection (tools/portforward/portforward.go)
+   * closes its whole stream connection after such an error, and ForwardPorts returns
+   * ErrLostConnectionToPod, so kubectl ends with "lost connection to pod" (exit 1, since
+   * kubernetes PR 114460).
+   */
+  lost?(): void;
 }
 
 export interface PodTarget {
@@ -199,6 +206,7 @@ export class PortForwarder {
             `to pod ${name}, uid ${uid}: ${errorText(e)}`,
         );
         client.destroy();
+        this.output.lost?.();
       },
     );
   }

@@ -92,6 +92,28 @@ describe.each(['pasta', 'slirp4netns'])('--network=%s', (mode) => {
     expect(out).toContain(`default via ${gw} dev ${ifname}`);
     expect(out).toContain(`${ip}\tn1\n`);
     expect((await status('n1')).podIPs).toEqual([{ ip }]);
+    // inspect: the stack and its pid, the namespace's interfaces and routes as the kernel has them.
+    const inspected = JSON.parse((await c.run(['inspect', 'n1', '-o', 'json'])).stdout).network;
+    expect(inspected).toEqual({
+      mode,
+      podIP: ip,
+      gateway: gw,
+      dnsForward: ip.replace(/\.100$/, '.3'),
+      stack: { name: mode, pid: net.stackPid, alive: true },
+      published: [],
+      interfaces: [
+        { name: 'lo', addresses: ['127.0.0.1/8'] },
+        { name: ifname, addresses: [`${ip}/24`] },
+      ],
+      routes: [
+        { destination: 'default', gateway: gw, interface: ifname },
+        { destination: ip.replace(/\.100$/, '.0/24'), interface: ifname },
+      ],
+    });
+    expect((await c.run(['inspect', 'n1'])).stdout).toContain(
+      `\nnetwork ${mode}: pod IP ${ip}, stack ${mode} pid ${net.stackPid}\n  interface lo: 127.0.0.1/8\n` +
+        `  interface ${ifname}: ${ip}/24\n  route default via ${gw} dev ${ifname}\n`,
+    );
 
     // A second pod at once: a different subnet and address.
     expect((await c.run(['run', '-d', `--network=${mode}`, '-'], { input: netPod('n2') })).exitCode).toBe(0);
@@ -137,14 +159,30 @@ describe.each(['pasta', 'slirp4netns'])('--network=%s', (mode) => {
     expect(wide[0]).toMatch(/ READINESS GATES\s+PORTS$/);
     expect(wide[1]).toMatch(new RegExp(` <none>\\s+127\\.0\\.0\\.1:${hostPort}->8080/TCP$`));
 
-    const second = await c.run(['run', '-d', `--network=${mode}`, '-'], {
-      input: pod('pub2', { containers: [box('web', 'sleep 600', { ports })] }),
-    });
-    expect(second.exitCode).toBe(1);
-    expect(second.stderr).toBe(
-      `podbox: pod "pub2": host port ${hostPort}/TCP is already published by pod "pub": ` +
+    // The port is taken: the second pod is rejected as the kubelet rejects it at admission.
+    const pub2 = pod('pub2', { containers: [box('web', 'sleep 600', { ports })] });
+    const second = await c.run(['run', '-d', `--network=${mode}`, '-'], { input: pub2 });
+    expect(second).toEqual({ exitCode: 0, stdout: 'pub2', stderr: '' });
+    const rejected = "Predicate NodePorts failed: node(s) didn't have free ports for the requested pod ports";
+    const st = await status('pub2');
+    expect([st.phase, st.reason, st.message]).toEqual(['Failed', 'NodePorts', `Pod was rejected: ${rejected}`]);
+    expect(st.containerStatuses).toEqual([]);
+    expect((await c.run(['get', 'pub2'])).stdout.split('\n')[1]).toMatch(/^pub2\s+0\/0\s+NodePorts\s+0\s+/);
+    const events = (await c.run(['describe', 'pub2'])).stdout;
+    const escaped = rejected.replace(/[()]/g, '\\$&');
+    expect(events).toMatch(new RegExp(`^  Warning  NodePorts  .* kubelet +${escaped}$`, 'm'));
+    expect(podRuntime(c.home, 'pub2').pause).toBeUndefined();
+    // A foreground run ends with that line, and fails.
+    const fg = await c.run(['run', `--network=${mode}`, '-'], { input: pub2.replaceAll('pub2', 'pub3') });
+    expect(fg).toEqual({
+      exitCode: 1,
+      stdout: '',
+      stderr:
+        `podbox: pod "pub3": Pod was rejected: ${rejected} (host port ${hostPort}/TCP is published by pod "pub"): ` +
         'choose another hostPort, or delete that pod first',
-    );
+    });
+    expect((await c.run(['delete', 'pub', 'pub2'])).exitCode).toBe(0);
+    expect(networkClaims(c.home)).toEqual([]);
   });
 });
 

@@ -123,25 +123,35 @@ describe('podbox port-forward', () => {
     expect(r.stderr).toBe('');
   });
 
-  it('pod/NAME LOCAL:REMOTE; no listener: the client closed, the runtime error; the pod ending ends it', async () => {
+  it('pod/NAME LOCAL:REMOTE; no listener: the runtime error, then lost connection, as kubectl', async () => {
     const uid = await runWeb('pf2');
     const [local, none] = [await freePort(), await freePort()];
     const f = portForward(['pod/pf2', `${local}:80`, `${none}:81`, '--address', '127.0.0.1']);
     expect(await forwarded(f.out, '127.0.0.1', 80)).toBe(local);
     expect(await forwarded(f.out, '127.0.0.1', 81)).toBe(none);
-    expect(await drain(none, 'GET / HTTP/1.0\r\n\r\n')).toBe('');
-    await until('the error line', () => f.err().includes('\n'));
-    expect(f.err()).toBe(
-      `an error occurred forwarding ${none} -> 81: error forwarding port 81 to pod pf2, uid ${uid}: failed to ` +
-        "connect to localhost:81 inside the pod's network namespace, IPv4: dial tcp4 127.0.0.1:81: connect: " +
-        'connection refused IPv6 dial tcp6 [::1]:81: connect: connection refused\n',
-    );
-    // Still forwarding.
     expect(await get(local)).toEqual({ status: 200, body: 'hello from pf2\n' });
-    expect((await c.run(['delete', 'pf2', '--now'])).exitCode).toBe(0);
+    // Nothing listens on 81: the error line, the client closed, and (client-go closes its stream
+    // connection after a forwarding error) the end: lost connection, exit 1.
+    expect(await drain(none, 'GET / HTTP/1.0\r\n\r\n')).toBe('');
     const r = await f.p;
     expect(r.exitCode).toBe(1);
-    expect(String(r.stderr).split('\n').pop()).toBe('podbox: lost connection to pod "pf2": see `podbox get pf2`');
+    expect(String(r.stderr)).toBe(
+      `an error occurred forwarding ${none} -> 81: error forwarding port 81 to pod pf2, uid ${uid}: failed to ` +
+        "connect to localhost:81 inside the pod's network namespace, IPv4: dial tcp4 127.0.0.1:81: connect: " +
+        'connection refused IPv6 dial tcp6 [::1]:81: connect: connection refused\n' +
+        'podbox: lost connection to pod "pf2": see `podbox get pf2`',
+    );
+  });
+
+  it('the pod ending ends it: lost connection, exit 1', async () => {
+    await runWeb('pf3');
+    const local = await freePort();
+    const f = portForward(['pf3', `${local}:80`, '--address', '127.0.0.1']);
+    expect(await forwarded(f.out, '127.0.0.1', 80)).toBe(local);
+    expect((await c.run(['delete', 'pf3', '--now'])).exitCode).toBe(0);
+    const r = await f.p;
+    expect(r.exitCode).toBe(1);
+    expect(String(r.stderr)).toBe('podbox: lost connection to pod "pf3": see `podbox get pf3`');
   });
 
   it("refuses a pod that is not running, and bad ports, in kubectl's words", async () => {

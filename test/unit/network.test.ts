@@ -58,7 +58,8 @@ describe('planNetwork', () => {
     const b = planNetwork({ pod: pod({}, 'b'), mode: 'slirp4netns', podsDir: dir, podDir: dir, env });
     expect([b.podIP, b.interface]).toEqual([`${base}.2.100`, 'tap0']);
     expect(() => planNetwork({ pod: web('c', 30080), mode: 'pasta', podsDir: dir, podDir: dir, env })).toThrow(
-      'pod "c": host port 30080/TCP is already published by pod "a"',
+      "Pod was rejected: Predicate NodePorts failed: node(s) didn't have free ports for the requested pod ports " +
+        '(host port 30080/TCP is published by pod "a")',
     );
     // c's failed plan left no claim; a's are released with it.
     expect(readdirSync(dir).sort()).toEqual(['.net-' + base + '.1', '.net-' + base + '.2', '.port-tcp-30080', 'a']);

@@ -1,0 +1,130 @@
+import { readFileSync } from 'node:fs';
+import { publishedText, stackAlive, type PodNetwork } from './network.js';
+
+/**
+ * A pod's network as its namespace has it now, read from /proc/PID/net of a process in it (the
+ * files are the reader's view of that process's network namespace, as `ip netns exec` would show
+ * them, with no namespace to join): interfaces with their IPv4 addresses, and the routes.
+ */
+export interface NetnsView {
+  interfaces: { name: string; addresses: string[] }[];
+  routes: { destination: string; gateway?: string; interface: string }[];
+}
+
+/** What `podbox inspect` shows of a pod's network: the record's facts and the namespace's (netnsView). */
+export interface PodNetworkView extends NetnsView {
+  mode: PodNetwork['mode'];
+  podIP: string;
+  gateway?: string;
+  dnsForward?: string;
+  stack?: { name: string; pid: number; alive: boolean };
+  published: string[];
+}
+
+export function podNetworkView(net: PodNetwork, pausePid: number): PodNetworkView {
+  const live = net.mode === 'host' ? { interfaces: [], routes: [] } : netnsView(pausePid);
+  return {
+    mode: net.mode,
+    podIP: net.podIP,
+    ...(net.gateway ? { gateway: net.gateway } : {}),
+    ...(net.dnsForward ? { dnsForward: net.dnsForward } : {}),
+    ...(net.stackPid ? { stack: { name: net.mode, pid: net.stackPid, alive: stackAlive(net) } } : {}),
+    published: net.published.map((p) => publishedText([p])),
+    ...live,
+  };
+}
+
+export function netnsView(pid: number): NetnsView {
+  const read = (f: string) => {
+    try {
+      return readFileSync(`/proc/${pid}/net/${f}`, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const names = interfaceNames(read('dev'));
+  const routes = parseRoutes(read('route'));
+  const local = localAddresses(read('fib_trie'));
+  const interfaces = names.map((name) => ({
+    name,
+    addresses: local
+      .map((a) => ({ a, on: interfaceOf(a, routes, name === 'lo') }))
+      .filter((x) => x.on?.interface === name || (name === 'lo' && x.a.startsWith('127.')))
+      .map((x) => `${x.a}/${x.a.startsWith('127.') ? 8 : (x.on?.bits ?? 32)}`),
+  }));
+  return {
+    interfaces,
+    routes: routes.map((r) => ({
+      destination: r.dest === '0.0.0.0' && r.bits === 0 ? 'default' : `${r.dest}/${r.bits}`,
+      ...(r.gateway !== '0.0.0.0' ? { gateway: r.gateway } : {}),
+      interface: r.interface,
+    })),
+  };
+}
+
+/** /proc/net/dev: one interface a line after two header lines, "  NAME: counters". */
+export function interfaceNames(dev: string): string[] {
+  return dev
+    .split('\n')
+    .slice(2)
+    .map((l) => l.split(':')[0]!.trim())
+    .filter(Boolean);
+}
+
+interface RawRoute {
+  interface: string;
+  dest: string;
+  gateway: string;
+  bits: number;
+}
+
+/** /proc/net/route: addresses in host byte order as hex (little-endian here), one route a line. */
+export function parseRoutes(route: string): RawRoute[] {
+  return route
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length > 7)
+    .map((f) => ({ interface: f[0]!, dest: hexIp(f[1]!), gateway: hexIp(f[2]!), bits: maskBits(f[7]!) }));
+}
+
+/** /proc/net/fib_trie: the addresses of this namespace are the leaves marked "/32 host LOCAL". */
+export function localAddresses(fibTrie: string): string[] {
+  const out = new Set<string>();
+  const lines = fibTrie.split('\n');
+  for (let i = 1; i < lines.length; i++) {
+    if (!/^\s*\/32 host LOCAL/.test(lines[i]!)) continue;
+    const m = /\|-- (\d+\.\d+\.\d+\.\d+)/.exec(lines[i - 1]!);
+    if (m) out.add(m[1]!);
+  }
+  return [...out];
+}
+
+function interfaceOf(addr: string, routes: RawRoute[], loopback: boolean): (RawRoute & { bits: number }) | undefined {
+  if (loopback) return undefined;
+  return routes.find((r) => r.gateway === '0.0.0.0' && r.bits > 0 && sameNet(addr, r.dest, r.bits));
+}
+
+function toInt(ip: string): number {
+  return ip.split('.').reduce((n, o) => ((n << 8) | Number(o)) >>> 0, 0);
+}
+
+function sameNet(a: string, b: string, bits: number): boolean {
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  return (toInt(a) & mask) >>> 0 === (toInt(b) & mask) >>> 0;
+}
+
+function hexIp(hex: string): string {
+  const n = parseInt(hex, 16);
+  return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24].join('.');
+}
+
+function maskBits(hex: string): number {
+  let n = parseInt(hex, 16) >>> 0;
+  let bits = 0;
+  while (n) {
+    bits += n & 1;
+    n >>>= 1;
+  }
+  return bits;
+}
