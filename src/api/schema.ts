@@ -184,7 +184,21 @@ const securityContext = z.strictObject({
   runAsNonRoot: z.boolean().optional(),
   readOnlyRootFilesystem: z.boolean().optional(),
   allowPrivilegeEscalation: z.boolean().optional(),
-  privileged: z.boolean().optional(),
+  // A privileged container gets every capability and the host's devices (runtime-spec "privileged" in
+  // containerd's CRI): nothing a user namespace can give, so refused by name rather than ignored.
+  privileged: z
+    .boolean()
+    .optional()
+    .superRefine((v, ctx) => {
+      if (v === true)
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            "privileged containers are not supported: podbox gives no container the host's devices or every " +
+            'capability; add the capabilities it needs (capabilities.add) instead',
+          params: { [UNSUPPORTED]: true },
+        });
+    }),
   capabilities: capabilities.optional(),
   seccompProfile: profileType('seccomp').optional(),
   appArmorProfile: profileType('AppArmor').optional(),

@@ -189,6 +189,11 @@ describe('parseManifest errors: one line naming the file, the object and the fie
     expect(e.message).toBe(
       'pod.yaml: pod "web": spec.hostPID: hostPID is not supported: a podbox pod never sees host processes',
     );
+    expect(errorOf(minimal + '    securityContext: {privileged: true}\n').message).toBe(
+      'pod.yaml: pod "web": spec.containers[0].securityContext.privileged: privileged containers are not ' +
+        "supported: podbox gives no container the host's devices or every capability; add the capabilities it " +
+        'needs (capabilities.add) instead',
+    );
     expect(errorOf(minimal + '  volumes: [{name: h, nfs: {server: x, path: /}}]\n').message).toBe(
       'pod.yaml: pod "web": spec.volumes[0].nfs: nfs is not a supported volume type: ' +
         'podbox supports emptyDir, hostPath, persistentVolumeClaim, configMap, secret, downwardAPI, projected and image',
