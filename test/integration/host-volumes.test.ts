@@ -409,7 +409,8 @@ describe('symlinks planted in a host volume lead nowhere outside it', () => {
       }),
     });
     expect(r.stderr).toBe(
-      'app | podbox: cannot start container: container "app": volume "v" subPath "esc": ' +
+      // the prefix padded to the init container's name
+      'app  | podbox: cannot start container: container "app": volume "v" subPath "esc": ' +
         'resolve_subpath_beneath: Too many levels of symbolic links',
     );
     expect(r.stdout).not.toContain('the-users-secret');

@@ -407,7 +407,7 @@ describe('a disk that fills up during a pull', () => {
         `uses) and pull again`,
     ]);
     expect(r.exit).toBe('exit=1');
-    expect(r.files).toEqual(['./images', './images/blobs', './images/blobs/sha256', './images/tmp']);
+    expect(r.files).toEqual(['./images', './images/blobs', './images/blobs/sha256', './images/leases', './images/tmp']);
   });
 
   it('a layer that downloads but does not unpack: the same line; no layer, no work dir', async () => {
@@ -428,6 +428,7 @@ describe('a disk that fills up during a pull', () => {
       './images/blobs',
       './images/blobs/sha256',
       `./images/blobs/sha256/${p.layers[0]!.slice(7)}`,
+      './images/leases',
       './images/tmp',
     ]);
   });
