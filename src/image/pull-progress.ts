@@ -68,6 +68,9 @@ export async function pullReporter(out: NodeJS.WriteStream, image: string): Prom
       }
     },
     stop() {
+      // bars.log only queues a line until the next redraw, and stop() clears without one: a layer done
+      // just before the pull ended lost its line. Redraw once so the queue is written first.
+      bars.update();
       bars.stop();
     },
   };
