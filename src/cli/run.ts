@@ -7,7 +7,7 @@ import { readManifestFile } from '../api/manifest-file.js';
 import { POD_SETTINGS } from '../lifecycle/pod-settings.js';
 import { networkModeOf } from '../sandbox/network.js';
 import { podIdMapping } from '../sandbox/idmap.js';
-import { checkFsGroupMapped } from '../volume/ownership.js';
+import { checkIdsMapped } from '../sandbox/mapped-ids.js';
 import { containerLogPolicy } from '../logs/log-file.js';
 import { pullReporter, type PullReporter } from '../image/pull-progress.js';
 import type { PullProgress } from '../image/pull.js';
@@ -57,7 +57,7 @@ async function run(file: string, opts: RunOptions): Promise<number> {
   const ending = runEnding(manifest.pod, opts);
   // A bad PODBOX_CONTAINER_LOG_MAX_* is refused now, not at each container start.
   containerLogPolicy();
-  checkFsGroupMapped(manifest.pod, podIdMapping);
+  checkIdsMapped(manifest.pod, podIdMapping);
   if (opts.replace) await deletePod(manifest.pod.metadata.name, { missingOk: true });
   // Images are the supervisor's to find or pull, container by container (lifecycle/image-pulls.ts).
   const request = launchRequest(manifest, new Map(), !opts.detach && !opts.keep);

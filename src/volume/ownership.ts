@@ -1,5 +1,4 @@
 import type { Pod } from '../api/types.js';
-import type { IdMapping } from '../sandbox/idmap.js';
 import { native } from '../sandbox/native.js';
 import { PodboxError } from '../errors.js';
 
@@ -76,34 +75,4 @@ export function applyFsGroup(pausePid: number, volumes: VolumeOwnership[]): bool
     );
   }
   return volumes.map((v) => (v.fsGroup === undefined ? false : walked[owned.indexOf(v)]!));
-}
-
-/**
- * The fsGroup must be a gid the pod's user namespace maps (rootless: 0..65535 with a subordinate
- * range, only 0 without one), or no file can be given to it: refused before anything is made.
- */
-export function checkFsGroupMapped(pod: Pod, idMapping: () => IdMapping): void {
-  const gid = pod.spec.securityContext.fsGroup;
-  if (gid === undefined) return; // a pod without fsGroup does not read the id files
-  const mapping = idMapping();
-  if (mapping.gid.some((r) => gid >= r.inside && gid < r.inside + r.count)) return;
-  const ranges: string[] = [];
-  let first = -1,
-    end = -1;
-  // Adjacent ranges read as one (rootless: 0 = you, 1..65535 = your subordinate gids: "0-65535").
-  for (const r of [...mapping.gid].sort((a, b) => a.inside - b.inside)) {
-    if (r.inside !== end) {
-      if (first >= 0) ranges.push(first === end - 1 ? `${first}` : `${first}-${end - 1}`);
-      first = r.inside;
-    }
-    end = r.inside + r.count;
-  }
-  ranges.push(first === end - 1 ? `${first}` : `${first}-${end - 1}`);
-  throw new PodboxError(
-    'InvalidManifest',
-    `pod "${pod.metadata.name}": securityContext.fsGroup ${gid} is outside the pod's gids (${ranges.join(', ')})`,
-    mapping.full
-      ? 'choose an fsGroup in that range'
-      : 'choose an fsGroup in that range, or give your user a subordinate gid range (run `podbox doctor`)',
-  );
 }

@@ -178,13 +178,27 @@ describe('fsGroupChangePolicy (volumes whose contents outlive the pod)', () => {
   });
 });
 
-describe('an fsGroup the pod does not map', () => {
+describe('ids the pod does not map', () => {
   it('is refused at run, in one line naming the pod and the range, before anything is made', async () => {
     const spec = { securityContext: { fsGroup: 70000 }, containers: [box('app', 'true')] };
     const r = await c.run(['run', '-'], { input: pod('far', spec) });
     expect(r.stderr).toBe(
       'podbox: pod "far": securityContext.fsGroup 70000 is outside the pod\'s gids (0-65535): ' +
         'choose an fsGroup in that range',
+    );
+    expect(r.exitCode).toBe(1);
+    expect(existsSync(join(home, 'pods', 'far'))).toBe(false);
+  });
+
+  it("a container's runAsUser outside the range: one line at run, not runc's StartError", async () => {
+    const spec = {
+      restartPolicy: 'Never',
+      containers: [box('app', 'id -u', { securityContext: { runAsUser: 70000 } })],
+    };
+    const r = await c.run(['run', '-'], { input: pod('far', spec) });
+    expect(r.stderr).toBe(
+      'podbox: pod "far": containers[0] "app": securityContext.runAsUser 70000 is outside the pod\'s uids ' +
+        '(0-65535): choose a runAsUser in that range',
     );
     expect(r.exitCode).toBe(1);
     expect(existsSync(join(home, 'pods', 'far'))).toBe(false);

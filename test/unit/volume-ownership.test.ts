@@ -1,7 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { parseManifest } from '../../src/api/manifest.js';
-import { volumeOwnership, checkFsGroupMapped } from '../../src/volume/ownership.js';
-import type { IdMapping } from '../../src/sandbox/idmap.js';
+import { volumeOwnership } from '../../src/volume/ownership.js';
 
 const podWith = (securityContext: Record<string, unknown>) =>
   parseManifest(
@@ -13,17 +12,6 @@ const podWith = (securityContext: Record<string, unknown>) =>
     }),
     'pod.yaml',
   ).pod;
-
-const rootless: IdMapping = {
-  uid: [],
-  gid: [
-    { inside: 0, outside: 1000, count: 1 },
-    { inside: 1, outside: 100000, count: 65535 },
-  ],
-  full: true,
-  helper: true,
-};
-const single: IdMapping = { uid: [], gid: [{ inside: 0, outside: 1000, count: 1 }], full: false, helper: false };
 
 describe("a volume's ownership (kubelet SetVolumeOwnership)", () => {
   it('only a persistent volume honours fsGroupChangePolicy; others are always walked (their plugins pass nil)', () => {
@@ -46,24 +34,5 @@ describe("a volume's ownership (kubelet SetVolumeOwnership)", () => {
 
   it('refuses a policy Kubernetes does not know', () => {
     expect(() => podWith({ fsGroup: 1, fsGroupChangePolicy: 'Sometimes' })).toThrow(/fsGroupChangePolicy/);
-  });
-});
-
-describe('an fsGroup the pod does not map', () => {
-  it('is refused in one line naming the pod and the range (adjacent ranges read as one)', () => {
-    expect(() => checkFsGroupMapped(podWith({ fsGroup: 65536 }), () => rootless)).toThrow(
-      `pod "web": securityContext.fsGroup 65536 is outside the pod's gids (0-65535)`,
-    );
-    expect(() => checkFsGroupMapped(podWith({ fsGroup: 2000 }), () => single)).toThrow(
-      `pod "web": securityContext.fsGroup 2000 is outside the pod's gids (0)`,
-    );
-  });
-
-  it('passes a mapped fsGroup, and reads no mapping for a pod without one', () => {
-    expect(() => checkFsGroupMapped(podWith({ fsGroup: 65535 }), () => rootless)).not.toThrow();
-    expect(() => checkFsGroupMapped(podWith({ fsGroup: 0 }), () => single)).not.toThrow();
-    checkFsGroupMapped(podWith({}), () => {
-      throw new Error('read');
-    });
   });
 });
