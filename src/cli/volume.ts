@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { PodboxError } from '../errors.js';
 import { formatTable } from '../kubectl/table.js';
 import { collectGarbage } from '../pod/view.js';
+import type { PodUser } from '../pod/dir.js';
 import { humanSize } from './image.js';
 import {
   getVolume,
@@ -12,7 +13,6 @@ import {
   volumeUsers,
   volumeNotFound,
   type NamedVolume,
-  type VolumeUser,
 } from '../volume/named-volumes.js';
 
 /**
@@ -88,10 +88,10 @@ interface VolumeView {
   /** the claim's storage request; a directory has no size limit, so it is never enforced */
   storage: { requested: string | null; enforced: false };
   size: number;
-  pods: VolumeUser[];
+  pods: PodUser[];
 }
 
-function volumeView(v: NamedVolume, pods: VolumeUser[]): VolumeView {
+function volumeView(v: NamedVolume, pods: PodUser[]): VolumeView {
   return {
     name: v.name,
     mountpoint: volumeDataPath(v.name),

@@ -300,6 +300,32 @@ export function podAlive(r: PodRecord, s: PodState | undefined): boolean {
   return isAlive(r.supervisor);
 }
 
+/** A pod that uses something (an image, a named volume), and whether it is still alive. */
+export interface PodUser {
+  pod: string;
+  running: boolean;
+}
+
+/**
+ * key → the pods whose record and state name it (`keysOf`), finished pods kept too: who uses an image
+ * (pod/image-users.ts) or a named volume (volume/named-volumes.ts), in one walk of the pods directory.
+ */
+export function podUsers(keysOf: (r: PodRecord, s: PodState | undefined) => Iterable<string>): Map<string, PodUser[]> {
+  const out = new Map<string, PodUser[]>();
+  for (const dir of PodDir.list()) {
+    let record;
+    try {
+      record = dir.record();
+    } catch {
+      continue; // a pod being created or deleted meanwhile
+    }
+    const state = dir.state();
+    const running = podAlive(record, state);
+    for (const k of new Set(keysOf(record, state))) out.set(k, [...(out.get(k) ?? []), { pod: dir.name, running }]);
+  }
+  return out;
+}
+
 /** What a supervisor starts from: the record, less who supervises it. */
 export type LaunchRequest = Omit<PodRecord, 'supervisor'>;
 

@@ -1,33 +1,12 @@
-import { PodDir, podAlive } from './dir.js';
+import { podUsers, type PodUser } from './dir.js';
 import { PodboxError } from '../errors.js';
 
-/** A pod that runs (or ran) an image, and whether it is still alive. */
-export interface ImageUser {
-  pod: string;
-  running: boolean;
-}
-
-/** Image id → the pods whose containers use it, from each pod's record (pod.json `images`). */
-export function imageUsers(): Map<string, ImageUser[]> {
-  const out = new Map<string, ImageUser[]>();
-  for (const dir of PodDir.list()) {
-    let record;
-    try {
-      record = dir.record();
-    } catch {
-      continue; // a pod being created or deleted meanwhile
-    }
-    const running = podAlive(record, dir.state());
-    const runtime = dir.state()?.runtime;
-    const ids = [
-      ...Object.values({ ...record.images, ...runtime?.images }),
-      ...Object.values(runtime?.volumeImages ?? {}),
-    ];
-    for (const id of new Set(ids)) {
-      out.set(id, [...(out.get(id) ?? []), { pod: dir.name, running }]);
-    }
-  }
-  return out;
+/** Image id → the pods whose containers or image volumes use it (pod.json `images`, state `volumeImages`). */
+export function imageUsers(): Map<string, PodUser[]> {
+  return podUsers((record, state) => [
+    ...Object.values({ ...record.images, ...state?.runtime.images }),
+    ...Object.values(state?.runtime.volumeImages ?? {}),
+  ]);
 }
 
 /**
@@ -37,7 +16,7 @@ export function imageUsers(): Map<string, ImageUser[]> {
  * way (docs/podman-rmi.1.md: an image "being used by a container" fails `podman rmi` unless --force,
  * which removes those containers); podbox's --force never takes a running pod down.
  */
-export function imageRemovalRefusal(ref: string, users: ImageUser[], force: boolean): PodboxError | undefined {
+export function imageRemovalRefusal(ref: string, users: PodUser[], force: boolean): PodboxError | undefined {
   const running = users.filter((u) => u.running).map((u) => u.pod);
   const blocking = force ? running : users.map((u) => u.pod);
   if (blocking.length === 0) return undefined;

@@ -5,7 +5,7 @@ import { ensureStateDir } from '../paths.js';
 import { PodboxError, errnoOf } from '../errors.js';
 import { writeAtomic } from '../host/fs.js';
 import { dnsSubdomainProblem } from '../api/names.js';
-import { PodDir, podAlive } from '../pod/dir.js';
+import { podUsers, type PodUser } from '../pod/dir.js';
 import { removeTrees } from '../sandbox/userns.js';
 
 /**
@@ -30,11 +30,6 @@ export interface NamedVolume {
   storage?: string;
   /** made from a PersistentVolumeClaim document, or on first use by a claim with none */
   origin: 'claim' | 'first-use';
-}
-
-export interface VolumeUser {
-  pod: string;
-  running: boolean;
 }
 
 const META = 'volume.json';
@@ -122,24 +117,12 @@ export function listVolumes(): NamedVolume[] {
 }
 
 /** Volume name → the pods whose persistentVolumeClaim volumes use it (kept finished pods too). */
-export function volumeUsers(): Map<string, VolumeUser[]> {
-  const out = new Map<string, VolumeUser[]>();
-  for (const dir of PodDir.list()) {
-    let record;
-    try {
-      record = dir.record();
-    } catch {
-      continue; // a pod being created or deleted meanwhile
-    }
-    const running = podAlive(record, dir.state());
-    const names = new Set(
-      (record.pod.spec.volumes ?? []).flatMap((v) =>
-        v.persistentVolumeClaim ? [v.persistentVolumeClaim.claimName] : [],
-      ),
-    );
-    for (const n of names) out.set(n, [...(out.get(n) ?? []), { pod: dir.name, running }]);
-  }
-  return out;
+export function volumeUsers(): Map<string, PodUser[]> {
+  return podUsers((record) =>
+    (record.pod.spec.volumes ?? []).flatMap((v) =>
+      v.persistentVolumeClaim ? [v.persistentVolumeClaim.claimName] : [],
+    ),
+  );
 }
 
 /**
@@ -177,7 +160,7 @@ export function volumeSize(name: string): number {
  * first, so it is gone for every other command at once; its files may be owned by the user's
  * subordinate ids (a container's), so they are removed as removeTrees removes a pod's.
  */
-export async function removeVolume(name: string, users: VolumeUser[], force: boolean): Promise<void> {
+export async function removeVolume(name: string, users: PodUser[], force: boolean): Promise<void> {
   checkVolumeName(name);
   const dir = join(volumesDir(), name);
   if (!existsSync(dir)) throw volumeNotFound(name);
