@@ -16,6 +16,7 @@ const COMMANDS: [names: string[], load: () => Promise<Register>][] = [
   [['describe'], async () => (await import('./describe.js')).registerDescribe],
   [['wait'], async () => (await import('./wait.js')).registerWait],
   [['inspect'], async () => (await import('./inspect.js')).registerInspect],
+  [['top'], async () => (await import('./top.js')).registerTop],
   [['enter'], async () => (await import('./enter.js')).registerEnter],
   [['port-forward'], async () => (await import('./port-forward.js')).registerPortForward],
   [['image'], async () => (await import('./image.js')).registerImageCommands],

@@ -100,6 +100,8 @@ export interface ContainerConfigInput {
   mounts: MountSource[];
   /** join the pod's PID namespace (shareProcessNamespace) rather than get one of its own */
   sharePid: boolean;
+  /** the kubelet's QoS-based oom_score_adj, as far as this user may set it (container/oom-score.ts) */
+  oomScoreAdj?: number;
   /** the container instance's cgroup (containerCgroupsPath), given as root only */
   cgroupsPath?: string;
 }
@@ -156,6 +158,7 @@ export function ociConfig(i: ContainerConfigInput): Record<string, unknown> {
       // Kubernetes sets no_new_privs when allowPrivilegeEscalation is false
       // (https://kubernetes.io/docs/tasks/configure-pod-container/security-context/).
       noNewPrivileges: sc.allowPrivilegeEscalation === false,
+      ...(i.oomScoreAdj !== undefined ? { oomScoreAdj: i.oomScoreAdj } : {}),
     },
     root: { path: i.rootfs, readonly: readOnlyRoot },
     mounts: [

@@ -1,6 +1,7 @@
 import type { Manifest } from '../api/types.js';
 import { containerEnv, expandCommand } from '../api/env.js';
 import { nodeAllocatable } from '../api/resource-field.js';
+import { allowedOomScoreAdj, containerOomScoreAdj } from './oom-score.js';
 import { containerNamed } from '../api/containers.js';
 import { HOST_IP, POD_IP } from '../api/node.js';
 import type { StoredImage } from '../image/store.js';
@@ -91,12 +92,8 @@ export async function startContainer(
   mounts.push(terminationMessageMount(pod.podDir, c));
 
   // Step 4: env and config.json.
-  const env = containerEnv(
-    c,
-    pod.manifest,
-    { podIP: pod.podIP ?? POD_IP, hostIP: HOST_IP },
-    nodeAllocatable(pod.podDir),
-  );
+  const node = nodeAllocatable(pod.podDir);
+  const env = containerEnv(c, pod.manifest, { podIP: pod.podIP ?? POD_IP, hostIP: HOST_IP }, node);
   writeConfig(
     bundle,
     ociConfig({
@@ -110,6 +107,7 @@ export async function startContainer(
       podFiles: pod.podFiles,
       mounts,
       sharePid: spec.spec.shareProcessNamespace === true,
+      oomScoreAdj: allowedOomScoreAdj(containerOomScoreAdj(spec, c, node.memory)),
       cgroupsPath: process.getuid?.() === 0 ? containerCgroupsPath(spec, containerId(name, instance)) : undefined,
     }),
   );

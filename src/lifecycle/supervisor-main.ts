@@ -1,5 +1,6 @@
 import { runUserSupervisor } from './user-supervisor.js';
 import { PodboxError } from '../errors.js';
+import { protectSupervisorFromOom } from '../container/oom-score.js';
 
 /**
  * The entry of the user's supervisor process (`podbox __supervisor`), bundled apart from the CLI
@@ -8,6 +9,7 @@ import { PodboxError } from '../errors.js';
  */
 export async function main(): Promise<number> {
   try {
+    protectSupervisorFromOom();
     return await runUserSupervisor();
   } catch (e) {
     process.stderr.write(`podbox: supervisor: ${e instanceof PodboxError ? e.toLine() : (e as Error).stack}\n`);

@@ -1,4 +1,5 @@
-import { closeSync, constants, openSync, statSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { allowedOomScoreAdj, SANDBOX_OOM_SCORE_ADJ } from '../container/oom-score.js';
 import { native, pausePath, MS, type NamespaceName, type NativeMount } from './native.js';
 import { startInNewNamespaces, devNullFd, sandboxError } from './namespaces.js';
 import { podRootDir, podRootEntries } from './pod-root.js';
@@ -73,6 +74,7 @@ export async function createSandbox(o: SandboxOptions): Promise<Sandbox> {
   } finally {
     closeSync(exits);
   }
+  lowerSandboxOomScore(pid);
   const exited = waitForExit(pid);
   return { pid, exited };
 }
@@ -168,4 +170,18 @@ export function namespaceInodes(pid: number): Partial<Record<NamespaceName, numb
     }
   }
   return out;
+}
+
+/**
+ * The sandbox is the last a kernel OOM kill should take (containerd's CRI gives it -998). Rootless the
+ * value cannot go below the user's own (oom-score.ts): pause then keeps what it inherited.
+ */
+function lowerSandboxOomScore(pid: number): void {
+  const adj = allowedOomScoreAdj(SANDBOX_OOM_SCORE_ADJ);
+  try {
+    if (Number(readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8')) !== adj)
+      writeFileSync(`/proc/${pid}/oom_score_adj`, String(adj));
+  } catch {
+    /* pause already gone: its exit is reported on its own */
+  }
 }
