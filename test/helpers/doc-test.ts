@@ -3,7 +3,7 @@
  *
  *  - Only fenced blocks whose info string is `console` are run. In one, a line `$ COMMAND` is a command and
  *    the lines after it, up to the next `$ ` line or the end of the block, are its expected output
- *    (stdout and stderr as one terminal shows them).
+ *    (stdout and stderr as one terminal shows them). Blank lines at the end of an output do not count.
  *  - Expected output is compared line by line. Spaces at either end of a line do not count, and a run of
  *    spaces matches any run of spaces (so table columns may widen with their values).
  *  - A line that is only `...` matches any number of lines, none included; `...` inside a line matches
