@@ -4,6 +4,7 @@ import { view } from './view.js';
 import { removeTrees } from '../sandbox/userns.js';
 import { awaitSupervisorExit, exchange } from '../lifecycle/supervisor-client.js';
 import { PodboxError, isPodboxError } from '../errors.js';
+import { trace } from '../host/trace.js';
 
 /**
  * Deleting a pod (https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination):
@@ -31,8 +32,11 @@ export async function deletePod(name: string, o: { gracePeriod?: number; missing
   if (v.alive) {
     let error: string | undefined;
     // A supervisor that goes away meanwhile (killed, upgraded) leaves the pod to its successor: ask again.
+    // PODBOX_TRACE: the supervisor's steps of the teardown, printed here as they come.
+    const t = trace();
     for (let tries = 0; tries < 5; tries++) {
-      const done = await exchange({ op: 'delete', name, grace: o.gracePeriod }, (r) => {
+      const done = await exchange({ op: 'delete', name, grace: o.gracePeriod, trace: t !== undefined }, (r) => {
+        if (r.type === 'trace') t?.forward(r.event);
         if (r.type === 'error') error = r.line;
         if (r.type === 'deleted') supervisor = r.supervisor;
         return r.type === 'deleted' || r.type === 'error';
