@@ -5,6 +5,7 @@ import { removeTrees } from '../sandbox/userns.js';
 import { awaitSupervisorExit, exchange } from '../lifecycle/supervisor-client.js';
 import { PodboxError, isPodboxError } from '../errors.js';
 import { trace } from '../host/trace.js';
+import { traceRemoved } from '../sandbox/trace-steps.js';
 
 /**
  * Deleting a pod (https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination):
@@ -48,8 +49,10 @@ export async function deletePod(name: string, o: { gracePeriod?: number; missing
   }
   // What is left after a supervisor's teardown is the user's own files; else (the pod died
   // without one) layers and volumes may hold files of the pod's subordinate ids.
-  if (dir.state()?.runtime.cleaned) rmSync(dir.path, { recursive: true, force: true });
-  else await removeTrees([dir.path]);
+  if (dir.state()?.runtime.cleaned) {
+    rmSync(dir.path, { recursive: true, force: true });
+    traceRemoved([dir.path], 'by podbox directly: only your own files were left');
+  } else await removeTrees([dir.path]);
   if (supervisor !== undefined) await awaitSupervisorExit(supervisor);
   return true;
 }
