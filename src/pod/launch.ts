@@ -23,6 +23,8 @@ import type { TraceEvent } from '../host/trace.js';
  *     SIGINT / SIGTERM         ──▶ {op: delete}: the pod is deleted gracefully; exit 130 / 143
  *     (the supervisor restarted) ──▶ {op: follow}: the new one adopted the pod; go on
  *     (this run killed)              its connection closes: the supervisor deletes the pod
+ *   --trace: {trace: true} in the request ──▶ ◀── trace (a kernel step, host/trace.ts) among the replies,
+ *     printed on stderr: to the end of the pod, or to created with -d
  */
 
 /** `run -d`: returns undefined once the pod is created, or the error line; `trace` gets its steps until then. */
