@@ -52,9 +52,11 @@ export interface TraceEvent {
 export type TraceValues = Omit<TraceEvent, 'ts' | 'step' | 'text' | 'pod'>;
 
 export class Tracer {
+  /** on: whether anyone listens now (a pod's tracer outlives its listeners: `run -d --trace` stops at created) */
   constructor(
     private readonly out: (e: TraceEvent) => void,
     readonly pod?: string,
+    readonly on: () => boolean = () => true,
   ) {}
 
   step(step: TraceStep, text: string, values: TraceValues = {}): void {
@@ -77,7 +79,8 @@ let anyTracer = false;
 export function trace(): Tracer | undefined {
   if (!anyTracer) return undefined;
   const t = context.getStore();
-  return t === undefined ? processTracer : (t ?? undefined);
+  const chosen = t === undefined ? processTracer : t;
+  return chosen?.on() ? chosen : undefined;
 }
 
 /**

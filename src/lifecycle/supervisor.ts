@@ -134,9 +134,13 @@ export class PodSupervisor {
   ) {
     this.manifest = manifestOf(record);
     this.name = this.manifest.pod.metadata.name;
-    this.tracer = new Tracer((e) => {
-      for (const sink of this.traceSinks) sink(e);
-    }, this.name);
+    this.tracer = new Tracer(
+      (e) => {
+        for (const sink of this.traceSinks) sink(e);
+      },
+      this.name,
+      () => this.traceSinks.size > 0,
+    );
     const settings = { ...process.env, ...(record.settings ?? {}) };
     this.runtime = runtime ?? { containers: {}, finished: false };
     const store = ImageStore.open();
@@ -557,16 +561,14 @@ export class PodSupervisor {
   /** Runs the loop once more after whatever it is doing now (step 2). */
   private kick = (): void => {
     // (Traced: the loop's steps are the pod's, whoever kicked it.)
-    this.chain = traced(this.activeTracer, () =>
-      this.chain
-        .then(() => this.pump())
-        .catch(async (e) => {
-          process.stderr.write(
-            `podbox: pod "${this.name}": ${e instanceof PodboxError ? e.toLine() : (e as Error).stack}\n`,
-          );
-          if (!this.tearingDown) await this.teardown();
-        }),
-    );
+    this.chain = this.chain
+      .then(() => traced(this.activeTracer, () => this.pump()))
+      .catch(async (e) => {
+        process.stderr.write(
+          `podbox: pod "${this.name}": ${e instanceof PodboxError ? e.toLine() : (e as Error).stack}\n`,
+        );
+        if (!this.tearingDown) await traced(this.activeTracer, () => this.teardown());
+      });
   };
 
   private async pump(): Promise<void> {
