@@ -184,16 +184,17 @@ export class UserSupervisor {
           this.creating++;
           // --trace: the pod's steps, to the end of the run that follows it, or until created (-d).
           const trace = m.trace ? (event: TraceEvent) => send(sock, { type: 'trace', event }) : undefined;
-          const { pod, created } = PodSupervisor.create(m.request, undefined, { trace });
-          if (trace) sock.once('close', () => pod.untrace(trace));
           try {
+            const { pod, created } = PodSupervisor.create(m.request, undefined, { trace });
+            if (trace) sock.once('close', () => pod.untrace(trace));
             if (m.follow) pod.attach(follow(pod, created));
             if (!this.pods.has(pod.name)) this.register(pod);
-            await created;
+            await created.finally(() => {
+              if (trace && !m.follow) pod.untrace(trace);
+            });
             send(sock, { type: 'created' });
           } finally {
             this.creating--;
-            if (trace && !m.follow) pod.untrace(trace);
           }
           break;
         }
