@@ -55,7 +55,11 @@ export function traceBundle(pausePid: number, podDir: string, name: string): voi
     const ns = PROC_NS[n.type] ?? (n.type as NamespaceName);
     if (n.path) {
       const inode = namespaceInode(pausePid, ns);
-      t.step('ns', `joins ${ns} namespace ${inode} by path ${n.path} (pause's: shared with the pod)`, {
+      const shared =
+        ns === 'pid'
+          ? "pause's, shareProcessNamespace: the pod's containers see each other and pause reaps their orphans"
+          : "pause's: shared with the pod";
+      t.step('ns', `joins ${ns} namespace ${inode} by path ${n.path} (${shared})`, {
         container,
         pid: pausePid,
         ns,
