@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { PodboxError } from '../errors.js';
+import { Tracer, traceFormat, traceProcess, traceWriter } from '../host/trace.js';
 
 /**
  * Every command, in `podbox --help` order, with the names it answers to. A command's module (and
@@ -48,6 +49,9 @@ export async function main(argv: string[]): Promise<number> {
 
   // The command named on the line, or all of them (for --help, and suggestions for a typo).
   const named = argv.find((a) => !a.startsWith('-'));
+  // PODBOX_TRACE: this command's own kernel steps on stderr (`run` passes it on to its pod's supervisor).
+  const traceAs = named === 'run' ? undefined : traceFormat(process.env.PODBOX_TRACE);
+  if (traceAs) traceProcess(new Tracer(traceWriter(traceAs)));
   const chosen = COMMANDS.filter(([names]) => named !== undefined && names.includes(named));
   for (const [, load] of chosen.length ? chosen : COMMANDS) (await load())(program);
   for (const c of program.commands) c.exitOverride().configureOutput({ outputError: usageError(`podbox ${c.name()}`) });

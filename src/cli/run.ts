@@ -14,6 +14,8 @@ import type { PullProgress } from '../image/pull.js';
 import { pullSecretsOf } from '../registry/pull-secrets.js';
 import { runEnding, runEndingHooks } from '../lifecycle/run-deadline.js';
 import { lineWriter, runReport } from './run-output.js';
+import { traceFormat, traceWriter } from '../host/trace.js';
+import { PodboxError } from '../errors.js';
 
 /**
  * `podbox run FILE [-d] [--keep] [--replace] [--network MODE]` (docs/cli.md). The pod's life is pod/launch.ts's:
@@ -24,7 +26,8 @@ export function registerRun(program: Command): void {
   program
     .command('run')
     .description('run a v1/Pod manifest (YAML or JSON; - reads stdin)')
-    .argument('<file>', 'the manifest')
+    // [file]: `--trace FILE` gives FILE to --trace, whose format is optional (see traceOption).
+    .argument('[file]', 'the manifest')
     .option('-d, --detach', 'return once the pod is created; it is kept until `podbox delete`')
     .option('--keep', 'keep a finished foreground pod, with its status and logs, until `podbox delete`')
     .option('--replace', 'delete a pod of the same name first')
@@ -34,8 +37,12 @@ export function registerRun(program: Command): void {
     .option('--timestamps', "prefix each line of the containers' output with the time it came")
     .option('--summary', 'say when podbox waits on a grace period, and end with a summary line (on stderr)')
     .option('--no-summary', 'neither (the default is to, on a terminal and where CI is set)')
-    .action(async (file: string, opts: RunOptions) => {
-      process.exitCode = await run(file, opts);
+    .option('--trace [format]', 'print every kernel step podbox takes, as it happens, on stderr (format: text, json)')
+    .action(async (file: string | undefined, opts: RunOptions, command: Command) => {
+      const manifest = traceOption(file, opts);
+      if (manifest === undefined)
+        command.error("error: missing required argument 'file'", { code: 'commander.missingArgument' });
+      process.exitCode = await run(manifest, opts);
     });
 }
 
@@ -48,6 +55,21 @@ interface RunOptions {
   exitCodeFrom?: string;
   timestamps?: boolean;
   summary?: boolean;
+  trace?: string | boolean;
+}
+
+/**
+ * `--trace` takes an optional format, so `run --trace pod.yaml` parses pod.yaml as its format:
+ * a value that is no format is the manifest. Returns the manifest's file name.
+ */
+function traceOption(file: string | undefined, opts: RunOptions): string | undefined {
+  if (typeof opts.trace !== 'string' || ['text', 'json'].includes(opts.trace)) return file;
+  if (file !== undefined) {
+    throw new PodboxError('InvalidArgument', `--trace: unknown format "${opts.trace}"`, 'use --trace or --trace=json');
+  }
+  const manifest = opts.trace;
+  opts.trace = true;
+  return manifest;
 }
 
 async function run(file: string, opts: RunOptions): Promise<number> {
@@ -64,6 +86,8 @@ async function run(file: string, opts: RunOptions): Promise<number> {
   request.pullSecrets = pullSecretsOf(manifest);
   request.settings = Object.fromEntries(POD_SETTINGS.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
   if (opts.network) request.settings.PODBOX_NETWORK = opts.network;
+  const format = traceFormat(opts.trace ?? process.env.PODBOX_TRACE);
+  const trace = format ? traceWriter(format) : undefined;
   if (!opts.detach) {
     request.foreground = thisProcess();
     const pulls = pullDisplays();
@@ -81,6 +105,7 @@ async function run(file: string, opts: RunOptions): Promise<number> {
         stopping: report.stopping,
         finished: report.finished,
         ...runEndingHooks(ending),
+        trace,
       });
       report.summarize(code);
       return code;
@@ -88,7 +113,7 @@ async function run(file: string, opts: RunOptions): Promise<number> {
       pulls.stop();
     }
   }
-  const error = await startDetached(request);
+  const error = await startDetached(request, trace);
   if (error) {
     process.stderr.write(`podbox: ${error}\n`);
     return 1;

@@ -4,6 +4,7 @@ import { withPipes } from '../host/pipes.js';
 import { readAll } from '../sandbox/userns.js';
 import { devNullFd } from '../sandbox/namespaces.js';
 import { PodboxError } from '../errors.js';
+import { trace } from '../host/trace.js';
 
 /**
  * runc, always started inside the pod's user, mount and PID namespaces: there it is root of the
@@ -88,7 +89,14 @@ export class Runc {
       bundle,
       id,
     ];
-    return spawnInPod(this.pausePid, argv, { stdio: [devNullFd(), stdout, stderr], cwd: bundle });
+    const pid = spawnInPod(this.pausePid, argv, { stdio: [devNullFd(), stdout, stderr], cwd: bundle });
+    trace()?.step(
+      'runc',
+      `runc run --detach ${id} (pid ${pid}, in the pod's user, mount and PID namespaces): ` +
+        `creates the container from ${bundle}/config.json and starts it`,
+      { pid, detail: { id, bundle } },
+    );
+    return pid;
   }
 
   /** Where runDetached's runc writes the container's pid (beside its log, which only the pod's runc writes). */
@@ -123,6 +131,8 @@ export class Runc {
     } = withPipes(2, ([outW, errW]) =>
       spawnInPod(this.pausePid, this.argv(args), { stdio: [devNullFd(), outW!, errW!] }),
     );
+    // (state only reads: no kernel step.)
+    if (args[0] !== 'state') trace()?.step('runc', `runc ${args.join(' ')} (pid ${pid})`, { pid, detail: { args } });
     // Bounded: a runc that hangs (on a container left half-made by a supervisor killed while runc
     // made it) must not hold the pod's loop; killing it frees its lock on the container.
     const timer = setTimeout(() => {
@@ -166,7 +176,13 @@ export class Runc {
       ...argv,
     ];
     const log = o.log ? ['--log', o.log, '--log-format', 'json'] : [];
-    return spawnInPod(this.pausePid, [runcPath(), '--root', this.stateDir, ...log, ...args], { stdio: o.stdio });
+    const pid = spawnInPod(this.pausePid, [runcPath(), '--root', this.stateDir, ...log, ...args], { stdio: o.stdio });
+    trace()?.step(
+      'runc',
+      `runc exec ${id} ${argv.join(' ')} (pid ${pid}): joins every namespace of the container's first process`,
+      { pid, detail: { id, argv } },
+    );
+    return pid;
   }
 
   /** The last error runc wrote to a JSON log file, without runc's "<verb> failed: " prefix. */

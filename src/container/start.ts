@@ -19,6 +19,7 @@ import { containerMounts } from '../volume/subpath.js';
 import { bindHostVolumes } from '../volume/host-path.js';
 import { terminationMessageMount } from './termination-message.js';
 import { containerId, type Runc } from './runc.js';
+import { traceBundle, traceContainerStarted } from './trace-bundle.js';
 
 /**
  * Starting one container of a running pod, as the kubelet's startContainer (kuberuntime_container.go)
@@ -111,6 +112,7 @@ export async function startContainer(
       cgroupsPath: process.getuid?.() === 0 ? containerCgroupsPath(spec, containerId(name, instance)) : undefined,
     }),
   );
+  traceBundle(pod.pausePid, pod.podDir, name);
 
   // Step 5: runc run --detach, output into the log, once the pod has its network, as the kubelet
   // starts containers after RunPodSandbox has set it up (kuberuntime_manager.go SyncPod).
@@ -134,6 +136,7 @@ export async function startContainer(
       pod.runc.startError(id) ?? `runc run exited with ${exit.code ?? `signal ${exit.signal}`}`,
     );
   }
+  traceContainerStarted(pod.pausePid, name, id, pid);
   return { pid, sink };
 }
 

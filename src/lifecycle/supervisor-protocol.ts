@@ -3,6 +3,7 @@ import type { LaunchRequest, ProcessRef } from '../pod/dir.js';
 import type { LogStream } from '../logs/cri-log.js';
 import type { PullProgress } from '../image/pull.js';
 import type { PodStatus } from '../api/status.js';
+import type { TraceEvent } from '../host/trace.js';
 
 /**
  * What `podbox` commands and the user's supervisor say to each other, one JSON object a line over
@@ -14,6 +15,8 @@ import type { PodStatus } from '../api/status.js';
  *   follow    {op: follow, name}          ─▶  echo|progress|exited|stopping... finished  (again, after a supervisor
  *                                             restart)
  *   delete    {op: delete, name, grace?}  ─▶  deleted | error       (once the pod is torn down)
+ *   trace: true on run or delete          ─▶  trace... among the replies: the pod's kernel steps as they are taken
+ *                                             (host/trace.ts), until created (run -d), finished or deleted
  *   retry                                  ◀─  the supervisor is stopping: start a new one and ask again
  *
  * A connection that follows a foreground pod (`podbox run` without -d) is that run: when it closes
@@ -21,9 +24,9 @@ import type { PodStatus } from '../api/status.js';
  * pod has always died with its run.
  */
 export type Request =
-  | { op: 'run'; request: LaunchRequest; follow: boolean; foreground?: ProcessRef }
+  | { op: 'run'; request: LaunchRequest; follow: boolean; foreground?: ProcessRef; trace?: boolean }
   | { op: 'follow'; name: string }
-  | { op: 'delete'; name: string; grace?: number };
+  | { op: 'delete'; name: string; grace?: number; trace?: boolean };
 
 export type Reply =
   | { type: 'created' }
@@ -38,6 +41,8 @@ export type Reply =
   /** `status`: the pod's status once torn down (the summary a foreground run prints) */
   | { type: 'finished'; exitCode: number; supervisor: number; status?: PodStatus }
   | { type: 'deleted'; supervisor: number }
+  /** a kernel step taken for the pod (`run --trace`, `delete` with PODBOX_TRACE) */
+  | { type: 'trace'; event: TraceEvent }
   | { type: 'retry' };
 
 /** The supervisor's files in the pods directory (user-supervisor.ts). */

@@ -43,6 +43,8 @@ import {
 } from '../pod/dir.js';
 import { alive, hostPidOfChild, processStartTime } from '../host/proc.js';
 import { PodboxError } from '../errors.js';
+import { Tracer, traced, type TraceEvent } from '../host/trace.js';
+import { traceContainerExited, traceSandboxEnd } from '../sandbox/trace-steps.js';
 
 /**
  * The supervisor of one pod: it performs what the pod's state machine decides, against the kernel
@@ -122,6 +124,9 @@ export class PodSupervisor {
   private released = false;
   /** output of a foreground pod while no run follows it (see echo) */
   private unheard?: [string, LogStream, string][];
+  /** where the pod's kernel steps go while someone traces it (host/trace.ts): the pod's work runs traced */
+  private readonly traceSinks = new Set<(e: TraceEvent) => void>();
+  private readonly tracer: Tracer;
 
   private constructor(
     private readonly record: LaunchRequest | PodRecord,
@@ -129,6 +134,13 @@ export class PodSupervisor {
   ) {
     this.manifest = manifestOf(record);
     this.name = this.manifest.pod.metadata.name;
+    this.tracer = new Tracer(
+      (e) => {
+        for (const sink of this.traceSinks) sink(e);
+      },
+      this.name,
+      () => this.traceSinks.size > 0,
+    );
     const settings = { ...process.env, ...(record.settings ?? {}) };
     this.runtime = runtime ?? { containers: {}, finished: false };
     const store = ImageStore.open();
@@ -176,12 +188,26 @@ export class PodSupervisor {
   static create(
     request: LaunchRequest,
     listener?: PodListener,
-    o: { dieWithRun?: boolean } = {},
+    o: { dieWithRun?: boolean; trace?: (e: TraceEvent) => void } = {},
   ): { pod: PodSupervisor; created: Promise<void> } {
     const s = new PodSupervisor(request);
     s.dieWithRun = o.dieWithRun ?? false;
     if (listener) s.listeners.add(listener);
-    return { pod: s, created: s.createPod() };
+    if (o.trace) s.traceSinks.add(o.trace);
+    return { pod: s, created: traced(s.activeTracer, () => s.createPod()) };
+  }
+
+  /** The pod's kernel steps go to sink too, from its next step on, until untrace(sink). */
+  traceTo(sink: (e: TraceEvent) => void): void {
+    this.traceSinks.add(sink);
+  }
+
+  untrace(sink: (e: TraceEvent) => void): void {
+    this.traceSinks.delete(sink);
+  }
+
+  private get activeTracer(): Tracer | undefined {
+    return this.traceSinks.size > 0 ? this.tracer : undefined;
   }
 
   /**
@@ -534,13 +560,14 @@ export class PodSupervisor {
 
   /** Runs the loop once more after whatever it is doing now (step 2). */
   private kick = (): void => {
+    // (Traced: the loop's steps are the pod's, whoever kicked it.)
     this.chain = this.chain
-      .then(() => this.pump())
+      .then(() => traced(this.activeTracer, () => this.pump()))
       .catch(async (e) => {
         process.stderr.write(
           `podbox: pod "${this.name}": ${e instanceof PodboxError ? e.toLine() : (e as Error).stack}\n`,
         );
-        if (!this.tearingDown) await this.teardown();
+        if (!this.tearingDown) await traced(this.activeTracer, () => this.teardown());
       });
   };
 
@@ -671,6 +698,7 @@ export class PodSupervisor {
   private async containerExited(name: string, instance: number, r: ExitRecord): Promise<void> {
     const c = this.runtime.containers[name];
     if (!c || c.instance !== instance || c.pid !== r.pid) return;
+    traceContainerExited(name, containerId(name, instance), r);
     delete c.pid;
     delete c.hostPid;
     // The log has the container's last words before its exit is reported (as the kubelet reads the
@@ -807,6 +835,7 @@ export class PodSupervisor {
       const pause = this.runtime.pause;
       const pauseAlive = pause !== undefined && isAlive(pause);
       const remover = dir && pauseAlive && dir.isPinnedDir() ? removeTreesAfterPod(pause.pid) : undefined;
+      const sandboxEnd = pauseAlive ? traceSandboxEnd(pause.pid) : undefined;
       if (pauseAlive) {
         // pause exits on SIGTERM; the kernel then kills whatever is left in the pod's PID namespace,
         // and the mount namespace, with every overlay and tmpfs of the pod, goes with the last process.
@@ -816,6 +845,7 @@ export class PodSupervisor {
           /* already gone */
         }
         await pollUntil(() => !alive(pause.pid), 10_000, 5);
+        sandboxEnd?.();
       }
       await stopStack(this.runtime.network);
       releaseNetwork(podsDir(), this.runtime.network);

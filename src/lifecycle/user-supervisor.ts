@@ -10,6 +10,7 @@ import { pollUntil } from '../host/poll.js';
 import { collectGarbage } from '../pod/view.js';
 import { takeFileLock } from '../host/lock-file.js';
 import { PodboxError } from '../errors.js';
+import type { TraceEvent } from '../host/trace.js';
 
 /**
  * The user's supervisor: one process supervises all of a user's pods (of one state directory).
@@ -181,11 +182,16 @@ export class UserSupervisor {
       switch (m.op) {
         case 'run': {
           this.creating++;
+          // --trace: the pod's steps, to the end of the run that follows it, or until created (-d).
+          const trace = m.trace ? (event: TraceEvent) => send(sock, { type: 'trace', event }) : undefined;
           try {
-            const { pod, created } = PodSupervisor.create(m.request);
+            const { pod, created } = PodSupervisor.create(m.request, undefined, { trace });
+            if (trace) sock.once('close', () => pod.untrace(trace));
             if (m.follow) pod.attach(follow(pod, created));
             if (!this.pods.has(pod.name)) this.register(pod);
-            await created;
+            await created.finally(() => {
+              if (trace && !m.follow) pod.untrace(trace);
+            });
             send(sock, { type: 'created' });
           } finally {
             this.creating--;
@@ -203,6 +209,7 @@ export class UserSupervisor {
         case 'delete': {
           const pod = this.pods.get(m.name);
           if (pod) {
+            if (m.trace) pod.traceTo((event) => send(sock, { type: 'trace', event }));
             pod.deleteRequested(m.grace);
             await pod.done;
           }
@@ -242,7 +249,7 @@ export class UserSupervisor {
       const { pod, created } = PodSupervisor.create(
         request,
         { echo: o.echo, progress: o.progress, exited: o.exited, stopping: o.stopping },
-        { dieWithRun: true },
+        { dieWithRun: true, trace: o.trace },
       );
       // (A pod of that name already runs, adopted: this one is refused, and that one stays registered.)
       if (!this.pods.has(pod.name)) this.register(pod);

@@ -4,6 +4,8 @@ import { view } from './view.js';
 import { removeTrees } from '../sandbox/userns.js';
 import { awaitSupervisorExit, exchange } from '../lifecycle/supervisor-client.js';
 import { PodboxError, isPodboxError } from '../errors.js';
+import { trace } from '../host/trace.js';
+import { traceRemoved } from '../sandbox/trace-steps.js';
 
 /**
  * Deleting a pod (https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination):
@@ -31,8 +33,11 @@ export async function deletePod(name: string, o: { gracePeriod?: number; missing
   if (v.alive) {
     let error: string | undefined;
     // A supervisor that goes away meanwhile (killed, upgraded) leaves the pod to its successor: ask again.
+    // PODBOX_TRACE: the supervisor's steps of the teardown, printed here as they come.
+    const t = trace();
     for (let tries = 0; tries < 5; tries++) {
-      const done = await exchange({ op: 'delete', name, grace: o.gracePeriod }, (r) => {
+      const done = await exchange({ op: 'delete', name, grace: o.gracePeriod, trace: t !== undefined }, (r) => {
+        if (r.type === 'trace') t?.forward(r.event);
         if (r.type === 'error') error = r.line;
         if (r.type === 'deleted') supervisor = r.supervisor;
         return r.type === 'deleted' || r.type === 'error';
@@ -44,8 +49,10 @@ export async function deletePod(name: string, o: { gracePeriod?: number; missing
   }
   // What is left after a supervisor's teardown is the user's own files; else (the pod died
   // without one) layers and volumes may hold files of the pod's subordinate ids.
-  if (dir.state()?.runtime.cleaned) rmSync(dir.path, { recursive: true, force: true });
-  else await removeTrees([dir.path]);
+  if (dir.state()?.runtime.cleaned) {
+    rmSync(dir.path, { recursive: true, force: true });
+    traceRemoved([dir.path], 'by podbox directly: only your own files were left');
+  } else await removeTrees([dir.path]);
   if (supervisor !== undefined) await awaitSupervisorExit(supervisor);
   return true;
 }

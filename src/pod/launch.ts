@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import { RunSignals } from '../lifecycle/run-signals.js';
 import type { PullProgress } from '../image/pull.js';
 import type { PodStatus } from '../api/status.js';
+import type { TraceEvent } from '../host/trace.js';
 
 /**
  * Creating a pod: `podbox run` hands it to the user's supervisor (lifecycle/user-supervisor.ts),
@@ -22,12 +23,18 @@ import type { PodStatus } from '../api/status.js';
  *     SIGINT / SIGTERM         ──▶ {op: delete}: the pod is deleted gracefully; exit 130 / 143
  *     (the supervisor restarted) ──▶ {op: follow}: the new one adopted the pod; go on
  *     (this run killed)              its connection closes: the supervisor deletes the pod
+ *   --trace: {trace: true} in the request ──▶ ◀── trace (a kernel step, host/trace.ts) among the replies,
+ *     printed on stderr: to the end of the pod, or to created with -d
  */
 
-/** `run -d`: returns undefined once the pod is created, or the error line. */
-export async function startDetached(request: LaunchRequest): Promise<string | undefined> {
+/** `run -d`: returns undefined once the pod is created, or the error line; `trace` gets its steps until then. */
+export async function startDetached(
+  request: LaunchRequest,
+  trace?: (e: TraceEvent) => void,
+): Promise<string | undefined> {
   let error: string | undefined;
-  const done = await exchange({ op: 'run', request, follow: false }, (r) => {
+  const done = await exchange({ op: 'run', request, follow: false, trace: trace !== undefined }, (r) => {
+    if (r.type === 'trace') trace?.(r.event);
     if (r.type === 'error') error = r.line;
     return r.type === 'created' || r.type === 'error';
   });
@@ -47,6 +54,8 @@ export interface ForegroundOptions {
   stopping?: (container: string, signal: string, graceSeconds: number) => void;
   /** the pod's status once it is torn down */
   finished?: (status: PodStatus) => void;
+  /** `--trace`: each kernel step taken for the pod (host/trace.ts) */
+  trace?: (e: TraceEvent) => void;
   /**
    * Called once the run catches signals, with how to end it early (`--timeout`, `--exit-code-from`):
    * the pod is deleted gracefully, as on Ctrl-C, and the run exits with `exit`. Returns what undoes it.
@@ -97,6 +106,9 @@ async function followFromSupervisor(
         case 'progress':
           o.progress?.(r.image, r.progress);
           return false;
+        case 'trace':
+          o.trace?.(r.event);
+          return false;
         case 'error':
           if (signals.exit === undefined) o.fail(r.line);
           failed = true;
@@ -120,7 +132,7 @@ async function followFromSupervisor(
           return false;
       }
     };
-    let done = await exchange({ op: 'run', request, follow: true }, onReply);
+    let done = await exchange({ op: 'run', request, follow: true, trace: o.trace !== undefined }, onReply);
     // The supervisor went away (killed, upgraded): its successor adopted the pod; follow it there.
     for (let tries = 0; !done && tries < 5; tries++) {
       socket = undefined;

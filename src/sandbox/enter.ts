@@ -3,6 +3,7 @@ import { delimiter, join } from 'node:path';
 import { native, type NamespaceName } from './native.js';
 import { namespaceInodes, waitForExit } from './sandbox.js';
 import { PodboxError } from '../errors.js';
+import { traceJoined } from './trace-steps.js';
 
 /**
  * `podbox enter`: a host program run inside a pod's namespaces, as util-linux nsenter does
@@ -101,6 +102,12 @@ export async function runEntered(
   } catch (e) {
     throw new PodboxError('RuntimeFailed', `${what}: ${(e as Error).message}`, 'see `podbox doctor`');
   }
+  traceJoined(
+    pid,
+    target,
+    join,
+    `${program} runs there${join.includes('pid') && !mnt ? ', with a /proc of that PID namespace' : ''}`,
+  );
   // The program is in a session of its own: pass on what would stop podbox.
   const pass = (sig: NodeJS.Signals) => {
     try {

@@ -3,6 +3,7 @@ import { userInfo } from 'node:os';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { PodboxError } from '../errors.js';
+import { traceIdMaps } from './trace-steps.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -141,6 +142,7 @@ export async function writeIdMaps(pid: number, m: IdMapping): Promise<void> {
       if (process.getuid!() !== 0) writeFileSync(`/proc/${pid}/setgroups`, 'deny');
       writeFileSync(`/proc/${pid}/gid_map`, lines(m.gid));
     }
+    traceIdMaps(pid, m.helper ? 'helpers' : 'direct');
   } catch (e) {
     const detail = ((e as { stderr?: string }).stderr || (e as Error).message).trim().split('\n').pop();
     throw new PodboxError(

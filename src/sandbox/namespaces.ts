@@ -2,6 +2,7 @@ import { openSync, closeSync } from 'node:fs';
 import { native, kernelStepOf, type CreateNamespacesOptions } from './native.js';
 import { podIdMapping, writeIdMaps, type IdMapping } from './idmap.js';
 import { PodboxError } from '../errors.js';
+import { traceChildReady, traceNamespacesCreated } from './trace-steps.js';
 
 export interface StartInNewNamespaces extends CreateNamespacesOptions {
   /** what is being started, for error messages ("pod web", "image unpacker") */
@@ -24,6 +25,7 @@ export async function startInNewNamespaces(
   } catch (e) {
     throw sandboxError(o.what, e);
   }
+  traceNamespacesCreated(child.pid, o.namespaces, o.program ?? o.argv[0]!);
   try {
     await writeIdMaps(child.pid, mapping);
   } catch (e) {
@@ -38,6 +40,7 @@ export async function startInNewNamespaces(
     reap(child.pid);
     throw sandboxError(o.what, e);
   }
+  traceChildReady(child.pid, { ...o, program: o.program ?? o.argv[0]! });
   return child.pid;
 }
 

@@ -9,6 +9,8 @@ import { nodePortsRejection } from '../lifecycle/admission.js';
 import { alive, processStartTime } from '../host/proc.js';
 import { pollUntil } from '../host/poll.js';
 import { devNullFd } from './namespaces.js';
+import { trace } from '../host/trace.js';
+import { namespaceInode } from './trace-steps.js';
 
 /**
  * The pod's network: the facts every other part reads (status.podIP, the downward API, /etc/hosts,
@@ -332,6 +334,26 @@ export async function startStack(net: PodNetwork, pausePid: number, podDir: stri
   if (net.mode === 'pasta') await startPasta(net, pausePid, podDir, what);
   else if (net.mode === 'slirp4netns') await startSlirp(net, pausePid, podDir, what);
   if (net.stackPid) net.stackStartTime = processStartTime(net.stackPid) ?? 0;
+  traceStackStarted(net, pausePid);
+}
+
+/** The pod's stack is up: which process gives its network namespace a way out, and with what address. */
+function traceStackStarted(net: PodNetwork, pausePid: number): void {
+  const t = trace();
+  if (!t) return;
+  const inode = namespaceInode(pausePid, 'net');
+  if (!net.stackPid) {
+    const why = net.mode === 'host' ? "pause kept the host's network namespace (hostNetwork)" : 'loopback only';
+    t.step('network', `no network stack (${net.mode}): ${why}; pod IP ${net.podIP}`, { ns: 'net', inode });
+    return;
+  }
+  t.step(
+    'network',
+    `${net.mode} started (pid ${net.stackPid}): tap device ${net.interface} in net namespace ${inode} (pause's), ` +
+      `address ${net.podIP}/24, gateway ${net.gateway}, DNS at ${net.dnsForward}; it relays the pod's traffic ` +
+      'through ordinary sockets of yours',
+    { pid: net.stackPid, ns: 'net', inode, detail: { mode: net.mode, interface: net.interface, podIP: net.podIP } },
+  );
 }
 
 /** pasta(1) of 2023-03: IPv4, the pod's own address and gateway; -t/-u ADDR/PORT:PORT per published port. */
@@ -508,6 +530,7 @@ export async function stopStack(net: PodNetwork | undefined): Promise<void> {
   } catch {
     return;
   }
+  trace()?.step('network', `SIGTERM to ${net.mode} (pid ${pid}): the pod's way out is closed`, { pid });
   if (!(await pollUntil(() => !alive(pid), 2000, 5))) {
     try {
       process.kill(pid, 'SIGKILL');

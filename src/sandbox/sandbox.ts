@@ -5,6 +5,7 @@ import { startInNewNamespaces, devNullFd, sandboxError } from './namespaces.js';
 import { podRootDir, podRootEntries } from './pod-root.js';
 import { stateDirs } from '../paths.js';
 import { runcPath } from '../container/runc.js';
+import { traceMounts, traceSandboxStarted } from './trace-steps.js';
 
 /**
  * The pod sandbox: the pause process and the namespaces it holds. Every pod gets its own user,
@@ -75,6 +76,7 @@ export async function createSandbox(o: SandboxOptions): Promise<Sandbox> {
     closeSync(exits);
   }
   lowerSandboxOomScore(pid);
+  traceSandboxStarted(pid);
   const exited = waitForExit(pid);
   return { pid, exited };
 }
@@ -120,6 +122,7 @@ export function waitForAnyExit(pid: number): Promise<void> {
 export function mountInPod(pausePid: number, what: string, mounts: NativeMount[], unmounts: string[] = []): void {
   try {
     native().mountInNamespaces(pausePid, unmounts, mounts);
+    traceMounts(pausePid, mounts, unmounts);
   } catch (e) {
     throw sandboxError(what, e);
   }

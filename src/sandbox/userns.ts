@@ -6,6 +6,7 @@ import { podIdMapping } from './idmap.js';
 import { spawnInPod, waitForExit } from './sandbox.js';
 import { withPipes } from '../host/pipes.js';
 import { PodboxError } from '../errors.js';
+import { traceJoined, traceRemoved } from './trace-steps.js';
 
 /**
  * Runs a command as root of a fresh user namespace with the pod id mapping, as `podman unshare`
@@ -74,14 +75,17 @@ export async function removeTrees(paths: string[]): Promise<void> {
   if (!needsIdMap()) {
     const { rmSync } = await import('node:fs');
     for (const p of paths) rmSync(p, { recursive: true, force: true });
+    traceRemoved(paths, 'by podbox directly');
     return;
   }
   await runInUserNamespace(['/bin/rm', '-rf', '--', ...paths]);
+  traceRemoved(paths, 'by rm -rf in a new user namespace with the pod id mapping');
 }
 
 /** Deletes trees inside a running pod, from its own user and mount namespaces (a restarted container's layer). */
 export async function removeTreesInPod(pausePid: number, paths: string[]): Promise<void> {
   await waitForExit(spawnInPod(pausePid, ['/bin/rm', '-rf', '--', ...paths]));
+  traceRemoved(paths, "by rm -rf in the pod's user, mount and PID namespaces");
 }
 
 function needsIdMap(): boolean {
@@ -117,6 +121,7 @@ export function removeTreesAfterPod(pausePid: number): (paths: string[]) => Prom
     closeSync(inR!);
   }
   const exited = waitForExit(pid);
+  traceJoined(pid, pausePid, ['user'], "xargs rm waits there to remove the pod's files once pause is gone");
   return async (paths) => {
     try {
       writeSync(inW!, paths.map((p) => `${p}\0`).join(''));
@@ -125,5 +130,6 @@ export function removeTreesAfterPod(pausePid: number): (paths: string[]) => Prom
     }
     const { code } = await exited;
     if (code !== 0) await removeTrees(paths);
+    else traceRemoved(paths, "by xargs rm in the pod's user namespace, kept by it after pause exited");
   };
 }

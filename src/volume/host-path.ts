@@ -4,6 +4,7 @@ import type { Volume } from '../api/types.js';
 import { native } from '../sandbox/native.js';
 import { PodboxError } from '../errors.js';
 import type { PreparedVolume } from './volumes.js';
+import { trace } from '../host/trace.js';
 
 /**
  * hostPath volumes (pkg/volume/hostpath/host_path.go) and the other volumes that are a directory
@@ -151,6 +152,10 @@ export function bindHostVolumes(pausePid: number, volumes: Iterable<PreparedVolu
       } catch (e) {
         throw new VolumeMountError(v.name, `bind ${host.path}: ${(e as Error).message}`);
       }
+      trace()?.step('mount', `hostPath ${host.path} bound on ${v.path} in pause's mount namespace (opened as you)`, {
+        pid: pausePid,
+        detail: { volume: v.name, source: host.path, target: v.path },
+      });
     } finally {
       closeSync(tree.fd);
     }

@@ -7,6 +7,7 @@ import { native } from '../sandbox/native.js';
 import { PodboxError } from '../errors.js';
 import { bundlePaths } from '../container/bundle.js';
 import { payloadPath } from './atomic-writer.js';
+import { trace } from '../host/trace.js';
 
 /**
  * The sources of a container's volume mounts. A volume is mounted from its own directory; a
@@ -41,6 +42,11 @@ export function containerMounts(o: {
         target,
         uid: o.user.uid,
         gid: o.user.gid,
+      });
+      trace()?.step('mount', `subPath ${subpath} of volume ${m.name} bound on ${target}, resolved inside the volume`, {
+        container: o.container.name,
+        pid: o.pausePid,
+        detail: { volume: m.name, subPath: subpath, target },
       });
     } catch (e) {
       throw new PodboxError(
