@@ -14,6 +14,7 @@ import type { PodStatus } from '../api/status.js';
  *   follow    {op: follow, name}          ─▶  echo|progress|exited|stopping... finished  (again, after a supervisor
  *                                             restart)
  *   delete    {op: delete, name, grace?}  ─▶  deleted | error       (once the pod is torn down)
+ *   warn      {op: warn, name, reason, message} ─▶ recorded        (a Warning event on the pod: `podbox serve`)
  *   retry                                  ◀─  the supervisor is stopping: start a new one and ask again
  *
  * A connection that follows a foreground pod (`podbox run` without -d) is that run: when it closes
@@ -23,7 +24,8 @@ import type { PodStatus } from '../api/status.js';
 export type Request =
   | { op: 'run'; request: LaunchRequest; follow: boolean; foreground?: ProcessRef }
   | { op: 'follow'; name: string }
-  | { op: 'delete'; name: string; grace?: number };
+  | { op: 'delete'; name: string; grace?: number }
+  | { op: 'warn'; name: string; reason: string; message: string };
 
 export type Reply =
   | { type: 'created' }
@@ -38,6 +40,7 @@ export type Reply =
   /** `status`: the pod's status once torn down (the summary a foreground run prints) */
   | { type: 'finished'; exitCode: number; supervisor: number; status?: PodStatus }
   | { type: 'deleted'; supervisor: number }
+  | { type: 'recorded' }
   | { type: 'retry' };
 
 /** The supervisor's files in the pods directory (user-supervisor.ts). */
