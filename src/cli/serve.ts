@@ -61,7 +61,6 @@ async function serveCommand(given: string, opts: ServeOptions): Promise<number> 
       log,
       stop,
       ready: () => {
-        log(`serving ${dir}`);
         if (notify !== undefined) tell(notify, 'ok');
       },
     });

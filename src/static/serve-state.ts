@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { podsDir } from '../pod/dir.js';
 import { takeFileLock } from '../host/lock-file.js';
@@ -51,8 +51,15 @@ export class ServeState {
     }
     writeFileSync(this.lockFile, `${process.pid}\n`);
     return () => {
+      // What `delete --force` held ends with this serve; the directory stays only for a -d serve's log.
+      this.releaseAll();
       rmSync(this.lockFile, { force: true });
       closeSync(fd);
+      try {
+        rmdirSync(this.path);
+      } catch {
+        /* the log of serve -d */
+      }
     };
   }
 

@@ -55,6 +55,7 @@ export async function serve(dir: string, o: ServeOptions): Promise<void> {
     const rescan = setInterval(() => server.schedule(), FILE_CHECK_FREQUENCY_MS);
     try {
       // Step 2
+      o.log(`serving ${dir}`);
       server.pass();
       o.ready?.();
       await o.stop;
