@@ -95,7 +95,14 @@ class StaticPodServer {
   schedule(): void {
     if (this.stopping) return;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.pass(), DEBOUNCE_MS);
+    this.timer = setTimeout(() => {
+      try {
+        this.pass();
+      } catch (e) {
+        // Serve goes on (the next change or rescan tries again); what broke is said.
+        this.log(`pass over ${this.dir} failed: ${(e as Error).message}`);
+      }
+    }, DEBOUNCE_MS);
   }
 
   /** Step 2: one pass over the files and the pods. */

@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseManifest } from '../../src/api/manifest.js';
 import {
   canonicalJson,
@@ -9,7 +12,7 @@ import {
   staticSourceOf,
 } from '../../src/static/static-pod.js';
 import { plan, type ObservedPod } from '../../src/static/reconcile.js';
-import type { SourceFile } from '../../src/static/file-source.js';
+import { manifestFiles, readSource, type SourceFile } from '../../src/static/file-source.js';
 import { pod } from '../helpers/pods.js';
 
 const DIR = '/srv/manifests';
@@ -172,5 +175,40 @@ describe('reconcile: the pods made equal to the files', () => {
       { type: 'release', name: 'a-podbox' },
       { type: 'create', file: 'a.yaml', name: 'a-podbox' },
     ]);
+  });
+});
+
+describe('reading the directory', () => {
+  const seen = new Date('2026-01-02T03:04:05Z');
+  const spec = { containers: [{ name: 'app', image: 'localhost/busybox:test' }] };
+
+  it('reads the manifests in name order, each on its own: a broken one or a second of one pod is a problem', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'static-pods-'));
+    try {
+      writeFileSync(join(dir, 'b.yaml'), pod('web', spec));
+      writeFileSync(join(dir, 'a.json'), pod('api', spec));
+      writeFileSync(join(dir, 'c.yml'), pod('web', spec));
+      writeFileSync(join(dir, 'd.yaml'), 'kind: Pod\nspec: [\n');
+      writeFileSync(join(dir, '.e.yaml'), pod('hidden', spec));
+      writeFileSync(join(dir, 'f.yaml~'), pod('backup', spec));
+      mkdirSync(join(dir, 'g.yaml'));
+      expect(manifestFiles(dir)).toEqual(['a.json', 'b.yaml', 'c.yml', 'd.yaml']);
+      const read = readSource(dir, seen).map((f) =>
+        'manifest' in f ? { file: f.file, name: f.name, hash: f.hash } : { file: f.file, problem: f.problem },
+      );
+      expect(read).toEqual([
+        { file: 'a.json', name: 'api-podbox', hash: configHash(parseManifest(pod('api', spec), 't'), `${dir}/a.json`) },
+        { file: 'b.yaml', name: 'web-podbox', hash: configHash(parseManifest(pod('web', spec), 't'), `${dir}/b.yaml`) },
+        { file: 'c.yml', problem: `${dir}/c.yml: names pod "web-podbox", as b.yaml does: ignored` },
+        {
+          file: 'd.yaml',
+          problem:
+            `${dir}/d.yaml: line 3, column 1: Flow sequence in block collection must be sufficiently indented ` +
+            'and end with a ]: fix the YAML',
+        },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
