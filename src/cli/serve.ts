@@ -65,8 +65,10 @@ async function serveCommand(given: string, opts: ServeOptions): Promise<number> 
       },
     });
   } catch (e) {
-    if (notify !== undefined && e instanceof PodboxError) tell(notify, `error: ${e.toLine()}`);
-    throw e;
+    if (notify === undefined || !(e instanceof PodboxError)) throw e;
+    // `serve -d` prints it; the log is the running serve's (a second serve of DIR was refused).
+    tell(notify, `error: ${e.toLine()}`);
+    return 1;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -222,6 +222,8 @@ describe('podbox serve DIR: static pods', () => {
       `podbox: ${dir} is already served by podbox serve (pid ${pid}): ` +
         `stop that one first (\`podbox serve --stop ${dir}\`), or serve another directory`,
     );
+    const againDetached = await c.run(['serve', '-d', dir]);
+    expect(againDetached).toEqual({ exitCode: 1, stdout: '', stderr: again.stderr });
     expect(runningUid('a-podbox')).toBe(uid);
 
     const stop = await c.run(['serve', '--stop', dir]);
@@ -230,6 +232,19 @@ describe('podbox serve DIR: static pods', () => {
     expect(podDirs(c.home)).toEqual([]);
     const log = readFileSync(logOf(line1!), 'utf8').replace(/^\S+ /gm, '');
     expect(log).toBe(`serving ${dir}\npod "a-podbox" deleted: serve stopped\nstopped serving ${dir}\n`);
+    expect(await c.run(['serve', '--stop', dir])).toEqual({
+      exitCode: 1,
+      stdout: '',
+      stderr: `podbox: ${dir} is not served: start serving it with \`podbox serve -d DIR\``,
+    });
+  });
+
+  it('refuses what is not a directory', async () => {
+    expect(await c.run(['serve', join(dir, 'nothing')])).toEqual({
+      exitCode: 1,
+      stdout: '',
+      stderr: `podbox: ${join(dir, 'nothing')} is not a directory: give the directory of your Pod manifests`,
+    });
   });
 
   it('a deleted static pod comes back while its file exists; --force keeps it deleted until the pod in its file changes', async () => {
