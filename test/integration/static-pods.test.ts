@@ -2,7 +2,7 @@ import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { podTestHome, pod, box } from '../helpers/pods.js';
-import { alive, podDirs, podRuntime, until } from '../helpers/cli.js';
+import { alive, podDirs, podRuntime, supervisorPid, until } from '../helpers/cli.js';
 
 const c = podTestHome();
 
@@ -237,6 +237,32 @@ describe('podbox serve DIR: static pods', () => {
       stdout: '',
       stderr: `podbox: ${dir} is not served: start serving it with \`podbox serve -d DIR\``,
     });
+  });
+
+  it('makes again a pod whose processes died with no supervisor to see it (as after a reboot)', async () => {
+    put('a.yaml', manifest('a'));
+    const first = serve(['--keep-pods']);
+    await first.started;
+    const uid = await until('a', () => runningUid('a-podbox'));
+    first.p.kill('SIGTERM');
+    await first.p;
+    // The user's supervisor, then the pod's pause, killed: the pod is lost (`get` says Unknown).
+    process.kill(supervisorPid(c.home)!, 'SIGKILL');
+    await until('the supervisor gone', () => supervisorPid(c.home) === undefined);
+    const pause = podRuntime(c.home, 'a-podbox').pause!.pid;
+    process.kill(pause, 'SIGKILL');
+    await until('pause gone', () => !alive(pause));
+
+    const second = serve();
+    await second.started;
+    await second.said('podbox serve: pod "a-podbox": its processes are gone: replacing it');
+    await until(
+      'a-podbox made again',
+      () => runningUid('a-podbox') === uid && podRuntime(c.home, 'a-podbox').pause!.pid !== pause,
+    );
+    second.p.kill('SIGTERM');
+    expect((await second.p).exitCode).toBe(0);
+    expect(podDirs(c.home)).toEqual([]);
   });
 
   it('refuses what is not a directory', async () => {
