@@ -20,7 +20,8 @@ export function registerDelete(program: Command): void {
       "seconds to wait after SIGTERM before SIGKILL (default: the pod's terminationGracePeriodSeconds)",
     )
     .option('--now', 'signal immediate shutdown (same as --grace-period=1)')
-    .action(async (pods: string[], o: { filename?: string; gracePeriod?: string; now?: boolean }) => {
+    .option('--force', 'a static pod (`podbox serve`): keep it deleted until its file changes or serve restarts')
+    .action(async (pods: string[], o: { filename?: string; gracePeriod?: string; now?: boolean; force?: boolean }) => {
       const names = [...pods];
       if (o.filename) names.push(await podNameIn(o.filename));
       if (names.length === 0)
@@ -38,12 +39,17 @@ export function registerDelete(program: Command): void {
       // kubectl: --now is --grace-period=1
       if (o.now) grace = 1;
       await collectGarbage();
+      const { staticDeletion } = await import('../static/static-delete.js');
+      const notes = names.map((name) => staticDeletion(name, !!o.force));
       // Every pod is stopped at once (each waits for its own grace period), reported in the order given.
       const results = await Promise.allSettled(names.map((name) => deletePod(name, { gracePeriod: grace })));
       if (names.length === 1 && results[0]!.status === 'rejected') throw results[0]!.reason;
       results.forEach((r, i) => {
-        if (r.status === 'fulfilled') process.stdout.write(`pod "${names[i]}" deleted\n`);
-        else if (isPodboxError(r.reason)) process.stderr.write(`podbox: ${r.reason.toLine()}\n`);
+        if (r.status === 'fulfilled') {
+          process.stdout.write(`pod "${names[i]}" deleted\n`);
+          // As kubectl prints an API server's warning.
+          if (notes[i]) process.stderr.write(`Warning: ${notes[i]}\n`);
+        } else if (isPodboxError(r.reason)) process.stderr.write(`podbox: ${r.reason.toLine()}\n`);
         else throw r.reason;
       });
       if (results.some((r) => r.status === 'rejected')) process.exitCode = 1;

@@ -73,6 +73,7 @@ const MAX_ANNOTATION_LEN = 140;
 export function describePod(d: DescribeInput, now: number): string {
   const { pod, status: s } = d;
   const original = (d.original ?? {}) as {
+    metadata?: { ownerReferences?: { kind: string; name: string; controller?: boolean }[] };
     spec?: {
       priority?: number;
       priorityClassName?: string;
@@ -111,6 +112,9 @@ export function describePod(d: DescribeInput, now: number): string {
   } else {
     w.add(0, 'IPs:\t<none>');
   }
+  // describe.go printController: the owner marked controller (a static pod's is its Node, as a mirror pod's).
+  const controller = original.metadata?.ownerReferences?.find((r) => r.controller);
+  if (controller) w.add(0, `Controlled By:\t${controller.kind}/${controller.name}`);
   if (d.network) network(w, d.network);
   if (pod.spec.initContainers?.length) {
     containers(w, 'Init Containers', pod, pod.spec.initContainers, s.initContainerStatuses ?? [], d.events);

@@ -19,6 +19,7 @@ const COMMANDS: [names: string[], load: () => Promise<Register>][] = [
   [['inspect'], async () => (await import('./inspect.js')).registerInspect],
   [['top'], async () => (await import('./top.js')).registerTop],
   [['enter'], async () => (await import('./enter.js')).registerEnter],
+  [['serve'], async () => (await import('./serve.js')).registerServe],
   [['port-forward'], async () => (await import('./port-forward.js')).registerPortForward],
   [['image'], async () => (await import('./image.js')).registerImageCommands],
   [['volume'], async () => (await import('./volume.js')).registerVolumeCommands],

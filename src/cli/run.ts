@@ -4,7 +4,7 @@ import { deletePod } from '../pod/delete.js';
 import { startDetached, runForeground } from '../pod/launch.js';
 import { launchRequest, thisProcess } from '../pod/dir.js';
 import { readManifestFile } from '../api/manifest-file.js';
-import { POD_SETTINGS } from '../lifecycle/pod-settings.js';
+import { podSettingsFromEnv } from '../lifecycle/pod-settings.js';
 import { networkModeOf } from '../sandbox/network.js';
 import { podIdMapping } from '../sandbox/idmap.js';
 import { checkIdsMapped } from '../sandbox/mapped-ids.js';
@@ -84,7 +84,7 @@ async function run(file: string, opts: RunOptions): Promise<number> {
   // Images are the supervisor's to find or pull, container by container (lifecycle/image-pulls.ts).
   const request = launchRequest(manifest, new Map(), !opts.detach && !opts.keep);
   request.pullSecrets = pullSecretsOf(manifest);
-  request.settings = Object.fromEntries(POD_SETTINGS.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
+  request.settings = podSettingsFromEnv();
   if (opts.network) request.settings.PODBOX_NETWORK = opts.network;
   const format = traceFormat(opts.trace ?? process.env.PODBOX_TRACE);
   const trace = format ? traceWriter(format) : undefined;

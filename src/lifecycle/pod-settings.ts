@@ -11,3 +11,8 @@ export const POD_SETTINGS = [
   'PODBOX_NETWORK',
   'PODBOX_TUN_DEVICE',
 ] as const;
+
+/** The POD_SETTINGS this command's environment sets, to go with a pod it makes. */
+export function podSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return Object.fromEntries(POD_SETTINGS.flatMap((k) => (env[k] ? [[k, env[k]]] : [])));
+}

@@ -13,7 +13,7 @@ import { PodboxError } from '../errors.js';
  * A command's side of the user's supervisor (user-supervisor.ts): connect to it, starting it when
  * none runs (on demand: there is no system daemon), and exchange messages.
  */
-const cliPath = join(projectRoot, 'bin', 'podbox');
+export const cliPath = join(projectRoot, 'bin', 'podbox');
 
 /**
  * V8 flags that keep the supervisor small: a young generation of 1 MB semi-spaces instead of 16

@@ -17,6 +17,7 @@ import type { TraceEvent } from '../host/trace.js';
  *   delete    {op: delete, name, grace?}  ─▶  deleted | error       (once the pod is torn down)
  *   trace: true on run or delete          ─▶  trace... among the replies: the pod's kernel steps as they are taken
  *                                             (host/trace.ts), until created (run -d), finished or deleted
+ *   warn      {op: warn, name, reason, message} ─▶ recorded        (a Warning event on the pod: `podbox serve`)
  *   retry                                  ◀─  the supervisor is stopping: start a new one and ask again
  *
  * A connection that follows a foreground pod (`podbox run` without -d) is that run: when it closes
@@ -26,7 +27,8 @@ import type { TraceEvent } from '../host/trace.js';
 export type Request =
   | { op: 'run'; request: LaunchRequest; follow: boolean; foreground?: ProcessRef; trace?: boolean }
   | { op: 'follow'; name: string }
-  | { op: 'delete'; name: string; grace?: number; trace?: boolean };
+  | { op: 'delete'; name: string; grace?: number; trace?: boolean }
+  | { op: 'warn'; name: string; reason: string; message: string };
 
 export type Reply =
   | { type: 'created' }
@@ -43,6 +45,7 @@ export type Reply =
   | { type: 'deleted'; supervisor: number }
   /** a kernel step taken for the pod (`run --trace`, `delete` with PODBOX_TRACE) */
   | { type: 'trace'; event: TraceEvent }
+  | { type: 'recorded' }
   | { type: 'retry' };
 
 /** The supervisor's files in the pods directory (user-supervisor.ts). */

@@ -319,6 +319,12 @@ export class PodSupervisor {
     this.kick();
   }
 
+  /** A Warning event from outside the pod (`podbox serve`: the pod's file no longer parses). */
+  warn(reason: string, message: string): void {
+    this.machine.podWarning(reason, message);
+    this.save();
+  }
+
   private save(): void {
     // Only into our own directory: after a logout another pod may have the same path.
     if (this.released || !this.dir?.stillOurs()) return;

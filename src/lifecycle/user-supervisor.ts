@@ -216,6 +216,11 @@ export class UserSupervisor {
           send(sock, { type: 'deleted', supervisor: process.pid });
           break;
         }
+        case 'warn': {
+          this.pods.get(m.name)?.warn(m.reason, m.message);
+          send(sock, { type: 'recorded' });
+          break;
+        }
       }
     } catch (e) {
       send(sock, { type: 'error', line: e instanceof PodboxError ? e.toLine() : (e as Error).message });

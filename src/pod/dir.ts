@@ -118,6 +118,7 @@ export function podsDir(): string {
  *   .new-NAME.PID.RANDOM/   a pod being claimed by process PID (see PodDir.create)
  *   .supervisor.{lock,sock,log}  the user's supervisor (lifecycle/user-supervisor.ts)
  *   .net-A.B.N, .port-PROTO-PORT  a pod's subnet and host ports, claimed (sandbox/network.ts)
+ *   .serve-KEY/             `podbox serve DIR` (static/serve-state.ts)
  */
 const NEW_PREFIX = '.new-';
 
