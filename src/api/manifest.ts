@@ -131,7 +131,11 @@ const GO_PREFIXED_INT: ScalarTag = {
   },
 };
 
-/** `value` decoded by schema `s`, or the first problem as one PodboxError naming `where`, `label` (`pod "web"`) and the field. */
+/**
+ * `value` decoded by schema `s`, or its first problem as one PodboxError naming `where`, the object
+ * (`label`: `pod "web"`, `deployment "web"`, whose first word is also the kind `kubectl explain` takes)
+ * and the field.
+ */
 export function check<T extends z.ZodType>(s: T, value: unknown, where: string, label: string): z.output<T> {
   const r = s.safeParse(value);
   if (r.success) return r.data;
@@ -150,10 +154,11 @@ export function check<T extends z.ZodType>(s: T, value: unknown, where: string, 
   let problem: Problem;
   if (issue.code === 'unrecognized_keys') {
     const path = fieldPath([...issue.path, issue.keys[0]!]);
+    const explained = `${label.split(' ')[0]}.${kindPath(issue.path)}`;
     problem = {
       path,
       message: 'unknown field',
-      hint: `remove it or fix its spelling (\`kubectl explain ${label.split(' ')[0]}.${kindPath(issue.path)}\` lists the fields)`,
+      hint: `remove it or fix its spelling (\`kubectl explain ${explained}\` lists the fields)`,
     };
   } else if (issue.code === 'custom' && (issue.params as Record<string, unknown> | undefined)?.[UNSUPPORTED]) {
     problem = { path: fieldPath(issue.path), message: issue.message, unsupported: true };

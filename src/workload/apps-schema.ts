@@ -75,7 +75,8 @@ function selectorChecks(kind: string) {
       ctx.addIssue({
         code: 'custom',
         path: ['template', 'metadata', 'labels'],
-        message: `Invalid value: ${goStringMap(s.template.metadata.labels)}: \`selector\` does not match template \`labels\``,
+        message:
+          `Invalid value: ${goStringMap(s.template.metadata.labels)}: ` + '`selector` does not match template `labels`',
         params: {
           [API_MESSAGE]: true,
           hint: 'give spec.template.metadata.labels every label spec.selector.matchLabels asks for',

@@ -115,7 +115,9 @@ export class DaemonSetController implements WorkloadController {
           events.push({
             type: 'Warning',
             reason: 'FailedDaemonPod',
-            message: `Found failed daemon pod ${ds.metadata.namespace}/${p.name} on node ${NODE_NAME}, will try to kill it`,
+            message:
+              `Found failed daemon pod ${ds.metadata.namespace}/${p.name} on node ${NODE_NAME}, ` +
+              'will try to kill it',
           });
           del(p, `Failed daemon pod: replaced`);
         }

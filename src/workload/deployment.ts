@@ -8,7 +8,10 @@ import { replicaSetStatus, syncPool, type ControllerOptions, type PoolSync, type
 
 type Event = NonNullable<Reconciled['events']>[number];
 
-/** The label a Deployment puts on its ReplicaSets' selectors, templates and pods (apps/v1 DefaultDeploymentUniqueLabelKey). */
+/**
+ * The label a Deployment puts on its ReplicaSets' selectors, templates and pods
+ * (apps/v1 DefaultDeploymentUniqueLabelKey).
+ */
 export const POD_TEMPLATE_HASH = 'pod-template-hash';
 
 /**

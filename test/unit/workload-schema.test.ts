@@ -70,7 +70,8 @@ describe('apps/v1 schemas (pkg/apis/apps/v1/defaults.go, apps/validation/validat
     });
     const empty = appsObject('ReplicaSet', 'front', { selector: {} });
     expect(errorOf(() => decodeReplicaSet(empty, 'rs.yaml')).message).toBe(
-      'rs.yaml: replicaset "front" is invalid: spec.selector: Invalid value: {}: empty selector is invalid for replicaset',
+      'rs.yaml: replicaset "front" is invalid: spec.selector: Invalid value: {}: ' +
+        'empty selector is invalid for replicaset',
     );
   });
 
@@ -114,7 +115,8 @@ describe('apps/v1 schemas (pkg/apis/apps/v1/defaults.go, apps/validation/validat
     );
     const recreate = appsObject('Deployment', 'web', { strategy: { type: 'Recreate', rollingUpdate: {} } });
     expect(errorOf(() => decodeDeployment(recreate, 'web.yaml')).message).toBe(
-      'web.yaml: deployment "web" is invalid: spec.strategy.rollingUpdate: Forbidden: may not be specified when strategy `type` is \'Recreate\'',
+      'web.yaml: deployment "web" is invalid: spec.strategy.rollingUpdate: Forbidden: ' +
+        "may not be specified when strategy `type` is 'Recreate'",
     );
     const over = appsObject('Deployment', 'web', { strategy: { rollingUpdate: { maxUnavailable: '150%' } } });
     expect(errorOf(() => decodeDeployment(over, 'web.yaml')).message).toBe(
@@ -126,7 +128,8 @@ describe('apps/v1 schemas (pkg/apis/apps/v1/defaults.go, apps/validation/validat
   it('the kind and apiVersion are the ones asked for', () => {
     const o = { ...appsObject('Deployment', 'web'), apiVersion: 'extensions/v1beta1' };
     expect(errorOf(() => decodeDeployment(o, 'web.yaml')).message).toBe(
-      'web.yaml: deployment "web" is invalid: apiVersion: Unsupported value "extensions/v1beta1": supported values: "apps/v1"',
+      'web.yaml: deployment "web" is invalid: apiVersion: ' +
+        'Unsupported value "extensions/v1beta1": supported values: "apps/v1"',
     );
   });
 });
@@ -157,7 +160,8 @@ describe('v1 Service schema (core/validation ValidateService)', () => {
         'valid range. The range of valid ports is 30000-32767',
     );
     expect(errorOf(() => decodeService(svc({ ports: [{ port: 80, nodePort: 30080 }] }), 's.yaml')).message).toBe(
-      's.yaml: service "web" is invalid: spec.ports[0].nodePort: Forbidden: may not be used when `type` is \'ClusterIP\'',
+      's.yaml: service "web" is invalid: spec.ports[0].nodePort: ' +
+        "Forbidden: may not be used when `type` is 'ClusterIP'",
     );
     expect(errorOf(() => decodeService(svc({ ports: [{ port: 80 }, { port: 81 }] }), 's.yaml')).message).toBe(
       's.yaml: service "web" is invalid: spec.ports[0].name: Required value (and 1 more problem)',
