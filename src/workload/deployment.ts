@@ -3,7 +3,7 @@ import type { Deployment, PodTemplate } from './apps-schema.js';
 import { ReadyTimes, earliest, isTerminal, withoutZeros } from './availability.js';
 import { controllerRef } from './owned-pod.js';
 import { computeHash, cryptoRandom, derivedUid, replicaSetName, type RandomIndex } from './naming.js';
-import { selectorMatches } from './label-selector.js';
+import { selectorMatches, type LabelSelector } from './label-selector.js';
 import { replicaSetStatus, syncPool, type ControllerOptions, type PoolSync, type ReplicaPool } from './replica-set.js';
 
 type Event = NonNullable<Reconciled['events']>[number];
@@ -29,13 +29,18 @@ interface OwnedReplicaSet {
   created: number;
 }
 
-/** One ReplicaSet as `podbox get replicasets` shows a Deployment's: spec.replicas and its status. */
+/**
+ * One ReplicaSet as `podbox get replicasets` shows a Deployment's (tables.ts ListedReplicaSet):
+ * spec.replicas, its status, its template and selector (both with the pod-template-hash label).
+ */
 export interface ReplicaSetView {
   name: string;
   hash: string;
   created: number;
   replicas: number;
   status: Record<string, unknown>;
+  template: PodTemplate;
+  selector: LabelSelector;
 }
 
 interface Condition {
@@ -129,8 +134,10 @@ export class DeploymentController implements WorkloadController {
     const newName = replicaSetName(d.metadata.name, newHash);
     let created = false;
     if (!this.pools.has(newHash)) {
-      const found = byHash.get(newHash)?.filter((p) => !isTerminal(p) && !p.terminating).length;
-      this.pools.set(newHash, { hash: newHash, name: newName, replicas: found ?? 0, created: now });
+      const existing = byHash.get(newHash);
+      const found = existing?.filter((p) => !isTerminal(p) && !p.terminating).length;
+      const since = existing ? Math.min(...existing.map((p) => p.created)) : now;
+      this.pools.set(newHash, { hash: newHash, name: newName, replicas: found ?? 0, created: since });
       created = found === undefined;
     }
     const newPool = this.pools.get(newHash)!;
@@ -266,6 +273,11 @@ export class DeploymentController implements WorkloadController {
         created: pool.created,
         replicas: pool.replicas,
         status: replicaSetStatus(syncs.get(pool.hash)!.status),
+        template: pool.template ?? this.templateFor(pool.hash),
+        selector: {
+          ...d.spec.selector,
+          matchLabels: { ...d.spec.selector.matchLabels, [POD_TEMPLATE_HASH]: pool.hash },
+        },
       }));
     const status = withoutZeros(
       {

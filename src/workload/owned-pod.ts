@@ -1,5 +1,7 @@
 import { withDefaults } from '../api/manifest.js';
-import type { DecodedPod, Pod, Volume } from '../api/types.js';
+import type { DecodedPod, Manifest, Pod, Volume } from '../api/types.js';
+import { crossChecks } from '../api/validation.js';
+import { PodboxError } from '../errors.js';
 import type { PodTemplate } from './apps-schema.js';
 
 /** metav1.OwnerReference as a controller sets it on what it creates (metav1.NewControllerRef). */
@@ -58,4 +60,30 @@ export function podFromTemplate(template: PodTemplate, id: PodIdentity): Pod {
     spec: structuredClone(spec) as DecodedPod['spec'],
   };
   return withDefaults(decoded);
+}
+
+/**
+ * The API server's cross-field rules for a template (ValidatePodTemplateSpec runs the pod's own),
+ * with the ConfigMaps, Secrets and claims of the same file, so a bad reference is refused when the
+ * file is read rather than when a pod is made. The first problem is thrown, its path under
+ * spec.template as the API server writes it: `web.yaml: deployment "web" is invalid: spec.template.spec...`.
+ */
+export function checkTemplate(
+  template: PodTemplate,
+  refs: Omit<Manifest, 'pod' | 'original'>,
+  where: string,
+  label: string,
+): void {
+  const pod = podFromTemplate(template, {
+    name: 'template',
+    namespace: template.metadata.namespace,
+    owner: controllerRef('Template', 'template', ''),
+  });
+  for (const p of crossChecks({ ...refs, pod, original: undefined })) {
+    // A pod's metadata is the controller's to fill in: only spec problems are the template's.
+    if (!p.path.startsWith('spec.')) continue;
+    const path = `spec.template.${p.path}`;
+    if (p.unsupported) throw new PodboxError('UnsupportedField', `${where}: ${label}: ${path}: ${p.message}`);
+    throw new PodboxError('InvalidManifest', `${where}: ${label} is invalid: ${path}: ${p.message}`, p.hint);
+  }
 }

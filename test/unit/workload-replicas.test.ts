@@ -157,15 +157,17 @@ describe('Deployment (pkg/controller/deployment)', () => {
       'MinimumReplicasAvailable',
       'NewReplicaSetAvailable',
     ]);
-    expect(c.replicaSets()).toEqual([
+    expect(c.replicaSets()).toMatchObject([
       {
         name: `web-${hash}`,
         hash,
         created: Date.parse('2026-01-01T00:00:00Z'),
         replicas: 3,
         status: { replicas: 3, fullyLabeledReplicas: 3, readyReplicas: 3, availableReplicas: 3, observedGeneration: 1 },
+        selector: { matchLabels: { app: 'web', [POD_TEMPLATE_HASH]: hash } },
       },
     ]);
+    expect(c.replicaSets()[0]!.template.metadata.labels).toEqual({ app: 'web', [POD_TEMPLATE_HASH]: hash });
   });
 
   it('rolls a changed template out one surge pod at a time, never below 3 available (25%/25% of 3)', () => {

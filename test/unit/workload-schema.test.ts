@@ -6,6 +6,7 @@ import {
   decodeStatefulSet,
 } from '../../src/workload/apps-schema.js';
 import { decodeService } from '../../src/workload/service.js';
+import { checkTemplate } from '../../src/workload/owned-pod.js';
 import { PodboxError } from '../../src/errors.js';
 import { appsObject } from '../helpers/workloads.js';
 
@@ -131,6 +132,24 @@ describe('apps/v1 schemas (pkg/apis/apps/v1/defaults.go, apps/validation/validat
       'web.yaml: deployment "web" is invalid: apiVersion: ' +
         'Unsupported value "extensions/v1beta1": supported values: "apps/v1"',
     );
+  });
+});
+
+describe('a template against the rest of its file (ValidatePodTemplateSpec)', () => {
+  it('a reference to a ConfigMap the file lacks is refused under spec.template', () => {
+    const o = appsObject('Deployment', 'web');
+    const spec = (o.spec as { template: { spec: Record<string, unknown> } }).template.spec;
+    spec.volumes = [{ name: 'conf', configMap: { name: 'settings' } }];
+    const d = decodeDeployment(o, 'web.yaml');
+    const refs = { configMaps: new Map(), secrets: new Map(), claims: new Map() };
+    expect(errorOf(() => checkTemplate(d.spec.template, refs, 'web.yaml', 'deployment "web"'))).toEqual({
+      message:
+        'web.yaml: deployment "web" is invalid: spec.template.spec.volumes[0].configMap: configmap "settings" not found',
+      hint: 'put a v1 ConfigMap named settings in the same file (separated by ---), or mark the reference optional',
+    });
+    const settings = { apiVersion: 'v1' as const, kind: 'ConfigMap' as const, metadata: { name: 'settings' } };
+    const withIt = { ...refs, configMaps: new Map([['settings', settings]]) };
+    expect(() => checkTemplate(d.spec.template, withIt, 'web.yaml', 'deployment "web"')).not.toThrow();
   });
 });
 
