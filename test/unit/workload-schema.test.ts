@@ -144,7 +144,8 @@ describe('a template against the rest of its file (ValidatePodTemplateSpec)', ()
     const refs = { configMaps: new Map(), secrets: new Map(), claims: new Map() };
     expect(errorOf(() => checkTemplate(d.spec.template, refs, 'web.yaml', 'deployment "web"'))).toEqual({
       message:
-        'web.yaml: deployment "web" is invalid: spec.template.spec.volumes[0].configMap: configmap "settings" not found',
+        'web.yaml: deployment "web" is invalid: spec.template.spec.volumes[0].configMap: ' +
+        'configmap "settings" not found',
       hint: 'put a v1 ConfigMap named settings in the same file (separated by ---), or mark the reference optional',
     });
     const settings = { apiVersion: 'v1' as const, kind: 'ConfigMap' as const, metadata: { name: 'settings' } };
