@@ -116,12 +116,20 @@ export class ReplicaSetController implements WorkloadController {
   private readonly ready = new ReadyTimes();
   private readonly random: RandomIndex;
 
-  constructor(
-    readonly object: ReplicaSet,
-    options: ControllerOptions = {},
-  ) {
+  private object: ReplicaSet;
+
+  constructor(object: ReplicaSet, options: ControllerOptions = {}) {
+    this.object = object;
     this.name = object.metadata.name;
     this.random = options.random ?? cryptoRandom;
+  }
+
+  /**
+   * The ReplicaSet was edited: `replicas` applies at the next reconcile; a new template only to pods
+   * made from now on (a ReplicaSet never replaces its pods for a template change, replica_set.go).
+   */
+  update(object: ReplicaSet): void {
+    this.object = object;
   }
 
   reconcile(pods: readonly ObservedPod[], now: number): Reconciled {
