@@ -8,7 +8,8 @@ import {
 import { decodeService } from '../../src/workload/service.js';
 import { checkTemplate } from '../../src/workload/owned-pod.js';
 import { PodboxError } from '../../src/errors.js';
-import { appsObject } from '../helpers/workloads.js';
+import { appsController, decodeAppsObject, isAppsKind, ownsPod } from '../../src/workload/apps-kinds.js';
+import { appsObject, counting } from '../helpers/workloads.js';
 
 function errorOf(f: () => unknown): { message: string; hint?: string } {
   try {
@@ -197,5 +198,25 @@ describe('v1 Service schema (core/validation ValidateService)', () => {
     );
     // A headless Service needs no ports.
     expect(decodeService(svc({ clusterIP: 'None', selector: { app: 'db' } }), 'f').spec.ports).toEqual([]);
+  });
+});
+
+describe('the apps/v1 kinds for the host (apps-kinds.ts)', () => {
+  it('decodes by kind, makes the controller, and tells its pods by their controller reference', () => {
+    expect(isAppsKind('apps/v1', 'StatefulSet')).toBe(true);
+    expect(isAppsKind('extensions/v1beta1', 'Deployment')).toBe(false);
+    const d = decodeAppsObject(appsObject('Deployment', 'web'), 'f');
+    const c = appsController(d, { random: counting() });
+    expect([c.kind, c.name]).toEqual(['Deployment', 'web']);
+    const created = c.reconcile([], 0).actions.map((a) => ('create' in a ? a.create : undefined))[0]!;
+    expect(ownsPod(d, created.metadata)).toBe(true);
+    expect(ownsPod(decodeAppsObject(appsObject('Deployment', 'web2'), 'f'), created.metadata)).toBe(false);
+    const s = decodeAppsObject(appsObject('StatefulSet', 'db'), 'f');
+    const pod = appsController(s)
+      .reconcile([], 0)
+      .actions.map((a) => ('create' in a ? a.create : undefined))[0]!;
+    expect(ownsPod(s, pod.metadata)).toBe(true);
+    expect(ownsPod(s, { ...pod.metadata, labels: { app: 'other' } })).toBe(false);
+    expect(ownsPod(s, { labels: { app: 'db' } })).toBe(false);
   });
 });
