@@ -246,7 +246,9 @@ export class DeploymentController implements WorkloadController {
     } else if (moved || !progressing) {
       this.setCondition(now, ['Progressing', 'True', 'ReplicaSetUpdated', `ReplicaSet "${newName}" is progressing.`]);
     } else if (
+      // DeploymentTimedOut: a rollout that completed never times out, nor one already timed out.
       progressing.reason !== 'ProgressDeadlineExceeded' &&
+      progressing.reason !== 'NewReplicaSetAvailable' &&
       Date.parse(progressing.lastUpdateTime) + d.spec.progressDeadlineSeconds * 1000 <= now
     ) {
       this.setCondition(now, [
@@ -262,7 +264,7 @@ export class DeploymentController implements WorkloadController {
       });
     }
     const p = this.conditions.find((c) => c.type === 'Progressing')!;
-    if (!complete && p.reason !== 'ProgressDeadlineExceeded')
+    if (!complete && p.reason !== 'ProgressDeadlineExceeded' && p.reason !== 'NewReplicaSetAvailable')
       wakeAt = earliest(wakeAt, Date.parse(p.lastUpdateTime) + d.spec.progressDeadlineSeconds * 1000);
 
     this.views = [newPool, ...[...olds].reverse()]

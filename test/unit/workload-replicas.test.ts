@@ -283,4 +283,23 @@ describe('Deployment (pkg/controller/deployment)', () => {
       reason: 'ProgressDeadlineExceeded',
     });
   });
+
+  it('a completed rollout never times out, even when a pod later stops being ready', () => {
+    const w = new PodWorld(
+      new DeploymentController(deployment({ progressDeadlineSeconds: 60 }), { random: counting() }),
+    );
+    w.sync();
+    w.allReady();
+    expect(w.sync().wakeAt).toBeUndefined();
+    w.set(w.names()[0]!, 'Running', false);
+    w.advance(120);
+    const r = w.sync();
+    expect(r.events).toEqual([]);
+    expect(r.wakeAt).toBeUndefined();
+    // 25% of 3 rounds down to 0 unavailable allowed: 2 of 3 is below minimum availability.
+    expect((r.status.conditions as { reason: string }[]).map((c) => c.reason)).toEqual([
+      'MinimumReplicasUnavailable',
+      'NewReplicaSetAvailable',
+    ]);
+  });
 });
