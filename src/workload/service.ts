@@ -3,6 +3,7 @@ import { check } from '../api/manifest.js';
 import * as schema from '../api/schema.js';
 import { API_MESSAGE, UNSUPPORTED } from '../api/schema.js';
 import type { Pod } from '../api/types.js';
+import type { NetworkMode } from '../sandbox/network.js';
 import { PodboxError } from '../errors.js';
 import { selectorMatches } from './label-selector.js';
 import { cryptoRandom, type RandomIndex } from './naming.js';
@@ -207,20 +208,34 @@ export interface ServiceSkip {
  * pod, and planNetwork publishes them. A port is skipped, with the reason, when `taken` has it (a
  * "TCP/30080" another pod publishes), when it is below `lowestPort` (a rootless user cannot bind
  * it), when a named targetPort names no container port, or for SCTP (pasta and slirp4netns forward
- * TCP and UDP only). A hostNetwork pod's app already listens on the host: nothing is forwarded.
+ * TCP and UDP only). A hostNetwork pod's app already listens on the host: nothing is forwarded; a
+ * pod on --network=none cannot publish (planNetwork refuses it): every port is skipped, saying so.
  */
 export function publishServices(
   services: readonly Service[],
   pod: Pod,
-  opts: { taken: ReadonlySet<string>; lowestPort: number },
+  opts: { taken: ReadonlySet<string>; lowestPort: number; network?: NetworkMode },
 ): { pod: Pod; published: ServicePublication[]; skipped: ServiceSkip[] } {
   const published: ServicePublication[] = [];
   const skipped: ServiceSkip[] = [];
   if (pod.spec.hostNetwork) return { pod, published, skipped };
+  const matching = services.filter(
+    (svc) => svc.spec.selector && selectorMatches({ matchLabels: svc.spec.selector }, pod.metadata.labels),
+  );
+  if (opts.network === 'none') {
+    // planNetwork refuses a hostPort under --network=none: the pod would not start, so nothing is asked.
+    for (const svc of matching)
+      for (const { hostPort } of serviceHostPorts(svc))
+        skipped.push({
+          service: svc.metadata.name,
+          hostPort,
+          why: `host port ${hostPort} cannot be published with --network=none (use \`podbox port-forward\`)`,
+        });
+    return { pod, published, skipped };
+  }
   const containers = pod.spec.containers.map((c) => ({ ...c, ports: [...(c.ports ?? [])] }));
   const claimed = new Set(opts.taken);
-  for (const svc of services) {
-    if (!svc.spec.selector || !selectorMatches({ matchLabels: svc.spec.selector }, pod.metadata.labels)) continue;
+  for (const svc of matching) {
     const name = svc.metadata.name;
     for (const { port, hostPort } of serviceHostPorts(svc)) {
       const key = `${port.protocol}/${hostPort}`;

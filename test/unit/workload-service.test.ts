@@ -89,6 +89,19 @@ describe('Service → published host ports', () => {
     expect(publishServices([node], host, { taken: new Set(), lowestPort: 0 }).published).toEqual([]);
   });
 
+  it('under --network=none nothing is published, so the pod still starts', () => {
+    const svc = service({ type: 'NodePort', selector: { app: 'web' }, ports: [{ port: 80, nodePort: 30080 }] });
+    const r = publishServices([svc], labelled(webPod()), { taken: new Set(), lowestPort: 0, network: 'none' });
+    expect(r.pod).toEqual(labelled(webPod()));
+    expect(r.skipped).toEqual([
+      {
+        service: 'web',
+        hostPort: 30080,
+        why: 'host port 30080 cannot be published with --network=none (use `podbox port-forward`)',
+      },
+    ]);
+  });
+
   it('a named targetPort that names nothing is skipped, naming the pod', () => {
     const svc = service({
       type: 'NodePort',
