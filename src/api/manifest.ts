@@ -131,7 +131,12 @@ const GO_PREFIXED_INT: ScalarTag = {
   },
 };
 
-function check<T extends z.ZodType>(s: T, value: unknown, where: string, label: string): z.output<T> {
+/**
+ * `value` decoded by schema `s`, or its first problem as one PodboxError naming `where`, the object
+ * (`label`: `pod "web"`, `deployment "web"`, whose first word is also the kind `kubectl explain` takes)
+ * and the field.
+ */
+export function check<T extends z.ZodType>(s: T, value: unknown, where: string, label: string): z.output<T> {
   const r = s.safeParse(value);
   if (r.success) return r.data;
   // A typo is the likeliest cause of any other complaint, so unknown fields are reported first.
@@ -149,10 +154,11 @@ function check<T extends z.ZodType>(s: T, value: unknown, where: string, label: 
   let problem: Problem;
   if (issue.code === 'unrecognized_keys') {
     const path = fieldPath([...issue.path, issue.keys[0]!]);
+    const explained = `${label.split(' ')[0]}.${kindPath(issue.path)}`;
     problem = {
       path,
       message: 'unknown field',
-      hint: `remove it or fix its spelling (\`kubectl explain pod.${kindPath(issue.path)}\` lists the fields)`,
+      hint: `remove it or fix its spelling (\`kubectl explain ${explained}\` lists the fields)`,
     };
   } else if (issue.code === 'custom' && (issue.params as Record<string, unknown> | undefined)?.[UNSUPPORTED]) {
     problem = { path: fieldPath(issue.path), message: issue.message, unsupported: true };
@@ -240,7 +246,7 @@ function withoutStatus(o: unknown): unknown {
 }
 
 /** Defaults that depend on other fields (defaults.go) and what the API server fills in on create. */
-function withDefaults(decoded: DecodedPod): Pod {
+export function withDefaults(decoded: DecodedPod): Pod {
   const { status: _status, ...p } = decoded;
   let name = p.metadata.name;
   if (!name) {

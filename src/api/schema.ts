@@ -35,8 +35,8 @@ function isUnset(v: unknown): boolean {
   );
 }
 
-const ignored = () => z.unknown().optional();
-const unsupported = (why: string) =>
+export const ignored = () => z.unknown().optional();
+export const unsupported = (why: string) =>
   z
     .unknown()
     .optional()
@@ -70,10 +70,10 @@ const quantity = z
   .union([z.string(), z.number()])
   .transform((q) => String(q))
   .refine((q) => QUANTITY.test(q), 'must be a quantity such as 64Mi, 1G, 500m or 2');
-const nonNegative = z.number().int().min(0);
+export const nonNegative = z.number().int().min(0);
 const positive = z.number().int().min(1);
-const port = z.number().int().min(1, 'must be between 1 and 65535').max(65535, 'must be between 1 and 65535');
-const portRef = z.union([
+export const port = z.number().int().min(1, 'must be between 1 and 65535').max(65535, 'must be between 1 and 65535');
+export const portRef = z.union([
   port,
   z.string().max(15).regex(PORT_NAME, 'must be a port number or the name of a container port'),
 ]);
@@ -85,7 +85,7 @@ const configKey = z
   .refine((k) => k !== '.' && !k.startsWith('..'), "must not be '.' or '..' or start with '..'");
 /** A path below a volume (validation.go validateLocalDescendingPath): relative, no '..' component. */
 const descendingPath = (p: string) => !p.startsWith('/') && !p.split('/').includes('..');
-const stringMap = z.record(z.string(), z.string());
+export const stringMap = z.record(z.string(), z.string());
 
 /** Marks an issue whose message is the API server's own wording, shown as it is. */
 export const API_MESSAGE = 'podbox-api-message';
@@ -107,7 +107,7 @@ const annotations = stringMap.superRefine((m, ctx) => {
   }
 });
 
-const metadata = z.strictObject({
+export const metadata = z.strictObject({
   name: dnsSubdomain.optional(),
   generateName: z.string().optional(),
   namespace: dnsLabel.default('default'),
