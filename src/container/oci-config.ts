@@ -1,6 +1,7 @@
 import type { Container, Pod } from '../api/types.js';
 import type { ProcessUser } from './user.js';
 import type { ImageConfig } from '../image/config.js';
+import type { OciResources } from '../cgroup/values.js';
 
 /**
  * Manifest + image config → OCI runtime config.json, as a pure function (no kernel, no files),
@@ -100,8 +101,10 @@ export interface ContainerConfigInput {
   mounts: MountSource[];
   /** join the pod's PID namespace (shareProcessNamespace) rather than get one of its own */
   sharePid: boolean;
-  /** the container instance's cgroup (containerCgroupsPath), given as root only */
+  /** the container instance's cgroup: under its pod's (cgroup/layout.ts), or containerCgroupsPath as root */
   cgroupsPath?: string;
+  /** its cpu and memory limits (cgroup/values.ts), given with a cgroupsPath under its pod's cgroup */
+  resources?: OciResources;
 }
 
 /**
@@ -204,6 +207,7 @@ export function ociConfig(i: ContainerConfigInput): Record<string, unknown> {
         { type: 'uts', path: podTarget('uts') },
       ],
       ...(i.cgroupsPath ? { cgroupsPath: i.cgroupsPath } : {}),
+      ...(i.resources ? { resources: i.resources } : {}),
       // procMount Unmasked: none (securitycontext ConvertToRuntimeMaskedPaths/ReadonlyPaths give empty lists).
       ...(i.container.securityContext?.procMount === 'Unmasked'
         ? { maskedPaths: [], readonlyPaths: [] }

@@ -18,6 +18,8 @@ import { containerMounts } from '../volume/subpath.js';
 import { bindHostVolumes } from '../volume/host-path.js';
 import { terminationMessageMount } from './termination-message.js';
 import { containerId, type Runc } from './runc.js';
+import { containerLimits, type PodLimits } from '../cgroup/pod-limits.js';
+import { containerCgroupPath } from '../cgroup/layout.js';
 
 /**
  * Starting one container of a running pod, as the kubelet's startContainer (kuberuntime_container.go)
@@ -44,6 +46,8 @@ export interface PodContext {
   podIP?: string;
   /** settles when the pod's network stack is up, or failed to come up: runc waits for it */
   networkReady?: Promise<void>;
+  /** the pod's cgroups, or why its limits are not enforced (cgroup/pod-limits.ts) */
+  limits?: PodLimits;
 }
 
 export interface StartedContainer {
@@ -110,7 +114,8 @@ export async function startContainer(
       podFiles: pod.podFiles,
       mounts,
       sharePid: spec.spec.shareProcessNamespace === true,
-      cgroupsPath: process.getuid?.() === 0 ? containerCgroupsPath(spec, containerId(name, instance)) : undefined,
+      cgroupsPath: cgroupsPathOf(pod, containerId(name, instance)),
+      resources: containerLimits(pod.limits, c),
     }),
   );
 
@@ -137,6 +142,12 @@ export async function startContainer(
     );
   }
   return { pid, sink };
+}
+
+/** Under the pod's cgroup where it has one; as root without one, a path of its own (containerCgroupsPath). */
+function cgroupsPathOf(pod: PodContext, runcId: string): string | undefined {
+  if (pod.limits && 'cgroup' in pod.limits) return containerCgroupPath(pod.limits.cgroup.pod, runcId);
+  return process.getuid?.() === 0 ? containerCgroupsPath(pod.manifest.pod, runcId) : undefined;
 }
 
 /** runc could not start the container: the kubelet's StartError (exit code 128). */
