@@ -314,7 +314,11 @@ const podResources = z
     for (const kind of ['limits', 'requests'] as const) {
       for (const name of Object.keys(r[kind] ?? {})) {
         if (!POD_LEVEL_RESOURCES.includes(name))
-          ctx.addIssue({ code: 'custom', path: [kind, name], message: 'Unsupported value: supported values: "cpu", "memory"' });
+          ctx.addIssue({
+            code: 'custom',
+            path: [kind, name],
+            message: 'not a pod-level resource: supported values: "cpu", "memory"',
+          });
       }
     }
     for (const name of POD_LEVEL_RESOURCES) {
@@ -322,7 +326,11 @@ const podResources = z
       const request = r.requests?.[name];
       if (limit === undefined || request === undefined) continue;
       if ((quantityValue(request) ?? 0) > (quantityValue(limit) ?? 0))
-        ctx.addIssue({ code: 'custom', path: ['requests', name], message: `must be less than or equal to ${name} limit of ${limit}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['requests', name],
+          message: `must be less than or equal to ${name} limit of ${limit}`,
+        });
     }
   });
 

@@ -41,8 +41,7 @@ export function notEnforcedWarning(pod: Pod, env: LimitsEnv): string | undefined
   const where = findCgroupPlace(env);
   if ('place' in where) return undefined;
   return (
-    `warning: pod "${pod.metadata.name}": ${asked.join(', ')} not enforced: ${where.why} ` +
-    '(see `podbox doctor`)'
+    `warning: pod "${pod.metadata.name}": ${asked.join(', ')} not enforced: ${where.why} ` + '(see `podbox doctor`)'
   );
 }
 

@@ -162,11 +162,14 @@ export function podFiles(v: PodCgroupValues, version: 1 | 2): CgroupFileValue[] 
     out.push({ controller: 'cpu', file: 'cpu.weight', value: String(sharesToWeight(v.cpuShares)) });
     if (v.cpuQuota !== undefined)
       out.push({ controller: 'cpu', file: 'cpu.max', value: `${v.cpuQuota} ${v.cpuPeriod ?? CPU_PERIOD_US}` });
-    if (v.memoryLimit !== undefined) out.push({ controller: 'memory', file: 'memory.max', value: String(v.memoryLimit) });
+    if (v.memoryLimit !== undefined)
+      out.push({ controller: 'memory', file: 'memory.max', value: String(v.memoryLimit) });
   }
   if (v.pidsLimit !== undefined) out.push({ controller: 'pids', file: 'pids.max', value: String(v.pidsLimit) });
   return out;
 }
+
+const ASKED_ORDER = ['limits.cpu', 'limits.memory', 'requests.cpu', 'pids limit'];
 
 /** The limits and requests a pod asks for (cpu, memory) and the pids limit, as named in a warning. */
 export function askedLimits(pod: Pod, pidsLimit?: number): string[] {
@@ -179,5 +182,5 @@ export function askedLimits(pod: Pod, pidsLimit?: number): string[] {
     }
   }
   if (pidsLimit !== undefined && pidsLimit > 0) asked.add('pids limit');
-  return [...asked];
+  return ASKED_ORDER.filter((n) => asked.has(n));
 }

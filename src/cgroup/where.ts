@@ -70,7 +70,10 @@ function readText(file: string): string {
 
 /** A path inside a hierarchy, normalised: '/' for its top. */
 export function hierarchyPath(p: string): string {
-  return `/${p.split('/').filter((s) => s !== '' && s !== '.').join('/')}`;
+  return `/${p
+    .split('/')
+    .filter((s) => s !== '' && s !== '.')
+    .join('/')}`;
 }
 
 /** The directory of cgroup path `p` in hierarchy `h`. */
