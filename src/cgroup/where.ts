@@ -100,7 +100,10 @@ function missingV2Controllers(dir: string): string[] {
 /** A parent that every hierarchy lets this user write, or why not. */
 function check(version: 1 | 2, list: Hierarchy[], parent: string, found: string): CgroupWhere {
   const unwritable = list.map((h) => cgroupDir(h, parent)).filter((d) => !writable(d));
-  if (unwritable.length > 0) return { why: `${found}: ${unwritable.join(', ')} ${isAre(unwritable)} not writable` };
+  if (unwritable.length > 0) {
+    const more = unwritable.length > 1 ? ` (nor in ${unwritable.length - 1} other hierarchies)` : '';
+    return { why: `${found}: ${unwritable[0]} is not writable${more}` };
+  }
   if (version === 2) {
     const missing = missingV2Controllers(cgroupDir(list[0]!, parent));
     if (missing.length > 0)
@@ -108,8 +111,6 @@ function check(version: 1 | 2, list: Hierarchy[], parent: string, found: string)
   }
   return { place: { version, hierarchies: list, parent: hierarchyPath(parent), found } };
 }
-
-const isAre = (l: unknown[]) => (l.length === 1 ? 'is' : 'are');
 
 /** The user's own v2 cgroup (/proc/self/cgroup "0::PATH"). */
 function ownV2Cgroup(): string | undefined {
@@ -162,4 +163,16 @@ export function swapAccounted(place: CgroupPlace): boolean {
   if (place.version === 2) return existsSync(`${cgroupDir(place.hierarchies[0]!, place.parent)}/memory.swap.max`);
   const memory = place.hierarchies.find((h) => h.controllers.includes('memory'));
   return memory !== undefined && existsSync(`${memory.mount}/memory.memsw.limit_in_bytes`);
+}
+
+/** How a user gets a cgroup delegated (doctor says it). */
+export function delegationHint(version = cgroupHierarchies().version): string {
+  const script = "have an administrator run `sudo scripts/delegate-cgroups.sh USER` (from podbox's sources)";
+  if (version === 2)
+    return (
+      'with systemd, delegate the controllers to your user manager (a drop-in for user@.service: ' +
+      '[Service] Delegate=cpu cpuset io memory pids; then log in again) and run podbox from your session, ' +
+      `or ${script} and set PODBOX_CGROUP_PARENT=/podbox-UID`
+    );
+  return `${script}: it makes /podbox-UID, yours, in every controller's hierarchy, which podbox finds`;
 }
