@@ -29,7 +29,7 @@ export function createPodCgroup(
 ): PodCgroup {
   const cg: PodCgroup = { version: place.version, hierarchies: place.hierarchies, ...paths };
   try {
-    for (const h of place.hierarchies) {
+    for (const h of made(place.hierarchies)) {
       // v2: a controller is usable in a cgroup only when its parent enables it in cgroup.subtree_control.
       let above = place.parent;
       for (const p of [...paths.shared, paths.pod, paths.pause]) {
@@ -40,13 +40,17 @@ export function createPodCgroup(
     }
     for (const f of files) writeCgroupFile(fileDir(cg, f.controller, paths.pod), f.file, f.value);
     // The sandbox in the pod's cgroup, as the kubelet makes the sandbox with the pod cgroup as its parent.
-    for (const h of place.hierarchies) writeCgroupFile(cgroupDir(h, paths.pause), 'cgroup.procs', String(pausePid));
+    for (const h of made(place.hierarchies))
+      writeCgroupFile(cgroupDir(h, paths.pause), 'cgroup.procs', String(pausePid));
   } catch (e) {
     removePodCgroup(cg);
     throw e;
   }
   return cg;
 }
+
+/** The hierarchies podbox makes the pod's cgroups in (runc alone uses a hybrid machine's v2 one). */
+const made = (list: Hierarchy[]) => list.filter((h) => !h.hybrid);
 
 function enableControllers(dir: string): void {
   const enabled = readFileSync(`${dir}/cgroup.subtree_control`, 'utf8').trim().split(/\s+/);

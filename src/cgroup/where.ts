@@ -25,6 +25,12 @@ export const CONTROLLERS = ['cpu', 'memory', 'pids'] as const;
 export interface Hierarchy {
   mount: string;
   controllers: string[];
+  /**
+   * the v2 hierarchy of a hybrid machine (/sys/fs/cgroup/unified): runc as root puts each
+   * container there too, and skips it where it may not write (libcontainer/cgroups/fs, the
+   * unified path of a hybrid setup), so podbox needs it not but removes what is made there
+   */
+  hybrid?: boolean;
 }
 
 /** Where a user's pods get their cgroups: `parent` is a path inside every hierarchy. */
@@ -46,18 +52,20 @@ export interface CgroupEnv {
 /** The hierarchies this process sees: v2 when /sys/fs/cgroup is cgroup2 (runc's IsCgroup2UnifiedMode), else every v1 one. */
 export function cgroupHierarchies(mountinfo = readText('/proc/self/mountinfo')): { version: 1 | 2; list: Hierarchy[] } {
   const list: Hierarchy[] = [];
+  let hybrid: Hierarchy | undefined;
   for (const line of mountinfo.split('\n')) {
     const [pre, post] = line.split(' - ');
     if (!pre || !post) continue;
     const mount = pre.split(' ')[4]!;
     const [fstype, , superOptions] = post.split(' ');
     if (fstype === 'cgroup2' && mount === CGROUP_MOUNT) return { version: 2, list: [{ mount, controllers: [] }] };
+    if (fstype === 'cgroup2' && mount === `${CGROUP_MOUNT}/unified`) hybrid = { mount, controllers: [], hybrid: true };
     if (fstype !== 'cgroup' || !mount.startsWith(`${CGROUP_MOUNT}/`)) continue;
     const controllers = (superOptions ?? '').split(',').filter((o) => o !== 'rw' && o !== 'ro' && !o.includes('='));
     const named = (superOptions ?? '').split(',').find((o) => o.startsWith('name='));
     list.push({ mount, controllers: named ? [...controllers, named] : controllers });
   }
-  return { version: 1, list };
+  return { version: 1, list: hybrid && list.length > 0 ? [...list, hybrid] : list };
 }
 
 function readText(file: string): string {
@@ -99,7 +107,10 @@ function missingV2Controllers(dir: string): string[] {
 
 /** A parent that every hierarchy lets this user write, or why not. */
 function check(version: 1 | 2, list: Hierarchy[], parent: string, found: string): CgroupWhere {
-  const unwritable = list.map((h) => cgroupDir(h, parent)).filter((d) => !writable(d));
+  const unwritable = list
+    .filter((h) => !h.hybrid)
+    .map((h) => cgroupDir(h, parent))
+    .filter((d) => !writable(d));
   if (unwritable.length > 0) {
     const more = unwritable.length > 1 ? ` (nor in ${unwritable.length - 1} other hierarchies)` : '';
     return { why: `${found}: ${unwritable[0]} is not writable${more}` };
@@ -153,7 +164,7 @@ export function findCgroupPlace(env: CgroupEnv, uid = process.getuid?.() ?? 0): 
 
   // Step 4: v1, the delegated subtree.
   const mine = delegatedParent(uid);
-  const dirs = list.map((h) => cgroupDir(h, mine));
+  const dirs = list.filter((h) => !h.hybrid).map((h) => cgroupDir(h, mine));
   if (dirs.some((d) => existsSync(d))) return check(version, list, mine, `delegated cgroup ${mine}`);
   return { why: 'cgroups are v1 here and none is delegated to you' };
 }

@@ -35,7 +35,7 @@ export function readCgroupFile(dir: string, file: string): string {
 
 /** Whether a pod's cgroup is left in any of the controllers podbox writes. */
 export function podCgroupLeft(qos: 'Guaranteed' | 'Burstable' | 'BestEffort', uid: string): string[] {
-  return ['cpu', 'cpuacct', 'memory', 'pids', 'cpuset', 'freezer']
+  return ['cpu', 'cpuacct', 'memory', 'pids', 'cpuset', 'freezer', 'unified']
     .map((c) => podCgroupDir(c, qos, uid))
     .filter((d) => existsSync(d));
 }

@@ -32,7 +32,7 @@ describe('the hierarchies (mountinfo)', () => {
     '41 22 0:5 / /proc rw - proc proc rw',
   ].join('\n');
 
-  it('v1 (hybrid): every v1 hierarchy with its controllers; the unified one is not used', () => {
+  it('v1 (hybrid): every v1 hierarchy with its controllers; the unified one marked hybrid', () => {
     expect(cgroupHierarchies(hybrid)).toEqual({
       version: 1,
       list: [
@@ -40,6 +40,7 @@ describe('the hierarchies (mountinfo)', () => {
         { mount: '/sys/fs/cgroup/cpu,cpuacct', controllers: ['cpu', 'cpuacct'] },
         { mount: '/sys/fs/cgroup/memory', controllers: ['memory'] },
         { mount: '/sys/fs/cgroup/systemd', controllers: ['xattr', 'name=systemd'] },
+        { mount: '/sys/fs/cgroup/unified', controllers: [], hybrid: true },
       ],
     });
   });
