@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { podTestHome, pod, box } from '../helpers/pods.js';
-import { cli, until } from '../helpers/cli.js';
+import { alive, cli, supervisorPid, until } from '../helpers/cli.js';
 import { podCgroupDir, podCgroupLeft, readCgroupFile } from '../helpers/cgroups.js';
 
 // Limits enforced for real, rootless through a delegated subtree (scripts/delegate-cgroups.sh), as root without one.
@@ -46,6 +46,40 @@ describe('resource limits through cgroups', () => {
     expect(describe).toMatch(/Limits:\n\s+memory:\s+24Mi\n/);
     expect((await c.run(['delete', 'oom'])).exitCode).toBe(0);
     expect(podCgroupLeft('Burstable', p.metadata.uid)).toEqual([]);
+  });
+
+  it('an OOM kill while no supervisor runs is read by the successor that adopts the pod; its cgroups go with it', async () => {
+    const r = await c.run(['run', '-d', '-'], {
+      input: pod('orphan', {
+        restartPolicy: 'Never',
+        containers: [
+          box('eat', 'echo ready; sleep 2; head -c 100m /dev/zero | tail', {
+            resources: { limits: { memory: '24Mi' } },
+          }),
+        ],
+      }),
+    });
+    expect(r.exitCode).toBe(0);
+    await until('ready', async () => (await c.run(['logs', 'orphan'])).stdout.includes('ready'), 30_000);
+    const uid = (await podJson('orphan')).metadata.uid;
+    const supervisor = supervisorPid(c.home)!;
+    process.kill(supervisor, 'SIGKILL');
+    await until('the supervisor gone', () => !alive(supervisor));
+    const memory = podCgroupDir('memory', 'Burstable', uid);
+    await until(
+      'the OOM kill',
+      () => /^oom_kill 1$/m.test(readCgroupFile(`${memory}/eat.0`, 'memory.oom_control')),
+      15_000,
+    );
+    // `get` starts a supervisor, which adopts the pod and reads pause's exit record.
+    const s = await until(
+      'the successor saw the exit',
+      async () => (await podJson('orphan')).status.containerStatuses[0].state.terminated,
+      30_000,
+    );
+    expect(s).toMatchObject({ reason: 'OOMKilled', exitCode: 137 });
+    expect((await c.run(['delete', 'orphan'])).exitCode).toBe(0);
+    expect(podCgroupLeft('Burstable', uid)).toEqual([]);
   });
 
   it('a pid bomb stops at PODBOX_POD_PIDS_LIMIT', async () => {
