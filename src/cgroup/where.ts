@@ -148,7 +148,7 @@ export function findCgroupPlace(env: CgroupEnv, uid = process.getuid?.() ?? 0): 
   }
 
   // Step 2: root.
-  if (uid === 0) return check(version, list, '/', 'root');
+  if (uid === 0) return check(version, list, '/', 'the top of each hierarchy (as root)');
 
   // Step 3: v2, delegated above the user's own cgroup.
   if (version === 2) {
