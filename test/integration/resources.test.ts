@@ -1,10 +1,19 @@
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, afterAll } from 'vitest';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { podTestHome, pod, box } from '../helpers/pods.js';
 import { alive, cli, supervisorPid, until } from '../helpers/cli.js';
 import { podCgroupDir, podCgroupLeft, readCgroupFile } from '../helpers/cgroups.js';
 
 // Limits enforced for real, rootless through a delegated subtree (scripts/delegate-cgroups.sh), as root without one.
 const c = podTestHome({ PODBOX_TESTING_BACKOFF: '0.2,1,600' });
+// A second home whose supervisor finds a pasta that fails (as network-stack-failure.test.ts): a pod that fails to start.
+const fake = mkdtempSync(join(tmpdir(), 'podbox-fake-pasta-'));
+writeFileSync(join(fake, 'pasta'), '#!/bin/sh\necho "Failed to open() /dev/net/tun: Permission denied" >&2\nexit 1\n');
+chmodSync(join(fake, 'pasta'), 0o755);
+const broken = podTestHome({ PATH: `${fake}:${process.env.PATH}` });
+afterAll(() => rmSync(fake, { recursive: true, force: true }));
 
 async function podJson(name: string) {
   return until(`pod ${name}`, async () => {
@@ -158,6 +167,19 @@ describe('resource limits through cgroups', () => {
     const p = await podJson('free');
     expect(podCgroupLeft('Guaranteed', p.metadata.uid)).toEqual([]);
     expect((await c.run(['delete', 'free', '--now'])).exitCode).toBe(0);
+  });
+
+  it('a pod that fails to start leaves no cgroup', async () => {
+    const uid = 'cgroup-test-failed-start';
+    const input = pod(
+      'nostack',
+      { restartPolicy: 'Never', containers: [box('c', 'echo ran', { resources: { limits: { memory: '32Mi' } } })] },
+      { uid },
+    );
+    const r = await broken.run(['run', '--network=pasta', '-'], { input });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/^podbox: pod "nostack": pasta failed: /);
+    expect(podCgroupLeft('Burstable', uid)).toEqual([]);
   });
 
   it('a pod without resources runs as before', async () => {
