@@ -111,9 +111,9 @@ export interface ContainerConfigInput {
  * Without a cgroupsPath runc names the cgroup after the container id alone, and ids are unique only
  * within a pod: as root, two pods with a container `app` would share /sys/fs/cgroup/<controller>/app.0,
  * and `runc kill --all` or delete of one would signal (or freeze) the other's processes. One path per
- * pod and instance, flat so runc's delete removes all of it (the kubelet's cgroupfs driver nests
- * pod<uid>/<container>: resource limits will need that layout). Rootless it is left out: runc then
- * skips the cgroups it may not create, while a cgroupsPath given is created or fails the container
+ * pod and instance, flat so runc's delete removes all of it: as root, for a pod that could not have
+ * its own cgroup (cgroup/pod-limits.ts; a pod that has one nests its containers in it). Rootless it
+ * is left out: runc then skips the cgroups it may not create, while a cgroupsPath given is created or fails the container
  * (runc libcontainer/cgroups/fs, rootless handling).
  */
 export function containerCgroupsPath(pod: Pod, runcId: string): string {
