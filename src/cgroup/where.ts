@@ -49,7 +49,10 @@ export interface CgroupEnv {
   PODBOX_CGROUP_PARENT?: string;
 }
 
-/** The hierarchies this process sees: v2 when /sys/fs/cgroup is cgroup2 (runc's IsCgroup2UnifiedMode), else every v1 one. */
+/**
+ * The hierarchies this process sees: v2 when /sys/fs/cgroup is cgroup2 (runc's IsCgroup2UnifiedMode),
+ * else every v1 one.
+ */
 export function cgroupHierarchies(mountinfo = readText('/proc/self/mountinfo')): { version: 1 | 2; list: Hierarchy[] } {
   const list: Hierarchy[] = [];
   let hybrid: Hierarchy | undefined;
@@ -169,7 +172,10 @@ export function findCgroupPlace(env: CgroupEnv, uid = process.getuid?.() ?? 0): 
   return { why: 'cgroups are v1 here and none is delegated to you' };
 }
 
-/** Whether the memory hierarchy accounts swap (the kubelet's swapControllerAvailable): memsw (v1), memory.swap.max (v2). */
+/**
+ * Whether the memory hierarchy accounts swap (the kubelet's swapControllerAvailable): memsw (v1),
+ * memory.swap.max (v2).
+ */
 export function swapAccounted(place: CgroupPlace): boolean {
   if (place.version === 2) return existsSync(`${cgroupDir(place.hierarchies[0]!, place.parent)}/memory.swap.max`);
   const memory = place.hierarchies.find((h) => h.controllers.includes('memory'));

@@ -113,8 +113,8 @@ export interface ContainerConfigInput {
  * and `runc kill --all` or delete of one would signal (or freeze) the other's processes. One path per
  * pod and instance, flat so runc's delete removes all of it: as root, for a pod that could not have
  * its own cgroup (cgroup/pod-limits.ts; a pod that has one nests its containers in it). Rootless it
- * is left out: runc then skips the cgroups it may not create, while a cgroupsPath given is created or fails the container
- * (runc libcontainer/cgroups/fs, rootless handling).
+ * is left out: runc then skips the cgroups it may not create, while a cgroupsPath given is created or
+ * fails the container (runc libcontainer/cgroups/fs, rootless handling).
  */
 export function containerCgroupsPath(pod: Pod, runcId: string): string {
   return `/podbox-pod${pod.metadata.uid ?? pod.metadata.name}-${runcId}`;
