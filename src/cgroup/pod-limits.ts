@@ -68,3 +68,15 @@ export function containerLimits(limits: PodLimits | undefined, c: Container): Oc
   if (!limits || !('cgroup' in limits)) return undefined;
   return containerResources(c, limits.swapAccounted);
 }
+
+/**
+ * The event for limits not enforced: the kubelet's when it cannot make a pod's cgroup (kubelet.go
+ * SyncPod: pcm.EnsureExists failing is a Warning FailedCreatePodContainer), the pod running on.
+ */
+export function notEnforcedEvent(limits: PodLimits | undefined): { reason: string; message: string } | undefined {
+  if (!limits || !('notEnforced' in limits)) return undefined;
+  return {
+    reason: 'FailedCreatePodContainer',
+    message: `unable to ensure pod container exists: ${limits.notEnforced}; its limits are not enforced`,
+  };
+}

@@ -43,7 +43,7 @@ import {
 } from '../pod/dir.js';
 import { alive, hostPidOfChild, processStartTime } from '../host/proc.js';
 import { PodboxError } from '../errors.js';
-import { setUpPodLimits } from '../cgroup/pod-limits.js';
+import { notEnforcedEvent, setUpPodLimits } from '../cgroup/pod-limits.js';
 import { oomKilled, OOM_EVENT, OOM_KILLED, removePodLimits } from '../cgroup/pod-exit.js';
 
 /**
@@ -392,6 +392,8 @@ export class PodSupervisor {
     this.runtime.pause = { pid: sandbox.pid, startTime: processStartTime(sandbox.pid) ?? 0 };
     this.runtime.exitsOffset = 0;
     this.runtime.limits = setUpPodLimits(pod, this.logSettings, sandbox.pid);
+    const notEnforced = notEnforcedEvent(this.runtime.limits);
+    if (notEnforced) this.machine.podWarning(notEnforced.reason, notEnforced.message);
     this.save();
     // The stack comes up (pasta takes 50 ms or more) as the pod's files and volumes are made and
     // the first containers' root filesystems mounted: each waits for it only before runc runs it.

@@ -8,7 +8,8 @@ import { podCgroupDir, podCgroupLeft, readCgroupFile } from '../helpers/cgroups.
 
 // Limits enforced for real, rootless through a delegated subtree (scripts/delegate-cgroups.sh), as root without one.
 const c = podTestHome({ PODBOX_TESTING_BACKOFF: '0.2,1,600' });
-// A second home whose supervisor finds a pasta that fails (as network-stack-failure.test.ts): a pod that fails to start.
+// A second home whose supervisor finds a pasta that fails (as network-stack-failure.test.ts):
+// a pod that fails to start.
 const fake = mkdtempSync(join(tmpdir(), 'podbox-fake-pasta-'));
 writeFileSync(join(fake, 'pasta'), '#!/bin/sh\necho "Failed to open() /dev/net/tun: Permission denied" >&2\nexit 1\n');
 chmodSync(join(fake, 'pasta'), 0o755);
@@ -23,7 +24,7 @@ async function podJson(name: string) {
 }
 
 describe('resource limits through cgroups', () => {
-  it('a container allocating past limits.memory is OOMKilled: reason, exit 137, an event, restarted per policy', async () => {
+  it('past limits.memory: OOMKilled, exit 137, an event, restarted per policy', async () => {
     const r = await c.run(['run', '-d', '-'], {
       input: pod('oom', {
         restartPolicy: 'OnFailure',
@@ -50,14 +51,17 @@ describe('resource limits through cgroups', () => {
     expect(readCgroupFile(dir, 'memory.limit_in_bytes')).toBe(String(24 * 1024 * 1024));
     const describe = (await c.run(['describe', 'oom'])).stdout;
     expect(describe).toMatch(
-      /Warning\s+OOMKilling\s+.*\s+kubelet\s+Memory cgroup out of memory: a process of container eat was killed \(limits.memory 24Mi\)/,
+      new RegExp(
+        'Warning\\s+OOMKilling\\s+.*\\s+kubelet\\s+' +
+          'Memory cgroup out of memory: a process of container eat was killed \\(limits.memory 24Mi\\)',
+      ),
     );
     expect(describe).toMatch(/Limits:\n\s+memory:\s+24Mi\n/);
     expect((await c.run(['delete', 'oom'])).exitCode).toBe(0);
     expect(podCgroupLeft('Burstable', p.metadata.uid)).toEqual([]);
   });
 
-  it('an OOM kill while no supervisor runs is read by the successor that adopts the pod; its cgroups go with it', async () => {
+  it('an OOM kill while no supervisor runs: read by the successor that adopts the pod', async () => {
     const r = await c.run(['run', '-d', '-'], {
       input: pod('orphan', {
         restartPolicy: 'Never',
@@ -145,7 +149,7 @@ describe('resource limits through cgroups', () => {
     expect(podCgroupLeft('Guaranteed', p.metadata.uid)).toEqual([]);
   });
 
-  it('without a writable cgroup: one warning line naming the limits and why, "(not enforced)" in describe', async () => {
+  it('without a writable cgroup: one warning line, an event, "(not enforced)" in describe', async () => {
     const nowhere = cli(c.home, { ...c.env, PODBOX_CGROUP_PARENT: '/podbox-test-not-delegated' });
     const r = await nowhere.run(['run', '-d', '-'], {
       input: pod('free', {
@@ -163,6 +167,12 @@ describe('resource limits through cgroups', () => {
     await until('running', async () => (await c.run(['logs', 'free'])).stdout.includes('up'), 30_000);
     expect((await c.run(['describe', 'free'])).stdout).toMatch(
       /Limits:\t?\s+\(not enforced\)\n\s+cpu:\s+200m\n\s+memory:\s+32Mi\n/,
+    );
+    expect((await c.run(['describe', 'free'])).stdout).toMatch(
+      new RegExp(
+        'Warning\\s+FailedCreatePodContainer\\s+.*kubelet\\s+unable to ensure pod container exists: ' +
+          'PODBOX_CGROUP_PARENT=/podbox-test-not-delegated: .* is not writable .*; its limits are not enforced\\n',
+      ),
     );
     const p = await podJson('free');
     expect(podCgroupLeft('Guaranteed', p.metadata.uid)).toEqual([]);

@@ -33,7 +33,7 @@ describe('the kubelet conversions (pkg/kubelet/cm/helpers_linux.go)', () => {
 });
 
 describe("a container's OCI linux.resources", () => {
-  it('limits.cpu: shares from the limit (the request it defaults), quota over 100000 us; limits.memory with swap off', () => {
+  it('limits.cpu: shares from the limit (the defaulted request), a 100000 us quota; limits.memory, swap off', () => {
     expect(containerResources(limited('a', { cpu: '200m', memory: '64Mi' }), true)).toEqual({
       cpu: { shares: 204, quota: 20000, period: 100000 },
       memory: { limit: 67108864, swap: 67108864 },
@@ -185,7 +185,8 @@ describe('pod-level resources as the API server validates them (validatePodResou
 
   it('another resource is refused, as is a request above its limit', () => {
     expect(parse({ limits: { 'hugepages-2Mi': '2Mi' } })).toThrow(
-      'spec.resources.limits.hugepages-2Mi: Invalid value "2Mi": not a pod-level resource: supported values: "cpu", "memory"',
+      'spec.resources.limits.hugepages-2Mi: Invalid value "2Mi": ' +
+        'not a pod-level resource: supported values: "cpu", "memory"',
     );
     expect(parse({ limits: { cpu: '1' }, requests: { cpu: '2' } })).toThrow(
       'spec.resources.requests.cpu: Invalid value "2": must be less than or equal to cpu limit of 1',
