@@ -139,14 +139,27 @@ export function delegatedParent(uid: number): string {
   return `/podbox-${uid}`;
 }
 
-export function findCgroupPlace(env: CgroupEnv, uid = process.getuid?.() ?? 0): CgroupWhere {
-  const { version, list } = cgroupHierarchies();
+/** What the machine shows this process: its cgroup hierarchies and, on v2, its own cgroup. */
+export interface CgroupHost {
+  version: 1 | 2;
+  list: Hierarchy[];
+  ownV2?: string;
+}
+
+export function cgroupHost(): CgroupHost {
+  const h = cgroupHierarchies();
+  return h.version === 2 ? { ...h, ownV2: ownV2Cgroup() } : h;
+}
+
+export function findCgroupPlace(env: CgroupEnv, uid = process.getuid?.() ?? 0, host = cgroupHost()): CgroupWhere {
+  const { version, list } = host;
   if (list.length === 0) return { why: 'no cgroup hierarchy is mounted under /sys/fs/cgroup' };
 
   // Step 1: named by the user.
   const named = env.PODBOX_CGROUP_PARENT;
   if (named) {
-    const inside = version === 2 && named.startsWith(`${CGROUP_MOUNT}/`) ? named.slice(CGROUP_MOUNT.length) : named;
+    const mount = list[0]!.mount;
+    const inside = version === 2 && named.startsWith(`${mount}/`) ? named.slice(mount.length) : named;
     return check(version, list, inside, `PODBOX_CGROUP_PARENT=${named}`);
   }
 
@@ -155,7 +168,7 @@ export function findCgroupPlace(env: CgroupEnv, uid = process.getuid?.() ?? 0): 
 
   // Step 3: v2, delegated above the user's own cgroup.
   if (version === 2) {
-    const own = ownV2Cgroup();
+    const own = host.ownV2;
     let top: string | undefined;
     for (let p = own; p && p !== '/'; p = hierarchyPath(p.slice(0, p.lastIndexOf('/')))) {
       if (!writable(cgroupDir(list[0]!, p))) break;

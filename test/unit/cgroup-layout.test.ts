@@ -1,6 +1,16 @@
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, afterAll } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { podCgroupPaths, containerCgroupPath } from '../../src/cgroup/layout.js';
-import { cgroupHierarchies, cgroupDir, hierarchyPath, delegatedParent } from '../../src/cgroup/where.js';
+import {
+  cgroupHierarchies,
+  cgroupDir,
+  hierarchyPath,
+  delegatedParent,
+  findCgroupPlace,
+  type CgroupHost,
+} from '../../src/cgroup/where.js';
 
 describe("a pod's cgroup paths (the kubelet's cgroupfs driver)", () => {
   it('Burstable and BestEffort pods under their QoS level, Guaranteed ones under kubepods', () => {
@@ -55,5 +65,72 @@ describe('the hierarchies (mountinfo)', () => {
     expect(cgroupDir({ mount: '/sys/fs/cgroup/memory', controllers: ['memory'] }, '/')).toBe('/sys/fs/cgroup/memory');
     expect(cgroupDir({ mount: '/sys/fs/cgroup', controllers: [] }, '/a/b')).toBe('/sys/fs/cgroup/a/b');
     expect(delegatedParent(1001)).toBe('/podbox-1001');
+  });
+});
+
+describe('where pods get their cgroups (findCgroupPlace), on directories standing in for the hierarchies', () => {
+  const made: string[] = [];
+  const tree = (...dirs: string[]) => {
+    const top = mkdtempSync(join(tmpdir(), 'podbox-cgroup-'));
+    made.push(top);
+    for (const d of dirs) mkdirSync(join(top, d), { recursive: true });
+    return top;
+  };
+  afterAll(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  const v1 = (top: string): CgroupHost => ({
+    version: 1,
+    list: [
+      { mount: `${top}/cpu`, controllers: ['cpu'] },
+      { mount: `${top}/memory`, controllers: ['memory'] },
+      { mount: `${top}/unified`, controllers: [], hybrid: true },
+    ],
+  });
+
+  it('v1, PODBOX_CGROUP_PARENT: the same path in every hierarchy (the hybrid v2 one aside)', () => {
+    const top = tree('cpu/ci', 'memory/ci', 'unified');
+    expect(findCgroupPlace({ PODBOX_CGROUP_PARENT: '/ci' }, 4242, v1(top))).toEqual({
+      place: { version: 1, hierarchies: v1(top).list, parent: '/ci', found: 'PODBOX_CGROUP_PARENT=/ci' },
+    });
+    expect(findCgroupPlace({ PODBOX_CGROUP_PARENT: '/gone' }, 4242, v1(top))).toEqual({
+      why: `PODBOX_CGROUP_PARENT=/gone: ${top}/cpu/gone is not writable (nor in 1 other hierarchies)`,
+    });
+  });
+
+  it('v1 rootless: /podbox-UID, what scripts/delegate-cgroups.sh makes, else none', () => {
+    const top = tree('cpu/podbox-4242', 'memory/podbox-4242');
+    expect(findCgroupPlace({}, 4242, v1(top))).toMatchObject({
+      place: { parent: '/podbox-4242', found: 'delegated cgroup /podbox-4242' },
+    });
+    expect(findCgroupPlace({}, 4343, v1(top))).toEqual({ why: 'cgroups are v1 here and none is delegated to you' });
+    const half = tree('cpu/podbox-4242', 'memory');
+    expect(findCgroupPlace({}, 4242, v1(half))).toEqual({
+      why: `delegated cgroup /podbox-4242: ${half}/memory/podbox-4242 is not writable`,
+    });
+  });
+
+  it('root: the top of each hierarchy', () => {
+    const top = tree('cpu', 'memory');
+    expect(findCgroupPlace({}, 0, v1(top))).toMatchObject({ place: { parent: '/' } });
+  });
+
+  it('v2: an absolute PODBOX_CGROUP_PARENT under the mount, with cpu, memory and pids delegated to it', () => {
+    const top = tree('podbox-4242');
+    const host: CgroupHost = { version: 2, list: [{ mount: top, controllers: [] }] };
+    writeFileSync(`${top}/podbox-4242/cgroup.controllers`, 'cpuset cpu io memory pids\n');
+    expect(findCgroupPlace({ PODBOX_CGROUP_PARENT: `${top}/podbox-4242` }, 4242, host)).toMatchObject({
+      place: { version: 2, parent: '/podbox-4242' },
+    });
+    writeFileSync(`${top}/podbox-4242/cgroup.controllers`, 'memory pids\n');
+    expect(findCgroupPlace({ PODBOX_CGROUP_PARENT: '/podbox-4242' }, 4242, host)).toEqual({
+      why: `PODBOX_CGROUP_PARENT=/podbox-4242: controllers cpu are not delegated to ${top}/podbox-4242`,
+    });
+  });
+
+  it('v2 rootless without a cgroup of its own that it may write: none', () => {
+    const top = tree();
+    const host: CgroupHost = { version: 2, list: [{ mount: top, controllers: [] }], ownV2: '/user.slice/x.scope' };
+    expect(findCgroupPlace({}, 4242, host)).toEqual({
+      why: 'no cgroup is delegated to you (cgroup v2; yours is /user.slice/x.scope)',
+    });
   });
 });
