@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DOCKER_CONFIG_KEYS } from '../registry/pull-secrets.js';
 import { DNS_SUBDOMAIN } from './names.js';
+import { quantityValue } from './quantity.js';
 
 /**
  * The v1 Pod, ConfigMap and Secret objects as the Kubernetes API server decodes them: strict
@@ -299,6 +300,40 @@ const resources = z.strictObject({
   claims: unsupported('resource claims are not supported'),
 });
 
+/**
+ * Pod-level resources (Kubernetes 1.32+, PodLevelResources), as the API server's
+ * validatePodResources takes them: cpu and memory only, and no request above its limit.
+ */
+const POD_LEVEL_RESOURCES = ['cpu', 'memory'];
+const podResources = z
+  .strictObject({
+    limits: z.record(z.string(), quantity).optional(),
+    requests: z.record(z.string(), quantity).optional(),
+  })
+  .superRefine((r, ctx) => {
+    for (const kind of ['limits', 'requests'] as const) {
+      for (const name of Object.keys(r[kind] ?? {})) {
+        if (!POD_LEVEL_RESOURCES.includes(name))
+          ctx.addIssue({
+            code: 'custom',
+            path: [kind, name],
+            message: 'not a pod-level resource: supported values: "cpu", "memory"',
+          });
+      }
+    }
+    for (const name of POD_LEVEL_RESOURCES) {
+      const limit = r.limits?.[name];
+      const request = r.requests?.[name];
+      if (limit === undefined || request === undefined) continue;
+      if ((quantityValue(request) ?? 0) > (quantityValue(limit) ?? 0))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['requests', name],
+          message: `must be less than or equal to ${name} limit of ${limit}`,
+        });
+    }
+  });
+
 export const container = z.strictObject({
   name: dnsLabel,
   image: z.string().min(1, 'Required value: give the image to run'),
@@ -509,7 +544,7 @@ export const podSpec = z.strictObject({
   runtimeClassName: unsupported('runtimeClassName is not supported: podbox always uses runc'),
   setHostnameAsFQDN: unsupported('setHostnameAsFQDN is not supported'),
   resourceClaims: unsupported('resource claims are not supported'),
-  resources: unsupported('pod-level resources are not supported: set them on containers'),
+  resources: podResources.optional(),
   hostnameOverride: unsupported('hostnameOverride is not supported: use hostname'),
 });
 

@@ -12,6 +12,7 @@ import { tabwrite } from '../kubectl/table.js';
 import { rfc1123z } from '../kubectl/time.js';
 import { logLinesLostOf } from '../lifecycle/pod-machine.js';
 import { publishedText, type PodNetwork } from '../sandbox/network.js';
+import type { PodLimits } from '../cgroup/pod-limits.js';
 
 /**
  * `podbox describe POD`: the pod, its containers and its events, laid out as `kubectl describe pod`
@@ -42,6 +43,8 @@ export interface DescribeInput {
   deletion?: { requestedAt: number; gracePeriodSeconds: number };
   /** the pod's network while it runs (sandbox/network.ts) */
   network?: PodNetwork;
+  /** why the limits and requests it asks for are not enforced (cgroup/pod-limits.ts) */
+  notEnforced?: string;
 }
 
 export function describeInput(v: PodView): DescribeInput {
@@ -52,7 +55,12 @@ export function describeInput(v: PodView): DescribeInput {
     events: v.dir.events(),
     deletion: deletionOf(v),
     network: v.alive && !v.state?.runtime.finished ? v.state?.runtime.network : undefined,
+    notEnforced: notEnforcedOf(v.state?.runtime.limits),
   };
+}
+
+function notEnforcedOf(limits: PodLimits | undefined): string | undefined {
+  return limits && 'notEnforced' in limits ? limits.notEnforced : undefined;
 }
 
 /** The deletion `podbox delete` requested, while the supervisor still works on it. */
@@ -117,9 +125,9 @@ export function describePod(d: DescribeInput, now: number): string {
   if (controller) w.add(0, `Controlled By:\t${controller.kind}/${controller.name}`);
   if (d.network) network(w, d.network);
   if (pod.spec.initContainers?.length) {
-    containers(w, 'Init Containers', pod, pod.spec.initContainers, s.initContainerStatuses ?? [], d.events);
+    containers(w, 'Init Containers', pod, pod.spec.initContainers, s.initContainerStatuses ?? [], d);
   }
-  containers(w, 'Containers', pod, pod.spec.containers, s.containerStatuses, d.events);
+  containers(w, 'Containers', pod, pod.spec.containers, s.containerStatuses, d);
   if (s.conditions.length) {
     w.add(0, 'Conditions:');
     w.add(1, 'Type\tStatus');
@@ -152,8 +160,9 @@ function containers(
   pod: Pod,
   specs: Container[],
   statuses: ContainerStatus[],
-  evs: PodEvent[],
+  d: DescribeInput,
 ): void {
+  const evs = d.events;
   w.add(0, `${label}:${specs.length ? '' : ' <none>'}`);
   for (const c of specs) {
     const st = statuses.find((x) => x.name === c.name);
@@ -194,7 +203,8 @@ function containers(
     ] as const) {
       const names = Object.keys(list ?? {}).sort();
       if (!names.length) continue;
-      w.add(2, `${title}:`);
+      // Not a kubectl field: said where podbox cannot enforce them (no cgroup it may write).
+      w.add(2, `${title}:${d.notEnforced ? '\t(not enforced)' : ''}`);
       for (const n of names) w.add(3, `${n}:\t${list![n]}`);
     }
     if (c.livenessProbe) w.add(2, `Liveness:\t${describeProbe(c.livenessProbe)}`);

@@ -9,6 +9,7 @@ import { createSandbox, mountInPod, overlayMount, writableBind } from '../sandbo
 import { runcPath } from '../container/runc.js';
 import { stateDirs, ensureStateDir } from '../paths.js';
 import { isPodboxError } from '../errors.js';
+import { delegationHint, findCgroupPlace } from '../cgroup/where.js';
 import { lingerFile, logoutWarning, SYSTEMD_MARKER } from '../host/runtime-dir.js';
 import { tunProblem, TUN_HINT } from '../sandbox/network.js';
 import { apparmorUsernsHint, apparmorUsernsProblem } from '../host/apparmor.js';
@@ -138,19 +139,9 @@ async function overlayInUserNamespace(): Promise<string> {
 }
 
 async function cgroupDelegation(): Promise<string> {
-  if (isRoot()) return 'root: runc manages cgroups it can write';
-  if (!existsSync('/sys/fs/cgroup/cgroup.controllers')) {
-    throw new Error(
-      'cgroups are v1 or hybrid here and none is delegated to you: resource limits are not enforced ' +
-        '(a systemd user session with cgroup v2 delegates one)',
-    );
-  }
-  try {
-    accessSync('/sys/fs/cgroup', constants.W_OK);
-  } catch {
-    throw new Error('no cgroup is delegated to you: resource limits are not enforced');
-  }
-  return '';
+  const where = findCgroupPlace(process.env);
+  if ('place' in where) return `limits are enforced: pods' cgroups go under ${where.place.found}`;
+  throw new Error(`${where.why}: resource limits are not enforced; ${delegationHint()}`);
 }
 
 async function stateDirectories(): Promise<string> {

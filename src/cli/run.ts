@@ -5,6 +5,7 @@ import { startDetached, runForeground } from '../pod/launch.js';
 import { launchRequest, thisProcess } from '../pod/dir.js';
 import { readManifestFile } from '../api/manifest-file.js';
 import { podSettingsFromEnv } from '../lifecycle/pod-settings.js';
+import { notEnforcedWarning } from '../cgroup/pod-limits.js';
 import { networkModeOf } from '../sandbox/network.js';
 import { podIdMapping } from '../sandbox/idmap.js';
 import { checkIdsMapped } from '../sandbox/mapped-ids.js';
@@ -88,6 +89,8 @@ async function run(file: string, opts: RunOptions): Promise<number> {
   if (opts.network) request.settings.PODBOX_NETWORK = opts.network;
   const format = traceFormat(opts.trace ?? process.env.PODBOX_TRACE);
   const trace = format ? traceWriter(format) : undefined;
+  const notEnforced = notEnforcedWarning(manifest.pod, request.settings);
+  if (notEnforced) process.stderr.write(`podbox: ${notEnforced}\n`);
   if (!opts.detach) {
     request.foreground = thisProcess();
     const pulls = pullDisplays();

@@ -1,6 +1,7 @@
 import type { Container, Pod } from '../api/types.js';
 import type { ProcessUser } from './user.js';
 import type { ImageConfig } from '../image/config.js';
+import type { OciResources } from '../cgroup/values.js';
 
 /**
  * Manifest + image config → OCI runtime config.json, as a pure function (no kernel, no files),
@@ -102,18 +103,20 @@ export interface ContainerConfigInput {
   sharePid: boolean;
   /** the kubelet's QoS-based oom_score_adj, as far as this user may set it (container/oom-score.ts) */
   oomScoreAdj?: number;
-  /** the container instance's cgroup (containerCgroupsPath), given as root only */
+  /** the container instance's cgroup: under its pod's (cgroup/layout.ts), or containerCgroupsPath as root */
   cgroupsPath?: string;
+  /** its cpu and memory limits (cgroup/values.ts), given with a cgroupsPath under its pod's cgroup */
+  resources?: OciResources;
 }
 
 /**
  * Without a cgroupsPath runc names the cgroup after the container id alone, and ids are unique only
  * within a pod: as root, two pods with a container `app` would share /sys/fs/cgroup/<controller>/app.0,
  * and `runc kill --all` or delete of one would signal (or freeze) the other's processes. One path per
- * pod and instance, flat so runc's delete removes all of it (the kubelet's cgroupfs driver nests
- * pod<uid>/<container>: resource limits will need that layout). Rootless it is left out: runc then
- * skips the cgroups it may not create, while a cgroupsPath given is created or fails the container
- * (runc libcontainer/cgroups/fs, rootless handling).
+ * pod and instance, flat so runc's delete removes all of it: as root, for a pod that could not have
+ * its own cgroup (cgroup/pod-limits.ts; a pod that has one nests its containers in it). Rootless it
+ * is left out: runc then skips the cgroups it may not create, while a cgroupsPath given is created or
+ * fails the container (runc libcontainer/cgroups/fs, rootless handling).
  */
 export function containerCgroupsPath(pod: Pod, runcId: string): string {
   return `/podbox-pod${pod.metadata.uid ?? pod.metadata.name}-${runcId}`;
@@ -207,6 +210,7 @@ export function ociConfig(i: ContainerConfigInput): Record<string, unknown> {
         { type: 'uts', path: podTarget('uts') },
       ],
       ...(i.cgroupsPath ? { cgroupsPath: i.cgroupsPath } : {}),
+      ...(i.resources ? { resources: i.resources } : {}),
       // procMount Unmasked: none (securitycontext ConvertToRuntimeMaskedPaths/ReadonlyPaths give empty lists).
       ...(i.container.securityContext?.procMount === 'Unmasked'
         ? { maskedPaths: [], readonlyPaths: [] }

@@ -20,6 +20,8 @@ import { bindHostVolumes } from '../volume/host-path.js';
 import { terminationMessageMount } from './termination-message.js';
 import { containerId, type Runc } from './runc.js';
 import { traceBundle, traceContainerStarted } from './trace-bundle.js';
+import { containerLimits, type PodLimits } from '../cgroup/pod-limits.js';
+import { containerCgroupPath } from '../cgroup/layout.js';
 
 /**
  * Starting one container of a running pod, as the kubelet's startContainer (kuberuntime_container.go)
@@ -46,6 +48,8 @@ export interface PodContext {
   podIP?: string;
   /** settles when the pod's network stack is up, or failed to come up: runc waits for it */
   networkReady?: Promise<void>;
+  /** the pod's cgroups, or why its limits are not enforced (cgroup/pod-limits.ts) */
+  limits?: PodLimits;
 }
 
 export interface StartedContainer {
@@ -109,7 +113,8 @@ export async function startContainer(
       mounts,
       sharePid: spec.spec.shareProcessNamespace === true,
       oomScoreAdj: allowedOomScoreAdj(containerOomScoreAdj(spec, c, node.memory)),
-      cgroupsPath: process.getuid?.() === 0 ? containerCgroupsPath(spec, containerId(name, instance)) : undefined,
+      cgroupsPath: cgroupsPathOf(pod, containerId(name, instance)),
+      resources: containerLimits(pod.limits, c),
     }),
   );
   traceBundle(pod.pausePid, pod.podDir, name);
@@ -138,6 +143,12 @@ export async function startContainer(
   }
   traceContainerStarted(pod.pausePid, name, id, pid);
   return { pid, sink };
+}
+
+/** Under the pod's cgroup where it has one; as root without one, a path of its own (containerCgroupsPath). */
+function cgroupsPathOf(pod: PodContext, runcId: string): string | undefined {
+  if (pod.limits && 'cgroup' in pod.limits) return containerCgroupPath(pod.limits.cgroup.pod, runcId);
+  return process.getuid?.() === 0 ? containerCgroupsPath(pod.manifest.pod, runcId) : undefined;
 }
 
 /** runc could not start the container: the kubelet's StartError (exit code 128). */

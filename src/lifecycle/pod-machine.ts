@@ -1138,20 +1138,26 @@ export function podRef(pod: Pod): string {
  * the limits; Burstable otherwise.
  */
 export function qosClass(pod: Pod): PodStatus['qosClass'] {
+  // Pod-level resources decide alone where given (qos.go GetPodQOS → ComputePodQOS, PodLevelResources).
+  if (pod.spec.resources) return qosOf([pod.spec.resources]);
+  return qosOf(allContainers(pod).map((c) => c.resources));
+}
+
+function qosOf(all: (Container['resources'] | undefined)[]): PodStatus['qosClass'] {
   const requests = new Map<string, number>();
   const limits = new Map<string, number>();
   let guaranteed = true;
   const add = (to: Map<string, number>, name: string, q: number) => to.set(name, (to.get(name) ?? 0) + q);
-  for (const c of allContainers(pod)) {
+  for (const r of all) {
     const limited = new Set<string>();
     for (const name of QOS_RESOURCES) {
-      const limit = quantityValue(c.resources?.limits?.[name] ?? 0) ?? 0;
-      const request = quantityValue(c.resources?.requests?.[name] ?? 0) ?? 0;
+      const limit = quantityValue(r?.limits?.[name] ?? 0) ?? 0;
+      const request = quantityValue(r?.requests?.[name] ?? 0) ?? 0;
       if (limit > 0) {
         add(limits, name, limit);
         limited.add(name);
       }
-      const effective = request > 0 ? request : c.resources?.requests?.[name] === undefined ? limit : 0;
+      const effective = request > 0 ? request : r?.requests?.[name] === undefined ? limit : 0;
       if (effective > 0) add(requests, name, effective);
     }
     if (limited.size !== QOS_RESOURCES.length) guaranteed = false;

@@ -10,6 +10,8 @@ export const POD_SETTINGS = [
   'PODBOX_TESTING_RESOLV_CONF',
   'PODBOX_NETWORK',
   'PODBOX_TUN_DEVICE',
+  'PODBOX_CGROUP_PARENT',
+  'PODBOX_POD_PIDS_LIMIT',
 ] as const;
 
 /** The POD_SETTINGS this command's environment sets, to go with a pod it makes. */

@@ -45,6 +45,8 @@ import { alive, hostPidOfChild, processStartTime } from '../host/proc.js';
 import { PodboxError } from '../errors.js';
 import { Tracer, traced, type TraceEvent } from '../host/trace.js';
 import { traceContainerExited, traceSandboxEnd } from '../sandbox/trace-steps.js';
+import { notEnforcedEvent, setUpPodLimits } from '../cgroup/pod-limits.js';
+import { oomKilled, OOM_EVENT, OOM_KILLED, removePodLimits } from '../cgroup/pod-exit.js';
 
 /**
  * The supervisor of one pod: it performs what the pod's state machine decides, against the kernel
@@ -421,6 +423,10 @@ export class PodSupervisor {
     });
     this.runtime.pause = { pid: sandbox.pid, startTime: processStartTime(sandbox.pid) ?? 0 };
     this.runtime.exitsOffset = 0;
+    this.runtime.limits = setUpPodLimits(pod, this.logSettings, sandbox.pid);
+    const notEnforced = notEnforcedEvent(this.runtime.limits);
+    if (notEnforced) this.machine.podWarning(notEnforced.reason, notEnforced.message);
+    this.save();
     // The stack comes up (pasta takes 50 ms or more) as the pod's files and volumes are made and
     // the first containers' root filesystems mounted: each waits for it only before runc runs it.
     this.stackUp = startStack(net, sandbox.pid, dir.path, `pod "${pod.metadata.name}"`).then(
@@ -470,6 +476,7 @@ export class PodSupervisor {
       volumes: new Map(made.volumes.map((v) => [v.name, v])),
       podIP: this.runtime.network?.podIP,
       networkReady,
+      limits: this.runtime.limits,
     };
   }
 
@@ -712,10 +719,13 @@ export class PodSupervisor {
     // Bounded: a process the container left behind (a shared PID namespace) may hold its output open.
     const sink = this.sinks.get(name);
     if (sink) await Promise.race([sink.closed(), new Promise((r) => setTimeout(r, 1000).unref())]);
+    // Read before runc's delete removes the container's cgroup.
+    const oom = oomKilled(this.runtime.limits, containerId(name, instance), r.signal === 9);
     void this.pod.runc.command(['delete', '--force', containerId(name, instance)]).catch(() => {});
     const spec = containerNamed(this.manifest.pod, name);
     const message = readTerminationMessage(this.pod.podDir, spec, r.exitCode, this.dir!.logFile(name, instance));
-    this.machine.exited(name, r.exitCode, undefined, undefined, message);
+    if (oom) this.machine.podWarning(OOM_EVENT.reason, OOM_EVENT.message(name, spec));
+    this.machine.exited(name, r.exitCode, undefined, oom ? OOM_KILLED : undefined, message);
     for (const l of this.listeners) l.exited?.(name, r.exitCode);
     this.kick();
   }
@@ -853,6 +863,7 @@ export class PodSupervisor {
         await pollUntil(() => !alive(pause.pid), 10_000, 5);
         sandboxEnd?.();
       }
+      await removePodLimits(this.runtime.limits);
       await stopStack(this.runtime.network);
       releaseNetwork(podsDir(), this.runtime.network);
       await Promise.race([Promise.all(this.draining), new Promise((r) => setTimeout(r, 2000).unref())]);

@@ -2,6 +2,7 @@ import { rmSync } from 'node:fs';
 import { PodDir } from './dir.js';
 import { view } from './view.js';
 import { removeTrees } from '../sandbox/userns.js';
+import { removePodLimits } from '../cgroup/pod-exit.js';
 import { awaitSupervisorExit, exchange } from '../lifecycle/supervisor-client.js';
 import { PodboxError, isPodboxError } from '../errors.js';
 import { trace } from '../host/trace.js';
@@ -48,7 +49,8 @@ export async function deletePod(name: string, o: { gracePeriod?: number; missing
     if (error) throw new PodboxError('RuntimeFailed', error, 'run `podbox doctor`');
   }
   // What is left after a supervisor's teardown is the user's own files; else (the pod died
-  // without one) layers and volumes may hold files of the pod's subordinate ids.
+  // without one) layers and volumes may hold files of the pod's subordinate ids, and its cgroups remain.
+  await removePodLimits(dir.state()?.runtime.limits);
   if (dir.state()?.runtime.cleaned) {
     rmSync(dir.path, { recursive: true, force: true });
     traceRemoved([dir.path], 'by podbox directly: only your own files were left');

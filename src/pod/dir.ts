@@ -12,6 +12,7 @@ import type { PodFiles } from '../sandbox/pod-files.js';
 import type { PreparedVolume } from '../volume/volumes.js';
 import type { PullSecrets } from '../registry/pull-secrets.js';
 import type { PodNetwork } from '../sandbox/network.js';
+import type { PodLimits } from '../cgroup/pod-limits.js';
 
 /**
  * A pod's directory under the pods state dir: what the supervisor writes and every other
@@ -102,6 +103,8 @@ export interface RuntimeInfo {
   made?: { podFiles: PodFiles; volumes: PreparedVolume[] };
   /** the pod's network: its addresses, its user-mode stack, its published ports (sandbox/network.ts) */
   network?: PodNetwork;
+  /** the pod's cgroups, or why the limits it asks for are not enforced (cgroup/pod-limits.ts) */
+  limits?: PodLimits;
 }
 
 export interface PodState {

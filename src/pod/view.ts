@@ -1,6 +1,7 @@
 import { PodDir, podAlive, podsDir, type PodRecord, type PodState } from './dir.js';
 import { releaseNetwork, stopStack, type PodNetwork } from '../sandbox/network.js';
 import { removeTrees } from '../sandbox/userns.js';
+import { removePodLimits } from '../cgroup/pod-exit.js';
 import { alive } from '../host/proc.js';
 import { POD_GENERATION, type PodStatus } from '../api/status.js';
 import { HOST_IP } from '../api/node.js';
@@ -51,6 +52,8 @@ export async function collectGarbage(): Promise<number> {
     }
     // A lost pod's network stack outlives pause (it holds the pod's network namespace): end it.
     if (isLost(v)) await releaseLostNetwork(v.state?.runtime.network);
+    // ... and its cgroups, now empty.
+    if (isLost(v)) await removePodLimits(v.state?.runtime.limits);
     if (v.record.removeWhenDone || !v.state?.runtime.created) await removeTrees([d.path]).catch(() => {});
   }
   return live;
