@@ -15,10 +15,21 @@ import { UNSUPPORTED, API_MESSAGE } from './schema.js';
  */
 export function parseManifest(text: string, source: string): Manifest {
   const where = source === '-' ? 'stdin' : source;
+  return manifestFrom(parseDocuments(text, where), where);
+}
+
+/** A document of a manifest file: its value, and where it is in the file (0-based). */
+export interface ManifestDocument {
+  value: unknown;
+  index: number;
+}
+
+/** The documents of a manifest's text, parsed as the API server reads YAML and JSON (empty ones left out). */
+export function parseDocuments(text: string, where: string): ManifestDocument[] {
   if (Buffer.byteLength(text) > MAX_MANIFEST_BYTES) throw manifestTooLarge(where);
   const docs = parseAllDocuments(text, { prettyErrors: true, ...apiServerYaml(text) });
   if (!Array.isArray(docs)) throw invalid(where, 'is empty', 'give a v1 Pod manifest');
-  const objects: { value: unknown; index: number }[] = [];
+  const objects: ManifestDocument[] = [];
   docs.forEach((d, index) => {
     const err = d.errors[0];
     if (err) {
@@ -29,7 +40,11 @@ export function parseManifest(text: string, source: string): Manifest {
     const value = toJS(d, where);
     if (value !== null && value !== undefined) objects.push({ value, index });
   });
+  return objects;
+}
 
+/** The pod of a file's documents, with the ConfigMaps, Secrets and PersistentVolumeClaims it uses. */
+export function manifestFrom(objects: readonly ManifestDocument[], where: string): Manifest {
   let podObject: unknown;
   const configMaps = new Map<string, ConfigMap>();
   const secrets = new Map<string, Secret>();
@@ -131,7 +146,17 @@ const GO_PREFIXED_INT: ScalarTag = {
   },
 };
 
-function check<T extends z.ZodType>(s: T, value: unknown, where: string, label: string): z.output<T> {
+/**
+ * `value` decoded by schema `s`, or the one PodboxError the API server's first complaint makes, naming
+ * `where` and `label`; `explain` is the kind `kubectl explain` lists the fields of.
+ */
+export function check<T extends z.ZodType>(
+  s: T,
+  value: unknown,
+  where: string,
+  label: string,
+  explain = 'pod',
+): z.output<T> {
   const r = s.safeParse(value);
   if (r.success) return r.data;
   // A typo is the likeliest cause of any other complaint, so unknown fields are reported first.
@@ -152,7 +177,7 @@ function check<T extends z.ZodType>(s: T, value: unknown, where: string, label: 
     problem = {
       path,
       message: 'unknown field',
-      hint: `remove it or fix its spelling (\`kubectl explain pod.${kindPath(issue.path)}\` lists the fields)`,
+      hint: `remove it or fix its spelling (\`kubectl explain ${explain}.${kindPath(issue.path)}\` lists the fields)`,
     };
   } else if (issue.code === 'custom' && (issue.params as Record<string, unknown> | undefined)?.[UNSUPPORTED]) {
     problem = { path: fieldPath(issue.path), message: issue.message, unsupported: true };
@@ -186,7 +211,7 @@ function check<T extends z.ZodType>(s: T, value: unknown, where: string, label: 
   throw fieldError(where, label, problem, more);
 }
 
-function fieldError(where: string, label: string, p: Problem, more = ''): PodboxError {
+export function fieldError(where: string, label: string, p: Problem, more = ''): PodboxError {
   if (p.unsupported) return new PodboxError('UnsupportedField', `${where}: ${label}: ${p.path}: ${p.message}${more}`);
   return new PodboxError('InvalidManifest', `${where}: ${label} is invalid: ${p.path}: ${p.message}${more}`, p.hint);
 }
@@ -234,13 +259,13 @@ function nameOf(o: unknown): string {
   return String(m?.name ?? m?.generateName ?? '');
 }
 
-function withoutStatus(o: unknown): unknown {
+export function withoutStatus(o: unknown): unknown {
   const { status: _status, ...rest } = o as Record<string, unknown>;
   return rest;
 }
 
 /** Defaults that depend on other fields (defaults.go) and what the API server fills in on create. */
-function withDefaults(decoded: DecodedPod): Pod {
+export function withDefaults(decoded: DecodedPod): Pod {
   const { status: _status, ...p } = decoded;
   let name = p.metadata.name;
   if (!name) {
