@@ -56,7 +56,7 @@ const jobSpec = z.strictObject({
   // The API server makes the selector (batch.kubernetes.io/controller-uid); one given by hand needs
   // manualSelector, which podbox does not support (strategy.go generateSelector).
   selector: labelSelector.optional(),
-  manualSelector: unsupported('manualSelector is not supported: podbox selects a Job\'s pods by its uid'),
+  manualSelector: unsupported("manualSelector is not supported: podbox selects a Job's pods by its uid"),
   managedBy: ignored(),
   template: podTemplateSpec,
 });

@@ -164,8 +164,10 @@ export class JobController implements WorkloadController {
     const done = this.finished;
     return {
       actions,
-      status: this.status(running, active),
-      ...(done ? { finished: { succeeded: m.target!.succeeded, reason: m.target!.reason, message: m.target!.message } } : {}),
+      status: this.status(running.length, active.length, actions, pods),
+      ...(done
+        ? { finished: { succeeded: m.target!.succeeded, reason: m.target!.reason, message: m.target!.message } }
+        : {}),
       ...(wakeAt !== undefined ? { wakeAt } : {}),
       ...(events.length ? { events } : {}),
     };
@@ -250,7 +252,11 @@ export class JobController implements WorkloadController {
     if (this.template.spec.restartPolicy === 'OnFailure') for (const p of running) restarts += p.restarts ?? 0;
     const pastOnFailure = s.backoffLimit === 0 ? restarts > 0 : restarts > 0 && restarts >= s.backoffLimit;
     if (m.failed > s.backoffLimit || pastOnFailure)
-      return { succeeded: false, reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' };
+      return {
+        succeeded: false,
+        reason: 'BackoffLimitExceeded',
+        message: 'Job has reached the specified backoff limit',
+      };
     if (this.indexed && s.backoffLimitPerIndex !== undefined) {
       if (s.maxFailedIndexes !== undefined && m.failedIndexes.length > s.maxFailedIndexes)
         return {
@@ -312,7 +318,8 @@ export class JobController implements WorkloadController {
           : Math.max(0, Math.min(s.parallelism, s.completions - m.succeeded));
       if (active.length > want) {
         // controller.ActivePods order: the least far along goes first (pending, not ready, newest).
-        for (const p of [...active].sort(lessFarAlong).slice(0, active.length - want)) remove(p, 'too many active pods');
+        for (const p of [...active].sort(lessFarAlong).slice(0, active.length - want))
+          remove(p, 'too many active pods');
       } else if (occupying.length < want && !backingOff(-1)) {
         for (let i = occupying.length; i < want; i++) this.create(actions, events, -1);
       }
@@ -328,7 +335,8 @@ export class JobController implements WorkloadController {
       }
       byIndex.set(ix, [...(byIndex.get(ix) ?? []), p]);
     }
-    for (const [, ps] of byIndex) for (const p of [...ps].sort(lessFarAlong).slice(0, ps.length - 1)) remove(p, 'duplicate index');
+    for (const [, ps] of byIndex)
+      for (const p of [...ps].sort(lessFarAlong).slice(0, ps.length - 1)) remove(p, 'duplicate index');
     const taken = new Set(occupying.map((p) => this.indexOf(p)));
     let room = s.parallelism - Math.min(occupying.length, s.parallelism);
     for (let ix = 0; ix < (s.completions ?? 0) && room > 0; ix++) {
@@ -370,6 +378,10 @@ export class JobController implements WorkloadController {
     }
     const pod = podFromTemplate(job, template, { generateName, labels, annotations }, this.o.ids);
     actions.push({ create: pod });
+    // Expected from now on (controller_utils.go ControllerExpectations): a pod that never shows up
+    // or vanishes unfinished is a failure. (Where podbox cannot make the pod at all, that counts
+    // toward backoffLimit, so a Job whose pods cannot be made ends.)
+    this.m.seen[pod.metadata.name] = index;
     events.push({ type: 'Normal', reason: 'SuccessfulCreate', message: `Created pod: ${pod.metadata.name}` });
   }
 
@@ -388,23 +400,28 @@ export class JobController implements WorkloadController {
 
   /** The Job's .status, with the fields and omissions of batch/v1 JobStatus. */
   private status(
-    running: readonly ObservedPod[],
-    active: readonly ObservedPod[],
+    running: number,
+    active: number,
+    actions: readonly WorkloadAction[],
+    pods: readonly ObservedPod[],
   ): Record<string, unknown> {
     const m = this.m;
+    // What this reconcile asked for counts already, as the Job controller updates its status with them.
+    const created = actions.filter((a) => 'create' in a).length;
+    const deleted = new Set(actions.flatMap((a) => ('delete' in a ? [a.delete] : [])));
     const status: Record<string, unknown> = {};
     if (m.conditions.length) status.conditions = m.conditions.map((c) => ({ ...c }));
     if (m.startTime !== undefined) status.startTime = iso(m.startTime);
     if (m.completionTime !== undefined) status.completionTime = iso(m.completionTime);
-    if (active.length) status.active = active.length;
+    if (active + created - deleted.size) status.active = active + created - deleted.size;
     if (m.succeeded) status.succeeded = m.succeeded;
     if (m.failed) status.failed = m.failed;
-    status.terminating = running.length - active.length;
+    status.terminating = running - active + deleted.size;
     if (this.indexed && m.completedIndexes.length) status.completedIndexes = compressIndexes(m.completedIndexes);
     if (this.indexed && this.spec.backoffLimitPerIndex !== undefined)
       status.failedIndexes = compressIndexes(m.failedIndexes);
     status.uncountedTerminatedPods = {};
-    status.ready = active.filter((p) => p.ready).length;
+    status.ready = pods.filter((p) => p.ready && !p.terminating && !deleted.has(p.name)).length;
     return status;
   }
 }
@@ -416,7 +433,9 @@ function withCompletionIndex(template: Pod, hostname: string): Pod {
     valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: `metadata.annotations['${JOB_LABELS.completionIndex}']` } },
   };
   const add = <C extends { env?: unknown[] }>(c: C): C =>
-    (c.env as { name: string }[] | undefined)?.some((e) => e.name === env.name) ? c : { ...c, env: [...(c.env ?? []), env] };
+    (c.env as { name: string }[] | undefined)?.some((e) => e.name === env.name)
+      ? c
+      : { ...c, env: [...(c.env ?? []), env] };
   const spec = { ...template.spec, containers: template.spec.containers.map(add) };
   if (template.spec.initContainers) spec.initContainers = template.spec.initContainers.map(add);
   // A hostname is a DNS label: a Job name too long for NAME-INDEX keeps the pod's name as hostname.
@@ -458,7 +477,7 @@ function lessFarAlong(a: ObservedPod, b: ObservedPod): number {
 export function compressIndexes(indexes: readonly number[]): string {
   const sorted = [...new Set(indexes)].sort((a, b) => a - b);
   const out: string[] = [];
-  for (let i = 0; i < sorted.length; ) {
+  for (let i = 0; i < sorted.length;) {
     let j = i;
     while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
     out.push(j === i ? String(sorted[i]) : `${sorted[i]}-${sorted[j]}`);

@@ -9,7 +9,7 @@ import type { Ids, WorkloadContext, WorkloadObject } from './object.js';
 type PodTemplateSpec = z.output<typeof podTemplateSpec>;
 
 /** A workload's pod template as a defaulted Pod (named as its owner until a controller names it). */
-export function templatePod(owner: Pick<WorkloadObject, 'metadata'>, template: PodTemplateSpec): Pod {
+export function templatePod(owner: { metadata: { name: string; namespace: string } }, template: PodTemplateSpec): Pod {
   return withDefaults({
     apiVersion: 'v1',
     kind: 'Pod',
@@ -75,7 +75,9 @@ export function podFromTemplate(owner: WorkloadObject, template: Pod, meta: PodM
 export function controllerUid(pod: Pod): string | undefined {
   const refs = pod.metadata.ownerReferences;
   if (!Array.isArray(refs)) return undefined;
-  const ref = refs.find((r): r is { uid: string } => !!r && typeof r === 'object' && (r as { controller?: unknown }).controller === true);
+  const ref = refs.find(
+    (r): r is { uid: string } => !!r && typeof r === 'object' && (r as { controller?: unknown }).controller === true,
+  );
   return typeof ref?.uid === 'string' ? ref.uid : undefined;
 }
 
