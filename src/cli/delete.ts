@@ -20,10 +20,18 @@ export function registerDelete(program: Command): void {
       "seconds to wait after SIGTERM before SIGKILL (default: the pod's terminationGracePeriodSeconds)",
     )
     .option('--now', 'signal immediate shutdown (same as --grace-period=1)')
-    .action(async (pods: string[], o: { filename?: string; gracePeriod?: string; now?: boolean }) => {
-      const names = [...pods];
-      if (o.filename) names.push(await podNameIn(o.filename));
-      if (names.length === 0)
+    .action(async (args: string[], o: { filename?: string; gracePeriod?: string; now?: boolean }) => {
+      // `podbox delete job NAME` and `-f` of a file with workloads: cli/workloads.ts.
+      const { resourceArgs, deleteWorkloads, targetsIn } = await import('./workloads.js');
+      const { kind, names: named } = resourceArgs(args);
+      const names = kind ? [] : [...named];
+      const workloads = kind ? named.map((name) => ({ kind, name })) : [];
+      if (o.filename) {
+        const t = await targetsIn(o.filename);
+        names.push(...t.pods);
+        workloads.push(...t.workloads);
+      }
+      if (names.length === 0 && workloads.length === 0)
         throw new PodboxError('InvalidArgument', 'no pod named', 'give one or more pod names, or -f FILE');
       let grace: number | undefined;
       if (o.gracePeriod !== undefined) {
@@ -38,6 +46,8 @@ export function registerDelete(program: Command): void {
       // kubectl: --now is --grace-period=1
       if (o.now) grace = 1;
       await collectGarbage();
+      for (const w of workloads) if (!(await deleteWorkloads(w.kind, [w.name], grace))) process.exitCode = 1;
+      if (names.length === 0) return;
       // Every pod is stopped at once (each waits for its own grace period), reported in the order given.
       const results = await Promise.allSettled(names.map((name) => deletePod(name, { gracePeriod: grace })));
       if (names.length === 1 && results[0]!.status === 'rejected') throw results[0]!.reason;
@@ -48,13 +58,4 @@ export function registerDelete(program: Command): void {
       });
       if (results.some((r) => r.status === 'rejected')) process.exitCode = 1;
     });
-}
-
-/** The pod a manifest file names; the YAML and schema libraries are loaded only for -f. */
-async function podNameIn(file: string): Promise<string> {
-  const [{ parseManifest }, { readManifestFile }] = await Promise.all([
-    import('../api/manifest.js'),
-    import('../api/manifest-file.js'),
-  ]);
-  return parseManifest(readManifestFile(file), file).pod.metadata.name;
 }

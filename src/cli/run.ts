@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { parseManifest } from '../api/manifest.js';
+import { manifestFrom } from '../api/manifest.js';
+import { holdsWorkloads, planOf, readSources } from '../workload/plan.js';
 import { deletePod } from '../pod/delete.js';
 import { startDetached, runForeground } from '../pod/launch.js';
 import { launchRequest, thisProcess } from '../pod/dir.js';
-import { readManifestFile } from '../api/manifest-file.js';
 import { POD_SETTINGS } from '../lifecycle/pod-settings.js';
 import { networkModeOf } from '../sandbox/network.js';
 import { podIdMapping } from '../sandbox/idmap.js';
@@ -14,6 +14,7 @@ import type { PullProgress } from '../image/pull.js';
 import { pullSecretsOf } from '../registry/pull-secrets.js';
 import { runEnding, runEndingHooks } from '../lifecycle/run-deadline.js';
 import { lineWriter, runReport } from './run-output.js';
+import { PodboxError } from '../errors.js';
 
 /**
  * `podbox run FILE [-d] [--keep] [--replace] [--network MODE]` (docs/cli.md). The pod's life is pod/launch.ts's:
@@ -23,8 +24,9 @@ import { lineWriter, runReport } from './run-output.js';
 export function registerRun(program: Command): void {
   program
     .command('run')
-    .description('run a v1/Pod manifest (YAML or JSON; - reads stdin)')
-    .argument('<file>', 'the manifest')
+    .description('run a v1/Pod manifest (YAML or JSON; - reads stdin), or workloads (a Job) and the pods of files')
+    .argument('[file]', 'the manifest')
+    .option('-f, --filename <path>', 'the manifest, or a directory of them (*.yaml, *.yml, *.json, by name)')
     .option('-d, --detach', 'return once the pod is created; it is kept until `podbox delete`')
     .option('--keep', 'keep a finished foreground pod, with its status and logs, until `podbox delete`')
     .option('--replace', 'delete a pod of the same name first')
@@ -34,12 +36,13 @@ export function registerRun(program: Command): void {
     .option('--timestamps', "prefix each line of the containers' output with the time it came")
     .option('--summary', 'say when podbox waits on a grace period, and end with a summary line (on stderr)')
     .option('--no-summary', 'neither (the default is to, on a terminal and where CI is set)')
-    .action(async (file: string, opts: RunOptions) => {
+    .action(async (file: string | undefined, opts: RunOptions) => {
       process.exitCode = await run(file, opts);
     });
 }
 
 interface RunOptions {
+  filename?: string;
   detach?: boolean;
   keep?: boolean;
   replace?: boolean;
@@ -50,8 +53,17 @@ interface RunOptions {
   summary?: boolean;
 }
 
-async function run(file: string, opts: RunOptions): Promise<number> {
-  const manifest = parseManifest(readManifestFile(file), file);
+async function run(file: string | undefined, opts: RunOptions): Promise<number> {
+  const path = file ?? opts.filename;
+  if (path === undefined || (file !== undefined && opts.filename !== undefined))
+    throw new PodboxError('InvalidArgument', 'give one manifest', 'podbox run FILE, or podbox run -f FILE|DIR');
+  const sources = readSources(path);
+  // Workloads (workload/kinds.ts), or several pods: made in apply order (cli/run-workloads.ts).
+  if (sources.length !== 1 || holdsWorkloads(sources)) {
+    const { runWorkloads } = await import('./run-workloads.js');
+    return runWorkloads(planOf(sources), opts, podSettings(opts));
+  }
+  const manifest = manifestFrom(sources[0]!.docs, sources[0]!.where);
   // A bad --network or annotation is refused before anything is made.
   networkModeOf(manifest.pod, opts.network ?? process.env.PODBOX_NETWORK);
   const ending = runEnding(manifest.pod, opts);
@@ -62,8 +74,7 @@ async function run(file: string, opts: RunOptions): Promise<number> {
   // Images are the supervisor's to find or pull, container by container (lifecycle/image-pulls.ts).
   const request = launchRequest(manifest, new Map(), !opts.detach && !opts.keep);
   request.pullSecrets = pullSecretsOf(manifest);
-  request.settings = Object.fromEntries(POD_SETTINGS.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
-  if (opts.network) request.settings.PODBOX_NETWORK = opts.network;
+  request.settings = podSettings(opts);
   if (!opts.detach) {
     request.foreground = thisProcess();
     const pulls = pullDisplays();
@@ -95,6 +106,13 @@ async function run(file: string, opts: RunOptions): Promise<number> {
   }
   process.stdout.write(`${manifest.pod.metadata.name}\n`);
   return 0;
+}
+
+/** The PODBOX_* settings (lifecycle/pod-settings.ts) a pod takes from this run. */
+function podSettings(opts: RunOptions): Record<string, string> {
+  const settings = Object.fromEntries(POD_SETTINGS.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
+  if (opts.network) settings.PODBOX_NETWORK = opts.network;
+  return settings;
 }
 
 /**

@@ -10,4 +10,6 @@ export const POD_SETTINGS = [
   'PODBOX_TESTING_RESOLV_CONF',
   'PODBOX_NETWORK',
   'PODBOX_TUN_DEVICE',
+  // workload/host.ts: a Job's pod-failure backoff, shortened for tests
+  'PODBOX_TESTING_JOB_BACKOFF',
 ] as const;

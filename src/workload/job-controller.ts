@@ -304,7 +304,11 @@ export class JobController implements WorkloadController {
     const backingOff = (index: number): boolean => {
       const b = m.backoff[String(this.backoffKey(index))];
       if (!b || b.failures === 0) return false;
-      const until = b.last + Math.min(POD_FAILURE_BACKOFF_MS * 2 ** (b.failures - 1), MAX_POD_FAILURE_BACKOFF_MS);
+      const { initialMs, maxMs } = this.o.backoff ?? {
+        initialMs: POD_FAILURE_BACKOFF_MS,
+        maxMs: MAX_POD_FAILURE_BACKOFF_MS,
+      };
+      const until = b.last + Math.min(initialMs * 2 ** (b.failures - 1), maxMs);
       if (until <= now) return false;
       wakeAt = Math.min(wakeAt ?? until, until);
       return true;

@@ -38,6 +38,11 @@ export interface ControllerOptions {
   ids: Ids;
   /** what an earlier host of the same object saved (WorkloadController.snapshot), to go on from */
   restored?: unknown;
+  /**
+   * The pod-failure backoff, first delay and cap in ms (a Job's: 10 s and 6 min); tests shorten it
+   * with PODBOX_TESTING_JOB_BACKOFF (workload/host.ts).
+   */
+  backoff?: { initialMs: number; maxMs: number };
 }
 
 /**
