@@ -90,10 +90,11 @@ export async function runPlan(plan: Plan, o: PlanOptions): Promise<number> {
       (w, i) =>
         new WorkloadHost(claimed[i]!.dir, w.kind, {
           echo: o.echo,
+          // A pod that could not be made is said at once; the Job's own failure, in the result line.
           event: (e) => {
-            if (e.type === 'Warning')
+            if (e.reason === 'FailedCreate')
               process.stderr.write(
-                `podbox: ${resourceOf(w.object.apiVersion, w.kind.kind)}/${w.object.metadata.name}: ${e.reason}: ${e.message}\n`,
+                `podbox: ${resourceOf(w.object.apiVersion, w.kind.kind)}/${w.object.metadata.name}: ${e.message}\n`,
               );
           },
         }),

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { podsDir, type ProcessRef } from '../pod/dir.js';
@@ -148,7 +148,15 @@ export class WorkloadDir {
     else rmSync(this.file('host.json'), { force: true });
   }
 
+  /** Removes the workload's files, and the kind's and `.workloads` directories once empty. */
   remove(): void {
     rmSync(this.path, { recursive: true, force: true });
+    for (const d of [kindDir(this.kind), join(podsDir(), ROOT)]) {
+      try {
+        rmdirSync(d);
+      } catch {
+        break; // not empty
+      }
+    }
   }
 }

@@ -11,6 +11,7 @@ import type { WorkloadKind } from './object.js';
 import { WorkloadDir, type WorkloadEvent, type WorkloadRecord } from './dir.js';
 import { observedPod, ownedPods } from './observe.js';
 import { randomIds } from './template.js';
+import { PodboxError } from '../errors.js';
 
 /**
  * The host of one workload: the loop that runs its controller (controller.ts) against real pods.
@@ -134,7 +135,7 @@ export class WorkloadHost {
     request.pullSecrets = pullSecretsOf(manifest);
     request.settings = settings;
     const echo = this.o.echo;
-    if (!echo) return startDetached(request);
+    if (!echo) return startDetached(request).catch((e: unknown) => (e instanceof PodboxError ? e.toLine() : String(e)));
     // Followed, so a foreground run shows every pod's lines (not the run's own pod: closing the
     // connection leaves the pod be).
     return new Promise<string | undefined>((resolve) => {
@@ -157,9 +158,12 @@ export class WorkloadHost {
           default:
             return false;
         }
-      }).then(() => {
-        if (!created) resolve(`the supervisor of pod "${name}" stopped while creating it`);
-      });
+      }).then(
+        () => {
+          if (!created) resolve(`the supervisor of pod "${name}" stopped while creating it`);
+        },
+        (e: unknown) => resolve(e instanceof PodboxError ? e.toLine() : String(e)),
+      );
       this.followers.add(following);
       void following.finally(() => this.followers.delete(following));
     });
