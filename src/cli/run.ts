@@ -55,8 +55,14 @@ interface RunOptions {
 
 async function run(file: string | undefined, opts: RunOptions): Promise<number> {
   const path = file ?? opts.filename;
-  if (path === undefined || (file !== undefined && opts.filename !== undefined))
-    throw new PodboxError('InvalidArgument', 'give one manifest', 'podbox run FILE, or podbox run -f FILE|DIR');
+  if (path === undefined)
+    throw new PodboxError('InvalidArgument', "missing required argument 'file'", 'see `podbox run --help`');
+  if (file !== undefined && opts.filename !== undefined)
+    throw new PodboxError(
+      'InvalidArgument',
+      `both ${file} and -f ${opts.filename} given`,
+      'give one: FILE, or -f FILE|DIR',
+    );
   const sources = readSources(path);
   // Workloads (workload/kinds.ts), or several pods: made in apply order (cli/run-workloads.ts).
   if (sources.length !== 1 || holdsWorkloads(sources)) {

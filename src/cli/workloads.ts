@@ -47,6 +47,7 @@ export function resourceArgs(args: readonly string[]): ResourceArgs {
 /** `podbox get KIND [NAME...] [-o json|yaml|name|wide]`: kubectl's table for the kind, or the objects. */
 export async function getWorkloads(kind: WorkloadKind, names: readonly string[], format: string): Promise<void> {
   const resource = resourceOf(kind.apiVersion, kind.kind);
+  await (await import('../workload/apply.js')).reviveHosts(kind);
   const dirs = names.length ? names.map((n) => WorkloadDir.open(kind.kind, n, resource)) : WorkloadDir.list(kind.kind);
   const items: { object: Record<string, unknown>; status: Record<string, unknown>; dir: WorkloadDir }[] = [];
   for (const dir of dirs) {

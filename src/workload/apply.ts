@@ -40,8 +40,14 @@ export interface PlanOptions {
   echo: (pod: string, container: string, stream: LogStream, text: string) => void;
 }
 
-function recordOf(object: WorkloadObject, plan: Plan, settings: Record<string, string>): WorkloadRecord {
+function recordOf(
+  object: WorkloadObject,
+  plan: Plan,
+  settings: Record<string, string>,
+  foreground = false,
+): WorkloadRecord {
   return {
+    ...(foreground ? { foreground } : {}),
     object,
     configMaps: [...plan.context.configMaps.values()],
     secrets: [...plan.context.secrets.values()],
@@ -80,7 +86,7 @@ export async function runPlan(plan: Plan, o: PlanOptions): Promise<number> {
     await createPods(plan, o.settings);
     for (const w of plan.workloads) {
       const dir = WorkloadDir.create(
-        recordOf(w.object, plan, o.settings),
+        recordOf(w.object, plan, o.settings, true),
         resourceOf(w.object.apiVersion, w.kind.kind),
       );
       dir.writeHost(thisProcess());
@@ -260,4 +266,26 @@ export async function deleteWorkload(
   if (uid) await deleteOwnedPods(uid, o.gracePeriod);
   dir.remove();
   return true;
+}
+
+/**
+ * Workloads whose host is gone (killed, a reboot): a detached one gets a new host, which goes on
+ * from the controller's snapshot; one of a foreground run that was killed is deleted with its pods,
+ * as a foreground pod dies with its run. `podbox get` calls this before it looks.
+ */
+export async function reviveHosts(kind: WorkloadKind): Promise<void> {
+  for (const dir of WorkloadDir.list(kind.kind)) {
+    const host = dir.host();
+    if (!host || isAlive(host)) continue;
+    let record: WorkloadRecord;
+    try {
+      record = dir.record();
+    } catch {
+      continue;
+    }
+    if (record.foreground) {
+      await deleteOwnedPods(record.object.metadata.uid, 0);
+      dir.remove();
+    } else await startHost(dir);
+  }
 }

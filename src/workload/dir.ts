@@ -25,6 +25,8 @@ export interface WorkloadRecord {
   claims: PersistentVolumeClaim[];
   /** the PODBOX_* settings of the `run` that made it, for its pods */
   settings: Record<string, string>;
+  /** hosted by a foreground `podbox run`: when that run is gone (killed), the workload goes too */
+  foreground?: boolean;
 }
 
 export interface WorkloadEvent {
