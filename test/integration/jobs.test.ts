@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -126,6 +126,26 @@ describe('podbox run job.yaml (foreground)', () => {
   });
 });
 
+describe('podbox run -f DIR', () => {
+  it("makes a directory's objects in apply order: a Job's ConfigMap from a later file is there for its pod", async () => {
+    const dir = mkdtempSync(join(host, 'dir-'));
+    const jobText = job('greet', {}, 'echo "$GREETING"');
+    const withEnv = JSON.parse(jobText) as { spec: { template: { spec: { containers: Record<string, unknown>[] } } } };
+    withEnv.spec.template.spec.containers[0]!.env = [
+      { name: 'GREETING', valueFrom: { configMapKeyRef: { name: 'words', key: 'greeting' } } },
+    ];
+    writeFileSync(join(dir, 'a-job.json'), JSON.stringify(withEnv));
+    writeFileSync(
+      join(dir, 'b-words.yaml'),
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: words}\ndata: {greeting: hello from a ConfigMap}\n',
+    );
+    writeFileSync(join(dir, 'notes.txt'), 'not a manifest');
+    const r = await c.run(['run', '-f', dir]);
+    expect(r.exitCode).toBe(0);
+    expect(lines(r.stdout)).toEqual(['[pod/greet-XXXXX/main] hello from a ConfigMap']);
+  });
+});
+
 describe('podbox run -d job.yaml, get jobs, delete job', () => {
   it('podFailurePolicy Ignore on exit code 42: the failure does not count, the Job completes', async () => {
     const marker = `ig-${Date.now()}`;
@@ -167,7 +187,6 @@ describe('podbox run -d job.yaml, get jobs, delete job', () => {
 
   it("get jobs shows kubectl's columns; delete -f removes the Job and its pods", async () => {
     const file = join(host, 'slow.json');
-    const { writeFileSync } = await import('node:fs');
     writeFileSync(file, job('slow', { completions: 2 }, 'sleep 3600'));
     expect((await c.run(['run', '-d', file])).stdout).toBe('job.batch/slow created');
     const table = await until(
