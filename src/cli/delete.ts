@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { collectGarbage } from '../pod/view.js';
 import { deletePod } from '../pod/delete.js';
 import { PodboxError, isPodboxError } from '../errors.js';
+import type { KindNames } from '../workload/object.js';
 
 /**
  * `podbox delete POD... [--grace-period N] [--now]` and `podbox delete -f FILE`: graceful
@@ -25,7 +26,7 @@ export function registerDelete(program: Command): void {
       const { resourceArgs, deleteWorkloads, targetsIn } = await import('./workloads.js');
       const { kind, names: named } = resourceArgs(args);
       const names = kind ? [] : [...named];
-      const workloads = kind ? named.map((name) => ({ kind, name })) : [];
+      const workloads: { kind: KindNames; name: string }[] = kind ? named.map((name) => ({ kind, name })) : [];
       if (o.filename) {
         const t = await targetsIn(o.filename);
         names.push(...t.pods);

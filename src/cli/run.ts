@@ -67,7 +67,7 @@ async function run(file: string | undefined, opts: RunOptions): Promise<number> 
   // Workloads (workload/kinds.ts), or several pods: made in apply order (cli/run-workloads.ts).
   if (sources.length !== 1 || holdsWorkloads(sources)) {
     const { runWorkloads } = await import('./run-workloads.js');
-    return runWorkloads(planOf(sources), opts, podSettings(opts));
+    return runWorkloads(await planOf(sources), opts, podSettings(opts));
   }
   const manifest = manifestFrom(sources[0]!.docs, sources[0]!.where);
   // A bad --network or annotation is refused before anything is made.

@@ -1,10 +1,9 @@
 import { PodDir } from '../pod/dir.js';
 import { formatTable } from '../kubectl/table.js';
 import { PodboxError, isPodboxError } from '../errors.js';
-import { workloadKindNamed } from '../workload/kinds.js';
-import type { WorkloadKind } from '../workload/object.js';
+import { loadKind, resourceOf, workloadKindNamed, type KindEntry } from '../workload/kinds.js';
+import type { KindNames } from '../workload/object.js';
 import { WorkloadDir } from '../workload/dir.js';
-import { resourceOf } from '../workload/plan.js';
 
 /**
  * `podbox get jobs`, `podbox get job NAME -o yaml`, `podbox delete job NAME`: the workload side of
@@ -12,7 +11,7 @@ import { resourceOf } from '../workload/plan.js';
  * `job`, `job.batch`, `job/NAME`); otherwise the words are pod names as ever (`pods`/`pod` may lead).
  */
 export interface ResourceArgs {
-  kind?: WorkloadKind;
+  kind?: KindEntry;
   names: string[];
 }
 
@@ -45,7 +44,8 @@ export function resourceArgs(args: readonly string[]): ResourceArgs {
 }
 
 /** `podbox get KIND [NAME...] [-o json|yaml|name|wide]`: kubectl's table for the kind, or the objects. */
-export async function getWorkloads(kind: WorkloadKind, names: readonly string[], format: string): Promise<void> {
+export async function getWorkloads(entry: KindEntry, names: readonly string[], format: string): Promise<void> {
+  const kind = await loadKind(entry);
   const resource = resourceOf(kind.apiVersion, kind.kind);
   await (await import('../workload/apply.js')).reviveHosts(kind);
   const dirs = names.length ? names.map((n) => WorkloadDir.open(kind.kind, n, resource)) : WorkloadDir.list(kind.kind);
@@ -82,7 +82,7 @@ export async function getWorkloads(kind: WorkloadKind, names: readonly string[],
 }
 
 /** `podbox delete KIND NAME...`: each workload and its pods, gracefully; `job.batch "NAME" deleted`. */
-export async function deleteWorkloads(kind: WorkloadKind, names: readonly string[], grace?: number): Promise<boolean> {
+export async function deleteWorkloads(kind: KindNames, names: readonly string[], grace?: number): Promise<boolean> {
   const { deleteWorkload } = await import('../workload/apply.js');
   const resource = resourceOf(kind.apiVersion, kind.kind);
   if (names.length === 0)
@@ -107,14 +107,14 @@ export async function deleteWorkloads(kind: WorkloadKind, names: readonly string
 /** What `podbox delete -f PATH` deletes: the pods and workloads its files define (by name; validated as for run). */
 export async function targetsIn(
   path: string,
-): Promise<{ pods: string[]; workloads: { kind: WorkloadKind; name: string }[] }> {
+): Promise<{ pods: string[]; workloads: { kind: KindNames; name: string }[] }> {
   const { readSources, holdsWorkloads, planOf } = await import('../workload/plan.js');
   const sources = readSources(path);
   if (sources.length === 1 && !holdsWorkloads(sources)) {
     const { manifestFrom } = await import('../api/manifest.js');
     return { pods: [manifestFrom(sources[0]!.docs, sources[0]!.where).pod.metadata.name], workloads: [] };
   }
-  const plan = planOf(sources);
+  const plan = await planOf(sources);
   return {
     pods: plan.pods.map((m) => m.pod.metadata.name),
     workloads: plan.workloads.map((w) => ({ kind: w.kind, name: w.object.metadata.name })),

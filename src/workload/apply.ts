@@ -12,9 +12,9 @@ import type { Manifest } from '../api/types.js';
 import { PodboxError } from '../errors.js';
 import { WorkloadDir, type WorkloadRecord } from './dir.js';
 import { deleteOwnedPods, WorkloadHost, type Finished } from './host.js';
-import { workloadKindByKind } from './kinds.js';
-import type { WorkloadKind, WorkloadObject } from './object.js';
-import { resourceOf, type Plan } from './plan.js';
+import { loadKind, resourceOf, workloadKindByKind } from './kinds.js';
+import type { KindNames, WorkloadObject } from './object.js';
+import type { Plan } from './plan.js';
 
 /**
  * Running a plan (plan.ts) of pods and workloads:
@@ -182,7 +182,7 @@ function startHost(dir: WorkloadDir): Promise<string> {
  * controller, pkg/controller/ttlafterfinished).
  */
 export async function hostMain(kindName: string, name: string): Promise<number> {
-  const kind = workloadKindByKind(kindName);
+  const entry = workloadKindByKind(kindName);
   const say = (w: string) => {
     try {
       writeSync(3, `${w}\n`);
@@ -191,10 +191,11 @@ export async function hostMain(kindName: string, name: string): Promise<number> 
       /* started by hand: no pipe */
     }
   };
-  if (!kind) {
+  if (!entry) {
     say(`error: no workload kind ${kindName}`);
     return 1;
   }
+  const kind = await loadKind(entry);
   let dir: WorkloadDir;
   try {
     dir = WorkloadDir.open(kind.kind, name, resourceOf(kind.apiVersion, kind.kind));
@@ -237,7 +238,7 @@ export async function hostMain(kindName: string, name: string): Promise<number> 
  * its pods then), the workload's pods deleted gracefully, then its directory.
  */
 export async function deleteWorkload(
-  kind: WorkloadKind,
+  kind: KindNames,
   name: string,
   o: { gracePeriod?: number; missingOk?: boolean } = {},
 ): Promise<boolean> {
@@ -273,7 +274,7 @@ export async function deleteWorkload(
  * from the controller's snapshot; one of a foreground run that was killed is deleted with its pods,
  * as a foreground pod dies with its run. `podbox get` calls this before it looks.
  */
-export async function reviveHosts(kind: WorkloadKind): Promise<void> {
+export async function reviveHosts(kind: KindNames): Promise<void> {
   for (const dir of WorkloadDir.list(kind.kind)) {
     const host = dir.host();
     if (!host || isAlive(host)) continue;

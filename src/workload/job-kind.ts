@@ -4,15 +4,11 @@ import { job, type JobSpec } from '../api/job-schema.js';
 import { iso } from '../api/status.js';
 import { humanDuration } from '../kubectl/duration.js';
 import { JobController, JOB_LABELS } from './job-controller.js';
-import type { WorkloadKind, WorkloadObject } from './object.js';
+import type { KindBehaviour, WorkloadObject } from './object.js';
 import { checkTemplate, templatePod } from './template.js';
 
 /** batch/v1 Job: its schema (api/job-schema.ts), its controller (job-controller.ts), `kubectl get jobs`. */
-export const jobKind: WorkloadKind = {
-  apiVersion: 'batch/v1',
-  kind: 'Job',
-  resources: ['jobs', 'job', 'jobs.batch', 'job.batch'],
-
+export const jobKind: KindBehaviour = {
   parse(value, where, context) {
     const meta = (value as { metadata?: { name?: unknown } }).metadata;
     const label = `job "${String(meta?.name ?? '')}"`;

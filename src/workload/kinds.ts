@@ -1,26 +1,50 @@
-import type { WorkloadKind } from './object.js';
-import { jobKind } from './job-kind.js';
+import type { KindBehaviour, KindNames, WorkloadKind } from './object.js';
+
+/** A workload kind: its names, and how to load what it does (object.ts KindBehaviour). */
+export interface KindEntry extends KindNames {
+  load: () => Promise<KindBehaviour>;
+}
 
 /**
- * The workload kinds podbox runs, by `apiVersion/kind`. A new kind is one line here: its
- * WorkloadKind (object.ts) says how its documents are validated, which controller runs it and how
- * `podbox get` lists it; the rest (run, run -d, get, delete) is workload/host.ts's and cli's.
+ * The workload kinds podbox runs, by `apiVersion/kind`. A new kind is one line here: its names,
+ * and its KindBehaviour (object.ts: how its documents are validated, which controller runs it, how
+ * `podbox get` lists it), loaded only when a command needs it; the rest (run, run -d, get, delete)
+ * is workload/apply.ts's, host.ts's and cli/workloads.ts's.
  */
-const KINDS: readonly WorkloadKind[] = [jobKind];
+const KINDS: readonly KindEntry[] = [
+  {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    resources: ['jobs', 'job', 'jobs.batch', 'job.batch'],
+    load: async () => (await import('./job-kind.js')).jobKind,
+  },
+];
 
 /** The kind of a document, when it is a workload's. */
-export function workloadKindOf(apiVersion: unknown, kind: unknown): WorkloadKind | undefined {
+export function workloadKindOf(apiVersion: unknown, kind: unknown): KindEntry | undefined {
   return KINDS.find((k) => k.apiVersion === apiVersion && k.kind === kind);
 }
 
 /** The kind a `podbox get`/`delete` resource name names (`jobs`, `job`, `job.batch`...), if any. */
-export function workloadKindNamed(resource: string): WorkloadKind | undefined {
+export function workloadKindNamed(resource: string): KindEntry | undefined {
   const r = resource.toLowerCase();
   return KINDS.find((k) => k.resources.includes(r));
 }
 
-export function workloadKindByKind(kind: string): WorkloadKind | undefined {
+export function workloadKindByKind(kind: string): KindEntry | undefined {
   return KINDS.find((k) => k.kind === kind);
+}
+
+/** A kind with what it does loaded. */
+export async function loadKind(entry: KindEntry): Promise<WorkloadKind> {
+  const { apiVersion, kind, resources } = entry;
+  return { apiVersion, kind, resources, ...(await entry.load()) };
+}
+
+/** kubectl's name for an object's resource: `job.batch`, `deployment.apps`, `pod`. */
+export function resourceOf(apiVersion: string, kind: string): string {
+  const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
+  return group ? `${kind.toLowerCase()}.${group}` : kind.toLowerCase();
 }
 
 /**

@@ -45,15 +45,20 @@ export interface ControllerOptions {
   backoff?: { initialMs: number; maxMs: number };
 }
 
-/**
- * One kind of workload podbox runs: how a document of it is validated, the controller that runs
- * it, and its `kubectl get` table. Registered in workload/kinds.ts.
- */
-export interface WorkloadKind {
+/** A workload kind's names: what `run` recognises it by and `get`/`delete` take (workload/kinds.ts). */
+export interface KindNames {
   apiVersion: string;
   kind: string;
   /** the names `podbox get`/`delete` take for it, as kubectl's: plural, singular, short, plural.group */
   resources: readonly string[];
+}
+
+/**
+ * What one kind of workload does: how a document of it is validated, the controller that runs it,
+ * and its `kubectl get` table. Loaded when needed (workload/kinds.ts), so commands that only name
+ * kinds do not load schemas.
+ */
+export interface KindBehaviour {
   /** Validated and defaulted as the API server stores it, or throws the PodboxError naming `where`. */
   parse(value: unknown, where: string, context: WorkloadContext): WorkloadObject;
   controller(object: WorkloadObject, o: ControllerOptions): WorkloadController;
@@ -61,3 +66,5 @@ export interface WorkloadKind {
   columns: readonly string[];
   row(object: WorkloadObject, status: Record<string, unknown>, now: number): string[];
 }
+
+export type WorkloadKind = KindNames & KindBehaviour;

@@ -5,7 +5,7 @@ import { readManifestFile } from '../api/manifest-file.js';
 import * as schema from '../api/schema.js';
 import type { Manifest } from '../api/types.js';
 import { PodboxError } from '../errors.js';
-import { applyRank, workloadKindOf } from './kinds.js';
+import { applyRank, loadKind, workloadKindOf } from './kinds.js';
 import type { WorkloadContext, WorkloadKind, WorkloadObject } from './object.js';
 
 /**
@@ -67,7 +67,7 @@ export function holdsWorkloads(sources: readonly Source[]): boolean {
 const CONTEXT_KINDS = new Set(['ConfigMap', 'Secret', 'PersistentVolumeClaim']);
 
 /** Every document validated, in apply order; throws the first problem, naming its file. */
-export function planOf(sources: readonly Source[]): Plan {
+export async function planOf(sources: readonly Source[]): Promise<Plan> {
   const context: WorkloadContext = { configMaps: new Map(), secrets: new Map(), claims: new Map() };
   const contextDocs: ManifestDocument[] = [];
   // The objects others refer to, from every file, first.
@@ -90,18 +90,15 @@ export function planOf(sources: readonly Source[]): Plan {
       const v = d.value;
       const kind = kindOf(v);
       if (apiVersionOf(v) === 'v1' && CONTEXT_KINDS.has(String(kind))) continue;
-      const workload = workloadKindOf(apiVersionOf(v), kind);
-      if (workload) workloads.push({ kind: workload, object: workload.parse(v, where, context) });
+      const entry = workloadKindOf(apiVersionOf(v), kind);
+      if (entry) {
+        const workload = await loadKind(entry);
+        workloads.push({ kind: workload, object: workload.parse(v, where, context) });
+      }
       // A Pod (or anything else, which manifestFrom refuses by name) with what it may use.
       else pods.push(manifestFrom([d, ...contextDocs], where));
     }
   }
   workloads.sort((a, b) => applyRank(a.kind.kind) - applyRank(b.kind.kind));
   return { context, pods, workloads };
-}
-
-/** kubectl's name for an object's resource: `job.batch`, `deployment.apps`, `pod`. */
-export function resourceOf(apiVersion: string, kind: string): string {
-  const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
-  return group ? `${kind.toLowerCase()}.${group}` : kind.toLowerCase();
 }
