@@ -185,6 +185,17 @@ describe('podbox run -d job.yaml, get jobs, delete job', () => {
     });
   });
 
+  it('ttlSecondsAfterFinished: the detached host deletes the finished Job and its pods', async () => {
+    const r = await c.run(['run', '-d', '-'], { input: job('brief', { ttlSecondsAfterFinished: 1 }, 'echo hi') });
+    expect(r.stdout).toBe('job.batch/brief created');
+    await until(
+      'the Job to be deleted after its TTL',
+      async () => (await c.run(['get', 'jobs'])).stderr === 'No resources found in default namespace.',
+      30_000,
+    );
+    expect(podDirs(c.home)).toEqual([]);
+  });
+
   it("get jobs shows kubectl's columns; delete -f removes the Job and its pods", async () => {
     const file = join(host, 'slow.json');
     writeFileSync(file, job('slow', { completions: 2 }, 'sleep 3600'));

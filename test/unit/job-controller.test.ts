@@ -192,6 +192,22 @@ describe('Job controller: backoffLimit and the pod failure backoff', () => {
     expect(r.status).toMatchObject({ succeeded: 3, failed: 1 });
   });
 
+  it('restartPolicy OnFailure: restarts in place count toward backoffLimit (pastBackoffLimitOnFailure)', () => {
+    const o = job('backoffLimit: 2');
+    (o.spec.template as { spec: { restartPolicy: string } }).spec.restartPolicy = 'OnFailure';
+    const w = new World(o);
+    w.sync();
+    const p = w.pods.get('work-p0000')!;
+    p.phase = 'Running';
+    p.restarts = 1;
+    expect(w.sync().finished).toBeUndefined();
+    p.restarts = 2;
+    const r = w.sync();
+    expect(r.actions).toEqual([{ delete: 'work-p0000', reason: 'Job has reached the specified backoff limit' }]);
+    expect(r.status).toMatchObject({ terminating: 1 });
+    expect(w.sync().finished?.reason).toBe('BackoffLimitExceeded');
+  });
+
   it('counts a pod that vanished before it finished as failed', () => {
     const w = new World(job('backoffLimit: 0'));
     w.sync();
