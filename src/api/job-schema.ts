@@ -21,7 +21,7 @@ const unsupported = (why: string) =>
 
 /** validation.go: maxParallelismForIndexedJob and maxCompletionsForIndexedJob... */
 const MAX_INDEXED = 100_000;
-/** ...and maxPodFailurePolicyRules, maxPodFailurePolicyOnExitCodesValues, maxPodFailurePolicyOnPodConditionsPatterns. */
+/** ...and maxPodFailurePolicyRules, maxPodFailurePolicyOnExitCodesValues (and ...OnPodConditionsPatterns). */
 const MAX_RULES = 20;
 const MAX_EXIT_CODES = 255;
 
@@ -193,7 +193,8 @@ function jobChecks(s: DecodedJobSpec, ctx: z.RefinementCtx): void {
       apiIssue(
         ctx,
         rule('onExitCodes', 'containerName'),
-        `Invalid value: "${codes.containerName}": must be one of the container or initContainer names in the pod template`,
+        `Invalid value: "${codes.containerName}": ` +
+          'must be one of the container or initContainer names in the pod template',
         'name a container of the template, or leave containerName out',
       );
     codes.values.forEach((v, j) => {

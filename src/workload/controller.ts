@@ -25,7 +25,7 @@ export interface ObservedPod {
   terminating: boolean;
   /** the pod's terminated containers (last state of each), for podFailurePolicy onExitCodes */
   terminated: readonly { container: string; init: boolean; exitCode: number; reason?: string }[];
-  /** how many times its containers were restarted in place (restartPolicy OnFailure counts toward a Job's backoffLimit) */
+  /** its containers' restarts in place (with restartPolicy OnFailure they count toward a Job's backoffLimit) */
   restarts?: number;
 }
 

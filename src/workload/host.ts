@@ -1,4 +1,3 @@
-import type { Socket } from 'node:net';
 import type { Pod } from '../api/types.js';
 import type { LogStream } from '../logs/cri-log.js';
 import { launchRequest } from '../pod/dir.js';
@@ -141,7 +140,7 @@ export class WorkloadHost {
     return new Promise<string | undefined>((resolve) => {
       let created = false;
       const name = pod.metadata.name;
-      const following = exchange({ op: 'run', request, follow: true }, (r, _s: Socket) => {
+      const following = exchange({ op: 'run', request, follow: true }, (r) => {
         switch (r.type) {
           case 'created':
             created = true;

@@ -218,7 +218,9 @@ export class JobController implements WorkloadController {
       m.target = {
         succeeded: false,
         reason: 'PodFailurePolicy',
-        message: `Container ${c.container} for pod ${this.job.metadata.namespace}/${name} failed with exit code ${c.exitCode} matching FailJob rule at index ${match.index}`,
+        message:
+          `Container ${c.container} for pod ${this.job.metadata.namespace}/${name} failed with exit code ` +
+          `${c.exitCode} matching FailJob rule at index ${match.index}`,
       };
     }
     if (this.indexed && index >= 0 && this.spec.backoffLimitPerIndex !== undefined) {
