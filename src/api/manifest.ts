@@ -259,7 +259,7 @@ function nameOf(o: unknown): string {
   return String(m?.name ?? m?.generateName ?? '');
 }
 
-export function withoutStatus(o: unknown): unknown {
+function withoutStatus(o: unknown): unknown {
   const { status: _status, ...rest } = o as Record<string, unknown>;
   return rest;
 }
