@@ -77,7 +77,14 @@ export async function getWorkloads(entry: KindEntry, names: readonly string[], f
     return;
   }
   const now = Date.now();
-  const rows = [[...kind.columns], ...items.map(({ dir, status }) => kind.row(dir.record().object, status, now))];
+  const wide = format === 'wide' ? kind.wide : undefined;
+  const rows = [
+    [...kind.columns, ...(wide?.columns ?? [])],
+    ...items.map(({ dir, status }) => {
+      const { object } = dir.record();
+      return [...kind.row(object, status, now), ...(wide?.row(object) ?? [])];
+    }),
+  ];
   process.stdout.write(formatTable(rows));
 }
 

@@ -79,4 +79,13 @@ export const jobKind: KindBehaviour = {
     const age = humanDuration(now - Date.parse(object.metadata.creationTimestamp));
     return [object.metadata.name, state, completions, duration, age];
   },
+  wide: {
+    columns: ['CONTAINERS', 'IMAGES', 'SELECTOR'],
+    row(object) {
+      const spec = object.spec as unknown as JobSpec;
+      const containers = spec.template.spec.containers;
+      const selector = Object.entries(spec.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+      return [containers.map((c) => c.name).join(','), containers.map((c) => c.image).join(','), selector.join(',')];
+    },
+  },
 };

@@ -65,6 +65,8 @@ export interface KindBehaviour {
   /** kubectl get's columns for the kind (k8s.io/kubernetes pkg/printers/internalversion printers.go) */
   columns: readonly string[];
   row(object: WorkloadObject, status: Record<string, unknown>, now: number): string[];
+  /** what `-o wide` adds after them (printers.go: CONTAINERS IMAGES SELECTOR for most kinds) */
+  wide?: { columns: readonly string[]; row(object: WorkloadObject): string[] };
 }
 
 export type WorkloadKind = KindNames & KindBehaviour;

@@ -93,4 +93,15 @@ describe("get jobs: kubectl's columns (printers.go printJob)", () => {
       '60s',
     ]);
   });
+
+  it('-o wide adds CONTAINERS IMAGES SELECTOR', async () => {
+    const plan = await planOf(sources(`${JOB}---\n${CM}`));
+    const { object } = plan.workloads[0]!;
+    expect(jobKind.wide!.columns).toEqual(['CONTAINERS', 'IMAGES', 'SELECTOR']);
+    expect(jobKind.wide!.row(object)).toEqual([
+      'main',
+      'busybox',
+      `batch.kubernetes.io/controller-uid=${object.metadata.uid}`,
+    ]);
+  });
 });
