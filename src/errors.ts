@@ -29,7 +29,9 @@ export type ErrorCode =
   | 'RegistryUnreachable'
   | 'RegistryTLS'
   | 'HostPortUnavailable'
-  | 'NetworkFailed';
+  | 'NetworkFailed'
+  | 'WorkloadNotFound'
+  | 'WorkloadExists';
 
 export class PodboxError extends Error {
   constructor(

@@ -15,10 +15,21 @@ import { UNSUPPORTED, API_MESSAGE } from './schema.js';
  */
 export function parseManifest(text: string, source: string): Manifest {
   const where = source === '-' ? 'stdin' : source;
+  return manifestFrom(parseDocuments(text, where), where);
+}
+
+/** A document of a manifest file: its value, and where it is in the file (0-based). */
+export interface ManifestDocument {
+  value: unknown;
+  index: number;
+}
+
+/** The documents of a manifest's text, parsed as the API server reads YAML and JSON (empty ones left out). */
+export function parseDocuments(text: string, where: string): ManifestDocument[] {
   if (Buffer.byteLength(text) > MAX_MANIFEST_BYTES) throw manifestTooLarge(where);
   const docs = parseAllDocuments(text, { prettyErrors: true, ...apiServerYaml(text) });
   if (!Array.isArray(docs)) throw invalid(where, 'is empty', 'give a v1 Pod manifest');
-  const objects: { value: unknown; index: number }[] = [];
+  const objects: ManifestDocument[] = [];
   docs.forEach((d, index) => {
     const err = d.errors[0];
     if (err) {
@@ -29,7 +40,11 @@ export function parseManifest(text: string, source: string): Manifest {
     const value = toJS(d, where);
     if (value !== null && value !== undefined) objects.push({ value, index });
   });
+  return objects;
+}
 
+/** The pod of a file's documents, with the ConfigMaps, Secrets and PersistentVolumeClaims it uses. */
+export function manifestFrom(objects: readonly ManifestDocument[], where: string): Manifest {
   let podObject: unknown;
   const configMaps = new Map<string, ConfigMap>();
   const secrets = new Map<string, Secret>();
@@ -132,11 +147,17 @@ const GO_PREFIXED_INT: ScalarTag = {
 };
 
 /**
- * `value` decoded by schema `s`, or its first problem as one PodboxError naming `where`, the object
- * (`label`: `pod "web"`, `deployment "web"`, whose first word is also the kind `kubectl explain` takes)
- * and the field.
+ * `value` decoded by schema `s`, or the one PodboxError the API server's first complaint makes, naming
+ * `where` and `label` (`pod "web"`, `deployment "web"`); `explain` is the kind `kubectl explain` lists the
+ * fields of, by default the label's first word.
  */
-export function check<T extends z.ZodType>(s: T, value: unknown, where: string, label: string): z.output<T> {
+export function check<T extends z.ZodType>(
+  s: T,
+  value: unknown,
+  where: string,
+  label: string,
+  explain = label.split(' ')[0]!,
+): z.output<T> {
   const r = s.safeParse(value);
   if (r.success) return r.data;
   // A typo is the likeliest cause of any other complaint, so unknown fields are reported first.
@@ -154,11 +175,10 @@ export function check<T extends z.ZodType>(s: T, value: unknown, where: string, 
   let problem: Problem;
   if (issue.code === 'unrecognized_keys') {
     const path = fieldPath([...issue.path, issue.keys[0]!]);
-    const explained = `${label.split(' ')[0]}.${kindPath(issue.path)}`;
     problem = {
       path,
       message: 'unknown field',
-      hint: `remove it or fix its spelling (\`kubectl explain ${explained}\` lists the fields)`,
+      hint: `remove it or fix its spelling (\`kubectl explain ${explain}.${kindPath(issue.path)}\` lists the fields)`,
     };
   } else if (issue.code === 'custom' && (issue.params as Record<string, unknown> | undefined)?.[UNSUPPORTED]) {
     problem = { path: fieldPath(issue.path), message: issue.message, unsupported: true };
@@ -192,7 +212,7 @@ export function check<T extends z.ZodType>(s: T, value: unknown, where: string, 
   throw fieldError(where, label, problem, more);
 }
 
-function fieldError(where: string, label: string, p: Problem, more = ''): PodboxError {
+export function fieldError(where: string, label: string, p: Problem, more = ''): PodboxError {
   if (p.unsupported) return new PodboxError('UnsupportedField', `${where}: ${label}: ${p.path}: ${p.message}${more}`);
   return new PodboxError('InvalidManifest', `${where}: ${label} is invalid: ${p.path}: ${p.message}${more}`, p.hint);
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { collectGarbage } from '../pod/view.js';
 import { deletePod } from '../pod/delete.js';
 import { PodboxError, isPodboxError } from '../errors.js';
+import type { KindNames } from '../workload/object.js';
 
 /**
  * `podbox delete POD... [--grace-period N] [--now]` and `podbox delete -f FILE`: graceful
@@ -21,10 +22,18 @@ export function registerDelete(program: Command): void {
     )
     .option('--now', 'signal immediate shutdown (same as --grace-period=1)')
     .option('--force', 'a static pod (`podbox serve`): keep it deleted until its file changes or serve restarts')
-    .action(async (pods: string[], o: { filename?: string; gracePeriod?: string; now?: boolean; force?: boolean }) => {
-      const names = [...pods];
-      if (o.filename) names.push(await podNameIn(o.filename));
-      if (names.length === 0)
+    .action(async (args: string[], o: { filename?: string; gracePeriod?: string; now?: boolean; force?: boolean }) => {
+      // `podbox delete job NAME` and `-f` of a file with workloads: cli/workloads.ts.
+      const { resourceArgs, deleteWorkloads, targetsIn } = await import('./workloads.js');
+      const { kind, names: named } = resourceArgs(args);
+      const names = kind ? [] : [...named];
+      const workloads: { kind: KindNames; name: string }[] = kind ? named.map((name) => ({ kind, name })) : [];
+      if (o.filename) {
+        const t = await targetsIn(o.filename);
+        names.push(...t.pods);
+        workloads.push(...t.workloads);
+      }
+      if (names.length === 0 && workloads.length === 0)
         throw new PodboxError('InvalidArgument', 'no pod named', 'give one or more pod names, or -f FILE');
       let grace: number | undefined;
       if (o.gracePeriod !== undefined) {
@@ -39,6 +48,8 @@ export function registerDelete(program: Command): void {
       // kubectl: --now is --grace-period=1
       if (o.now) grace = 1;
       await collectGarbage();
+      for (const w of workloads) if (!(await deleteWorkloads(w.kind, [w.name], grace))) process.exitCode = 1;
+      if (names.length === 0) return;
       const { staticDeletion } = await import('../static/static-delete.js');
       const notes = names.map((name) => staticDeletion(name, !!o.force));
       // Every pod is stopped at once (each waits for its own grace period), reported in the order given.
@@ -54,13 +65,4 @@ export function registerDelete(program: Command): void {
       });
       if (results.some((r) => r.status === 'rejected')) process.exitCode = 1;
     });
-}
-
-/** The pod a manifest file names; the YAML and schema libraries are loaded only for -f. */
-async function podNameIn(file: string): Promise<string> {
-  const [{ parseManifest }, { readManifestFile }] = await Promise.all([
-    import('../api/manifest.js'),
-    import('../api/manifest-file.js'),
-  ]);
-  return parseManifest(readManifestFile(file), file).pod.metadata.name;
 }

@@ -16,9 +16,9 @@ export function registerGet(program: Command): void {
   program
     .command('get')
     .description('list pods (like kubectl get pods), or print one as a Kubernetes Pod object')
-    .argument('[pod]')
+    .argument('[names...]', 'a pod, or a workload resource (jobs) and names')
     .option('-o, --output <format>', 'wide | json | yaml | name')
-    .action(async (name: string | undefined, o: { output?: string }) => {
+    .action(async (args: string[], o: { output?: string }) => {
       await superviseOrphans(await collectGarbage());
       const format = o.output ?? '';
       if (!['', 'wide', 'json', 'yaml', 'name'].includes(format)) {
@@ -28,6 +28,11 @@ export function registerGet(program: Command): void {
           'use -o wide, json, yaml or name',
         );
       }
+      // `podbox get jobs` and the like: cli/workloads.ts.
+      const { resourceArgs, getWorkloads } = await import('./workloads.js');
+      const { kind, names } = resourceArgs(args);
+      if (kind) return getWorkloads(kind, names, format);
+      const name = names[0];
       const views = (name ? [PodDir.open(name)] : PodDir.list()).map(view);
       if (format === 'json' || format === 'yaml') {
         const objects = views.map(podObject);

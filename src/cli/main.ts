@@ -25,6 +25,7 @@ const COMMANDS: [names: string[], load: () => Promise<Register>][] = [
   [['volume'], async () => (await import('./volume.js')).registerVolumeCommands],
   [['login', 'logout'], async () => (await import('./login.js')).registerLogin],
   [['doctor'], async () => (await import('./doctor.js')).registerDoctor],
+  [['__workload'], async () => (await import('./workload-host.js')).registerWorkloadHost],
 ];
 
 export const VERSION = '0.1.0';

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { parseManifest } from '../api/manifest.js';
+import { manifestFrom } from '../api/manifest.js';
+import { holdsWorkloads, planOf, readSources } from '../workload/plan.js';
 import { deletePod } from '../pod/delete.js';
 import { startDetached, runForeground } from '../pod/launch.js';
 import { launchRequest, thisProcess } from '../pod/dir.js';
-import { readManifestFile } from '../api/manifest-file.js';
 import { podSettingsFromEnv } from '../lifecycle/pod-settings.js';
 import { notEnforcedWarning } from '../cgroup/pod-limits.js';
 import { networkModeOf } from '../sandbox/network.js';
@@ -26,9 +26,10 @@ import { PodboxError } from '../errors.js';
 export function registerRun(program: Command): void {
   program
     .command('run')
-    .description('run a v1/Pod manifest (YAML or JSON; - reads stdin)')
-    // [file]: `--trace FILE` gives FILE to --trace, whose format is optional (see traceOption).
+    .description('run a v1/Pod manifest (YAML or JSON; - reads stdin), or workloads (a Job) and the pods of files')
+    // [file]: `--trace FILE` gives FILE to --trace, whose format is optional (see traceOption); -f names it too.
     .argument('[file]', 'the manifest')
+    .option('-f, --filename <path>', 'the manifest, or a directory of them (*.yaml, *.yml, *.json, by name)')
     .option('-d, --detach', 'return once the pod is created; it is kept until `podbox delete`')
     .option('--keep', 'keep a finished foreground pod, with its status and logs, until `podbox delete`')
     .option('--replace', 'delete a pod of the same name first')
@@ -41,13 +42,14 @@ export function registerRun(program: Command): void {
     .option('--trace [format]', 'print every kernel step podbox takes, as it happens, on stderr (format: text, json)')
     .action(async (file: string | undefined, opts: RunOptions, command: Command) => {
       const manifest = traceOption(file, opts);
-      if (manifest === undefined)
+      if (manifest === undefined && opts.filename === undefined)
         command.error("error: missing required argument 'file'", { code: 'commander.missingArgument' });
       process.exitCode = await run(manifest, opts);
     });
 }
 
 interface RunOptions {
+  filename?: string;
   detach?: boolean;
   keep?: boolean;
   replace?: boolean;
@@ -73,8 +75,20 @@ function traceOption(file: string | undefined, opts: RunOptions): string | undef
   return manifest;
 }
 
-async function run(file: string, opts: RunOptions): Promise<number> {
-  const manifest = parseManifest(readManifestFile(file), file);
+async function run(file: string | undefined, opts: RunOptions): Promise<number> {
+  if (file !== undefined && opts.filename !== undefined)
+    throw new PodboxError(
+      'InvalidArgument',
+      `both ${file} and -f ${opts.filename} given`,
+      'give one: FILE, or -f FILE|DIR',
+    );
+  const sources = readSources((file ?? opts.filename)!);
+  // Workloads (workload/kinds.ts), or several pods: made in apply order (cli/run-workloads.ts).
+  if (sources.length !== 1 || holdsWorkloads(sources)) {
+    const { runWorkloads } = await import('./run-workloads.js');
+    return runWorkloads(await planOf(sources), opts, podSettings(opts));
+  }
+  const manifest = manifestFrom(sources[0]!.docs, sources[0]!.where);
   // A bad --network or annotation is refused before anything is made.
   networkModeOf(manifest.pod, opts.network ?? process.env.PODBOX_NETWORK);
   const ending = runEnding(manifest.pod, opts);
@@ -85,8 +99,7 @@ async function run(file: string, opts: RunOptions): Promise<number> {
   // Images are the supervisor's to find or pull, container by container (lifecycle/image-pulls.ts).
   const request = launchRequest(manifest, new Map(), !opts.detach && !opts.keep);
   request.pullSecrets = pullSecretsOf(manifest);
-  request.settings = podSettingsFromEnv();
-  if (opts.network) request.settings.PODBOX_NETWORK = opts.network;
+  request.settings = podSettings(opts);
   const format = traceFormat(opts.trace ?? process.env.PODBOX_TRACE);
   const trace = format ? traceWriter(format) : undefined;
   const notEnforced = notEnforcedWarning(manifest.pod, request.settings);
@@ -123,6 +136,13 @@ async function run(file: string, opts: RunOptions): Promise<number> {
   }
   process.stdout.write(`${manifest.pod.metadata.name}\n`);
   return 0;
+}
+
+/** The PODBOX_* settings (lifecycle/pod-settings.ts) a pod takes from this run. */
+function podSettings(opts: RunOptions): Record<string, string> {
+  const settings = podSettingsFromEnv();
+  if (opts.network) settings.PODBOX_NETWORK = opts.network;
+  return settings;
 }
 
 /**

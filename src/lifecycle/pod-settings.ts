@@ -12,6 +12,8 @@ export const POD_SETTINGS = [
   'PODBOX_TUN_DEVICE',
   'PODBOX_CGROUP_PARENT',
   'PODBOX_POD_PIDS_LIMIT',
+  // workload/host.ts: a Job's pod-failure backoff, shortened for tests
+  'PODBOX_TESTING_JOB_BACKOFF',
 ] as const;
 
 /** The POD_SETTINGS this command's environment sets, to go with a pod it makes. */

@@ -25,6 +25,8 @@ export interface ObservedPod {
   terminating: boolean;
   /** the pod's terminated containers (last state of each), for podFailurePolicy onExitCodes */
   terminated: readonly { container: string; init: boolean; exitCode: number; reason?: string }[];
+  /** its containers' restarts in place (with restartPolicy OnFailure they count toward a Job's backoffLimit) */
+  restarts?: number;
 }
 
 /** What a controller asks of its host. */
@@ -55,4 +57,9 @@ export interface WorkloadController {
   readonly kind: string;
   readonly name: string;
   reconcile(pods: readonly ObservedPod[], now: number): Reconciled;
+  /**
+   * What a later host needs to go on where this one stopped (a detached host restarted): JSON,
+   * given back to the kind's controller factory as `restored` (workload/object.ts ControllerOptions).
+   */
+  snapshot?(): unknown;
 }

@@ -1,0 +1,292 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from '../paths.js';
+import { launchRequest, isAlive, thisProcess } from '../pod/dir.js';
+import { startDetached } from '../pod/launch.js';
+import { pullSecretsOf } from '../registry/pull-secrets.js';
+import { RunSignals } from '../lifecycle/run-signals.js';
+import { pollUntil } from '../host/poll.js';
+import type { LogStream } from '../logs/cri-log.js';
+import type { Manifest } from '../api/types.js';
+import { PodboxError } from '../errors.js';
+import { WorkloadDir, type WorkloadRecord } from './dir.js';
+import { deleteOwnedPods, WorkloadHost, type Finished } from './host.js';
+import { loadKind, resourceOf, workloadKindByKind } from './kinds.js';
+import type { KindNames, WorkloadObject } from './object.js';
+import type { Plan } from './plan.js';
+
+/**
+ * Running a plan (plan.ts) of pods and workloads:
+ *
+ *   podbox run FILE (foreground)      this process hosts every workload (host.ts) and follows its pods'
+ *                                     output; exits 0 when all finished well, 1 when one failed (the
+ *                                     reason printed); Ctrl-C: the workloads' pods deleted, exit 130
+ *   podbox run -d FILE ──spawn──▶ podbox __workload KIND NAME   (one per workload; fd 3 = pipe back)
+ *                      ◀── "ok\n"            it hosts the workload; prints KIND.GROUP/NAME created
+ *                      ◀── "error: LINE\n"   nothing left behind
+ *   podbox delete KIND NAME ──SIGTERM──▶ the host stops; then the workload's pods are deleted
+ *                                      gracefully, and its directory
+ *
+ * Pods of the plan are created as `run -d` creates them, and kept until `podbox delete`.
+ */
+
+export interface PlanOptions {
+  keep?: boolean;
+  replace?: boolean;
+  /** the PODBOX_* settings of this run, for the pods */
+  settings: Record<string, string>;
+  /** the lines of the pods' containers */
+  echo: (pod: string, container: string, stream: LogStream, text: string) => void;
+}
+
+function recordOf(
+  object: WorkloadObject,
+  plan: Plan,
+  settings: Record<string, string>,
+  foreground = false,
+): WorkloadRecord {
+  return {
+    ...(foreground ? { foreground } : {}),
+    object,
+    configMaps: [...plan.context.configMaps.values()],
+    secrets: [...plan.context.secrets.values()],
+    claims: [...plan.context.claims.values()],
+    settings,
+  };
+}
+
+async function createPods(plan: Plan, settings: Record<string, string>): Promise<void> {
+  for (const m of plan.pods) {
+    const error = await startDetached(podRequest(m, settings));
+    if (error) throw new PodboxError('RuntimeFailed', error, 'see `podbox describe` of the pod');
+    process.stdout.write(`pod/${m.pod.metadata.name} created\n`);
+  }
+}
+
+function podRequest(m: Manifest, settings: Record<string, string>) {
+  const request = launchRequest(m, new Map(), false);
+  request.pullSecrets = pullSecretsOf(m);
+  request.settings = settings;
+  return request;
+}
+
+async function replaceExisting(plan: Plan): Promise<void> {
+  const { deletePod } = await import('../pod/delete.js');
+  for (const m of plan.pods) await deletePod(m.pod.metadata.name, { missingOk: true });
+  for (const w of plan.workloads) await deleteWorkload(w.kind, w.object.metadata.name, { missingOk: true });
+}
+
+/** The foreground run: hosts the workloads here until they finish; returns the exit status. */
+export async function runPlan(plan: Plan, o: PlanOptions): Promise<number> {
+  const signals = new RunSignals();
+  const claimed: { dir: WorkloadDir; object: WorkloadObject }[] = [];
+  try {
+    if (o.replace) await replaceExisting(plan);
+    await createPods(plan, o.settings);
+    for (const w of plan.workloads) {
+      const dir = WorkloadDir.create(
+        recordOf(w.object, plan, o.settings, true),
+        resourceOf(w.object.apiVersion, w.kind.kind),
+      );
+      dir.writeHost(thisProcess());
+      claimed.push({ dir, object: w.object });
+    }
+    const hosts = plan.workloads.map(
+      (w, i) =>
+        new WorkloadHost(claimed[i]!.dir, w.kind, {
+          echo: o.echo,
+          // A pod that could not be made is said at once; the Job's own failure, in the result line.
+          event: (e) => {
+            if (e.reason === 'FailedCreate')
+              process.stderr.write(
+                `podbox: ${resourceOf(w.object.apiVersion, w.kind.kind)}/${w.object.metadata.name}: ${e.message}\n`,
+              );
+          },
+        }),
+    );
+    signals.act = () => hosts.forEach((h) => h.stop());
+    if (signals.exit !== undefined) signals.act();
+    const results = await Promise.all(hosts.map((h) => h.run()));
+    let exit = 0;
+    results.forEach((r, i) => {
+      const { object } = plan.workloads[i]!;
+      if (r) process.stderr.write(`podbox: ${resultLine(object, r)}\n`);
+      if (r && !r.succeeded) exit = 1;
+    });
+    return signals.exit ?? exit;
+  } finally {
+    // A foreground run's workloads go with it (their output was shown), unless --keep; after a
+    // signal, always. ttlSecondsAfterFinished is moot here: the run removes them at once.
+    for (const { dir, object } of claimed) {
+      if (!o.keep || signals.exit !== undefined) {
+        await deleteOwnedPods(object.metadata.uid, signals.grace);
+        dir.remove();
+      } else dir.writeHost(undefined);
+    }
+    signals.stop();
+  }
+}
+
+/** `job.batch "work" failed: BackoffLimitExceeded: Job has reached the specified backoff limit` */
+export function resultLine(object: WorkloadObject, r: Finished): string {
+  const what = `${resourceOf(object.apiVersion, object.kind)} "${object.metadata.name}"`;
+  return r.succeeded ? `${what} completed: ${r.message}` : `${what} failed: ${r.reason}: ${r.message}`;
+}
+
+/** `run -d`: pods created, each workload handed to a host process of its own. */
+export async function startPlan(plan: Plan, o: Pick<PlanOptions, 'replace' | 'settings'>): Promise<number> {
+  if (o.replace) await replaceExisting(plan);
+  await createPods(plan, o.settings);
+  for (const w of plan.workloads) {
+    const resource = resourceOf(w.object.apiVersion, w.kind.kind);
+    const dir = WorkloadDir.create(recordOf(w.object, plan, o.settings), resource);
+    const word = await startHost(dir);
+    if (word !== 'ok') {
+      dir.remove();
+      process.stderr.write(`podbox: ${resource} "${w.object.metadata.name}": ${word.replace(/^error: /, '')}\n`);
+      return 1;
+    }
+    process.stdout.write(`${resource}/${w.object.metadata.name} created\n`);
+  }
+  return 0;
+}
+
+const cliPath = join(projectRoot, 'bin', 'podbox');
+
+/** Starts `podbox __workload KIND NAME`, detached, its output in the workload's host.log; returns its word. */
+function startHost(dir: WorkloadDir): Promise<string> {
+  const log = openSync(dir.file('host.log'), 'a', 0o600);
+  const child = spawn(process.execPath, [cliPath, '__workload', dir.kind, dir.name], {
+    detached: true,
+    stdio: ['ignore', log, log, 'pipe'],
+    env: process.env,
+    cwd: '/',
+  });
+  closeSync(log);
+  return new Promise<string>((resolve) => {
+    let word = '';
+    const pipe = child.stdio[3] as NodeJS.ReadableStream;
+    pipe.setEncoding('utf8');
+    pipe.on('data', (d: string) => (word += d));
+    pipe.on('end', () => resolve(word.trim() || 'error: its host process exited at once (see its host.log)'));
+    pipe.on('error', () => resolve(word.trim()));
+    child.unref();
+  });
+}
+
+/**
+ * `podbox __workload KIND NAME`: the detached host of one workload. Says "ok" on fd 3 once it
+ * hosts it; runs it to its end (SIGTERM: stops, leaving the pods to `podbox delete`); then, with
+ * ttlSecondsAfterFinished, deletes it and its pods that long after (the TTL-after-finished
+ * controller, pkg/controller/ttlafterfinished).
+ */
+export async function hostMain(kindName: string, name: string): Promise<number> {
+  const entry = workloadKindByKind(kindName);
+  const say = (w: string) => {
+    try {
+      writeSync(3, `${w}\n`);
+      closeSync(3);
+    } catch {
+      /* started by hand: no pipe */
+    }
+  };
+  if (!entry) {
+    say(`error: no workload kind ${kindName}`);
+    return 1;
+  }
+  const kind = await loadKind(entry);
+  let dir: WorkloadDir;
+  try {
+    dir = WorkloadDir.open(kind.kind, name, resourceOf(kind.apiVersion, kind.kind));
+  } catch (e) {
+    say(`error: ${(e as Error).message}`);
+    return 1;
+  }
+  const other = dir.host();
+  if (other && other.pid !== process.pid && isAlive(other)) {
+    say('ok');
+    return 0;
+  }
+  dir.writeHost(thisProcess());
+  const host = new WorkloadHost(dir, kind);
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+    host.stop();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGHUP', () => {});
+  say('ok');
+  const finished = await host.run();
+  const ttl = (host.record.object.spec as { ttlSecondsAfterFinished?: number }).ttlSecondsAfterFinished;
+  if (finished && ttl !== undefined) {
+    await pollUntil(() => stopped, ttl * 1000, 200);
+    if (!stopped) {
+      await deleteOwnedPods(host.record.object.metadata.uid);
+      dir.remove();
+      return 0;
+    }
+  }
+  dir.writeHost(undefined);
+  return 0;
+}
+
+/**
+ * `podbox delete KIND NAME`: the host stopped (a foreground run's own signal handling deletes
+ * its pods then), the workload's pods deleted gracefully, then its directory.
+ */
+export async function deleteWorkload(
+  kind: KindNames,
+  name: string,
+  o: { gracePeriod?: number; missingOk?: boolean } = {},
+): Promise<boolean> {
+  let dir: WorkloadDir;
+  try {
+    dir = WorkloadDir.open(kind.kind, name, resourceOf(kind.apiVersion, kind.kind));
+  } catch (e) {
+    if (o.missingOk && e instanceof PodboxError && e.code === 'WorkloadNotFound') return false;
+    throw e;
+  }
+  const host = dir.host();
+  if (host && host.pid !== process.pid && isAlive(host)) {
+    try {
+      process.kill(host.pid, 'SIGTERM');
+    } catch {
+      /* gone meanwhile */
+    }
+    await pollUntil(() => !isAlive(host), 120_000, 50);
+  }
+  let uid: string | undefined;
+  try {
+    uid = dir.record().object.metadata.uid;
+  } catch {
+    // removed meanwhile by its foreground run
+  }
+  if (uid) await deleteOwnedPods(uid, o.gracePeriod);
+  dir.remove();
+  return true;
+}
+
+/**
+ * Workloads whose host is gone (killed, a reboot): a detached one gets a new host, which goes on
+ * from the controller's snapshot; one of a foreground run that was killed is deleted with its pods,
+ * as a foreground pod dies with its run. `podbox get` calls this before it looks.
+ */
+export async function reviveHosts(kind: KindNames): Promise<void> {
+  for (const dir of WorkloadDir.list(kind.kind)) {
+    const host = dir.host();
+    if (!host || isAlive(host)) continue;
+    let record: WorkloadRecord;
+    try {
+      record = dir.record();
+    } catch {
+      continue;
+    }
+    if (record.foreground) {
+      await deleteOwnedPods(record.object.metadata.uid, 0);
+      dir.remove();
+    } else await startHost(dir);
+  }
+}
