@@ -95,10 +95,7 @@ function ownCgroup(c: ProcessCgroups, pause: ProcessCgroups): boolean {
 }
 
 /** kubectl top's table: CPU in millicores (`12m`), memory in MiB (`5Mi`), truncated as kubectl does. */
-export function topTable(
-  rows: ContainerTop[],
-  o: { containers: boolean; headers: boolean; sortBy?: string },
-): string {
+export function topTable(rows: ContainerTop[], o: { containers: boolean; headers: boolean; sortBy?: string }): string {
   let lines: { pod: string; container?: string; milliCpu: number; memoryBytes: number }[] = rows;
   if (!o.containers) {
     const pods = new Map<string, { pod: string; milliCpu: number; memoryBytes: number }>();
