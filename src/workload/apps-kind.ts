@@ -46,9 +46,7 @@ function listed<T>(items: readonly Listed[]): { object: T; status: Record<string
 }
 
 export const deploymentKind = appsKind((items, now, wide) => deploymentsTable(listed<Deployment>(items), now, wide));
-export const statefulSetKind = appsKind((items, now, wide) =>
-  statefulSetsTable(listed<StatefulSet>(items), now, wide),
-);
+export const statefulSetKind = appsKind((items, now, wide) => statefulSetsTable(listed<StatefulSet>(items), now, wide));
 export const daemonSetKind = appsKind((items, now, wide) => daemonSetsTable(listed<DaemonSet>(items), now, wide));
 /**
  * Standalone ReplicaSets only: a Deployment's ReplicaSets live inside its controller (deployment.ts),

@@ -13,8 +13,7 @@ import { controllerUid } from './template.js';
  * a Deployment's pods name its ReplicaSet), those it says are its.
  */
 export function ownedPods(kind: Pick<KindBehaviour, 'owns'>, object: WorkloadObject): PodView[] {
-  const owns = (pod: Pod) =>
-    kind.owns ? kind.owns(object, pod.metadata) : controllerUid(pod) === object.metadata.uid;
+  const owns = (pod: Pod) => (kind.owns ? kind.owns(object, pod.metadata) : controllerUid(pod) === object.metadata.uid);
   const out: PodView[] = [];
   for (const d of PodDir.list()) {
     try {
