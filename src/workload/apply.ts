@@ -227,7 +227,12 @@ export async function hostMain(kindName: string, name: string): Promise<number> 
     return 0;
   }
   dir.writeHost(thisProcess());
-  const host = new WorkloadHost(dir, kind);
+  // Its Warning events also go to its host.log (its stderr), where no terminal shows them.
+  const host = new WorkloadHost(dir, kind, {
+    event: (e) => {
+      if (e.type === 'Warning') process.stderr.write(`podbox: ${dir.kind}/${name}: ${e.reason}: ${e.message}\n`);
+    },
+  });
   let stopped = false;
   const stop = () => {
     stopped = true;
