@@ -16,7 +16,7 @@ export function registerGet(program: Command): void {
   program
     .command('get')
     .description('list pods (like kubectl get pods), or print one as a Kubernetes Pod object')
-    .argument('[names...]', 'a pod, or a workload resource (jobs) and names')
+    .argument('[names...]', 'a pod, or a workload resource (jobs, deployments, statefulsets, services...) and names')
     .option('-o, --output <format>', 'wide | json | yaml | name')
     .action(async (args: string[], o: { output?: string }) => {
       await superviseOrphans(await collectGarbage());

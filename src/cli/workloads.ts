@@ -77,12 +77,17 @@ export async function getWorkloads(entry: KindEntry, names: readonly string[], f
     return;
   }
   const now = Date.now();
+  if (kind.table) {
+    const listed = items.map(({ dir, status }) => ({ object: dir.record().object, status }));
+    process.stdout.write(kind.table(listed, now, format === 'wide'));
+    return;
+  }
   const wide = format === 'wide' ? kind.wide : undefined;
   const rows = [
-    [...kind.columns, ...(wide?.columns ?? [])],
+    [...(kind.columns ?? []), ...(wide?.columns ?? [])],
     ...items.map(({ dir, status }) => {
       const { object } = dir.record();
-      return [...kind.row(object, status, now), ...(wide?.row(object) ?? [])];
+      return [...(kind.row?.(object, status, now) ?? []), ...(wide?.row(object) ?? [])];
     }),
   ];
   process.stdout.write(formatTable(rows));

@@ -13,7 +13,8 @@ import { PodboxError } from '../errors.js';
 import { WorkloadDir, type WorkloadRecord } from './dir.js';
 import { deleteOwnedPods, WorkloadHost, type Finished } from './host.js';
 import { loadKind, resourceOf, workloadKindByKind } from './kinds.js';
-import type { KindNames, WorkloadObject } from './object.js';
+import type { KindNames, WorkloadKind, WorkloadObject } from './object.js';
+import { withServicePorts } from './publish.js';
 import type { Plan } from './plan.js';
 
 /**
@@ -56,8 +57,23 @@ function recordOf(
   };
 }
 
+/**
+ * The objects nothing runs (Services), stored as they are, with their status, and kept until
+ * `podbox delete` as the plan's pods are; then the plan's pods, each with the ports of the Services
+ * that select it (publish.ts).
+ */
 async function createPods(plan: Plan, settings: Record<string, string>): Promise<void> {
-  for (const m of plan.pods) {
+  for (const w of plan.workloads) {
+    if (w.kind.controller) continue;
+    const dir = WorkloadDir.create(recordOf(w.object, plan, settings), resourceOf(w.object.apiVersion, w.kind.kind));
+    dir.writeStatus(w.kind.status?.(w.object) ?? {});
+    process.stdout.write(`${resourceOf(w.object.apiVersion, w.kind.kind)}/${w.object.metadata.name} created\n`);
+  }
+  const pending = new Set<string>();
+  for (const plain of plan.pods) {
+    const { pod, skipped } = withServicePorts(plain.pod, settings, pending);
+    for (const why of skipped) process.stderr.write(`podbox: pod "${pod.metadata.name}": ${why}\n`);
+    const m = { ...plain, pod };
     const error = await startDetached(podRequest(m, settings));
     if (error) throw new PodboxError('RuntimeFailed', error, 'see `podbox describe` of the pod');
     process.stdout.write(`pod/${m.pod.metadata.name} created\n`);
@@ -80,25 +96,27 @@ async function replaceExisting(plan: Plan): Promise<void> {
 /** The foreground run: hosts the workloads here until they finish; returns the exit status. */
 export async function runPlan(plan: Plan, o: PlanOptions): Promise<number> {
   const signals = new RunSignals();
-  const claimed: { dir: WorkloadDir; object: WorkloadObject }[] = [];
+  const claimed: { dir: WorkloadDir; kind: WorkloadKind; object: WorkloadObject }[] = [];
   try {
     if (o.replace) await replaceExisting(plan);
     await createPods(plan, o.settings);
-    for (const w of plan.workloads) {
+    const hosted = plan.workloads.filter((w) => w.kind.controller);
+    for (const w of hosted) {
       const dir = WorkloadDir.create(
         recordOf(w.object, plan, o.settings, true),
         resourceOf(w.object.apiVersion, w.kind.kind),
       );
       dir.writeHost(thisProcess());
-      claimed.push({ dir, object: w.object });
+      claimed.push({ dir, kind: w.kind, object: w.object });
     }
-    const hosts = plan.workloads.map(
+    const hosts = hosted.map(
       (w, i) =>
         new WorkloadHost(claimed[i]!.dir, w.kind, {
           echo: o.echo,
-          // A pod that could not be made is said at once; the Job's own failure, in the result line.
+          // A pod that could not be made, or a Service port not published, is said at once; the
+          // Job's own failure, in the result line.
           event: (e) => {
-            if (e.reason === 'FailedCreate')
+            if (e.reason === 'FailedCreate' || e.reason === 'PortNotPublished')
               process.stderr.write(
                 `podbox: ${resourceOf(w.object.apiVersion, w.kind.kind)}/${w.object.metadata.name}: ${e.message}\n`,
               );
@@ -110,7 +128,7 @@ export async function runPlan(plan: Plan, o: PlanOptions): Promise<number> {
     const results = await Promise.all(hosts.map((h) => h.run()));
     let exit = 0;
     results.forEach((r, i) => {
-      const { object } = plan.workloads[i]!;
+      const { object } = hosted[i]!;
       if (r) process.stderr.write(`podbox: ${resultLine(object, r)}\n`);
       if (r && !r.succeeded) exit = 1;
     });
@@ -118,9 +136,9 @@ export async function runPlan(plan: Plan, o: PlanOptions): Promise<number> {
   } finally {
     // A foreground run's workloads go with it (their output was shown), unless --keep; after a
     // signal, always. ttlSecondsAfterFinished is moot here: the run removes them at once.
-    for (const { dir, object } of claimed) {
+    for (const { dir, kind, object } of claimed) {
       if (!o.keep || signals.exit !== undefined) {
-        await deleteOwnedPods(object.metadata.uid, signals.grace);
+        await deleteOwnedPods(kind, object, signals.grace);
         dir.remove();
       } else dir.writeHost(undefined);
     }
@@ -138,7 +156,7 @@ export function resultLine(object: WorkloadObject, r: Finished): string {
 export async function startPlan(plan: Plan, o: Pick<PlanOptions, 'replace' | 'settings'>): Promise<number> {
   if (o.replace) await replaceExisting(plan);
   await createPods(plan, o.settings);
-  for (const w of plan.workloads) {
+  for (const w of plan.workloads.filter((x) => x.kind.controller)) {
     const resource = resourceOf(w.object.apiVersion, w.kind.kind);
     const dir = WorkloadDir.create(recordOf(w.object, plan, o.settings), resource);
     const word = await startHost(dir);
@@ -191,11 +209,11 @@ export async function hostMain(kindName: string, name: string): Promise<number> 
       /* started by hand: no pipe */
     }
   };
-  if (!entry) {
-    say(`error: no workload kind ${kindName}`);
+  const kind = entry && (await loadKind(entry));
+  if (!kind?.controller) {
+    say(`error: no workload kind ${kindName} with a controller`);
     return 1;
   }
-  const kind = await loadKind(entry);
   let dir: WorkloadDir;
   try {
     dir = WorkloadDir.open(kind.kind, name, resourceOf(kind.apiVersion, kind.kind));
@@ -209,7 +227,12 @@ export async function hostMain(kindName: string, name: string): Promise<number> 
     return 0;
   }
   dir.writeHost(thisProcess());
-  const host = new WorkloadHost(dir, kind);
+  // Its Warning events also go to its host.log (its stderr), where no terminal shows them.
+  const host = new WorkloadHost(dir, kind, {
+    event: (e) => {
+      if (e.type === 'Warning') process.stderr.write(`podbox: ${dir.kind}/${name}: ${e.reason}: ${e.message}\n`);
+    },
+  });
   let stopped = false;
   const stop = () => {
     stopped = true;
@@ -224,7 +247,7 @@ export async function hostMain(kindName: string, name: string): Promise<number> 
   if (finished && ttl !== undefined) {
     await pollUntil(() => stopped, ttl * 1000, 200);
     if (!stopped) {
-      await deleteOwnedPods(host.record.object.metadata.uid);
+      await deleteOwnedPods(kind, host.record.object);
       dir.remove();
       return 0;
     }
@@ -258,13 +281,14 @@ export async function deleteWorkload(
     }
     await pollUntil(() => !isAlive(host), 120_000, 50);
   }
-  let uid: string | undefined;
+  let object: WorkloadObject | undefined;
   try {
-    uid = dir.record().object.metadata.uid;
+    object = dir.record().object;
   } catch {
     // removed meanwhile by its foreground run
   }
-  if (uid) await deleteOwnedPods(uid, o.gracePeriod);
+  const entry = workloadKindByKind(kind.kind);
+  if (object && entry) await deleteOwnedPods(await loadKind(entry), object, o.gracePeriod);
   dir.remove();
   return true;
 }
@@ -274,7 +298,7 @@ export async function deleteWorkload(
  * from the controller's snapshot; one of a foreground run that was killed is deleted with its pods,
  * as a foreground pod dies with its run. `podbox get` calls this before it looks.
  */
-export async function reviveHosts(kind: KindNames): Promise<void> {
+export async function reviveHosts(kind: WorkloadKind): Promise<void> {
   for (const dir of WorkloadDir.list(kind.kind)) {
     const host = dir.host();
     if (!host || isAlive(host)) continue;
@@ -285,7 +309,7 @@ export async function reviveHosts(kind: KindNames): Promise<void> {
       continue;
     }
     if (record.foreground) {
-      await deleteOwnedPods(record.object.metadata.uid, 0);
+      await deleteOwnedPods(kind, record.object, 0);
       dir.remove();
     } else await startHost(dir);
   }

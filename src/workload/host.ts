@@ -6,7 +6,8 @@ import { deletePod } from '../pod/delete.js';
 import { exchange } from '../lifecycle/supervisor-client.js';
 import { pullSecretsOf } from '../registry/pull-secrets.js';
 import type { Reconciled } from './controller.js';
-import type { WorkloadKind } from './object.js';
+import type { KindBehaviour, WorkloadKind, WorkloadObject } from './object.js';
+import { withServicePorts } from './publish.js';
 import { WorkloadDir, type WorkloadEvent, type WorkloadRecord } from './dir.js';
 import { observedPod, ownedPods } from './observe.js';
 import { randomIds } from './template.js';
@@ -39,6 +40,10 @@ export type Finished = NonNullable<Reconciled['finished']>;
 export class WorkloadHost {
   private readonly deleting = new Map<string, Promise<void>>();
   private readonly followers = new Set<Promise<unknown>>();
+  /** host ports given to pods being created (publish.ts withServicePorts) */
+  private readonly publishing = new Set<string>();
+  /** why a Service's port was not published, each said once */
+  private readonly skipped = new Set<string>();
   private poke?: () => void;
   private stopped = false;
   readonly record: WorkloadRecord;
@@ -54,6 +59,7 @@ export class WorkloadHost {
   /** The workload's end, or undefined once stop() was called. */
   async run(): Promise<Finished | undefined> {
     const { object } = this.record;
+    if (!this.kind.controller) return undefined;
     const controller = this.kind.controller(object, {
       ids: randomIds,
       restored: this.dir.memory(),
@@ -63,7 +69,7 @@ export class WorkloadHost {
     for (;;) {
       if (this.stopped) return undefined;
       // Step 1: observe and decide.
-      const observed = ownedPods(object.metadata.uid).map((v) => observedPod(v, this.deleting.has(v.dir.name)));
+      const observed = ownedPods(this.kind, object).map((v) => observedPod(v, this.deleting.has(v.dir.name)));
       const now = Date.now();
       const r = controller.reconcile(observed, now);
       // Step 2: record.
@@ -79,7 +85,14 @@ export class WorkloadHost {
       await Promise.all(
         r.actions.map(async (a) => {
           if ('create' in a) {
-            const error = await this.create(a.create);
+            // The Services that select the pod publish their ports through it (publish.ts).
+            const { pod, skipped, ports } = withServicePorts(a.create, this.record.settings, this.publishing);
+            for (const why of skipped) {
+              if (this.skipped.has(why)) continue;
+              this.skipped.add(why);
+              record({ type: 'Warning', reason: 'PortNotPublished', message: why });
+            }
+            const error = await this.create(pod).finally(() => ports.forEach((p) => this.publishing.delete(p)));
             if (error) record({ type: 'Warning', reason: 'FailedCreate', message: `Error creating: ${error}` });
           } else if (!this.deleting.has(a.delete)) {
             const done = deletePod(a.delete, { missingOk: true })
@@ -173,8 +186,12 @@ export class WorkloadHost {
  * Deletes every pod a workload owns, gracefully and in parallel (as the garbage collector deletes
  * a Job's dependents with propagationPolicy Background), and waits until they are gone.
  */
-export async function deleteOwnedPods(uid: string, grace?: number): Promise<number> {
-  const pods = ownedPods(uid).map((v) => v.dir.name);
+export async function deleteOwnedPods(
+  kind: Pick<KindBehaviour, 'owns'>,
+  object: WorkloadObject,
+  grace?: number,
+): Promise<number> {
+  const pods = ownedPods(kind, object).map((v) => v.dir.name);
   await Promise.all(pods.map((name) => deletePod(name, { gracePeriod: grace, missingOk: true }).catch(() => false)));
   return pods.length;
 }

@@ -8,7 +8,7 @@ import type { KindBehaviour, WorkloadObject } from './object.js';
 import { checkTemplate, templatePod } from './template.js';
 
 /** batch/v1 Job: its schema (api/job-schema.ts), its controller (job-controller.ts), `kubectl get jobs`. */
-export const jobKind: KindBehaviour = {
+export const jobKind = {
   parse(value, where, context) {
     const meta = (value as { metadata?: { name?: unknown } }).metadata;
     const label = `job "${String(meta?.name ?? '')}"`;
@@ -88,4 +88,4 @@ export const jobKind: KindBehaviour = {
       return [containers.map((c) => c.name).join(','), containers.map((c) => c.image).join(','), selector.join(',')];
     },
   },
-};
+} satisfies KindBehaviour;

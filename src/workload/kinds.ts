@@ -18,6 +18,36 @@ const KINDS: readonly KindEntry[] = [
     resources: ['jobs', 'job', 'jobs.batch', 'job.batch'],
     load: async () => (await import('./job-kind.js')).jobKind,
   },
+  {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    resources: ['deployments', 'deployment', 'deploy', 'deployments.apps', 'deployment.apps'],
+    load: async () => (await import('./apps-kind.js')).deploymentKind,
+  },
+  {
+    apiVersion: 'apps/v1',
+    kind: 'ReplicaSet',
+    resources: ['replicasets', 'replicaset', 'rs', 'replicasets.apps', 'replicaset.apps'],
+    load: async () => (await import('./apps-kind.js')).replicaSetKind,
+  },
+  {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    resources: ['statefulsets', 'statefulset', 'sts', 'statefulsets.apps', 'statefulset.apps'],
+    load: async () => (await import('./apps-kind.js')).statefulSetKind,
+  },
+  {
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
+    resources: ['daemonsets', 'daemonset', 'ds', 'daemonsets.apps', 'daemonset.apps'],
+    load: async () => (await import('./apps-kind.js')).daemonSetKind,
+  },
+  {
+    apiVersion: 'v1',
+    kind: 'Service',
+    resources: ['services', 'service', 'svc'],
+    load: async () => (await import('./apps-kind.js')).serviceKind,
+  },
 ];
 
 /** The kind of a document, when it is a workload's. */

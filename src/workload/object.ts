@@ -1,4 +1,4 @@
-import type { ConfigMap, PersistentVolumeClaim, Secret } from '../api/types.js';
+import type { ConfigMap, PersistentVolumeClaim, Pod, Secret } from '../api/types.js';
 import type { WorkloadController } from './controller.js';
 
 /**
@@ -61,12 +61,32 @@ export interface KindNames {
 export interface KindBehaviour {
   /** Validated and defaulted as the API server stores it, or throws the PodboxError naming `where`. */
   parse(value: unknown, where: string, context: WorkloadContext): WorkloadObject;
-  controller(object: WorkloadObject, o: ControllerOptions): WorkloadController;
+  /**
+   * The controller that runs it. None for an object that only describes (a Service): it is stored,
+   * listed and deleted, and no host runs for it (workload/apply.ts).
+   */
+  controller?(object: WorkloadObject, o: ControllerOptions): WorkloadController;
+  /** The .status of an object without a controller, written once when it is made. */
+  status?(object: WorkloadObject): Record<string, unknown>;
+  /**
+   * Whether a pod is the object's, when its controller ownerReference does not name the object's
+   * own uid (a Deployment's pods name their ReplicaSet). Without it: the ownerReference's uid
+   * (observe.ts ownedPods).
+   */
+  owns?(object: WorkloadObject, pod: Pod['metadata']): boolean;
   /** kubectl get's columns for the kind (k8s.io/kubernetes pkg/printers/internalversion printers.go) */
-  columns: readonly string[];
-  row(object: WorkloadObject, status: Record<string, unknown>, now: number): string[];
+  columns?: readonly string[];
+  row?(object: WorkloadObject, status: Record<string, unknown>, now: number): string[];
   /** what `-o wide` adds after them (printers.go: CONTAINERS IMAGES SELECTOR for most kinds) */
   wide?: { columns: readonly string[]; row(object: WorkloadObject): string[] };
+  /** The whole table instead of columns and row, for kinds whose printer is one function (tables.ts). */
+  table?(items: readonly Listed[], now: number, wide: boolean): string;
+}
+
+/** One object `podbox get` lists, with its status as last written. */
+export interface Listed {
+  object: WorkloadObject;
+  status: Record<string, unknown>;
 }
 
 export type WorkloadKind = KindNames & KindBehaviour;

@@ -1,20 +1,24 @@
 import { PodDir } from '../pod/dir.js';
 import { isTerminating, statusOf, view, type PodView } from '../pod/view.js';
 import type { ContainerStatus } from '../api/status.js';
+import type { Pod } from '../api/types.js';
 import type { ObservedPod } from './controller.js';
+import type { KindBehaviour, WorkloadObject } from './object.js';
 import { controllerUid } from './template.js';
 
 /**
  * The pods a workload owns: those whose controller ownerReference names its uid, as
  * controller_ref_manager.go ClaimPods keeps the pods a controller owns (podbox has no orphans to
- * adopt: only a controller makes pods with an owner).
+ * adopt: only a controller makes pods with an owner); or, for a kind that says (KindBehaviour.owns:
+ * a Deployment's pods name its ReplicaSet), those it says are its.
  */
-export function ownedPods(uid: string): PodView[] {
+export function ownedPods(kind: Pick<KindBehaviour, 'owns'>, object: WorkloadObject): PodView[] {
+  const owns = (pod: Pod) => (kind.owns ? kind.owns(object, pod.metadata) : controllerUid(pod) === object.metadata.uid);
   const out: PodView[] = [];
   for (const d of PodDir.list()) {
     try {
       const v = view(d);
-      if (controllerUid(v.record.pod) === uid) out.push(v);
+      if (owns(v.record.pod)) out.push(v);
     } catch {
       // a pod being created or deleted meanwhile
     }
