@@ -14,6 +14,7 @@ import { removeTrees, removeTreesAfterPod } from '../sandbox/userns.js';
 import { readExitRecordsFrom, type ExitRecord } from '../sandbox/exit-records.js';
 import { writePodFiles, podHostname } from '../sandbox/pod-files.js';
 import { podDns, readHostResolvConf } from '../sandbox/resolv-conf.js';
+import { DnsRelay, planDnsRelay } from '../sandbox/dns-relay.js';
 import { networkModeOf, planNetwork, releaseNetwork, stackAlive, startStack, stopStack } from '../sandbox/network.js';
 import { prepareVolumes } from '../volume/volumes.js';
 import { ensureVolumeImages } from '../volume/image-volume.js';
@@ -94,6 +95,8 @@ export class PodSupervisor {
   private pendingDelete?: { grace?: number };
   /** The pod's network stack coming up (createSandbox): its failure, if it failed. */
   private stackUp?: Promise<PodboxError | undefined>;
+  /** the pod's DNS relay, when its node resolvers are on the node's loopback (dns-relay.ts) */
+  private dnsRelay?: DnsRelay;
   /** the pod was not admitted (lifecycle/admission.ts) */
   private rejection?: PodRejected;
   private ticker?: NodeJS.Timeout;
@@ -403,7 +406,10 @@ export class PodSupervisor {
     let prepared;
     try {
       this.machine.podIP = net.podIP;
-      const dns = podDns(pod, readHostResolvConf(this.logSettings), net);
+      const hostResolvConf = readHostResolvConf(this.logSettings);
+      net.dnsRelay = planDnsRelay(pod, hostResolvConf, net.mode, this.logSettings);
+      if (net.dnsRelay) this.dnsRelay = DnsRelay.open(sandbox.pid, net.dnsRelay, `pod "${pod.metadata.name}"`);
+      const dns = podDns(pod, hostResolvConf, net);
       for (const e of dns.events) this.machine.podWarning(e.reason, e.message);
       podFiles = writePodFiles(dir.path, pod, net.podIP, dns.content);
       prepared = prepareVolumes(dir.path, manifest, {
@@ -439,6 +445,17 @@ export class PodSupervisor {
       podIP: this.runtime.network?.podIP,
       networkReady,
     };
+  }
+
+  /** An adopted pod's DNS relay died with the old supervisor: made again, or said as an event. */
+  private reopenDnsRelay(pausePid: number): void {
+    const plan = this.runtime.network?.dnsRelay;
+    if (!plan) return;
+    try {
+      this.dnsRelay = DnsRelay.open(pausePid, plan, `pod "${this.name}"`);
+    } catch (e) {
+      this.machine.podWarning('DNSRelayFailed', `${(e as Error).message}: names do not resolve in the pod`);
+    }
   }
 
   /** The pod's network stack exits before the pod does: said as an event (network.ts), never silent. */
@@ -482,6 +499,7 @@ export class PodSupervisor {
     } else {
       this.watchPause();
       this.watchStack();
+      this.reopenDnsRelay(pause.pid);
       for (const [name, c] of Object.entries(this.runtime.containers)) {
         if (c.pid === undefined) continue;
         this.followOutput(name, c.instance);
@@ -817,6 +835,7 @@ export class PodSupervisor {
         }
         await pollUntil(() => !alive(pause.pid), 10_000, 5);
       }
+      this.dnsRelay?.close();
       await stopStack(this.runtime.network);
       releaseNetwork(podsDir(), this.runtime.network);
       await Promise.race([Promise.all(this.draining), new Promise((r) => setTimeout(r, 2000).unref())]);

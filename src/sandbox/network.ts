@@ -9,6 +9,7 @@ import { nodePortsRejection } from '../lifecycle/admission.js';
 import { alive, processStartTime } from '../host/proc.js';
 import { pollUntil } from '../host/poll.js';
 import { devNullFd } from './namespaces.js';
+import type { DnsRelayPlan } from './dns-relay.js';
 
 /**
  * The pod's network: the facts every other part reads (status.podIP, the downward API, /etc/hosts,
@@ -49,6 +50,8 @@ export interface PodNetwork {
   gateway?: string;
   /** an address inside the pod that forwards DNS to the host's resolvers (pasta --dns-forward, slirp4netns .3) */
   dnsForward?: string;
+  /** podbox's DNS relay in the pod, for node resolvers on the node's loopback (dns-relay.ts) */
+  dnsRelay?: DnsRelayPlan;
   /** the user-mode stack process (pasta, slirp4netns): it belongs to the pod */
   stackPid?: number;
   /** its start time (/proc/PID/stat), so a reused pid is never taken for it */
