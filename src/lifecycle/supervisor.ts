@@ -15,7 +15,15 @@ import { readExitRecordsFrom, type ExitRecord } from '../sandbox/exit-records.js
 import { writePodFiles, podHostname } from '../sandbox/pod-files.js';
 import { podDns, readHostResolvConf } from '../sandbox/resolv-conf.js';
 import { DnsRelay, planDnsRelay } from '../sandbox/dns-relay.js';
-import { networkModeOf, planNetwork, releaseNetwork, stackAlive, startStack, stopStack } from '../sandbox/network.js';
+import {
+  networkModeOf,
+  planNetwork,
+  releaseNetwork,
+  stackAlive,
+  stackConfigured,
+  startStack,
+  stopStack,
+} from '../sandbox/network.js';
 import { prepareVolumes } from '../volume/volumes.js';
 import { ensureVolumeImages } from '../volume/image-volume.js';
 import { EMPTY_DIR_CHECK_MS, emptyDirOverLimit, limitedEmptyDirs } from '../volume/empty-dir-limit.js';
@@ -95,6 +103,8 @@ export class PodSupervisor {
   private pendingDelete?: { grace?: number };
   /** The pod's network stack coming up (createSandbox): its failure, if it failed. */
   private stackUp?: Promise<PodboxError | undefined>;
+  /** settles when the containers may start: the stack has configured the pod's interface (network.ts) */
+  private stackConfigured?: Promise<PodboxError | undefined>;
   /** the pod's DNS relay, when its node resolvers are on the node's loopback (dns-relay.ts) */
   private dnsRelay?: DnsRelay;
   /** the pod was not admitted (lifecycle/admission.ts) */
@@ -402,6 +412,7 @@ export class PodSupervisor {
       },
       (e: unknown) => (e instanceof PodboxError ? e : new PodboxError('NetworkFailed', String(e))),
     );
+    this.stackConfigured = stackConfigured(net, sandbox.pid, this.stackUp);
     let podFiles;
     let prepared;
     try {
@@ -431,7 +442,7 @@ export class PodSupervisor {
 
   private usePod(dir: PodDir, pausePid: number): void {
     const made = this.runtime.made!;
-    const networkReady = this.stackUp?.then((failed) => {
+    const networkReady = (this.stackConfigured ?? this.stackUp)?.then((failed) => {
       if (failed) throw failed;
     });
     networkReady?.catch(() => {}); // said by createPod, whether a container waited for it or not
