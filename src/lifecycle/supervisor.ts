@@ -847,6 +847,9 @@ export class PodSupervisor {
         await pollUntil(() => !alive(pause.pid), 10_000, 5);
       }
       this.dnsRelay?.close();
+      // The containers may have run and ended before the stack finished starting (stackConfigured):
+      // its pid is known, and it can be ended, once it has.
+      await this.stackUp;
       await stopStack(this.runtime.network);
       releaseNetwork(podsDir(), this.runtime.network);
       await Promise.race([Promise.all(this.draining), new Promise((r) => setTimeout(r, 2000).unref())]);
