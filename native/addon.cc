@@ -31,7 +31,9 @@
 #include <string>
 #include <vector>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/socket.h>
@@ -542,6 +544,40 @@ Napi::Value SocketInNamespace(const Napi::CallbackInfo &info)
 	return Napi::Number::New(env, fd);
 }
 
+// boundSocketInNamespace(pid, 'udp' | 'tcp', ip, port): a socket bound to ip:port in the pod's network namespace.
+Napi::Value BoundSocketInNamespace(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	pid_t target = info[0].As<Napi::Number>().Int32Value();
+	int type = info[1].ToString().Utf8Value() == "udp" ? SOCK_DGRAM : SOCK_STREAM;
+	std::string ip = info[2].ToString().Utf8Value();
+	int port = info[3].As<Napi::Number>().Int32Value();
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof ss);
+	socklen_t len;
+	auto *v4 = reinterpret_cast<struct sockaddr_in *>(&ss);
+	auto *v6 = reinterpret_cast<struct sockaddr_in6 *>(&ss);
+	if (inet_pton(AF_INET, ip.c_str(), &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons(port);
+		len = sizeof *v4;
+	} else if (inet_pton(AF_INET6, ip.c_str(), &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons(port);
+		len = sizeof *v6;
+	} else {
+		Napi::TypeError::New(env, "not an IP address: " + ip).ThrowAsJavaScriptException();
+		return env.Undefined();
+	}
+	pb_failure f{};
+	int fd = pb_bound_socket_in_namespace(target, type, reinterpret_cast<struct sockaddr *>(&ss), len, &f);
+	if (fd < 0) {
+		ThrowFailure(env, f);
+		return env.Undefined();
+	}
+	return Napi::Number::New(env, fd);
+}
+
 Napi::Value OpenHostTree(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
@@ -582,6 +618,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("openHostTree", Napi::Function::New(env, OpenHostTree));
 	exports.Set("moveTreeInto", Napi::Function::New(env, MoveTreeInto));
 	exports.Set("socketInNamespace", Napi::Function::New(env, SocketInNamespace));
+	exports.Set("boundSocketInNamespace", Napi::Function::New(env, BoundSocketInNamespace));
 	exports.Set("createNamespaces", Napi::Function::New(env, CreateNamespaces));
 	exports.Set("releaseChild", Napi::Function::New(env, ReleaseChild));
 	exports.Set("spawnInNamespaces", Napi::Function::New(env, SpawnInNamespaces));

@@ -92,6 +92,7 @@ static const char *const step_names[PB_STEP_COUNT] = {
         [PB_STEP_READ_VOLUME_DIRECTORY] = "read_volume_directory",
         [PB_STEP_CHOWN_VOLUME] = "chown_volume",
         [PB_STEP_CHMOD_VOLUME] = "chmod_volume",
+        [PB_STEP_BIND_SOCKET] = "bind_socket",
 };
 
 const char *pb_step_name(int step)
@@ -873,6 +874,8 @@ static int receive_fd(int channel)
 
 struct socket_work {
 	int domain, type, channel;
+	const struct sockaddr *addr; /* bound to it when not NULL */
+	socklen_t addr_len;
 };
 
 static void make_and_pass_socket(void *arg, int status_wr)
@@ -881,21 +884,23 @@ static void make_and_pass_socket(void *arg, int status_wr)
 	int sock = socket(w->domain, w->type | SOCK_CLOEXEC, 0);
 	if (sock < 0)
 		fail_child(status_wr, PB_STEP_CREATE_SOCKET);
+	if (w->addr && bind(sock, w->addr, w->addr_len) != 0)
+		fail_child(status_wr, PB_STEP_BIND_SOCKET);
 	if (send_fd(w->channel, sock) != 0)
 		fail_child(status_wr, PB_STEP_PASS_SOCKET);
 }
 
 /* A socket made in the pod's network namespace, passed back over a socketpair (SCM_RIGHTS): it
  * stays in that namespace, so connect() from here reaches the pod's 127.0.0.1. */
-int pb_socket_in_namespace(pid_t target, int domain, int type, struct pb_failure *failure)
+static int socket_in_namespace(pid_t target, struct socket_work *w, struct pb_failure *failure)
 {
 	int channel[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) != 0) {
 		set_failure(failure, PB_STEP_CREATE_PIPE, errno);
 		return -1;
 	}
-	struct socket_work w = {domain, type, channel[1]};
-	int rc = run_in_namespaces(target, "net", make_and_pass_socket, &w, failure);
+	w->channel = channel[1];
+	int rc = run_in_namespaces(target, "net", make_and_pass_socket, w, failure);
 	close(channel[1]);
 	/* The passed fd waits in the socketpair even though the helper has exited. */
 	int sock = rc == 0 ? receive_fd(channel[0]) : -1;
@@ -903,6 +908,19 @@ int pb_socket_in_namespace(pid_t target, int domain, int type, struct pb_failure
 	if (rc == 0 && sock < 0)
 		set_failure(failure, PB_STEP_PASS_SOCKET, EPROTO);
 	return sock;
+}
+
+int pb_socket_in_namespace(pid_t target, int domain, int type, struct pb_failure *failure)
+{
+	struct socket_work w = {domain, type, -1, NULL, 0};
+	return socket_in_namespace(target, &w, failure);
+}
+
+int pb_bound_socket_in_namespace(pid_t target, int type, const struct sockaddr *addr, socklen_t addr_len,
+                                 struct pb_failure *failure)
+{
+	struct socket_work w = {addr->sa_family, type, -1, addr, addr_len};
+	return socket_in_namespace(target, &w, failure);
 }
 
 /* --- a host path (hostPath volume, named volume) bound into a pod --------------------------- */

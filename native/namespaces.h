@@ -6,6 +6,7 @@
 #ifndef PODBOX_NAMESPACES_H
 #define PODBOX_NAMESPACES_H
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -61,6 +62,7 @@ enum pb_step {
 	PB_STEP_READ_VOLUME_DIRECTORY,
 	PB_STEP_CHOWN_VOLUME,
 	PB_STEP_CHMOD_VOLUME,
+	PB_STEP_BIND_SOCKET,
 	PB_STEP_COUNT
 };
 
@@ -179,6 +181,14 @@ int pb_move_tree_in_namespaces(pid_t target, int tree, const char *mount_target,
  * then probes the pod's 127.0.0.1 with no tool inside the image. Returns -1 with *failure set.
  */
 int pb_socket_in_namespace(pid_t target, int domain, int type, struct pb_failure *failure);
+
+/*
+ * The same, bound to `addr` inside the namespace: the bind is made by the helper, which holds every
+ * capability of the pod's user namespace, so a port below net.ipv4.ip_unprivileged_port_start (DNS's
+ * 53) can be bound in the pod's network namespace by a user who may not bind it on the host.
+ */
+int pb_bound_socket_in_namespace(pid_t target, int type, const struct sockaddr *addr, socklen_t addr_len,
+                                 struct pb_failure *failure);
 
 struct pb_ownership {
 	const char *path;     /* the volume's directory, as the host sees it */

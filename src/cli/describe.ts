@@ -465,6 +465,11 @@ function network(w: Lines, n: PodNetwork): void {
   if (n.interface) w.add(1, `Interface:\t${n.interface} ${n.podIP}/24 mtu ${n.mtu}`);
   if (n.gateway) w.add(1, `Gateway:\t${n.gateway} (the host)`);
   if (n.dnsForward) w.add(1, `DNS Forwarder:\t${n.dnsForward}`);
+  const relay = n.dnsRelay;
+  if (relay) {
+    const to = relay.upstreams.map((u) => `${u.host.includes(':') ? `[${u.host}]` : u.host}:${u.port}`).join(', ');
+    w.add(1, `DNS Relay:\t${relay.address}:53 -> ${to}`);
+  }
   if (n.stackPid) w.add(1, `Stack:\t${n.mode} pid ${n.stackPid}`);
   w.add(1, `Published:\t${publishedText(n.published) || '<none>'}`);
 }

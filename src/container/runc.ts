@@ -73,6 +73,23 @@ export class Runc {
    * pod's PID namespace). runc's own messages go to a log file, not into the container's stderr.
    */
   runDetached(id: string, bundle: string, stdout: number, stderr: number): number {
+    return this.make(['run', '--detach'], id, bundle, stdout, stderr);
+  }
+
+  /**
+   * `runc create`: all of runDetached but the last step, the container's process waiting in runc
+   * init until `runc start` (start). Its pid file and log are runDetached's.
+   */
+  createDetached(id: string, bundle: string, stdout: number, stderr: number): number {
+    return this.make(['create'], id, bundle, stdout, stderr);
+  }
+
+  /** `runc start`: the created container's process runs its command. */
+  start(id: string): Promise<string> {
+    return this.command(['start', id]);
+  }
+
+  private make(verb: string[], id: string, bundle: string, stdout: number, stderr: number): number {
     const argv = [
       runcPath(),
       '--root',
@@ -81,8 +98,7 @@ export class Runc {
       this.logFile(id),
       '--log-format',
       'json',
-      'run',
-      '--detach',
+      ...verb,
       '--pid-file',
       this.pidFile(id),
       '--bundle',

@@ -121,17 +121,29 @@ export async function startContainer(
 
   // Step 5: runc run --detach, output into the log, once the pod has its network, as the kubelet
   // starts containers after RunPodSandbox has set it up (kuberuntime_manager.go SyncPod).
-  await pod.networkReady;
   const id = containerId(name, instance);
+  const networkComing = !(await networkSettled(pod.networkReady));
+  if (!networkComing) await pod.networkReady;
   const out = openContainerOutput(pod.podDir, id);
   const sink = attachOutput(pod.podDir, id, log);
-  let exit: { code: number | null; signal: number | null };
+  let exit: { code: number | null; signal: number | null } | undefined;
+  let failed: { error: unknown } | undefined;
   try {
-    exit = await waitForExit(pod.runc.runDetached(id, bundle.dir, out.stdout, out.stderr));
+    exit = networkComing
+      ? await createThenStartOnNetwork(pod, name, id, bundle.dir, out)
+      : await waitForExit(pod.runc.runDetached(id, bundle.dir, out.stdout, out.stderr));
+  } catch (error) {
+    failed = { error };
   } finally {
     closeSync(out.stdout);
     closeSync(out.stderr);
   }
+  if (failed) {
+    await sink.closed();
+    removeContainerOutput(pod.podDir, id);
+    throw failed.error;
+  }
+  exit = exit!; // assigned: the try did not throw
   const pid = exit.code === 0 ? pod.runc.readPid(id) : undefined;
   if (pid === undefined) {
     await sink.closed();
@@ -149,6 +161,49 @@ export async function startContainer(
 function cgroupsPathOf(pod: PodContext, runcId: string): string | undefined {
   if (pod.limits && 'cgroup' in pod.limits) return containerCgroupPath(pod.limits.cgroup.pod, runcId);
   return process.getuid?.() === 0 ? containerCgroupsPath(pod.manifest.pod, runcId) : undefined;
+}
+
+/**
+ * Whether the pod's network has come up, or failed to (no stack: at once). A promise already
+ * settled runs its callbacks among the microtasks, before the event loop's next turn (setImmediate).
+ */
+function networkSettled(ready: Promise<void> | undefined): Promise<boolean> {
+  if (!ready) return Promise.resolve(true);
+  const settled = ready.then(
+    () => true,
+    () => true,
+  );
+  return Promise.race([settled, new Promise<boolean>((r) => setImmediate(() => r(false)))]);
+}
+
+/**
+ * While the pod's stack is still coming up (pasta takes tens of milliseconds), `runc create` does
+ * runc's work on the container meanwhile, and `runc start` runs its process once the network is
+ * up: the container's own command never runs before the pod has its network. If the network
+ * fails, the created container is deleted and the network's error thrown. Resolves as runc create exited.
+ */
+async function createThenStartOnNetwork(
+  pod: PodContext,
+  name: string,
+  id: string,
+  bundle: string,
+  out: { stdout: number; stderr: number },
+): Promise<{ code: number | null; signal: number | null }> {
+  const created = await waitForExit(pod.runc.createDetached(id, bundle, out.stdout, out.stderr));
+  try {
+    await pod.networkReady;
+  } catch (e) {
+    if (created.code === 0) await pod.runc.command(['delete', '--force', id]).catch(() => {});
+    throw e;
+  }
+  if (created.code !== 0) return created;
+  try {
+    await pod.runc.start(id);
+  } catch (e) {
+    await pod.runc.command(['delete', '--force', id]).catch(() => {});
+    throw new RuncStartError(name, pod.runc.startError(id) ?? (e as Error).message);
+  }
+  return created;
 }
 
 /** runc could not start the container: the kubelet's StartError (exit code 128). */

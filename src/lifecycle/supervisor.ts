@@ -14,7 +14,16 @@ import { removeTrees, removeTreesAfterPod } from '../sandbox/userns.js';
 import { readExitRecordsFrom, type ExitRecord } from '../sandbox/exit-records.js';
 import { writePodFiles, podHostname } from '../sandbox/pod-files.js';
 import { podDns, readHostResolvConf } from '../sandbox/resolv-conf.js';
-import { networkModeOf, planNetwork, releaseNetwork, stackAlive, startStack, stopStack } from '../sandbox/network.js';
+import { DnsRelay, planDnsRelay } from '../sandbox/dns-relay.js';
+import {
+  networkModeOf,
+  planNetwork,
+  releaseNetwork,
+  stackAlive,
+  stackConfigured,
+  startStack,
+  stopStack,
+} from '../sandbox/network.js';
 import { prepareVolumes } from '../volume/volumes.js';
 import { ensureVolumeImages } from '../volume/image-volume.js';
 import { EMPTY_DIR_CHECK_MS, emptyDirOverLimit, limitedEmptyDirs } from '../volume/empty-dir-limit.js';
@@ -98,6 +107,10 @@ export class PodSupervisor {
   private pendingDelete?: { grace?: number };
   /** The pod's network stack coming up (createSandbox): its failure, if it failed. */
   private stackUp?: Promise<PodboxError | undefined>;
+  /** settles when the containers may start: the stack has configured the pod's interface (network.ts) */
+  private stackConfigured?: Promise<PodboxError | undefined>;
+  /** the pod's DNS relay, when its node resolvers are on the node's loopback (dns-relay.ts) */
+  private dnsRelay?: DnsRelay;
   /** the pod was not admitted (lifecycle/admission.ts) */
   private rejection?: PodRejected;
   private ticker?: NodeJS.Timeout;
@@ -437,11 +450,15 @@ export class PodSupervisor {
       },
       (e: unknown) => (e instanceof PodboxError ? e : new PodboxError('NetworkFailed', String(e))),
     );
+    this.stackConfigured = stackConfigured(net, sandbox.pid, this.stackUp);
     let podFiles;
     let prepared;
     try {
       this.machine.podIP = net.podIP;
-      const dns = podDns(pod, readHostResolvConf(this.logSettings), net);
+      const hostResolvConf = readHostResolvConf(this.logSettings);
+      net.dnsRelay = planDnsRelay(pod, hostResolvConf, net.mode, this.logSettings);
+      if (net.dnsRelay) this.dnsRelay = DnsRelay.open(sandbox.pid, net.dnsRelay, `pod "${pod.metadata.name}"`);
+      const dns = podDns(pod, hostResolvConf, net);
       for (const e of dns.events) this.machine.podWarning(e.reason, e.message);
       podFiles = writePodFiles(dir.path, pod, net.podIP, dns.content);
       prepared = prepareVolumes(dir.path, manifest, {
@@ -463,7 +480,7 @@ export class PodSupervisor {
 
   private usePod(dir: PodDir, pausePid: number): void {
     const made = this.runtime.made!;
-    const networkReady = this.stackUp?.then((failed) => {
+    const networkReady = (this.stackConfigured ?? this.stackUp)?.then((failed) => {
       if (failed) throw failed;
     });
     networkReady?.catch(() => {}); // said by createPod, whether a container waited for it or not
@@ -478,6 +495,17 @@ export class PodSupervisor {
       networkReady,
       limits: this.runtime.limits,
     };
+  }
+
+  /** An adopted pod's DNS relay died with the old supervisor: made again, or said as an event. */
+  private reopenDnsRelay(pausePid: number): void {
+    const plan = this.runtime.network?.dnsRelay;
+    if (!plan) return;
+    try {
+      this.dnsRelay = DnsRelay.open(pausePid, plan, `pod "${this.name}"`);
+    } catch (e) {
+      this.machine.podWarning('DNSRelayFailed', `${(e as Error).message}: names do not resolve in the pod`);
+    }
   }
 
   /** The pod's network stack exits before the pod does: said as an event (network.ts), never silent. */
@@ -521,6 +549,7 @@ export class PodSupervisor {
     } else {
       this.watchPause();
       this.watchStack();
+      this.reopenDnsRelay(pause.pid);
       for (const [name, c] of Object.entries(this.runtime.containers)) {
         if (c.pid === undefined) continue;
         this.followOutput(name, c.instance);
@@ -863,6 +892,10 @@ export class PodSupervisor {
         await pollUntil(() => !alive(pause.pid), 10_000, 5);
         sandboxEnd?.();
       }
+      this.dnsRelay?.close();
+      // The containers may have run and ended before the stack finished starting (stackConfigured):
+      // its pid is known, and it can be ended, once it has.
+      await this.stackUp;
       await removePodLimits(this.runtime.limits);
       await stopStack(this.runtime.network);
       releaseNetwork(podsDir(), this.runtime.network);

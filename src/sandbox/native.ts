@@ -63,6 +63,8 @@ export interface Native {
   /** the fd holding flock(LOCK_EX) on path (created 0600, close-on-exec), or -1 when another process holds it */
   lockFile(path: string): number;
   socketInNamespace(pid: number, family: 4 | 6): number;
+  /** a socket bound to ip:port in pid's network namespace, bound with the caps of pid's user namespace */
+  boundSocketInNamespace(pid: number, type: 'udp' | 'tcp', ip: string, port: number): number;
   bindSubpath(pid: number, s: { volume: string; subpath: string; target: string; uid: number; gid: number }): void;
   /** a host path opened once as a detached mount (close fd when done) and the st_mode of what it holds */
   openHostTree(path: string): { fd: number; mode: number };

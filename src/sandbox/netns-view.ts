@@ -17,6 +17,8 @@ export interface PodNetworkView extends NetnsView {
   podIP: string;
   gateway?: string;
   dnsForward?: string;
+  /** podbox's DNS relay in the pod (dns-relay.ts) */
+  dnsRelay?: PodNetwork['dnsRelay'];
   stack?: { name: string; pid: number; alive: boolean };
   published: string[];
 }
@@ -28,6 +30,7 @@ export function podNetworkView(net: PodNetwork, pausePid: number): PodNetworkVie
     podIP: net.podIP,
     ...(net.gateway ? { gateway: net.gateway } : {}),
     ...(net.dnsForward ? { dnsForward: net.dnsForward } : {}),
+    ...(net.dnsRelay ? { dnsRelay: net.dnsRelay } : {}),
     ...(net.stackPid ? { stack: { name: net.mode, pid: net.stackPid, alive: stackAlive(net) } } : {}),
     published: net.published.map((p) => publishedText([p])),
     ...live,

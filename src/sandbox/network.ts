@@ -11,6 +11,7 @@ import { pollUntil } from '../host/poll.js';
 import { devNullFd } from './namespaces.js';
 import { trace } from '../host/trace.js';
 import { namespaceInode } from './trace-steps.js';
+import type { DnsRelayPlan } from './dns-relay.js';
 
 /**
  * The pod's network: the facts every other part reads (status.podIP, the downward API, /etc/hosts,
@@ -51,6 +52,8 @@ export interface PodNetwork {
   gateway?: string;
   /** an address inside the pod that forwards DNS to the host's resolvers (pasta --dns-forward, slirp4netns .3) */
   dnsForward?: string;
+  /** podbox's DNS relay in the pod, for node resolvers on the node's loopback (dns-relay.ts) */
+  dnsRelay?: DnsRelayPlan;
   /** the user-mode stack process (pasta, slirp4netns): it belongs to the pod */
   stackPid?: number;
   /** its start time (/proc/PID/stat), so a reused pid is never taken for it */
@@ -354,6 +357,43 @@ function traceStackStarted(net: PodNetwork, pausePid: number): void {
       'through ordinary sockets of yours',
     { pid: net.stackPid, ns: 'net', inode, detail: { mode: net.mode, interface: net.interface, podIP: net.podIP } },
   );
+}
+
+/**
+ * When the pod's containers may start: once the stack has configured the pod's interface, which
+ * pasta does (netlink: link up, MTU, address, then the default route) before the larger part of
+ * its start-up, setting up its buffers and socket pools (measured with perf: most of its ~100 ms
+ * of CPU is memset page-faulting its buffers, after the route is in place). A packet the container
+ * sends meanwhile waits in the tap device's queue until pasta reads it. Resolves when the pod's
+ * namespace has its default route through the stack's interface (/proc/PID/net/route, polled every
+ * 2 ms), with undefined, or as `started` settles, with its value, whichever comes first (a stack
+ * that fails after the route is still said by `started`). For pasta without published ports only: a published port is bound by pasta in that
+ * later part, and a container must find its hostPort published when it starts, as after CNI's portmap.
+ */
+export async function stackConfigured<T>(
+  net: PodNetwork,
+  pausePid: number,
+  started: Promise<T>,
+): Promise<T | undefined> {
+  if (net.mode !== 'pasta' || net.published.length) return started;
+  let over = false;
+  const done = started.finally(() => (over = true));
+  const routed = pollUntil(() => over || defaultRouteVia(pausePid, net.interface!), 10_000, 2);
+  return Promise.race([done, routed.then(() => (over ? done : undefined))]);
+}
+
+/** Whether the network namespace of pid has a default route through iface (/proc/PID/net/route). */
+function defaultRouteVia(pid: number, iface: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/net/route`, 'utf8')
+      .split('\n')
+      .some((l) => {
+        const f = l.split('\t');
+        return f[0] === iface && f[1] === '00000000';
+      });
+  } catch {
+    return false;
+  }
 }
 
 /** pasta(1) of 2023-03: IPv4, the pod's own address and gateway; -t/-u ADDR/PORT:PORT per published port. */

@@ -19,18 +19,18 @@ export const MAX_DNS_SEARCH_LIST_CHARS = 2048;
  *     warning event (ClusterFirst on a hostNetwork pod is Default outright: getPodDNSType);
  *  3. host resolvers on loopback (systemd-resolved's 127.0.0.53, dnsmasq's 127.0.0.1) are the
  *     node's own loopback, which a pod with its own network namespace cannot reach: podbox replaces
- *     them by the address where the pod's user-mode stack forwards DNS to the host (pasta,
- *     slirp4netns). With no forwarder (`--network=none`) they are kept: the pod reaches nothing
- *     anyway, a query fails at once (nothing listens on the pod's loopback), and a file with no
- *     nameserver would make the resolver use 127.0.0.1 all the same. A hostNetwork pod shares the
- *     node's loopback and keeps them. Nameservers given in dnsConfig are the user's: never replaced;
+ *     them by the address of the pod's DNS relay (dns-relay.ts), which forwards to them from the
+ *     host. With no relay (`--network=none`) they are kept: the pod reaches nothing anyway, a query
+ *     fails at once (nothing listens on the pod's loopback), and a file with no nameserver would
+ *     make the resolver use 127.0.0.1 all the same. A hostNetwork pod shares the node's loopback
+ *     and keeps them. Nameservers given in dnsConfig are the user's: never replaced;
  *  4. spec.dnsConfig is appended (appendDNSConfig): servers and searches without duplicates, options
  *     merged by name, dnsConfig's value winning;
  *  5. the limits are applied with the kubelet's DNSConfigForming warnings (formDNSConfigFitsLimits).
  */
 
-/** The part of the pod's network that DNS depends on: its mode, and its stack's DNS forwarder. */
-export type DnsNetwork = Pick<PodNetwork, 'mode' | 'dnsForward'>;
+/** The part of the pod's network that DNS depends on: its mode, and its DNS relay. */
+export type DnsNetwork = Pick<PodNetwork, 'mode' | 'dnsRelay'>;
 
 /** The CRI's DNSConfig (runtimeapi.DNSConfig): options as resolv.conf writes them, `name` or `name:value`. */
 export interface DnsConfig {
@@ -126,8 +126,8 @@ export function podDns(pod: Pod, hostText: string | undefined, network: DnsNetwo
       });
     }
     // Step 3.
-    const forward = !hostNetwork && network.dnsForward;
-    const servers = forward ? host.servers.map((s) => (isLoopback(s) ? forward : s)) : host.servers;
+    const relay = !hostNetwork && network.dnsRelay?.address;
+    const servers = relay ? host.servers.map((s) => (isLoopback(s) ? relay : s)) : host.servers;
     config = { servers: omitDuplicates(servers), searches: host.searches, options: host.options };
   }
   // Step 4.

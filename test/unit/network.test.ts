@@ -1,5 +1,5 @@
 import { describe, it, expect, afterEach } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -8,6 +8,8 @@ import {
   publishedPorts,
   releaseNetwork,
   publishedText,
+  stackConfigured,
+  type PodNetwork,
 } from '../../src/sandbox/network.js';
 import { container, pod } from '../helpers/fixtures.js';
 
@@ -104,5 +106,36 @@ describe('planNetwork', () => {
       ],
     });
     expect(publishedText(publishedPorts(p))).toBe('127.0.0.1:30053->53/UDP');
+  });
+});
+
+describe('stackConfigured: when containers may start', () => {
+  const pasta: PodNetwork = { mode: 'pasta', podIP: '10.88.1.100', podIPs: [], interface: 'eth0', published: [] };
+  const failure = new Error('pasta failed');
+
+  it("waits for the stack's whole start-up (its value) with slirp4netns, or with published ports", async () => {
+    const slirp: PodNetwork = { ...pasta, mode: 'slirp4netns', interface: 'tap0' };
+    expect(await stackConfigured(slirp, process.pid, Promise.resolve(failure))).toBe(failure);
+    const published = {
+      ...pasta,
+      published: [{ hostIP: '0.0.0.0', hostPort: 8080, containerPort: 80, protocol: 'TCP' as const }],
+    };
+    expect(await stackConfigured(published, process.pid, Promise.resolve(failure))).toBe(failure);
+  });
+
+  it("pasta: its failure when it settles before the pod's route is there", async () => {
+    // A pid with no such route (this process's namespace has no eth0 default route of that name here).
+    const noRoute = { ...pasta, interface: 'podbox-none0' };
+    expect(await stackConfigured(noRoute, process.pid, Promise.resolve(failure))).toBe(failure);
+    expect(await stackConfigured(noRoute, process.pid, Promise.resolve(undefined))).toBeUndefined();
+  });
+
+  it('pasta: undefined once the default route through its interface is there, before pasta is done', async () => {
+    const line = readFileSync('/proc/self/net/route', 'utf8')
+      .split('\n')
+      .find((l) => l.split('\t')[1] === '00000000');
+    if (!line) return; // a machine with no default route has nothing to show this with
+    const routed = { ...pasta, interface: line.split('\t')[0]! };
+    expect(await stackConfigured(routed, process.pid, new Promise<Error>(() => {}))).toBeUndefined();
   });
 });

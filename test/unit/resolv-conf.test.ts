@@ -21,7 +21,7 @@ const MISSING_CLUSTER_DNS = {
     'using "ClusterFirst" policy. Falling back to "Default" policy.',
 };
 const none = { mode: 'none' as const };
-const pasta = { mode: 'pasta' as const, dnsForward: '169.254.1.1' };
+const pasta = { mode: 'pasta' as const, dnsRelay: { address: '127.0.0.153', upstreams: [] } };
 const host = { mode: 'host' as const };
 
 describe('resolv.conf as the kubelet forms it (dns.go GetPodDNS) and containerd writes it', () => {
@@ -60,14 +60,14 @@ describe('resolv.conf as the kubelet forms it (dns.go GetPodDNS) and containerd 
     expect(podDns(pod(), HOST, host).events).toEqual([]);
   });
 
-  it('a loopback resolver becomes the stack forwarder; kept on the host network and with no network', () => {
+  it('a loopback resolver becomes the DNS relay; kept on the host network and with no network', () => {
     const p = pod({ dnsPolicy: 'Default' });
-    expect(podDns(p, RESOLVED, pasta).content).toBe('search lan\nnameserver 169.254.1.1\noptions edns0 trust-ad\n');
+    expect(podDns(p, RESOLVED, pasta).content).toBe('search lan\nnameserver 127.0.0.153\noptions edns0 trust-ad\n');
     expect(podDns(p, RESOLVED, host).content).toBe('search lan\nnameserver 127.0.0.53\noptions edns0 trust-ad\n');
     expect(podDns(p, RESOLVED, none).content).toBe('search lan\nnameserver 127.0.0.53\noptions edns0 trust-ad\n');
-    // Two loopback resolvers are one forwarder; a reachable one stays.
+    // Two loopback resolvers are one relay; a reachable one stays.
     expect(podDns(p, 'nameserver 127.0.0.1\nnameserver ::1\nnameserver 192.0.2.1\n', pasta).content).toBe(
-      'nameserver 169.254.1.1\nnameserver 192.0.2.1\n',
+      'nameserver 127.0.0.153\nnameserver 192.0.2.1\n',
     );
   });
 
