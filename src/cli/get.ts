@@ -7,6 +7,7 @@ import { publishedText } from '../sandbox/network.js';
 import { NODE_NAME } from '../api/node.js';
 import { humanDuration } from '../kubectl/duration.js';
 import { formatTable } from '../kubectl/table.js';
+import { writeObjects } from '../kubectl/object-output.js';
 import { PodboxError } from '../errors.js';
 
 /**
@@ -35,13 +36,7 @@ export function registerGet(program: Command): void {
       const name = names[0];
       const views = (name ? [PodDir.open(name)] : PodDir.list()).map(view);
       if (format === 'json' || format === 'yaml') {
-        const objects = views.map(podObject);
-        const out = name
-          ? objects[0]
-          : { apiVersion: 'v1', kind: 'List', items: objects, metadata: { resourceVersion: '' } };
-        // The YAML library is loaded only for -o yaml: a plain `get` starts without it.
-        const text = format === 'json' ? `${JSON.stringify(out, null, 4)}\n` : (await import('yaml')).stringify(out);
-        process.stdout.write(text);
+        await writeObjects(views.map(podObject), !!name, format);
         return;
       }
       if (format === 'name') {

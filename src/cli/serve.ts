@@ -1,6 +1,6 @@
+import { spawnDetachedAndAwaitWord } from '../host/detached-child.js';
 import { Option, type Command } from 'commander';
-import { spawn } from 'node:child_process';
-import { closeSync, createWriteStream, mkdirSync, openSync, realpathSync, statSync } from 'node:fs';
+import { createWriteStream, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PodboxError } from '../errors.js';
 import { pollUntil } from '../host/poll.js';
@@ -100,22 +100,10 @@ function tell(fd: number, word: string): void {
 /** `serve -d`: the same command in its own session, its output into the log; returns once it said. */
 async function detach(dir: string, state: ServeState, opts: ServeOptions): Promise<number> {
   mkdirSync(state.path, { recursive: true, mode: 0o700 });
-  const log = openSync(state.logFile, 'a', 0o600);
-  const child = spawn(
-    process.execPath,
+  const { word, pid } = await spawnDetachedAndAwaitWord(
     [cliPath, 'serve', dir, '--notify-fd', '3', ...(opts.keepPods ? ['--keep-pods'] : [])],
-    { detached: true, stdio: ['ignore', log, log, 'pipe'], env: process.env, cwd: '/' },
+    state.logFile,
   );
-  closeSync(log);
-  const word = await new Promise<string>((resolveWord) => {
-    let w = '';
-    const pipe = child.stdio[3] as NodeJS.ReadableStream;
-    pipe.setEncoding('utf8');
-    pipe.on('data', (d: string) => (w += d));
-    pipe.on('end', () => resolveWord(w.trim()));
-    pipe.on('error', () => resolveWord(w.trim()));
-  });
-  child.unref();
   if (word !== 'ok') {
     // The line of the serve that did not start, as `run -d` prints its supervisor's.
     const line = word.startsWith('error: ') ? word.slice('error: '.length) : `podbox serve ${dir} did not start`;
@@ -123,7 +111,7 @@ async function detach(dir: string, state: ServeState, opts: ServeOptions): Promi
     return 1;
   }
   process.stdout.write(
-    `serving ${dir} in the background (pid ${child.pid}); log: ${state.logFile}\n` +
+    `serving ${dir} in the background (pid ${pid}); log: ${state.logFile}\n` +
       `stop it with: podbox serve --stop ${dir}   (add --keep-pods when starting it to leave the pods running)\n`,
   );
   return 0;

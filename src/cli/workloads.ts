@@ -1,4 +1,5 @@
 import { PodDir } from '../pod/dir.js';
+import { writeObjects } from '../kubectl/object-output.js';
 import { formatTable } from '../kubectl/table.js';
 import { PodboxError, isPodboxError } from '../errors.js';
 import { loadKind, resourceOf, workloadKindNamed, type KindEntry } from '../workload/kinds.js';
@@ -59,13 +60,11 @@ export async function getWorkloads(entry: KindEntry, names: readonly string[], f
     }
   }
   if (format === 'json' || format === 'yaml') {
-    const objects = items.map(({ object, status }) => ({ ...object, status }));
-    const out =
-      names.length === 1
-        ? objects[0]
-        : { apiVersion: 'v1', kind: 'List', items: objects, metadata: { resourceVersion: '' } };
-    const text = format === 'json' ? `${JSON.stringify(out, null, 4)}\n` : (await import('yaml')).stringify(out);
-    process.stdout.write(text);
+    await writeObjects(
+      items.map(({ object, status }) => ({ ...object, status })),
+      names.length === 1,
+      format,
+    );
     return;
   }
   if (format === 'name') {

@@ -1,6 +1,5 @@
+import { spawnDetachedAndAwaitWord } from '../host/detached-child.js';
 import { connect, type Socket } from 'node:net';
-import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { PodDir, podAlive, podsDir } from '../pod/dir.js';
 import { alive } from '../host/proc.js';
@@ -40,24 +39,9 @@ function tryConnect(path: string): Promise<Socket | undefined> {
 }
 
 /** Starts a supervisor and waits for its word: "ok" (it listens) or "busy" (another one runs or starts). */
-export function startSupervisor(): Promise<string> {
-  const log = openSync(join(podsDir(), SUPERVISOR_FILES.log), 'a', 0o600);
-  const child = spawn(process.execPath, [...SUPERVISOR_NODE_FLAGS, cliPath, '__supervisor'], {
-    detached: true,
-    stdio: ['ignore', log, log, 'pipe'],
-    env: process.env,
-    cwd: '/',
-  });
-  closeSync(log);
-  return new Promise<string>((resolve) => {
-    let word = '';
-    const pipe = child.stdio[3] as NodeJS.ReadableStream;
-    pipe.setEncoding('utf8');
-    pipe.on('data', (d: string) => (word += d));
-    pipe.on('end', () => resolve(word.trim()));
-    pipe.on('error', () => resolve(word.trim()));
-    child.unref();
-  });
+export async function startSupervisor(): Promise<string> {
+  const args = [...SUPERVISOR_NODE_FLAGS, cliPath, '__supervisor'];
+  return (await spawnDetachedAndAwaitWord(args, join(podsDir(), SUPERVISOR_FILES.log))).word;
 }
 
 /** A connection to the user's supervisor, started if none runs. */

@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
-import { closeSync, openSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
-import { projectRoot } from '../paths.js';
+import { spawnDetachedAndAwaitWord } from '../host/detached-child.js';
+import { closeSync, writeSync } from 'node:fs';
+import { cliPath } from '../lifecycle/supervisor-client.js';
 import { launchRequest, isAlive, thisProcess } from '../pod/dir.js';
 import { startDetached } from '../pod/launch.js';
 import { pullSecretsOf } from '../registry/pull-secrets.js';
@@ -170,27 +169,14 @@ export async function startPlan(plan: Plan, o: Pick<PlanOptions, 'replace' | 'se
   return 0;
 }
 
-const cliPath = join(projectRoot, 'bin', 'podbox');
-
 /** Starts `podbox __workload KIND NAME`, detached, its output in the workload's host.log; returns its word. */
-function startHost(dir: WorkloadDir): Promise<string> {
-  const log = openSync(dir.file('host.log'), 'a', 0o600);
-  const child = spawn(process.execPath, [cliPath, '__workload', dir.kind, dir.name], {
-    detached: true,
-    stdio: ['ignore', log, log, 'pipe'],
-    env: process.env,
-    cwd: '/',
-  });
-  closeSync(log);
-  return new Promise<string>((resolve) => {
-    let word = '';
-    const pipe = child.stdio[3] as NodeJS.ReadableStream;
-    pipe.setEncoding('utf8');
-    pipe.on('data', (d: string) => (word += d));
-    pipe.on('end', () => resolve(word.trim() || 'error: its host process exited at once (see its host.log)'));
-    pipe.on('error', () => resolve(word.trim()));
-    child.unref();
-  });
+async function startHost(dir: WorkloadDir): Promise<string> {
+  const { word } = await spawnDetachedAndAwaitWord(
+    [cliPath, '__workload', dir.kind, dir.name],
+    dir.file('host.log'),
+    'error: its host process exited at once (see its host.log)',
+  );
+  return word;
 }
 
 /**

@@ -4,6 +4,7 @@ import { PodboxError } from '../errors.js';
 import { check } from '../api/manifest.js';
 import * as schema from '../api/schema.js';
 import { API_MESSAGE } from '../api/schema.js';
+import { labelSelector } from '../api/workload-schema.js';
 import { goStringMap, selectorIsEmpty, selectorMatches } from './label-selector.js';
 
 /**
@@ -13,19 +14,6 @@ import { goStringMap, selectorIsEmpty, selectorMatches } from './label-selector.
  * with the Pod's own schema (api/schema.ts podSpec), so a template's field errors read as a pod's do,
  * under spec.template.spec.
  */
-
-const labelSelector = z.strictObject({
-  matchLabels: schema.stringMap.optional(),
-  matchExpressions: z
-    .array(
-      z.strictObject({
-        key: z.string().min(1),
-        operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
-        values: z.array(z.string()).optional(),
-      }),
-    )
-    .optional(),
-});
 
 /** intstr.IntOrString as maxSurge/maxUnavailable take it: a count or "N%". */
 const intOrPercent = z.union([

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { podDirs, until } from '../helpers/cli.js';
 import { box, podTestHome } from '../helpers/pods.js';
+import { httpGet } from '../helpers/http.js';
 
 /**
  * apps/v1 Deployment and StatefulSet, and a v1 NodePort Service, end to end (rootless and as
@@ -142,19 +142,6 @@ describe('StatefulSet', () => {
     expect((await c.run(['delete', 'sts', 'db'])).stdout).toBe('statefulset.apps "db" deleted');
   });
 });
-
-function httpGet(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', timeout: 2000 }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve(body));
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.end();
-  });
-}
 
 describe('Service', () => {
   it('NodePort: published on the host through the pod it selects; get services; delete -f', async () => {
