@@ -1,4 +1,8 @@
-import type { Container } from '../api/types.js';
+import { rmdirSync } from 'node:fs';
+import type { Container, Pod } from '../api/types.js';
+import { containerCgroupsPath } from '../container/oci-config.js';
+import { containerId } from '../container/runc.js';
+import { cgroupDir, cgroupHierarchies } from './where.js';
 import { pollUntil } from '../host/poll.js';
 import { containerOomKilled, podCgroupExists, removePodCgroup } from './pod-cgroup.js';
 import type { PodLimits } from './pod-limits.js';
@@ -43,6 +47,41 @@ export async function removePodLimits(limits: PodLimits | undefined): Promise<vo
     () => {
       left = removePodCgroup(cg);
       return left.length === 0 && !podCgroupExists(cg);
+    },
+    5000,
+    20,
+  );
+  if (left.length > 0) process.stderr.write(`podbox: cannot remove cgroups ${left.join(', ')}: still in use\n`);
+}
+
+/**
+ * As root where the pod's cgroup could not be made (PODBOX_CGROUP_PARENT not writable), each container
+ * instance got a flat cgroup of its own (container/oci-config.ts containerCgroupsPath). runc's delete
+ * removes one when its container exits, but not for the containers a pod's teardown stops: removed here
+ * once pause is gone, every instance so far, in every hierarchy; bounded, as removePodLimits is.
+ */
+export async function removeFlatContainerCgroups(
+  pod: Pod,
+  containers: Record<string, { instance: number }>,
+  limits: PodLimits | undefined,
+): Promise<void> {
+  if (process.getuid?.() !== 0 || (limits && 'cgroup' in limits)) return;
+  const dirs: string[] = [];
+  for (const h of cgroupHierarchies().list)
+    for (const [name, c] of Object.entries(containers))
+      for (let i = 0; i <= c.instance; i++) dirs.push(cgroupDir(h, containerCgroupsPath(pod, containerId(name, i))));
+  let left = dirs;
+  await pollUntil(
+    () => {
+      left = left.filter((d) => {
+        try {
+          rmdirSync(d);
+          return false;
+        } catch (e) {
+          return (e as NodeJS.ErrnoException).code !== 'ENOENT';
+        }
+      });
+      return left.length === 0;
     },
     5000,
     20,

@@ -55,7 +55,7 @@ import { PodboxError } from '../errors.js';
 import { Tracer, traced, type TraceEvent } from '../host/trace.js';
 import { traceContainerExited, traceSandboxEnd } from '../sandbox/trace-steps.js';
 import { notEnforcedEvent, setUpPodLimits } from '../cgroup/pod-limits.js';
-import { oomKilled, OOM_EVENT, OOM_KILLED, removePodLimits } from '../cgroup/pod-exit.js';
+import { oomKilled, OOM_EVENT, OOM_KILLED, removeFlatContainerCgroups, removePodLimits } from '../cgroup/pod-exit.js';
 
 /**
  * The supervisor of one pod: it performs what the pod's state machine decides, against the kernel
@@ -897,6 +897,7 @@ export class PodSupervisor {
       // its pid is known, and it can be ended, once it has.
       await this.stackUp;
       await removePodLimits(this.runtime.limits);
+      await removeFlatContainerCgroups(this.manifest.pod, this.runtime.containers, this.runtime.limits);
       await stopStack(this.runtime.network);
       releaseNetwork(podsDir(), this.runtime.network);
       await Promise.race([Promise.all(this.draining), new Promise((r) => setTimeout(r, 2000).unref())]);

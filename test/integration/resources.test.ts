@@ -1,5 +1,5 @@
 import { describe, it, expect, afterAll } from 'vitest';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { podTestHome, pod, box } from '../helpers/pods.js';
@@ -177,6 +177,15 @@ describe('resource limits through cgroups', () => {
     const p = await podJson('free');
     expect(podCgroupLeft('Guaranteed', p.metadata.uid)).toEqual([]);
     expect((await c.run(['delete', 'free', '--now'])).exitCode).toBe(0);
+    // As root its container had a flat cgroup of its own instead (oci-config.ts containerCgroupsPath): gone too.
+    const flat = readdirSync('/sys/fs/cgroup').flatMap((h) => {
+      try {
+        return readdirSync(join('/sys/fs/cgroup', h)).filter((n) => n.startsWith(`podbox-pod${p.metadata.uid}-`));
+      } catch {
+        return [];
+      }
+    });
+    expect(flat).toEqual([]);
   });
 
   it('a pod that fails to start leaves no cgroup', async () => {
