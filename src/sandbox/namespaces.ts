@@ -11,7 +11,8 @@ export interface StartInNewNamespaces extends CreateNamespacesOptions {
 
 /**
  * Starts a program in new namespaces, user namespace included: clone, write the id maps while the
- * child waits, then release it and wait until it has exec'd (or is ready, with giveStatusFd).
+ * child waits (the addon writes them itself for a child of parentUserns), then release it and wait
+ * until it has exec'd (or is ready, with giveStatusFd).
  * Returns its pid; the caller watches its exit with native().watchExit.
  */
 export async function startInNewNamespaces(
@@ -27,7 +28,7 @@ export async function startInNewNamespaces(
   }
   traceNamespacesCreated(child.pid, o.namespaces, o.program ?? o.argv[0]!);
   try {
-    await writeIdMaps(child.pid, mapping);
+    if (o.parentUserns === undefined) await writeIdMaps(child.pid, mapping);
   } catch (e) {
     closeSync(child.syncFd); // the child reads EOF and exits
     closeSync(child.statusFd);
