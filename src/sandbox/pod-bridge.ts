@@ -261,10 +261,10 @@ export async function joinPodBridge(pausePid: number, podIP: string, what: strin
   return plan;
 }
 
-const IP_PATHS = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'];
-
-function ipBinary(): string | undefined {
-  return IP_PATHS.find((p) => existsSync(p));
+/** iproute2's ip: first on PATH (as pasta is found), else where Debian puts it (a user's PATH often lacks sbin). */
+function ipBinary(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const dirs = [...(env.PATH ?? '').split(':').filter(Boolean), '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
+  return dirs.map((d) => join(d, 'ip')).find((p) => existsSync(p));
 }
 
 /** Runs `ip ARGS` in the given namespaces; throws NetworkFailed with its last line of stderr. */
