@@ -7,6 +7,8 @@ import { traceChildReady, traceNamespacesCreated } from './trace-steps.js';
 export interface StartInNewNamespaces extends CreateNamespacesOptions {
   /** what is being started, for error messages ("pod web", "image unpacker") */
   what: string;
+  /** called with the child's pid once its maps are written, before it runs (to open its namespaces) */
+  beforeRelease?: (pid: number) => void;
 }
 
 /**
@@ -29,6 +31,7 @@ export async function startInNewNamespaces(
   traceNamespacesCreated(child.pid, o.namespaces, o.program ?? o.argv[0]!);
   try {
     if (o.parentUserns === undefined) await writeIdMaps(child.pid, mapping);
+    o.beforeRelease?.(child.pid);
   } catch (e) {
     closeSync(child.syncFd); // the child reads EOF and exits
     closeSync(child.statusFd);

@@ -16,7 +16,7 @@ import { takeFileLock } from '../host/lock-file.js';
 import { trace } from '../host/trace.js';
 import type { IdRange, IdMapping } from './idmap.js';
 import { podIdMapping } from './idmap.js';
-import { native, pausePath } from './native.js';
+import { native } from './native.js';
 import { devNullFd, startInNewNamespaces } from './namespaces.js';
 import type { NetworkMode } from './network.js';
 
@@ -108,27 +108,12 @@ export async function withPodNetwork(
 ): Promise<number> {
   const lock = join(podsDir, LOCK);
   const fd = await takeLock(lock);
-  let helper: number | undefined;
   let fds: { userns: number; net: number } | undefined;
   try {
     const members = liveMembers(podsDir);
     for (const m of members) if ((fds = openFromPause(m.pid))) break;
     const mapping = podIdMapping();
-    if (!fds) {
-      helper = await startNetworkHelper(mapping);
-      fds = {
-        userns: openSync(`/proc/${helper}/ns/user`, 'r'),
-        net: openSync(`/proc/${helper}/ns/net`, 'r'),
-      };
-      await runIp(
-        { pid: helper, namespaces: ['user', 'net'] },
-        ['link', 'add', POD_BRIDGE, 'up', 'type', 'bridge'],
-        'make the pod network bridge',
-      );
-      trace()?.step('network', `pod network made: bridge ${POD_BRIDGE} in a network namespace of your own`, {
-        pid: helper,
-      });
-    }
+    if (!fds) fds = await makePodNetwork(mapping);
     const pid = await create({
       ...fds,
       uidMap: nestedIdMap(mapping.uid),
@@ -144,7 +129,6 @@ export async function withPodNetwork(
       closeSync(fds.userns);
       closeSync(fds.net);
     }
-    if (helper) await stopHelper(helper);
     try {
       unlinkSync(lock);
     } catch {
@@ -204,29 +188,40 @@ function openFromPause(pid: number): { userns: number; net: number } | undefined
   }
 }
 
-/** A pause in a new user and network namespace, holding them until the first pod's pause does. */
-async function startNetworkHelper(mapping: IdMapping): Promise<number> {
-  return startInNewNamespaces(
-    {
-      argv: [pausePath],
-      env: [],
-      namespaces: ['user', 'net'],
-      dieWithParent: true,
-      stdio: [devNullFd(), devNullFd(), null],
-      what: 'the pod network',
-    },
-    mapping,
-  );
-}
-
-async function stopHelper(pid: number): Promise<void> {
-  const exited = new Promise<void>((resolve) => native().watchExit(pid, () => resolve()));
+/**
+ * U and NB, made by the one process that needs to be in them: `ip link add podbox0 type bridge`, started
+ * in a new user namespace (the map every pod has, written as for a pod) and network namespace. Both are
+ * opened before it runs, so they outlive it: the new pod's pause inherits them.
+ */
+async function makePodNetwork(mapping: IdMapping): Promise<{ userns: number; net: number }> {
+  let fds: { userns: number; net: number } | undefined;
+  const start: IpStarter = (argv, stdio) =>
+    startInNewNamespaces(
+      {
+        argv,
+        env: [],
+        namespaces: ['user', 'net'],
+        dieWithParent: true,
+        stdio,
+        what: 'the pod network',
+        beforeRelease: (pid) => {
+          const userns = openSync(`/proc/${pid}/ns/user`, 'r');
+          fds = { userns, net: openSync(`/proc/${pid}/ns/net`, 'r') };
+        },
+      },
+      mapping,
+    );
   try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    /* gone */
+    await runIp(start, ['link', 'add', POD_BRIDGE, 'up', 'type', 'bridge'], 'make the pod network');
+  } catch (e) {
+    if (fds) {
+      closeSync(fds.userns);
+      closeSync(fds.net);
+    }
+    throw e;
   }
-  await exited;
+  trace()?.step('network', `pod network made: bridge ${POD_BRIDGE} in a network namespace of your own`, {});
+  return fds!;
 }
 
 /**
@@ -267,9 +262,12 @@ function ipBinary(env: NodeJS.ProcessEnv = process.env): string | undefined {
   return dirs.map((d) => join(d, 'ip')).find((p) => existsSync(p));
 }
 
-/** Runs `ip ARGS` in the given namespaces; throws NetworkFailed with its last line of stderr. */
+/** Starts ip (argv, stdio) some other way than in a pod's namespaces; resolves with its pid. */
+type IpStarter = (argv: string[], stdio: number[]) => Promise<number>;
+
+/** Runs `ip ARGS` in the given namespaces (or as `at` starts it); throws NetworkFailed with its last line of stderr. */
 async function runIp(
-  at: { pid: number; namespaces: ('user' | 'net')[]; paths?: string[] },
+  at: { pid: number; namespaces: ('user' | 'net')[]; paths?: string[] } | IpStarter,
   args: string[],
   what: string,
   batch?: string[],
@@ -292,16 +290,16 @@ async function runIp(
     stdin = inRd;
   }
   let pid: number;
+  const argv = [ip, ...args];
+  const stdio = [stdin, devNullFd(), wr];
   try {
-    pid = native().spawnInNamespaces({
-      ...at,
-      argv: [ip, ...args],
-      env: [],
-      stdio: [stdin, devNullFd(), wr],
-      dieWithParent: true,
-    });
+    pid =
+      typeof at === 'function'
+        ? await at(argv, stdio)
+        : native().spawnInNamespaces({ ...at, argv, env: [], stdio, dieWithParent: true });
   } catch (e) {
     closeSync(rd);
+    if (e instanceof PodboxError) throw e;
     throw new PodboxError('NetworkFailed', `${what}: ${(e as Error).message}`, 'run `podbox doctor`');
   } finally {
     closeSync(wr);
