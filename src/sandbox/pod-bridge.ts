@@ -104,21 +104,35 @@ export interface PodNetworkJoin {
  */
 export async function withPodNetwork(
   podsDir: string,
+  what: string,
   create: (join: PodNetworkJoin) => Promise<number>,
 ): Promise<number> {
   const lock = join(podsDir, LOCK);
-  const fd = await takeLock(lock);
+  const fd = await takeLock(lock, what);
   let fds: { userns: number; net: number } | undefined;
   try {
     const members = liveMembers(podsDir);
     for (const m of members) if ((fds = openFromPause(m.pid))) break;
     const mapping = podIdMapping();
-    if (!fds) fds = await makePodNetwork(mapping);
-    const pid = await create({
-      ...fds,
-      uidMap: nestedIdMap(mapping.uid),
-      gidMap: nestedIdMap(mapping.gid),
-    });
+    let made: Promise<void> | undefined;
+    if (!fds) {
+      const making = makePodNetwork(mapping, what);
+      made = making.made;
+      made.catch(() => {}); // said below, once the pause is made or not
+      fds = await making.opened;
+    }
+    // The pod's pause is made while the bridge is (both need only the namespaces); the lock is let go
+    // once both are there, so a pod that finds this network finds its bridge.
+    const [created, bridged] = await Promise.allSettled([
+      create({ ...fds, uidMap: nestedIdMap(mapping.uid), gidMap: nestedIdMap(mapping.gid) }),
+      made,
+    ]);
+    if (created.status === 'rejected') throw created.reason;
+    const pid = created.value;
+    if (bridged.status === 'rejected') {
+      await killChild(pid);
+      throw bridged.reason;
+    }
     const me = { pid, startTime: processStartTime(pid) ?? 0 };
     writeFileSync(join(podsDir, MEMBERS), [...members, me].map((m) => `${m.pid} ${m.startTime}\n`).join(''), {
       mode: 0o600,
@@ -138,8 +152,19 @@ export async function withPodNetwork(
   }
 }
 
+/** Kills and reaps a child of this process (a pause made for a pod network that could not be made). */
+async function killChild(pid: number): Promise<void> {
+  const exited = new Promise<void>((resolve) => native().watchExit(pid, () => resolve()));
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+  await exited;
+}
+
 /** The lock is held for a pod's sandbox creation (tens of ms): wait for it, bounded. */
-async function takeLock(path: string): Promise<number> {
+async function takeLock(path: string, what: string): Promise<number> {
   const end = Date.now() + 10_000;
   for (;;) {
     const fd = takeFileLock(path, 10);
@@ -147,7 +172,7 @@ async function takeLock(path: string): Promise<number> {
     if (Date.now() > end) {
       throw new PodboxError(
         'NetworkFailed',
-        `the pod network's lock ${path} stays held`,
+        `${what}: the pod network's lock ${path} stays held`,
         'another podbox is starting a pod; retry, or remove the file if no podbox runs',
       );
     }
@@ -191,10 +216,22 @@ function openFromPause(pid: number): { userns: number; net: number } | undefined
 /**
  * U and NB, made by the one process that needs to be in them: `ip link add podbox0 type bridge`, started
  * in a new user namespace (the map every pod has, written as for a pod) and network namespace. Both are
- * opened before it runs, so they outlive it: the new pod's pause inherits them.
+ * opened before it runs (`opened`), so they outlive it: the new pod's pause inherits them. `made`: the
+ * bridge is there.
  */
-async function makePodNetwork(mapping: IdMapping): Promise<{ userns: number; net: number }> {
-  let fds: { userns: number; net: number } | undefined;
+function makePodNetwork(
+  mapping: IdMapping,
+  what: string,
+): {
+  opened: Promise<{ userns: number; net: number }>;
+  made: Promise<void>;
+} {
+  let open!: (fds: { userns: number; net: number }) => void;
+  let fail!: (e: unknown) => void;
+  const opened = new Promise<{ userns: number; net: number }>((resolve, reject) => {
+    open = resolve;
+    fail = reject;
+  });
   const start: IpStarter = (argv, stdio) =>
     startInNewNamespaces(
       {
@@ -203,25 +240,26 @@ async function makePodNetwork(mapping: IdMapping): Promise<{ userns: number; net
         namespaces: ['user', 'net'],
         dieWithParent: true,
         stdio,
-        what: 'the pod network',
+        what: `${what}: make the pod network`,
         beforeRelease: (pid) => {
           const userns = openSync(`/proc/${pid}/ns/user`, 'r');
-          fds = { userns, net: openSync(`/proc/${pid}/ns/net`, 'r') };
+          try {
+            open({ userns, net: openSync(`/proc/${pid}/ns/net`, 'r') });
+          } catch (e) {
+            closeSync(userns);
+            throw e;
+          }
         },
       },
       mapping,
     );
-  try {
-    await runIp(start, ['link', 'add', POD_BRIDGE, 'up', 'type', 'bridge'], 'make the pod network');
-  } catch (e) {
-    if (fds) {
-      closeSync(fds.userns);
-      closeSync(fds.net);
-    }
-    throw e;
-  }
-  trace()?.step('network', `pod network made: bridge ${POD_BRIDGE} in a network namespace of your own`, {});
-  return fds!;
+  const made = runIp(start, ['link', 'add', POD_BRIDGE, 'up', 'type', 'bridge'], `${what}: make the pod network`).then(
+    () => {
+      trace()?.step('network', `pod network made: bridge ${POD_BRIDGE} in a network namespace of your own`, {});
+    },
+  );
+  made.catch(fail); // before the namespaces were opened: nothing to wait for (after, this does nothing)
+  return { opened, made };
 }
 
 /**

@@ -82,7 +82,7 @@ export async function createSandbox(o: SandboxOptions): Promise<Sandbox> {
       ...(join && { parentUserns: join.userns, uidMap: join.uidMap, gidMap: join.gidMap }),
     });
   try {
-    pid = o.podNetwork ? await withPodNetwork(stateDirs().pods, start) : await start();
+    pid = o.podNetwork ? await withPodNetwork(stateDirs().pods, `pod "${o.name}"`, start) : await start();
   } finally {
     closeSync(exits);
   }

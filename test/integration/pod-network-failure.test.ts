@@ -11,7 +11,8 @@ const dir = mkdtempSync(join(tmpdir(), 'podbox-fake-ip-'));
 const realIp = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => existsSync(p))!;
 writeFileSync(
   join(dir, 'ip'),
-  `#!/bin/sh\ncase "$*" in *veth*) echo "RTNETLINK answers: Operation not supported" >&2; exit 2;; esac\n` +
+  `#!/bin/sh\nfail() { echo "RTNETLINK answers: Operation not supported" >&2; exit 2; }\n` +
+    `case "$*" in *veth*) fail;; *bridge*) [ -e ${dir}/no-bridge ] && fail;; esac\n` +
     `exec ${realIp} "$@"\n`,
 );
 chmodSync(join(dir, 'ip'), 0o755);
@@ -34,6 +35,22 @@ describe('a pod that cannot join the pod network', () => {
     expect((await c.run(['get'])).stderr).toBe('No resources found.');
     expect(networkClaims(c.home)).toEqual([]);
     // The supervisor goes with its last pod: no process of this home is left (pause, pasta, helpers).
+    await until('no podbox process left', () => podboxProcesses(c.home).length === 0);
+  });
+
+  it('fails the run in one line when the pod network cannot be made, and leaves nothing', async () => {
+    writeFileSync(join(dir, 'no-bridge'), '');
+    const input = pod('nonet', { restartPolicy: 'Never', containers: [box('c', 'echo ran')] });
+    const r = await c.run(['run', '--network=pasta', '-'], { input });
+    expect(r).toEqual({
+      exitCode: 1,
+      stdout: '',
+      stderr:
+        'podbox: pod "nonet": make the pod network: ip link add podbox0 up type bridge: RTNETLINK answers: Operation not ' +
+        'supported: run `podbox doctor`',
+    });
+    expect((await c.run(['get'])).stderr).toBe('No resources found.');
+    expect(networkClaims(c.home)).toEqual([]);
     await until('no podbox process left', () => podboxProcesses(c.home).length === 0);
   });
 });
