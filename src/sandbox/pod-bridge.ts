@@ -272,19 +272,25 @@ function makePodNetwork(
 export async function joinPodBridge(pausePid: number, podIP: string, what: string): Promise<PodBridge> {
   const plan = podBridgePlan(podIP, pausePid);
   const fd = (n: number) => `/proc/${pausePid}/fd/${n}`;
-  const link = ['link', 'add', plan.veth, 'master', plan.bridge, 'up', 'type', 'veth'];
-  // The peer cannot be brought up as it is made (the kernel's veth_open: ENOTCONN until both ends
-  // exist): it is, from inside the pod, with its route.
-  const peer = ['peer', 'name', plan.interface, 'netns', `/proc/${pausePid}/ns/net`];
+  const podNet = `/proc/${pausePid}/ns/net`;
+  // One process for both steps (every process the supervisor starts is a fork of it, tens of ms on a
+  // busy machine): a shell in U and NB runs the first ip, then nsenter into the pod's network
+  // namespace (U owns it through P) for the second. The peer cannot be brought up as it is made (the
+  // kernel's veth_open: ENOTCONN until both ends exist): it is, from inside the pod, with its route.
+  const link = `link add ${plan.veth} master ${plan.bridge} up type veth peer name ${plan.interface} netns ${podNet}`;
   await runIp(
     { pid: pausePid, namespaces: ['user', 'net'], paths: [fd(POD_NETWORK_USERNS_FD), fd(POD_NETWORK_NET_FD)] },
-    [...link, ...peer],
+    [],
     `${what}: join the pod network`,
+    [`link set ${plan.interface} up`, `route add ${plan.route} dev ${plan.interface}`],
+    (ip) => [
+      '/bin/sh',
+      '-c',
+      `said=$(${ip} ${link} 2>&1) || { echo "ip ${link}: $said" >&2; exit 1; }\n` +
+        `said=$(${nsenterBinary()} --net=${podNet} ${ip} -batch - 2>&1) || ` +
+        `{ echo "ip in the pod (${plan.interface} up, route ${plan.route}): $said" >&2; exit 1; }`,
+    ],
   );
-  await runIp({ pid: pausePid, namespaces: ['user', 'net'] }, ['-batch', '-'], `${what}: route to the pod network`, [
-    `link set ${plan.interface} up`,
-    `route add ${plan.route} dev ${plan.interface}`,
-  ]);
   trace()?.step(
     'network',
     `veth ${plan.veth} on bridge ${plan.bridge} (the pod network), its peer ${plan.interface} in the pod; ` +
@@ -292,6 +298,12 @@ export async function joinPodBridge(pausePid: number, podIP: string, what: strin
     { pid: pausePid, ns: 'net' },
   );
   return plan;
+}
+
+/** util-linux's nsenter (Essential on Debian): first on PATH, else /usr/bin. */
+function nsenterBinary(env: NodeJS.ProcessEnv = process.env): string {
+  const dirs = [...(env.PATH ?? '').split(':').filter(Boolean), '/usr/bin', '/bin'];
+  return dirs.map((d) => join(d, 'nsenter')).find((p) => existsSync(p)) ?? 'nsenter';
 }
 
 /** iproute2's ip: first on PATH (as pasta is found), else where Debian puts it (a user's PATH often lacks sbin). */
@@ -309,6 +321,7 @@ async function runIp(
   args: string[],
   what: string,
   batch?: string[],
+  wrap?: (ip: string) => string[],
 ): Promise<void> {
   const ip = ipBinary();
   if (!ip) {
@@ -328,7 +341,7 @@ async function runIp(
     stdin = inRd;
   }
   let pid: number;
-  const argv = [ip, ...args];
+  const argv = wrap ? wrap(ip) : [ip, ...args];
   const stdio = [stdin, devNullFd(), wr];
   try {
     pid =
@@ -354,7 +367,8 @@ async function runIp(
   closeSync(rd);
   if (code !== 0) {
     const said = buf.subarray(0, n).toString().trim().split('\n').pop() || `exit ${code}`;
-    throw new PodboxError('NetworkFailed', `${what}: ip ${args.join(' ')}: ${said}`, 'run `podbox doctor`');
+    const command = wrap ? '' : `ip ${args.join(' ')}: `;
+    throw new PodboxError('NetworkFailed', `${what}: ${command}${said}`, 'run `podbox doctor`');
   }
 }
 
