@@ -266,8 +266,8 @@ function makePodNetwork(
  * Joins a pod to the pod network: the veth (made in NB, attached to the bridge, its peer moved into
  * the pod's network namespace and brought up there), then the pod's route to the other pods. Its
  * packets leave by eth1 with the pod's own address (eth0's) as source; the other pod answers ARP for
- * its eth0 address on its eth1 (arp_ignore 0, the default). Two short `ip` runs: one in U and NB, one
- * in the pod's namespaces.
+ * its eth0 address on its eth1 (arp_ignore 0, the default). podman's rootless netns does the same
+ * with netavark's bridge driver (a veth per container on one bridge); here with iproute2's ip.
  */
 export async function joinPodBridge(pausePid: number, podIP: string, what: string): Promise<PodBridge> {
   const plan = podBridgePlan(podIP, pausePid);
