@@ -14,6 +14,7 @@ import { PodboxError } from '../errors.js';
 import { processStartTime } from '../host/proc.js';
 import { takeFileLock } from '../host/lock-file.js';
 import { trace } from '../host/trace.js';
+import { parseIdMap } from './trace-steps.js';
 import type { IdRange, IdMapping } from './idmap.js';
 import { podIdMapping } from './idmap.js';
 import { native } from './native.js';
@@ -37,9 +38,9 @@ import type { NetworkMode } from './network.js';
  *
  * No daemon holds NB: each pod's pause keeps a descriptor on NB (and one on U) at fixed numbers, so
  * the kernel keeps them while a pod on the network lives and frees them with the last one. A new pod
- * finds them through a live member's /proc/PAUSE/fd; if there is none, a short-lived helper makes U
- * and NB and the bridge, and goes once the new pod's pause holds them. A lock file serializes this,
- * so two pods starting at once join the same NB.
+ * finds them through a live member's /proc/PAUSE/fd; if there is none, the `ip` that makes the bridge
+ * is started in a new U and NB, opened before it runs, which the new pod's pause then inherits. A lock
+ * file serializes this, so two pods starting at once join the same NB.
  */
 
 /** The descriptors pause holds for the pod network (after its readiness pipe, 3, and exits file, 4). */
@@ -112,11 +113,17 @@ export async function withPodNetwork(
   let fds: { userns: number; net: number } | undefined;
   try {
     const members = liveMembers(podsDir);
-    for (const m of members) if ((fds = openFromPause(m.pid))) break;
-    const mapping = podIdMapping();
+    let mapping: { uid: IdRange[]; gid: IdRange[] } | undefined;
+    for (const m of members) {
+      if ((fds = openFromPause(m.pid))) {
+        mapping = usernsMapOf(m.pid);
+        break;
+      }
+    }
+    mapping ??= podIdMapping();
     let made: Promise<void> | undefined;
     if (!fds) {
-      const making = makePodNetwork(mapping, what);
+      const making = makePodNetwork(podIdMapping(), what);
       made = making.made;
       made.catch(() => {}); // said below, once the pause is made or not
       fds = await making.opened;
@@ -193,6 +200,21 @@ function liveMembers(podsDir: string): { pid: number; startTime: number }[] {
     .map((l) => l.split(' ').map(Number))
     .filter(([pid, start]) => pid > 0 && processStartTime(pid) === start)
     .map(([pid, startTime]) => ({ pid, startTime }));
+}
+
+/**
+ * U's map, in host ids, from a member's pause: its own map is an identity over U's, so read from the
+ * host it is U's (the kernel shows a map relative to the reader). A pod joining an existing network
+ * nests into what U has, even if /etc/subuid changed since U was made.
+ */
+function usernsMapOf(pid: number): { uid: IdRange[]; gid: IdRange[] } | undefined {
+  try {
+    const uid = parseIdMap(readFileSync(`/proc/${pid}/uid_map`, 'utf8'));
+    const gid = parseIdMap(readFileSync(`/proc/${pid}/gid_map`, 'utf8'));
+    return uid.length && gid.length ? { uid, gid } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** U and NB from a member's pause (its fds 6 and 5), if they are what they should be. */
