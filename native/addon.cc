@@ -2,10 +2,13 @@
 // here; everything else (id maps, runc, mounts' options, policy) is TypeScript.
 //
 //   createNamespaces({argv, env, namespaces, hostname, mountProc, giveStatusFd, dieWithParent,
-//                     extraFds, stdio, rootDir, program, root[{path, kind: 'ro'|'rw'|'symlink', link}]})
-//       -> {pid, syncFd, statusFd}          child waits until releaseChild()
+//                     extraFds, stdio, rootDir, program, root[{path, kind: 'ro'|'rw'|'symlink', link}],
+//                     parentUserns, uidMap, gidMap})
+//       -> {pid, syncFd, statusFd}          child waits until releaseChild(); with parentUserns (an fd)
+//                                           its user namespace is made in that one, maps written
 //   releaseChild(syncFd, statusFd)          after the id maps are written; throws on failure
-//   spawnInNamespaces({pid, namespaces, argv, env, cwd, stdio, dieWithParent, mountProc})
+//   spawnInNamespaces({pid, namespaces, paths, argv, env, cwd, stdio, dieWithParent, mountProc})
+//                                           paths: namespace files to join instead of pid's
 //       -> pid (a child of this process)
 //   mountInNamespaces(pid, unmounts[], mounts[{source,target,fstype,flags,data}])
 //   watchExit(pid, (code, signal) => {})    calls back once when the child exits (pidfd + uv_poll);
@@ -192,6 +195,15 @@ Napi::Value CreateNamespaces(const Napi::CallbackInfo &info)
 	ReadStdio(o, c.stdio);
 	c.argv = argv.data();
 	c.envp = envp.data();
+	c.parent_userns = -1;
+	std::string uid_map, gid_map;
+	if (o.Get("parentUserns").IsNumber()) {
+		c.parent_userns = o.Get("parentUserns").As<Napi::Number>().Int32Value();
+		uid_map = o.Get("uidMap").ToString().Utf8Value();
+		gid_map = o.Get("gidMap").ToString().Utf8Value();
+		c.uid_map = uid_map.c_str();
+		c.gid_map = gid_map.c_str();
+	}
 
 	int sync_fd = -1, status_fd = -1;
 	pb_failure f{};
@@ -231,6 +243,19 @@ Napi::Value SpawnInNamespaces(const Napi::CallbackInfo &info)
 	c.target = o.Get("pid").As<Napi::Number>().Int32Value();
 	c.namespaces = ns.data();
 	c.n_namespaces = (int)ns.size();
+	StringArray paths;
+	std::vector<const char *> path_ptrs;
+	if (o.Get("paths").IsArray()) {
+		if (!ReadStrings(env, o.Get("paths"), "paths", &paths))
+			return env.Undefined();
+		if (paths.items.size() != ns.size()) {
+			Napi::TypeError::New(env, "paths: one per namespace").ThrowAsJavaScriptException();
+			return env.Undefined();
+		}
+		for (auto &p : paths.items)
+			path_ptrs.push_back(p.c_str());
+		c.paths = path_ptrs.data();
+	}
 	c.argv = cmd.argv.data();
 	c.envp = cmd.envp.data();
 	if (o.Get("cwd").IsString()) {

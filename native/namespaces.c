@@ -93,6 +93,8 @@ static const char *const step_names[PB_STEP_COUNT] = {
         [PB_STEP_CHOWN_VOLUME] = "chown_volume",
         [PB_STEP_CHMOD_VOLUME] = "chmod_volume",
         [PB_STEP_BIND_SOCKET] = "bind_socket",
+        [PB_STEP_JOIN_PARENT_USER_NAMESPACE] = "join_parent_user_namespace",
+        [PB_STEP_WRITE_ID_MAPS] = "write_id_maps",
 };
 
 const char *pb_step_name(int step)
@@ -174,6 +176,8 @@ static void set_failure(struct pb_failure *f, int step, int err)
 	f->step = step;
 	f->err = err;
 }
+
+static void set_failure_from_record(int rc, const struct record *r, struct pb_failure *failure);
 
 static pid_t raw_clone(unsigned long flags)
 {
@@ -455,6 +459,84 @@ static void run_new_namespaces_child(const struct pb_create_config *c, int sync_
 	fail_child(status_wr, PB_STEP_EXEC);
 }
 
+/* Writes text to /proc/PID/FILE in one write(2), as the kernel takes an id map. */
+static int write_proc_file(pid_t pid, const char *file, const char *text)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t len = strlen(text);
+	ssize_t n = write(fd, text, len);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+/*
+ * The child, in a user namespace made inside c->parent_userns rather than the caller's. setns() into
+ * a user namespace is refused to a multi-threaded process, so a forked helper joins it, clones the
+ * child (CLONE_PARENT: the caller's child, waited for as without a parent), reports its pid, writes
+ * its maps as root of the parent namespace (CAP_SETUID and CAP_SETGID there: no newuidmap) and
+ * exits 0; on a failure it kills the child and exits 127. Returns the helper's pid (or -1).
+ */
+static pid_t fork_into_parent_user_namespace(const struct pb_create_config *c, int sync[2], int status[2])
+{
+	pid_t helper = raw_clone(SIGCHLD);
+	if (helper != 0)
+		return helper;
+	if (setns(c->parent_userns, CLONE_NEWUSER) != 0)
+		fail_child(status[1], PB_STEP_JOIN_PARENT_USER_NAMESPACE);
+	pid_t pid = raw_clone((unsigned long)c->clone_flags | CLONE_PARENT);
+	if (pid == 0) {
+		close(sync[1]);
+		close(status[0]);
+		run_new_namespaces_child(c, sync[0], status[1]);
+	}
+	if (pid < 0)
+		fail_child(status[1], PB_STEP_CLONE_NAMESPACES);
+	report(status[1], RECORD_PID, 0, pid);
+	if (write_proc_file(pid, "uid_map", c->uid_map) != 0 || write_proc_file(pid, "gid_map", c->gid_map) != 0) {
+		int saved = errno;
+		kill(pid, SIGKILL);
+		errno = saved;
+		fail_child(status[1], PB_STEP_WRITE_ID_MAPS);
+	}
+	_exit(0);
+}
+
+/* The caller's side of fork_into_parent_user_namespace: the child's pid once the helper is done, or
+ * -1 with *failure set (the child, if any, killed and reaped). */
+static pid_t child_of_helper(pid_t helper, int status_rd, struct pb_failure *failure)
+{
+	int st = 0;
+	while (waitpid(helper, &st, 0) < 0 && errno == EINTR)
+		;
+	struct record r;
+	int rc = read_record(status_rd, &r);
+	if (rc != 1 || r.kind != RECORD_PID) {
+		if (rc == 0)
+			set_failure(failure, PB_STEP_READ_STATUS, EPIPE);
+		else
+			set_failure_from_record(rc, &r, failure);
+		return -1;
+	}
+	pid_t pid = r.value;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return pid;
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	rc = read_record(status_rd, &r);
+	if (rc == 0)
+		set_failure(failure, PB_STEP_WRITE_ID_MAPS, ECHILD);
+	else
+		set_failure_from_record(rc, &r, failure);
+	return -1;
+}
+
 pid_t pb_create_namespaces(const struct pb_create_config *c, int *sync_fd, int *status_fd, struct pb_failure *failure)
 {
 	int sync[2], status[2];
@@ -468,7 +550,9 @@ pid_t pb_create_namespaces(const struct pb_create_config *c, int *sync_fd, int *
 		close(sync[1]);
 		return -1;
 	}
-	pid_t pid = raw_clone((unsigned long)c->clone_flags | SIGCHLD);
+	const int in_parent = c->parent_userns >= 0;
+	pid_t pid = in_parent ? fork_into_parent_user_namespace(c, sync, status)
+	                      : raw_clone((unsigned long)c->clone_flags | SIGCHLD);
 	if (pid == 0) {
 		close(sync[1]);
 		close(status[0]);
@@ -478,7 +562,12 @@ pid_t pb_create_namespaces(const struct pb_create_config *c, int *sync_fd, int *
 	close(sync[0]);
 	close(status[1]);
 	if (pid < 0) {
-		set_failure(failure, PB_STEP_CLONE_NAMESPACES, saved);
+		set_failure(failure, in_parent ? PB_STEP_FORK : PB_STEP_CLONE_NAMESPACES, saved);
+		close(sync[1]);
+		close(status[0]);
+		return -1;
+	}
+	if (in_parent && (pid = child_of_helper(pid, status[0], failure)) < 0) {
 		close(sync[1]);
 		close(status[0]);
 		return -1;
@@ -517,7 +606,9 @@ int pb_release_child(int sync_fd, int status_fd, struct pb_failure *failure)
 
 /* --- joining a pod ------------------------------------------------------------------------- */
 
-static int open_namespaces(pid_t target, const char *const *names, int n, int *fds, struct pb_failure *f)
+/* Opens /proc/TARGET/ns/NAME for each name, or paths[i] instead when paths is given. */
+static int open_namespaces(pid_t target, const char *const *names, const char *const *paths, int n, int *fds,
+                           struct pb_failure *f)
 {
 	for (int i = 0; i < n; i++) {
 		char path[64];
@@ -527,7 +618,7 @@ static int open_namespaces(pid_t target, const char *const *names, int n, int *f
 			return i;
 		}
 		snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)target, file);
-		fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+		fds[i] = open(paths ? paths[i] : path, O_RDONLY | O_CLOEXEC);
 		if (fds[i] < 0) {
 			set_failure(f, PB_STEP_OPEN_NAMESPACE, errno);
 			return i;
@@ -588,7 +679,7 @@ pid_t pb_spawn_in_namespaces(const struct pb_spawn_config *c, struct pb_failure 
 		set_failure(failure, PB_STEP_OPEN_NAMESPACE, E2BIG);
 		return -1;
 	}
-	int opened = open_namespaces(c->target, c->namespaces, c->n_namespaces, fds, failure);
+	int opened = open_namespaces(c->target, c->namespaces, c->paths, c->n_namespaces, fds, failure);
 	if (opened != c->n_namespaces) {
 		close_all(fds, opened);
 		return -1;
@@ -681,7 +772,7 @@ static int run_in_namespaces(pid_t target, const char *other, namespace_work wor
 	const char *const names[] = {"user", other};
 	int n = other ? 2 : 1;
 	int fds[2];
-	int opened = open_namespaces(target, names, n, fds, failure);
+	int opened = open_namespaces(target, names, NULL, n, fds, failure);
 	if (opened != n) {
 		close_all(fds, opened);
 		return -1;

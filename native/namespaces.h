@@ -63,6 +63,8 @@ enum pb_step {
 	PB_STEP_CHOWN_VOLUME,
 	PB_STEP_CHMOD_VOLUME,
 	PB_STEP_BIND_SOCKET,
+	PB_STEP_JOIN_PARENT_USER_NAMESPACE,
+	PB_STEP_WRITE_ID_MAPS,
 	PB_STEP_COUNT
 };
 
@@ -105,6 +107,12 @@ struct pb_create_config {
 	const char *program; /* the file to copy and run, which argv[0] need not name */
 	const struct pb_root_entry *root;
 	int n_root;
+	/* -1, or a user namespace (an fd) to make the child's user namespace in, instead of the caller's:
+	 * a pod on the pod network (src/sandbox/pod-bridge.ts). The child's maps are then written here,
+	 * by a helper that is root in that namespace: uid_map and gid_map, each in one write. */
+	int parent_userns;
+	const char *uid_map;
+	const char *gid_map;
 };
 
 /*
@@ -121,6 +129,7 @@ struct pb_spawn_config {
 	pid_t target;                  /* a process inside the pod (the pause process) */
 	const char *const *namespaces; /* names, in join order; "user" must come first */
 	int n_namespaces;
+	const char *const *paths; /* NULL, or for each name the namespace file to join instead of the target's */
 	char *const *argv;
 	char *const *envp;
 	const char *cwd;

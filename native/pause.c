@@ -20,7 +20,7 @@
  * (Such a container could write lines of its own to the exits file through /proc/1/fd: it can
  * mislead its own pod's status, nothing more.)
  *
- * Usage: pause [-v] [-r FD] [-e FD]
+ * Usage: pause [-v] [-r FD] [-e FD] [-k FD]...
  *   -v     print the version and exit
  *   -r FD  close FD once the signal mask is set up: the parent reads EOF there and knows the
  *          pod is ready (no sleeping and hoping).
@@ -29,6 +29,8 @@
  *            PID exited CODE\n     PID killed SIGNO\n
  *          PID as the pod's PID namespace numbers it. One write(2) per line, so a reader never
  *          sees two lines mixed (src/sandbox/exit-records.ts parses them).
+ *   -k FD  keep FD open (up to 4 times): what pause holds for the pod by holding it, such as the
+ *          user's pod network namespace (src/sandbox/pod-bridge.ts), which lives while a pod holds it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -50,13 +52,19 @@ static void die_with_error(const char *step)
 	exit(1);
 }
 
-/* Every descriptor but 0-2, the readiness fd and the exit record came from whoever started us:
- * let them go. */
-static void close_inherited_fds(int keep1, int keep2)
+#define MAX_KEPT 4
+
+/* Every descriptor but 0-2, the readiness fd, the exit record and those named by -k came from
+ * whoever started us: let them go. */
+static void close_inherited_fds(int ready_fd, int exits_fd, const int *kept, int n_kept)
 {
-	for (int fd = 3; fd < 1024; fd++)
-		if (fd != keep1 && fd != keep2)
+	for (int fd = 3; fd < 1024; fd++) {
+		int keep = fd == ready_fd || fd == exits_fd;
+		for (int i = 0; i < n_kept; i++)
+			keep |= fd == kept[i];
+		if (!keep)
 			close(fd);
+	}
 }
 
 /* "PID exited CODE\n" or "PID killed SIGNO\n", in one write: with O_APPEND the kernel puts
@@ -122,7 +130,7 @@ static void release_stderr(void)
 
 int main(int argc, char **argv)
 {
-	int ready_fd = -1, exits_fd = -1;
+	int ready_fd = -1, exits_fd = -1, kept[MAX_KEPT], n_kept = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-v") == 0) {
 			puts(PAUSE_VERSION);
@@ -131,8 +139,10 @@ int main(int argc, char **argv)
 			ready_fd = atoi(argv[++i]);
 		} else if (strcmp(argv[i], "-e") == 0 && i + 1 < argc) {
 			exits_fd = atoi(argv[++i]);
+		} else if (strcmp(argv[i], "-k") == 0 && i + 1 < argc && n_kept < MAX_KEPT) {
+			kept[n_kept++] = atoi(argv[++i]);
 		} else {
-			fprintf(stderr, "usage: pause [-v] [-r FD] [-e FD]\n");
+			fprintf(stderr, "usage: pause [-v] [-r FD] [-e FD] [-k FD]...\n");
 			return 2;
 		}
 	}
@@ -141,7 +151,7 @@ int main(int argc, char **argv)
 		die_with_error("become_child_subreaper");
 	if (chdir("/") != 0)
 		die_with_error("chdir_to_root");
-	close_inherited_fds(ready_fd, exits_fd);
+	close_inherited_fds(ready_fd, exits_fd, kept, n_kept);
 	drop_privileges();
 	release_stderr();
 

@@ -57,6 +57,10 @@ function networkText(n: PodNetworkView): string {
   for (const r of n.routes)
     lines.push(`  route ${r.destination}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.interface}`);
   lines.push(`  published: ${n.published.join(', ') || '<none>'}`);
+  if (n.bridge) {
+    const b = n.bridge;
+    lines.push(`  pod network: ${b.interface} to ${b.veth} on bridge ${b.bridge}, pods at ${b.route}`);
+  }
   return `${lines.join('\n')}\n`;
 }
 

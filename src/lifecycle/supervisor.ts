@@ -9,6 +9,7 @@ import type { MachineSnapshot } from './machine-snapshot.js';
 import { backoffPolicy, systemClock } from './timing.js';
 import { PodRejected } from './admission.js';
 import { createSandbox, mountInPod, tmpfsMount } from '../sandbox/sandbox.js';
+import { bothUp, joinPodNetwork, onPodNetwork } from '../sandbox/pod-bridge.js';
 import { native } from '../sandbox/native.js';
 import { removeTrees, removeTreesAfterPod } from '../sandbox/userns.js';
 import { readExitRecordsFrom, type ExitRecord } from '../sandbox/exit-records.js';
@@ -433,6 +434,7 @@ export class PodSupervisor {
       exitsFile: this.exitsFile,
       dieWithParent: this.dieWithRun,
       hostNetwork: mode === 'host',
+      podNetwork: onPodNetwork(mode),
     });
     this.runtime.pause = { pid: sandbox.pid, startTime: processStartTime(sandbox.pid) ?? 0 };
     this.runtime.exitsOffset = 0;
@@ -442,7 +444,7 @@ export class PodSupervisor {
     this.save();
     // The stack comes up (pasta takes 50 ms or more) as the pod's files and volumes are made and
     // the first containers' root filesystems mounted: each waits for it only before runc runs it.
-    this.stackUp = startStack(net, sandbox.pid, dir.path, `pod "${pod.metadata.name}"`).then(
+    const stackUp = startStack(net, sandbox.pid, dir.path, `pod "${pod.metadata.name}"`).then(
       () => {
         this.save();
         this.watchStack();
@@ -450,7 +452,10 @@ export class PodSupervisor {
       },
       (e: unknown) => (e instanceof PodboxError ? e : new PodboxError('NetworkFailed', String(e))),
     );
-    this.stackConfigured = stackConfigured(net, sandbox.pid, this.stackUp);
+    // Beside it, the pod joins the user's pod network (pod-bridge.ts); containers wait for both.
+    const bridged = joinPodNetwork(net, sandbox.pid, `pod "${pod.metadata.name}"`);
+    this.stackUp = bothUp(stackUp, bridged);
+    this.stackConfigured = bothUp(stackConfigured(net, sandbox.pid, stackUp), bridged);
     let podFiles;
     let prepared;
     try {

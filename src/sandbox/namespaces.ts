@@ -7,11 +7,14 @@ import { traceChildReady, traceNamespacesCreated } from './trace-steps.js';
 export interface StartInNewNamespaces extends CreateNamespacesOptions {
   /** what is being started, for error messages ("pod web", "image unpacker") */
   what: string;
+  /** called with the child's pid once its maps are written, before it runs (to open its namespaces) */
+  beforeRelease?: (pid: number) => void;
 }
 
 /**
  * Starts a program in new namespaces, user namespace included: clone, write the id maps while the
- * child waits, then release it and wait until it has exec'd (or is ready, with giveStatusFd).
+ * child waits (the addon writes them itself for a child of parentUserns), then release it and wait
+ * until it has exec'd (or is ready, with giveStatusFd).
  * Returns its pid; the caller watches its exit with native().watchExit.
  */
 export async function startInNewNamespaces(
@@ -27,7 +30,8 @@ export async function startInNewNamespaces(
   }
   traceNamespacesCreated(child.pid, o.namespaces, o.program ?? o.argv[0]!);
   try {
-    await writeIdMaps(child.pid, mapping);
+    if (o.parentUserns === undefined) await writeIdMaps(child.pid, mapping);
+    o.beforeRelease?.(child.pid);
   } catch (e) {
     closeSync(child.syncFd); // the child reads EOF and exits
     closeSync(child.statusFd);

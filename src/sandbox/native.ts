@@ -34,6 +34,13 @@ export interface CreateNamespacesOptions {
   root?: RootEntry[];
   /** with rootDir: the program to run (argv[0] is then only its name, a host path shown to nobody) */
   program?: string;
+  /**
+   * a user namespace (an fd) to make the new one in, instead of this process's: the child's maps
+   * (uidMap, gidMap: /proc/PID/uid_map lines) are then written by the addon, as root of that one
+   */
+  parentUserns?: number;
+  uidMap?: string;
+  gidMap?: string;
 }
 
 /** The addon built from native/addon.cc (see that file for what each verb does). */
@@ -43,6 +50,8 @@ export interface Native {
   spawnInNamespaces(o: {
     pid: number;
     namespaces: NamespaceName[];
+    /** for each of namespaces, the namespace file to join instead of /proc/PID/ns/NAME */
+    paths?: string[];
     argv: string[];
     env: string[];
     cwd?: string;

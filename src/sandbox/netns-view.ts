@@ -21,6 +21,8 @@ export interface PodNetworkView extends NetnsView {
   dnsRelay?: PodNetwork['dnsRelay'];
   stack?: { name: string; pid: number; alive: boolean };
   published: string[];
+  /** its veth on the user's pod network (pod-bridge.ts) */
+  bridge?: PodNetwork['bridge'];
 }
 
 export function podNetworkView(net: PodNetwork, pausePid: number): PodNetworkView {
@@ -33,6 +35,7 @@ export function podNetworkView(net: PodNetwork, pausePid: number): PodNetworkVie
     ...(net.dnsRelay ? { dnsRelay: net.dnsRelay } : {}),
     ...(net.stackPid ? { stack: { name: net.mode, pid: net.stackPid, alive: stackAlive(net) } } : {}),
     published: net.published.map((p) => publishedText([p])),
+    ...(net.bridge ? { bridge: net.bridge } : {}),
     ...live,
   };
 }
@@ -45,7 +48,9 @@ export function netnsView(pid: number): NetnsView {
       return '';
     }
   };
-  const names = interfaceNames(read('dev'));
+  // lo first, then by name: the kernel lists them in the order they were made, which for a pod's
+  // stack interface and its pod network veth (made at once) varies.
+  const names = interfaceNames(read('dev')).sort((a, b) => (a === 'lo' ? -1 : b === 'lo' ? 1 : a.localeCompare(b)));
   const routes = parseRoutes(read('route'));
   const local = localAddresses(read('fib_trie'));
   const interfaces = names.map((name) => ({
@@ -103,9 +108,13 @@ export function localAddresses(fibTrie: string): string[] {
   return [...out];
 }
 
+/** The interface an address is on: that of the most specific on-link route covering it (a pod's own /24
+ * on its stack's interface, not the pods' /16 on its pod network veth). */
 function interfaceOf(addr: string, routes: RawRoute[], loopback: boolean): (RawRoute & { bits: number }) | undefined {
   if (loopback) return undefined;
-  return routes.find((r) => r.gateway === '0.0.0.0' && r.bits > 0 && sameNet(addr, r.dest, r.bits));
+  return routes
+    .filter((r) => r.gateway === '0.0.0.0' && r.bits > 0 && sameNet(addr, r.dest, r.bits))
+    .sort((a, b) => b.bits - a.bits)[0];
 }
 
 function toInt(ip: string): number {

@@ -12,6 +12,7 @@ import { devNullFd } from './namespaces.js';
 import { trace } from '../host/trace.js';
 import { namespaceInode } from './trace-steps.js';
 import type { DnsRelayPlan } from './dns-relay.js';
+import type { PodBridge } from './pod-bridge.js';
 
 /**
  * The pod's network: the facts every other part reads (status.podIP, the downward API, /etc/hosts,
@@ -27,8 +28,8 @@ import type { DnsRelayPlan } from './dns-relay.js';
  * Each pod gets its own /24 of 10.88.0.0/16 (or the next /16 free of the host's routes), laid out as
  * slirp4netns lays out its --cidr: the pod .100, the gateway (the host) .2, the DNS forwarder .3. The
  * /24 is claimed by a file in the pods directory made with O_EXCL, so two `run -d` at once never get
- * the same one. A pod reaches only its gateway and the outside through its stack: each pod has its own
- * user namespace, and so its own stack; there is no bridge between pods (README: Networking).
+ * the same one. A pod reaches its gateway and the outside through its stack, and the other pods of the
+ * user by their pod IPs through the user's pod network (pod-bridge.ts).
  */
 export type NetworkMode = 'pasta' | 'slirp4netns' | 'none' | 'host';
 
@@ -64,6 +65,8 @@ export interface PodNetwork {
   published: PublishedPort[];
   /** the claim files in the pods directory (subnet, host ports), released at teardown */
   claims?: string[];
+  /** its veth on the user's pod network, by which it reaches the other pods (pod-bridge.ts) */
+  bridge?: PodBridge;
 }
 
 /** The MTU podman gives both stacks (containers.conf: pasta_options/slirp4netns mtu=65520). */

@@ -6,6 +6,7 @@ import { podRootDir, podRootEntries } from './pod-root.js';
 import { stateDirs } from '../paths.js';
 import { runcPath } from '../container/runc.js';
 import { traceMounts, traceSandboxStarted } from './trace-steps.js';
+import { POD_NETWORK_NET_FD, POD_NETWORK_USERNS_FD, withPodNetwork, type PodNetworkJoin } from './pod-bridge.js';
 
 /**
  * The pod sandbox: the pause process and the namespaces it holds. Every pod gets its own user,
@@ -46,32 +47,42 @@ export interface SandboxOptions {
   dieWithParent?: boolean;
   /** hostNetwork: pause keeps the user's network namespace instead of making one (network.ts) */
   hostNetwork?: boolean;
+  /** on the pod network (pod-bridge.ts): the pod's user namespace is made in the network's, and pause holds it */
+  podNetwork?: boolean;
 }
 
 /** The fd pause is handed its exits file at: right after the readiness pipe (3), the first extra fd. */
 const EXITS_FD = 4;
+
+/** pause keeps the pod network's namespaces at the next extra fds (createNamespaces' extraFds order). */
+function podNetworkFdArgs(): string[] {
+  return ['-k', String(POD_NETWORK_NET_FD), '-k', String(POD_NETWORK_USERNS_FD)];
+}
 
 export async function createSandbox(o: SandboxOptions): Promise<Sandbox> {
   // pause keeps the file open for its whole life; ours (close-on-exec, as Node opens every file)
   // is closed once pause has its copy.
   const exits = openSync(o.exitsFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
   let pid: number;
-  try {
-    pid = await startInNewNamespaces({
+  const start = (join?: PodNetworkJoin) =>
+    startInNewNamespaces({
       program: pausePath,
       rootDir: podRootDir(o.podDir),
       root: podRootEntries({ podDir: o.podDir, imageStore: stateDirs().images, runc: runcPath() }),
-      argv: ['pause', '-r', '3', '-e', String(EXITS_FD)],
+      argv: ['pause', '-r', '3', '-e', String(EXITS_FD), ...(join ? podNetworkFdArgs() : [])],
       env: [],
       namespaces: o.hostNetwork ? POD_NAMESPACES.filter((n) => n !== 'net') : POD_NAMESPACES,
       hostname: o.hostname,
       mountProc: true,
       giveStatusFd: true,
       dieWithParent: o.dieWithParent ?? false,
-      extraFds: [exits],
+      extraFds: join ? [exits, join.net, join.userns] : [exits],
       stdio: [devNullFd(), devNullFd(), null],
       what: `pod "${o.name}": create sandbox`,
+      ...(join && { parentUserns: join.userns, uidMap: join.uidMap, gidMap: join.gidMap }),
     });
+  try {
+    pid = o.podNetwork ? await withPodNetwork(stateDirs().pods, `pod "${o.name}"`, start) : await start();
   } finally {
     closeSync(exits);
   }

@@ -97,11 +97,12 @@ export function supervisorPid(home: string): number | undefined {
 
 /**
  * The pods in `home` (the user's supervisor's own files, .supervisor.*, are not pods, nor the claims
- * of running pods' subnets and host ports, .net-* and .port-*: networkClaims, nor `podbox serve`'s .serve-*).
+ * of running pods' subnets and host ports, .net-* and .port-*: networkClaims, nor `podbox serve`'s .serve-*, nor
+ * the pod network's list of members, .pod-network*).
  */
 export function podDirs(home: string): string[] {
   const d = join(home, 'pods');
-  return existsSync(d) ? readdirSync(d).filter((n) => !/^\.(supervisor\.|net-|port-|serve-)/.test(n)) : [];
+  return existsSync(d) ? readdirSync(d).filter((n) => !/^\.(supervisor\.|net-|port-|serve-|pod-network)/.test(n)) : [];
 }
 
 /** The subnets and host ports claimed by running pods (sandbox/network.ts). */

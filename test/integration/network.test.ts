@@ -82,6 +82,9 @@ describe.each(['pasta', 'slirp4netns'])('--network=%s', (mode) => {
     expect((await status('n1')).podIPs).toEqual([{ ip }]);
     // inspect: the stack and its pid, the namespace's interfaces and routes as the kernel has them.
     const inspected = JSON.parse((await c.run(['inspect', 'n1', '-o', 'json'])).stdout).network;
+    const pause = podRuntime(c.home, 'n1').pause!.pid;
+    const base = ip.replace(/\.\d+\.100$/, '');
+    const eth1 = { name: 'eth1', addresses: [] };
     expect(inspected).toEqual({
       mode,
       podIP: ip,
@@ -89,18 +92,28 @@ describe.each(['pasta', 'slirp4netns'])('--network=%s', (mode) => {
       dnsForward: ip.replace(/\.100$/, '.3'),
       stack: { name: mode, pid: net.stackPid, alive: true },
       published: [],
+      // On the user's pod network too (pod-bridge.ts): eth1, with a route to the other pods.
+      bridge: { bridge: 'podbox0', veth: `pb${pause}`, interface: 'eth1', route: `${base}.0.0/16` },
       interfaces: [
         { name: 'lo', addresses: ['127.0.0.1/8'] },
-        { name: ifname, addresses: [`${ip}/24`] },
+        ...(ifname === 'eth0' ? [{ name: 'eth0', addresses: [`${ip}/24`] }, eth1] : [eth1]),
+        ...(ifname === 'tap0' ? [{ name: 'tap0', addresses: [`${ip}/24`] }] : []),
       ],
       routes: [
         { destination: 'default', gateway: gw, interface: ifname },
+        { destination: `${base}.0.0/16`, interface: 'eth1' },
         { destination: ip.replace(/\.100$/, '.0/24'), interface: ifname },
       ],
     });
     expect((await c.run(['inspect', 'n1'])).stdout).toContain(
-      `\nnetwork ${mode}: pod IP ${ip}, stack ${mode} pid ${net.stackPid}\n  interface lo: 127.0.0.1/8\n` +
-        `  interface ${ifname}: ${ip}/24\n  route default via ${gw} dev ${ifname}\n`,
+      `\nnetwork ${mode}: pod IP ${ip}, stack ${mode} pid ${net.stackPid}\n  interface lo: 127.0.0.1/8\n`,
+    );
+    expect((await c.run(['inspect', 'n1'])).stdout).toContain(`  interface ${ifname}: ${ip}/24\n`);
+    expect((await c.run(['inspect', 'n1'])).stdout).toContain(
+      `  route default via ${gw} dev ${ifname}\n  route ${base}.0.0/16 dev eth1\n`,
+    );
+    expect((await c.run(['inspect', 'n1'])).stdout).toContain(
+      `  pod network: eth1 to pb${pause} on bridge podbox0, pods at ${base}.0.0/16`,
     );
 
     // A second pod at once: a different subnet and address.
