@@ -145,6 +145,23 @@ describe('the pod network', () => {
     expect(holders(podNetworkOf('d'))).toEqual([pausePid('d')]);
   });
 
+  it("a container that reaches pause's descriptors cannot enter the pod network with them", async () => {
+    // pause holds the pod network's namespaces (fd 5: network, 6: user). A container given SYS_PTRACE and
+    // SYS_ADMIN (its pod's, not the pod network's) sharing pause's PID namespace opens them; joining either
+    // needs CAP_SYS_ADMIN over the pod network's user namespace, which is its parent: refused.
+    const script = `ls -l /proc/1/fd/5 /proc/1/fd/6 >/dev/null && echo opened;
+      nsenter --net=/proc/1/fd/5 ip link show podbox0 >/dev/null 2>&1 && echo joined-net || echo net-refused;
+      nsenter --user=/proc/1/fd/6 true 2>/dev/null && echo joined-user || echo user-refused`;
+    const manifest = pod('spy', {
+      restartPolicy: 'Never',
+      shareProcessNamespace: true,
+      containers: [box('t', script, { securityContext: { capabilities: { add: ['SYS_PTRACE', 'SYS_ADMIN'] } } })],
+    });
+    const r = await c.run(['run', '--network=pasta', '-'], { input: manifest });
+    expect(r.stdout).toBe('t | opened\nt | net-refused\nt | user-refused');
+    expect(r.exitCode).toBe(0);
+  });
+
   it('a slirp4netns pod and a pasta pod reach each other', async () => {
     await start('s', 'slirp4netns', web('s'));
     await start('p', 'pasta', web('p'));
