@@ -379,7 +379,18 @@ export async function stackConfigured<T>(
   let over = false;
   const done = started.finally(() => (over = true));
   const routed = pollUntil(() => over || defaultRouteVia(pausePid, net.interface!), 10_000, 2);
-  return Promise.race([done, routed.then(() => (over ? done : undefined))]);
+  return Promise.race([done, routed.then(() => (over ? done : traceConfigured(net, pausePid)))]);
+}
+
+/** The pod's interface is configured: its containers may start, while the stack finishes its own start-up. */
+function traceConfigured(net: PodNetwork, pausePid: number): undefined {
+  trace()?.step(
+    'network',
+    `${net.mode} configured ${net.interface} in net namespace ${namespaceInode(pausePid, 'net')}: ` +
+      `default route via ${net.gateway}; the pod's containers may start`,
+    { pid: pausePid, ns: 'net', detail: { interface: net.interface, gateway: net.gateway } },
+  );
+  return undefined;
 }
 
 /** Whether the network namespace of pid has a default route through iface (/proc/PID/net/route). */
