@@ -146,7 +146,7 @@ describe('stackConfigured: when containers may start', () => {
 });
 
 describe('signalStack and stopStack: a teardown ends the stack', () => {
-  it('signalStack sends SIGTERM once and returns at once; stopStack then waits for the exit without a second', async () => {
+  it('signalStack sends SIGTERM once and returns at once; stopStack then only waits for the exit', async () => {
     const child = spawn('sleep', ['30'], { stdio: 'ignore' });
     const exited = new Promise<NodeJS.Signals | null>((r) => child.on('exit', (_code, signal) => r(signal)));
     const pid = child.pid!;
