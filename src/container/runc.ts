@@ -108,8 +108,9 @@ export class Runc {
     const pid = spawnInPod(this.pausePid, argv, { stdio: [devNullFd(), stdout, stderr], cwd: bundle });
     trace()?.step(
       'runc',
-      `runc run --detach ${id} (pid ${pid}, in the pod's user, mount and PID namespaces): ` +
-        `creates the container from ${bundle}/config.json and starts it`,
+      `runc ${verb.join(' ')} ${id} (pid ${pid}, in the pod's user, mount and PID namespaces): ` +
+        `creates the container from ${bundle}/config.json` +
+        (verb[0] === 'create' ? ', its process waiting for runc start' : ' and starts it'),
       { pid, detail: { id, bundle } },
     );
     return pid;

@@ -22,6 +22,7 @@ import {
   releaseNetwork,
   stackAlive,
   stackConfigured,
+  signalStack,
   startStack,
   stopStack,
 } from '../sandbox/network.js';
@@ -436,14 +437,9 @@ export class PodSupervisor {
       hostNetwork: mode === 'host',
       podNetwork: onPodNetwork(mode),
     });
-    this.runtime.pause = { pid: sandbox.pid, startTime: processStartTime(sandbox.pid) ?? 0 };
-    this.runtime.exitsOffset = 0;
-    this.runtime.limits = setUpPodLimits(pod, this.logSettings, sandbox.pid);
-    const notEnforced = notEnforcedEvent(this.runtime.limits);
-    if (notEnforced) this.machine.podWarning(notEnforced.reason, notEnforced.message);
-    this.save();
-    // The stack comes up (pasta takes 50 ms or more) as the pod's files and volumes are made and
-    // the first containers' root filesystems mounted: each waits for it only before runc runs it.
+    // The stack comes up (pasta takes 50 ms or more) as soon as pause holds the namespaces, while the
+    // pod's limits, files and volumes are made and the first containers' root filesystems mounted:
+    // each container waits for it only before runc runs it.
     const stackUp = startStack(net, sandbox.pid, dir.path, `pod "${pod.metadata.name}"`).then(
       () => {
         this.save();
@@ -456,6 +452,12 @@ export class PodSupervisor {
     const bridged = joinPodNetwork(net, sandbox.pid, `pod "${pod.metadata.name}"`);
     this.stackUp = bothUp(stackUp, bridged);
     this.stackConfigured = bothUp(stackConfigured(net, sandbox.pid, stackUp), bridged);
+    this.runtime.pause = { pid: sandbox.pid, startTime: processStartTime(sandbox.pid) ?? 0 };
+    this.runtime.exitsOffset = 0;
+    this.runtime.limits = setUpPodLimits(pod, this.logSettings, sandbox.pid);
+    const notEnforced = notEnforcedEvent(this.runtime.limits);
+    if (notEnforced) this.machine.podWarning(notEnforced.reason, notEnforced.message);
+    this.save();
     let podFiles;
     let prepared;
     try {
@@ -886,6 +888,7 @@ export class PodSupervisor {
       const pauseAlive = pause !== undefined && isAlive(pause);
       const remover = dir && pauseAlive && dir.isPinnedDir() ? removeTreesAfterPod(pause.pid) : undefined;
       const sandboxEnd = pauseAlive ? traceSandboxEnd(pause.pid) : undefined;
+      signalStack(this.runtime.network); // exits beside pause; stopStack below waits for it
       if (pauseAlive) {
         // pause exits on SIGTERM; the kernel then kills whatever is left in the pod's PID namespace,
         // and the mount namespace, with every overlay and tmpfs of the pod, goes with the last process.

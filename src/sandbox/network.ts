@@ -382,7 +382,18 @@ export async function stackConfigured<T>(
   let over = false;
   const done = started.finally(() => (over = true));
   const routed = pollUntil(() => over || defaultRouteVia(pausePid, net.interface!), 10_000, 2);
-  return Promise.race([done, routed.then(() => (over ? done : undefined))]);
+  return Promise.race([done, routed.then(() => (over ? done : traceConfigured(net, pausePid)))]);
+}
+
+/** The pod's interface is configured: its containers may start, while the stack finishes its own start-up. */
+function traceConfigured(net: PodNetwork, pausePid: number): undefined {
+  trace()?.step(
+    'network',
+    `${net.mode} configured ${net.interface} in net namespace ${namespaceInode(pausePid, 'net')}: ` +
+      `default route via ${net.gateway}; the pod's containers may start`,
+    { pid: pausePid, ns: 'net', detail: { interface: net.interface, gateway: net.gateway } },
+  );
+  return undefined;
 }
 
 /** Whether the network namespace of pid has a default route through iface (/proc/PID/net/route). */
@@ -564,17 +575,35 @@ export function stackAlive(net: PodNetwork | undefined): boolean {
   return alive(net.stackPid) && processStartTime(net.stackPid) === net.stackStartTime;
 }
 
-/** Ends the pod's stack (SIGTERM, then SIGKILL) and waits until it is gone. */
+/** The stacks sent SIGTERM by signalStack: stopStack does not send it again. */
+const signalled = new WeakSet<PodNetwork>();
+
+/**
+ * Sends the pod's stack SIGTERM and returns at once: a teardown says it as it begins, so the stack
+ * exits (pasta frees its buffers, tens of milliseconds of the kernel's time) while pause ends and
+ * the pod's cgroups go; stopStack then only waits for it. false if there is no stack to signal.
+ */
+export function signalStack(net: PodNetwork | undefined): boolean {
+  if (!net?.stackPid || !stackAlive(net)) return false;
+  try {
+    process.kill(net.stackPid, 'SIGTERM');
+  } catch {
+    return false;
+  }
+  signalled.add(net);
+  trace()?.step('network', `SIGTERM to ${net.mode} (pid ${net.stackPid}): the pod's way out is closed`, {
+    pid: net.stackPid,
+  });
+  return true;
+}
+
+/** Ends the pod's stack (SIGTERM unless signalStack sent it, then SIGKILL) and waits until it is gone. */
 export async function stopStack(net: PodNetwork | undefined): Promise<void> {
   if (!net?.stackPid || !stackAlive(net)) return;
   const pid = net.stackPid;
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  trace()?.step('network', `SIGTERM to ${net.mode} (pid ${pid}): the pod's way out is closed`, { pid });
-  if (!(await pollUntil(() => !alive(pid), 2000, 5))) {
+  if (!signalled.has(net) && !signalStack(net)) return;
+  // Polled every millisecond: a stack that handles SIGTERM has begun its exit (alive() is false) within one or two.
+  if (!(await pollUntil(() => !alive(pid), 2000, 1))) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {

@@ -61,6 +61,24 @@ async function hostServer(): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
+let netServer: ReturnType<typeof createNetServer> | undefined;
+afterEach(async () => {
+  if (netServer) await new Promise((r) => netServer!.close(r));
+  netServer = undefined;
+});
+
+/** A TCP server on the host's 127.0.0.1 that answers once the client has half-closed, then closes. */
+async function halfCloseServer(): Promise<number> {
+  netServer = createNetServer((s) => {
+    let got = '';
+    s.on('data', (d) => (got += d));
+    s.on('end', () => s.end(`pong ${got.trim()}\n`));
+    s.on('error', () => {});
+  });
+  await new Promise<void>((r) => netServer!.listen(0, '127.0.0.1', r));
+  return (netServer.address() as AddressInfo).port;
+}
+
 describe.each(['pasta', 'slirp4netns'])('--network=%s', (mode) => {
   const ifname = mode === 'pasta' ? 'eth0' : 'tap0';
 
@@ -137,6 +155,21 @@ describe.each(['pasta', 'slirp4netns'])('--network=%s', (mode) => {
     });
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('c | hello from the host');
+    expect(r.exitCode).toBe(0);
+  });
+
+  // A client that half-closes first (nc: its request, then EOF) and waits for the answer and the
+  // server's close. Debian's pasta of 2023-03 gets it wrong, at any time after it started: it sends
+  // the answer again and again and never the server's FIN, so nc waits in FIN_WAIT2 (README:
+  // Networking). slirp4netns gets it right; pasta is checked once a fixed one is what Debian ships.
+  it.skipIf(mode === 'pasta')('a client that half-closes first gets the whole answer and the close', async () => {
+    const port = await halfCloseServer();
+    const script = `echo ping | timeout 10 nc $(ip route | awk '/default/{print $3}') ${port}`;
+    const r = await c.run(['run', `--network=${mode}`, '-'], {
+      input: pod('halfclose', { restartPolicy: 'Never', containers: [box('c', script)] }),
+    });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('c | pong ping');
     expect(r.exitCode).toBe(0);
   });
 

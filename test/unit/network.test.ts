@@ -1,6 +1,8 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { processStartTime } from '../../src/host/proc.js';
 import { join } from 'node:path';
 import {
   networkModeOf,
@@ -9,6 +11,9 @@ import {
   releaseNetwork,
   publishedText,
   stackConfigured,
+  signalStack,
+  stopStack,
+  stackAlive,
   type PodNetwork,
 } from '../../src/sandbox/network.js';
 import { container, pod } from '../helpers/fixtures.js';
@@ -137,5 +142,22 @@ describe('stackConfigured: when containers may start', () => {
     if (!line) return; // a machine with no default route has nothing to show this with
     const routed = { ...pasta, interface: line.split('\t')[0]! };
     expect(await stackConfigured(routed, process.pid, new Promise<Error>(() => {}))).toBeUndefined();
+  });
+});
+
+describe('signalStack and stopStack: a teardown ends the stack', () => {
+  it('signalStack sends SIGTERM once and returns at once; stopStack then only waits for the exit', async () => {
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const exited = new Promise<NodeJS.Signals | null>((r) => child.on('exit', (_code, signal) => r(signal)));
+    const pid = child.pid!;
+    const net: PodNetwork = { mode: 'pasta', podIP: '10.88.1.100', podIPs: [], published: [], stackPid: pid };
+    net.stackStartTime = processStartTime(pid);
+    expect(stackAlive(net)).toBe(true);
+    expect(signalStack(net)).toBe(true);
+    await stopStack(net);
+    expect(stackAlive(net)).toBe(false);
+    expect(await exited).toBe('SIGTERM');
+    expect(signalStack(net)).toBe(false);
+    expect(signalStack(undefined)).toBe(false);
   });
 });
