@@ -48,8 +48,6 @@ export interface PodContext {
   podIP?: string;
   /** settles when the pod's network stack is up, or failed to come up: runc waits for it */
   networkReady?: Promise<void>;
-  /** told when a container's `runc create` has started, while the network is still coming up */
-  runcCreating?: () => void;
   /** the pod's cgroups, or why its limits are not enforced (cgroup/pod-limits.ts) */
   limits?: PodLimits;
 }
@@ -191,9 +189,7 @@ async function createThenStartOnNetwork(
   bundle: string,
   out: { stdout: number; stderr: number },
 ): Promise<{ code: number | null; signal: number | null }> {
-  const creating = pod.runc.createDetached(id, bundle, out.stdout, out.stderr);
-  pod.runcCreating?.();
-  const created = await waitForExit(creating);
+  const created = await waitForExit(pod.runc.createDetached(id, bundle, out.stdout, out.stderr));
   try {
     await pod.networkReady;
   } catch (e) {

@@ -111,8 +111,6 @@ export class PodSupervisor {
   private stackUp?: Promise<PodboxError | undefined>;
   /** settles when the containers may start: the stack has configured the pod's interface (network.ts) */
   private stackConfigured?: Promise<PodboxError | undefined>;
-  /** starts the pod's join of the pod network (createSandbox); a second call does nothing */
-  private joinPodNetwork?: () => void;
   /** the pod's DNS relay, when its node resolvers are on the node's loopback (dns-relay.ts) */
   private dnsRelay?: DnsRelay;
   /** the pod was not admitted (lifecycle/admission.ts) */
@@ -450,21 +448,8 @@ export class PodSupervisor {
       },
       (e: unknown) => (e instanceof PodboxError ? e : new PodboxError('NetworkFailed', String(e))),
     );
-    // Beside it, the pod joins the user's pod network (pod-bridge.ts); containers wait for both. The join
-    // is a process forked from this one, which holds up this event loop while the fork copies it: it
-    // starts once the first container's `runc create` runs (start.ts), off the way to it, or once the
-    // stack is up if no container got that far.
-    let joining: Promise<PodboxError | undefined> | undefined;
-    const bridged = new Promise<PodboxError | undefined>((resolve) => {
-      this.joinPodNetwork = () =>
-        resolve(
-          (joining ??= joinPodNetwork(net, sandbox.pid, `pod "${pod.metadata.name}"`).then((failed) => {
-            if (!failed && net.bridge) this.save();
-            return failed;
-          })),
-        );
-    });
-    void stackUp.then(() => this.joinPodNetwork?.());
+    // Beside it, the pod joins the user's pod network (pod-bridge.ts); containers wait for both.
+    const bridged = joinPodNetwork(net, sandbox.pid, `pod "${pod.metadata.name}"`);
     this.stackUp = bothUp(stackUp, bridged);
     this.stackConfigured = bothUp(stackConfigured(net, sandbox.pid, stackUp), bridged);
     this.runtime.pause = { pid: sandbox.pid, startTime: processStartTime(sandbox.pid) ?? 0 };
@@ -515,7 +500,6 @@ export class PodSupervisor {
       volumes: new Map(made.volumes.map((v) => [v.name, v])),
       podIP: this.runtime.network?.podIP,
       networkReady,
-      runcCreating: () => this.joinPodNetwork?.(),
       limits: this.runtime.limits,
     };
   }
