@@ -10,6 +10,7 @@ import { backoffPolicy, systemClock } from './timing.js';
 import { PodRejected } from './admission.js';
 import { createSandbox, mountInPod, tmpfsMount } from '../sandbox/sandbox.js';
 import { bothUp, joinPodNetwork, onPodNetwork } from '../sandbox/pod-bridge.js';
+import { stateDirs } from '../paths.js';
 import { native } from '../sandbox/native.js';
 import { removeTrees, removeTreesAfterPod } from '../sandbox/userns.js';
 import { readExitRecordsFrom, type ExitRecord } from '../sandbox/exit-records.js';
@@ -449,7 +450,7 @@ export class PodSupervisor {
       (e: unknown) => (e instanceof PodboxError ? e : new PodboxError('NetworkFailed', String(e))),
     );
     // Beside it, the pod joins the user's pod network (pod-bridge.ts); containers wait for both.
-    const bridged = joinPodNetwork(net, sandbox.pid, `pod "${pod.metadata.name}"`);
+    const bridged = joinPodNetwork(net, sandbox.pid, `pod "${pod.metadata.name}"`, stateDirs().pods);
     this.stackUp = bothUp(stackUp, bridged);
     this.stackConfigured = bothUp(stackConfigured(net, sandbox.pid, stackUp), bridged);
     this.runtime.pause = { pid: sandbox.pid, startTime: processStartTime(sandbox.pid) ?? 0 };

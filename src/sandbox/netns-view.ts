@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { publishedText, stackAlive, type PodNetwork } from './network.js';
+import { onPodNetwork, podBridgePlan, POD_BRIDGE_INTERFACE } from './pod-bridge.js';
 
 /**
  * A pod's network as its namespace has it now, read from /proc/PID/net of a process in it (the
@@ -27,6 +28,8 @@ export interface PodNetworkView extends NetnsView {
 
 export function podNetworkView(net: PodNetwork, pausePid: number): PodNetworkView {
   const live = net.mode === 'host' ? { interfaces: [], routes: [] } : netnsView(pausePid);
+  const joined = onPodNetwork(net.mode) && live.interfaces.some((i) => i.name === POD_BRIDGE_INTERFACE);
+  const bridge = net.bridge ?? (joined ? podBridgePlan(net.podIP, pausePid) : undefined);
   return {
     mode: net.mode,
     podIP: net.podIP,
@@ -35,7 +38,9 @@ export function podNetworkView(net: PodNetwork, pausePid: number): PodNetworkVie
     ...(net.dnsRelay ? { dnsRelay: net.dnsRelay } : {}),
     ...(net.stackPid ? { stack: { name: net.mode, pid: net.stackPid, alive: stackAlive(net) } } : {}),
     published: net.published.map((p) => publishedText([p])),
-    ...(net.bridge ? { bridge: net.bridge } : {}),
+    // (a pod that was alone when it started was put on the pod network by a later pod: its state has no
+    // veth, the kernel does)
+    ...(bridge ? { bridge } : {}),
     ...live,
   };
 }

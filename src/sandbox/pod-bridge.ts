@@ -150,13 +150,18 @@ export async function withPodNetwork(
       closeSync(fds.userns);
       closeSync(fds.net);
     }
-    try {
-      unlinkSync(lock);
-    } catch {
-      /* gone */
-    }
-    closeSync(fd);
+    unlock(lock, fd);
   }
+}
+
+/** Lets go of the pod network's lock (takeLock). */
+function unlock(lock: string, fd: number): void {
+  try {
+    unlinkSync(lock);
+  } catch {
+    /* gone */
+  }
+  closeSync(fd);
 }
 
 /** Kills and reaps a child of this process (a pause made for a pod network that could not be made). */
@@ -395,20 +400,50 @@ async function runIp(
 }
 
 /**
- * The supervisor's side: joins the pod to the pod network when its mode is on it, recording the veth
- * in net.bridge; resolves with the failure as a NetworkFailed error, or undefined (also off the network).
+ * The supervisor's side: puts the pod on the pod network when its mode is on it, recording the veth in
+ * net.bridge; resolves with the failure as a NetworkFailed error, or undefined (also off the network).
+ *
+ * A pod alone on the pod network has no other pod to reach: it gets no veth, and a pod's start-up pays
+ * for the join (processes forked from the supervisor, ip) only once there is a second pod. That pod
+ * then joins each member that has no veth yet, and itself, under the pod network's lock, so the first
+ * pod reaches the second from the moment the second exists. A member that cannot be joined (gone
+ * meanwhile) is left to the next pod; only this pod's own join fails this pod.
  */
 export async function joinPodNetwork(
   net: { mode: NetworkMode; podIP: string; bridge?: PodBridge },
   pausePid: number,
   what: string,
+  podsDir: string,
 ): Promise<PodboxError | undefined> {
   if (!onPodNetwork(net.mode)) return undefined;
   try {
-    net.bridge = await joinPodBridge(pausePid, net.podIP, what);
+    const lock = join(podsDir, LOCK);
+    const fd = await takeLock(lock, what);
+    try {
+      const others = liveMembers(podsDir).filter((m) => m.pid !== pausePid);
+      if (others.length === 0) return undefined;
+      for (const m of others) {
+        if (!hasPodNetworkInterface(m.pid))
+          await joinPodBridge(m.pid, net.podIP, `${what}: join pod network member ${m.pid}`).catch(() => {});
+      }
+      net.bridge = hasPodNetworkInterface(pausePid)
+        ? podBridgePlan(net.podIP, pausePid)
+        : await joinPodBridge(pausePid, net.podIP, what);
+    } finally {
+      unlock(lock, fd);
+    }
     return undefined;
   } catch (e) {
     return e instanceof PodboxError ? e : new PodboxError('NetworkFailed', `${what}: ${(e as Error).message}`);
+  }
+}
+
+/** Whether the pod whose pause is pid has its pod network interface (made by its own join or a later pod's). */
+function hasPodNetworkInterface(pid: number): boolean {
+  try {
+    return new RegExp(`^\\s*${POD_BRIDGE_INTERFACE}:`, 'm').test(readFileSync(`/proc/${pid}/net/dev`, 'utf8'));
+  } catch {
+    return false;
   }
 }
 

@@ -98,7 +98,16 @@ describe.each(['pasta', 'slirp4netns'])('--network=%s', (mode) => {
     expect(out).toContain(`default via ${gw} dev ${ifname}`);
     expect(out).toContain(`${ip}\tn1\n`);
     expect((await status('n1')).podIPs).toEqual([{ ip }]);
-    // inspect: the stack and its pid, the namespace's interfaces and routes as the kernel has them.
+    // Alone on the pod network: no veth yet (nothing to reach; pod-bridge.ts joinPodNetwork).
+    const alone = JSON.parse((await c.run(['inspect', 'n1', '-o', 'json'])).stdout).network;
+    expect(alone.bridge).toBeUndefined();
+    expect(alone.interfaces.map((i: { name: string }) => i.name)).toEqual(['lo', ifname]);
+
+    // A second pod at once: a different subnet and address.
+    expect((await c.run(['run', '-d', `--network=${mode}`, '-'], { input: netPod('n2') })).exitCode).toBe(0);
+    await logsUntilDone('n2');
+    expect((await status('n2')).podIP).toBe(ip.replace(/\.1\.100$/, '.2.100'));
+    // inspect, once n2 has put n1 on the pod network too: the stack and its pid, the namespace's interfaces and routes as the kernel has them.
     const inspected = JSON.parse((await c.run(['inspect', 'n1', '-o', 'json'])).stdout).network;
     const pause = podRuntime(c.home, 'n1').pause!.pid;
     const base = ip.replace(/\.\d+\.100$/, '');
@@ -133,11 +142,6 @@ describe.each(['pasta', 'slirp4netns'])('--network=%s', (mode) => {
     expect((await c.run(['inspect', 'n1'])).stdout).toContain(
       `  pod network: eth1 to pb${pause} on bridge podbox0, pods at ${base}.0.0/16`,
     );
-
-    // A second pod at once: a different subnet and address.
-    expect((await c.run(['run', '-d', `--network=${mode}`, '-'], { input: netPod('n2') })).exitCode).toBe(0);
-    await logsUntilDone('n2');
-    expect((await status('n2')).podIP).toBe(ip.replace(/\.1\.100$/, '.2.100'));
 
     // The stack belongs to the pod: gone with it, and so are its claims.
     const stack = net.stackPid!;

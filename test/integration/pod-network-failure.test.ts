@@ -21,6 +21,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('a pod that cannot join the pod network', () => {
   it('fails the run in one line, before any container ran, and leaves nothing', async () => {
+    // A pod alone on the pod network gets no veth (pod-bridge.ts joinPodNetwork): the second one joins both.
+    const first = pod('first', { terminationGracePeriodSeconds: 1, containers: [box('c', 'exec sleep 600')] });
+    expect((await c.run(['run', '-d', '--network=pasta', '-'], { input: first })).exitCode).toBe(0);
     const input = pod('nobridge', { restartPolicy: 'Never', containers: [box('c', 'echo ran')] });
     const line = (r: { stderr: string }) => r.stderr.replace(/pb\d+/, 'pbPID').replace(/\/proc\/\d+\//, '/proc/PID/');
     const expected =
@@ -32,6 +35,8 @@ describe('a pod that cannot join the pod network', () => {
       expect(line(r)).toBe(expected);
       expect(r.exitCode).toBe(1);
     }
+    expect((await c.run(['get', '-o', 'name'])).stdout).toBe('pod/first');
+    expect((await c.run(['delete', '--now', 'first'])).exitCode).toBe(0);
     expect((await c.run(['get'])).stderr).toBe('No resources found.');
     expect(networkClaims(c.home)).toEqual([]);
     // The supervisor goes with its last pod: no process of this home is left (pause, pasta, helpers).

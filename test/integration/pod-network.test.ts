@@ -82,7 +82,12 @@ async function fetched(from: string, ip: string): Promise<string> {
 describe('the pod network', () => {
   it('pasta pods reach each other by pod IP; a --network=none pod does not; all of it goes with the last pod', async () => {
     await start('a', 'pasta', web('a'));
+    // Alone on the pod network, a pod has no veth (nothing to reach); the next pod joins it and itself.
+    const interfaces = async (name: string) => (await c.run(['exec', name, '--', 'ls', '/sys/class/net'])).stdout;
+    expect(await interfaces('a')).toBe('eth0\nlo');
     await start('b', 'pasta', idle('b'));
+    expect(await interfaces('a')).toBe('eth0\neth1\nlo');
+    expect(await interfaces('b')).toBe('eth0\neth1\nlo');
     const ipA = await podIP('a');
     const ipB = await podIP('b');
     expect(ipA).toMatch(/^10\.(8[89]|9\d)\.1\.100$/);
