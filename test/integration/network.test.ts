@@ -162,21 +162,6 @@ describe.each(['pasta', 'slirp4netns'])('--network=%s', (mode) => {
     expect(r.exitCode).toBe(0);
   });
 
-  // A client that half-closes first (nc: its request, then EOF) and waits for the answer and the
-  // server's close. Debian's pasta of 2023-03 gets it wrong, at any time after it started: it sends
-  // the answer again and again and never the server's FIN, so nc waits in FIN_WAIT2 (README:
-  // Networking). slirp4netns gets it right; pasta is checked once a fixed one is what Debian ships.
-  it.skipIf(mode === 'pasta')('a client that half-closes first gets the whole answer and the close', async () => {
-    const port = await halfCloseServer();
-    const script = `echo ping | timeout 10 nc $(ip route | awk '/default/{print $3}') ${port}`;
-    const r = await c.run(['run', `--network=${mode}`, '-'], {
-      input: pod('halfclose', { restartPolicy: 'Never', containers: [box('c', script)] }),
-    });
-    expect(r.stderr).toBe('');
-    expect(r.stdout).toBe('c | pong ping');
-    expect(r.exitCode).toBe(0);
-  });
-
   it('publishes a hostPort on the host; a second pod wanting it is refused', async () => {
     const hostPort = await freePort();
     const ports = [{ containerPort: 8080, hostPort, hostIP: '127.0.0.1' }];
@@ -363,5 +348,22 @@ describe('pod networks', () => {
     expect(await httpGet(port)).toBe('on the host\n');
     const spec = JSON.parse((await c.run(['get', 'hostweb', '-o', 'json'])).stdout).spec;
     expect(spec.containers[0].ports).toEqual([{ containerPort: port }]);
+  });
+});
+
+describe('--network=slirp4netns', () => {
+  // A client that half-closes first (nc: its request, then EOF) and waits for the answer and the
+  // server's close. Debian's pasta of 2023-03 gets it wrong, at any time after it started: it sends
+  // the answer again and again and never the server's FIN, so nc waits in FIN_WAIT2 (README:
+  // Networking). slirp4netns gets it right, and is checked here; pasta will be too once Debian ships a fixed one.
+  it('a client that half-closes first gets the whole answer and the close', async () => {
+    const port = await halfCloseServer();
+    const script = `echo ping | timeout 10 nc $(ip route | awk '/default/{print $3}') ${port}`;
+    const r = await c.run(['run', `--network=slirp4netns`, '-'], {
+      input: pod('halfclose', { restartPolicy: 'Never', containers: [box('c', script)] }),
+    });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('c | pong ping');
+    expect(r.exitCode).toBe(0);
   });
 });
