@@ -198,7 +198,7 @@ async function createThenStartOnNetwork(
   }
   if (created.code !== 0) return created;
   try {
-    await pod.runc.start(id);
+    await pod.runc.startCreated(id);
   } catch (e) {
     await pod.runc.command(['delete', '--force', id]).catch(() => {});
     throw new RuncStartError(name, pod.runc.startError(id) ?? (e as Error).message);

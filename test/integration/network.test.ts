@@ -1,7 +1,7 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { podTestHome, pod, box } from '../helpers/pods.js';
@@ -98,6 +98,10 @@ describe.each(['pasta', 'slirp4netns'])('--network=%s', (mode) => {
     expect(out).toContain(`default via ${gw} dev ${ifname}`);
     expect(out).toContain(`${ip}\tn1\n`);
     expect((await status('n1')).podIPs).toEqual([{ ip }]);
+    // Its container was created while the stack came up and released once the network was (runc's
+    // exec.fifo read and removed, as `runc start` does): runc reports it running, and exec works.
+    expect(existsSync(join(c.home, 'pods', 'n1', 'runc', 'c.0', 'exec.fifo'))).toBe(false);
+    expect((await c.run(['exec', 'n1', '--', 'echo', 'in n1'])).stdout).toBe('in n1');
     // Alone on the pod network: no veth yet (nothing to reach; pod-bridge.ts joinPodNetwork).
     const alone = JSON.parse((await c.run(['inspect', 'n1', '-o', 'json'])).stdout).network;
     expect(alone.bridge).toBeUndefined();
