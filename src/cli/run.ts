@@ -7,6 +7,8 @@ import { launchRequest, thisProcess } from '../pod/dir.js';
 import { podSettingsFromEnv } from '../lifecycle/pod-settings.js';
 import { notEnforcedWarning } from '../cgroup/pod-limits.js';
 import { networkModeOf } from '../sandbox/network.js';
+import { onPodNetwork, preparePodNetwork } from '../sandbox/pod-bridge.js';
+import { stateDirs } from '../paths.js';
 import { podIdMapping } from '../sandbox/idmap.js';
 import { checkIdsMapped } from '../sandbox/mapped-ids.js';
 import { containerLogPolicy } from '../logs/log-file.js';
@@ -90,7 +92,7 @@ async function run(file: string | undefined, opts: RunOptions): Promise<number> 
   }
   const manifest = manifestFrom(sources[0]!.docs, sources[0]!.where);
   // A bad --network or annotation is refused before anything is made.
-  networkModeOf(manifest.pod, opts.network ?? process.env.PODBOX_NETWORK);
+  const mode = networkModeOf(manifest.pod, opts.network ?? process.env.PODBOX_NETWORK);
   const ending = runEnding(manifest.pod, opts);
   // A bad PODBOX_CONTAINER_LOG_MAX_* is refused now, not at each container start.
   containerLogPolicy();
@@ -102,6 +104,11 @@ async function run(file: string | undefined, opts: RunOptions): Promise<number> 
   request.settings = podSettings(opts);
   const format = traceFormat(opts.trace ?? process.env.PODBOX_TRACE);
   const trace = format ? traceWriter(format) : undefined;
+  // A foreground run is most often its pod's supervisor too (pod/launch.ts): its pod network is made
+  // meanwhile, and used if this process creates the pod (not when traced: a trace shows every step in
+  // its pod's order).
+  if (!opts.detach && !format && onPodNetwork(mode))
+    preparePodNetwork(stateDirs().pods, `pod "${manifest.pod.metadata.name}"`);
   const notEnforced = notEnforcedWarning(manifest.pod, request.settings);
   if (notEnforced) process.stderr.write(`podbox: ${notEnforced}\n`);
   if (!opts.detach) {

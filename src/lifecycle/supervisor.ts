@@ -9,7 +9,7 @@ import type { MachineSnapshot } from './machine-snapshot.js';
 import { backoffPolicy, systemClock } from './timing.js';
 import { PodRejected } from './admission.js';
 import { createSandbox, mountInPod, tmpfsMount } from '../sandbox/sandbox.js';
-import { bothUp, joinPodNetwork, onPodNetwork } from '../sandbox/pod-bridge.js';
+import { bothUp, discardPreparedPodNetwork, joinPodNetwork, onPodNetwork } from '../sandbox/pod-bridge.js';
 import { stateDirs } from '../paths.js';
 import { native } from '../sandbox/native.js';
 import { removeTrees, removeTreesAfterPod } from '../sandbox/userns.js';
@@ -295,6 +295,10 @@ export class PodSupervisor {
       throw e instanceof PodboxError
         ? e
         : new PodboxError('SandboxFailed', `pod "${this.name}": ${(e as Error).message}`, 'run `podbox doctor`');
+    } finally {
+      // A pod network made ahead by a foreground run (cli/run.ts) and not used by this pod (rejected, or
+      // off the pod network after all): let go.
+      discardPreparedPodNetwork();
     }
     this.runtime.created = true;
     this.startTicker();

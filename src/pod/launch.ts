@@ -3,6 +3,7 @@ import type { LaunchRequest } from './dir.js';
 import type { LogStream } from '../logs/cri-log.js';
 import type { Socket } from 'node:net';
 import { RunSignals } from '../lifecycle/run-signals.js';
+import { discardPreparedPodNetwork } from '../sandbox/pod-bridge.js';
 import type { PullProgress } from '../image/pull.js';
 import type { PodStatus } from '../api/status.js';
 import type { TraceEvent } from '../host/trace.js';
@@ -73,6 +74,8 @@ export async function runForeground(request: LaunchRequest, o: ForegroundOptions
     const { hostSupervisor } = await import('../lifecycle/user-supervisor.js');
     const host = await hostSupervisor();
     if (host) return await host.runForeground(request, o, signals);
+    // Another process supervises the pod and makes its sandbox: a pod network made ahead is not used.
+    discardPreparedPodNetwork();
     return await followFromSupervisor(request, o, signals);
   } finally {
     stopEnding?.();

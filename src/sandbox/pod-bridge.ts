@@ -108,8 +108,15 @@ export async function withPodNetwork(
   what: string,
   create: (join: PodNetworkJoin) => Promise<number>,
 ): Promise<number> {
+  const ahead = takePrepared(podsDir);
   const lock = join(podsDir, LOCK);
-  const fd = await takeLock(lock, what);
+  let fd: number;
+  try {
+    fd = await takeLock(lock, what);
+  } catch (e) {
+    if (ahead) discard(ahead);
+    throw e;
+  }
   let fds: { userns: number; net: number } | undefined;
   try {
     const members = liveMembers(podsDir);
@@ -122,8 +129,9 @@ export async function withPodNetwork(
     }
     mapping ??= podIdMapping();
     let made: Promise<void> | undefined;
+    if (fds && ahead) discard(ahead); // made for nothing: the network is there
     if (!fds) {
-      const making = makePodNetwork(podIdMapping(), what);
+      const making = ahead?.making ?? makePodNetwork(podIdMapping(), what);
       made = making.made;
       made.catch(() => {}); // said below, once the pause is made or not
       fds = await making.opened;
@@ -152,6 +160,56 @@ export async function withPodNetwork(
     }
     unlock(lock, fd);
   }
+}
+
+/** A pod network made ahead of its pod (preparePodNetwork), for the next withPodNetwork of this process. */
+interface PreparedPodNetwork {
+  podsDir: string;
+  making: ReturnType<typeof makePodNetwork>;
+}
+let prepared: PreparedPodNetwork | undefined;
+
+/**
+ * Starts making a pod network for a pod this process is about to create, while it does the rest of
+ * its work before the sandbox (a foreground `podbox run`: reading the manifest, finding its images).
+ * U's id maps are written by newuidmap and newgidmap, setuid programs: about 30 ms, most of what the
+ * pod network adds to a pod's start when it is alone, which this takes off the way. Nothing is
+ * shared until withPodNetwork, under the lock, records a pod in it; if it finds the user's pod network
+ * there, or the pod is not created, this one is let go (discardPreparedPodNetwork): its namespaces
+ * go with their last descriptor, and its ip dies with this process at the latest.
+ */
+export function preparePodNetwork(podsDir: string, what: string): void {
+  discardPreparedPodNetwork();
+  const making = makePodNetwork(podIdMapping(), what);
+  prepared = { podsDir, making };
+  making.made.catch(() => {}); // said by withPodNetwork if it is used
+  making.opened.catch(() => {});
+}
+
+/** Lets go of a pod network made ahead and not used (nothing if there is none). */
+export function discardPreparedPodNetwork(): void {
+  if (prepared) discard(prepared);
+  prepared = undefined;
+}
+
+function takePrepared(podsDir: string): PreparedPodNetwork | undefined {
+  const p = prepared;
+  prepared = undefined;
+  if (p && p.podsDir !== podsDir) {
+    discard(p);
+    return undefined;
+  }
+  return p;
+}
+
+function discard(p: PreparedPodNetwork): void {
+  p.making.opened.then(
+    (fds) => {
+      closeSync(fds.userns);
+      closeSync(fds.net);
+    },
+    () => {},
+  );
 }
 
 /** Lets go of the pod network's lock (takeLock). */
