@@ -9,10 +9,9 @@ import {
   unlinkSync,
   constants,
 } from 'node:fs';
-import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { spawnInPod, waitForExit } from '../sandbox/sandbox.js';
-import { withPipes } from '../host/pipes.js';
+import { firstRead, withPipes } from '../host/pipes.js';
 import { readAll } from '../sandbox/userns.js';
 import { devNullFd } from '../sandbox/namespaces.js';
 import { PodboxError } from '../errors.js';
@@ -125,7 +124,7 @@ export class Runc {
       await this.start(id);
       return;
     }
-    const read = await firstRead(fd, RUNC_COMMAND_TIMEOUT_MS);
+    const read = await firstRead(fd, RUNC_COMMAND_TIMEOUT_MS, { now: true });
     if (!read) throw new PodboxError('RuntimeFailed', 'runc start: container process is already dead', '');
     try {
       unlinkSync(fifo);
@@ -285,35 +284,4 @@ export class Runc {
       return undefined;
     }
   }
-}
-
-/**
- * Whether the FIFO open at fd (non-blocking) gives data before it ends (its writer closes without
- * writing, or there is none) or timeoutMs pass; closes fd. Tried at once, then through a pipe handle
- * of the event loop (not a thread of the pool, which a FIFO that never ends would hold): a writer
- * that goes away is a hang-up there, but a FIFO no one ever opened for writing gives no event.
- */
-function firstRead(fd: number, timeoutMs: number): Promise<boolean> {
-  try {
-    const n = readSync(fd, Buffer.alloc(1));
-    closeSync(fd);
-    return Promise.resolve(n > 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') {
-      closeSync(fd);
-      return Promise.resolve(false);
-    }
-  }
-  return new Promise((resolve) => {
-    const pipe = new Socket({ fd, readable: true, writable: false });
-    const done = (got: boolean) => {
-      clearTimeout(timer);
-      pipe.destroy();
-      resolve(got);
-    };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    pipe.once('data', () => done(true));
-    pipe.once('end', () => done(false));
-    pipe.once('error', () => done(false));
-  });
 }

@@ -1,4 +1,5 @@
-import { closeSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { native } from '../sandbox/native.js';
 
 /**
@@ -18,4 +19,38 @@ export function withPipes<T>(count: number, spawn: (writeEnds: number[]) => T): 
   } finally {
     for (const [, w] of pipes) closeSync(w);
   }
+}
+
+/**
+ * Whether the pipe or FIFO open at fd gives data before it ends (its writers close without writing)
+ * or timeoutMs pass; closes fd. Read through a pipe handle of the event loop, not a thread of the
+ * pool, which a pipe that never ends would hold. `now`, for a FIFO opened non-blocking: tried at
+ * once first, since a FIFO that no one ever opened for writing gives no event (a writer that goes
+ * away is a hang-up; none at all reads as its end).
+ */
+export function firstRead(fd: number, timeoutMs: number, o: { now?: boolean } = {}): Promise<boolean> {
+  if (o.now) {
+    try {
+      const n = readSync(fd, Buffer.alloc(1));
+      closeSync(fd);
+      return Promise.resolve(n > 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') {
+        closeSync(fd);
+        return Promise.resolve(false);
+      }
+    }
+  }
+  return new Promise((resolve) => {
+    const pipe = new Socket({ fd, readable: true, writable: false });
+    const done = (got: boolean) => {
+      clearTimeout(timer);
+      pipe.destroy();
+      resolve(got);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    pipe.once('data', () => done(true));
+    pipe.once('end', () => done(false));
+    pipe.once('error', () => done(false));
+  });
 }

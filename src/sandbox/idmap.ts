@@ -1,11 +1,8 @@
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { PodboxError } from '../errors.js';
 import { traceIdMaps } from './trace-steps.js';
-
-const execFileAsync = promisify(execFile);
+import { runProgram } from '../host/spawn-program.js';
 
 /**
  * How ids inside a pod map to the host. Rootless (the product): pod uid 0 is the invoking user and
@@ -127,14 +124,23 @@ export function podIdMapping(): IdMapping {
 }
 
 /** Writes the maps of the (waiting) child `pid` that just entered a new user namespace. */
+/** newuidmap or newgidmap, to its end; throws with what it said on stderr when it fails, as execFile does. */
+async function idMapHelper(argv: string[]): Promise<void> {
+  const end = await runProgram(argv);
+  if (end.code !== 0)
+    throw Object.assign(new Error(`${argv[0]} exited with ${end.code ?? `signal ${end.signal}`}`), {
+      stderr: end.stderr,
+    });
+}
+
 export async function writeIdMaps(pid: number, m: IdMapping): Promise<void> {
   const args = (ranges: IdRange[]) => ranges.flatMap((r) => [String(r.inside), String(r.outside), String(r.count)]);
   const lines = (ranges: IdRange[]) => ranges.map((r) => `${r.inside} ${r.outside} ${r.count}\n`).join('');
   try {
     if (m.helper) {
       await Promise.all([
-        execFileAsync('newuidmap', [String(pid), ...args(m.uid)]),
-        execFileAsync('newgidmap', [String(pid), ...args(m.gid)]),
+        idMapHelper(['newuidmap', String(pid), ...args(m.uid)]),
+        idMapHelper(['newgidmap', String(pid), ...args(m.gid)]),
       ]);
     } else {
       writeFileSync(`/proc/${pid}/uid_map`, lines(m.uid));

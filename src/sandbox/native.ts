@@ -67,6 +67,11 @@ export interface Native {
   /** any process: calls back once it has exited (reaps nothing); false, and no call, if it is already gone */
   watchPidExit(pid: number, cb: () => void): boolean;
   pipe(): [number, number];
+  /**
+   * posix_spawn (no copy of this process's memory); stdio[i] becomes the child's fd i (0 to 2: -1 or
+   * absent, inherited), no other fd is; newSession: setsid. Throws with .code (ENOENT, ...).
+   */
+  spawnProgram(o: { path: string; argv: string[]; env: string[]; stdio?: number[]; newSession?: boolean }): number;
   /** throws an Error with code (EEXIST, ...) and a message naming path */
   mkfifo(path: string, mode: number): void;
   /** the fd holding flock(LOCK_EX) on path (created 0600, close-on-exec), or -1 when another process holds it */

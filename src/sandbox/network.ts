@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { closeSync, constants, existsSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -10,6 +9,9 @@ import { alive, processStartTime } from '../host/proc.js';
 import { pollUntil } from '../host/poll.js';
 import { devNullFd } from './namespaces.js';
 import { trace } from '../host/trace.js';
+import { onPath, runProgram, startProgram } from '../host/spawn-program.js';
+import { firstRead, withPipes } from '../host/pipes.js';
+import { native } from './native.js';
 import { namespaceInode } from './trace-steps.js';
 import type { DnsRelayPlan } from './dns-relay.js';
 import type { PodBridge } from './pod-bridge.js';
@@ -428,29 +430,23 @@ async function startPasta(net: PodNetwork, pausePid: number, podDir: string, wha
   // As root, pasta drops to nobody unless told otherwise, and nobody may not open the pod's namespaces.
   if (process.getuid?.() === 0) args.push('--runas', '0:0');
   args.push('-T', 'none', '-U', 'none', '--pid', pidFile, String(pausePid));
-  await new Promise<void>((resolve, reject) => {
-    const fail = (why: string, missing = false) =>
-      reject(
-        new PodboxError(
-          'NetworkFailed',
-          `${what}: pasta ${missing ? 'is not installed' : `failed: ${why}`}`,
-          missing ? 'install it (Debian: apt-get install passt), or run with --network=none' : TUN_HINT,
-        ),
-      );
-    const child = spawn(pastaBinary(), args, { argv0: 'pasta', stdio: ['ignore', 'ignore', 'pipe'] });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    let stderr = '';
-    child.stderr!.on('data', (d) => (stderr += d));
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      fail(e.message, errnoOf(e) === 'ENOENT');
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve();
-      else if (code !== null || signal) fail(lastLine(stderr) || `exit ${code ?? signal}`);
-    });
-  });
+  const fail = (why: string, missing = false) =>
+    new PodboxError(
+      'NetworkFailed',
+      `${what}: pasta ${missing ? 'is not installed' : `failed: ${why}`}`,
+      missing ? 'install it (Debian: apt-get install passt), or run with --network=none' : TUN_HINT,
+    );
+  const binary = pastaBinary();
+  if (!binary) throw fail('', true);
+  // pasta exits once its daemon, forked, has configured the pod's interface and written the pid file;
+  // its stderr ends when the daemon has let go of it (it takes /dev/null).
+  let end;
+  try {
+    end = await runProgram(['pasta', ...args], { path: binary, timeoutMs: 10_000 });
+  } catch (e) {
+    throw fail((e as Error).message, errnoOf(e) === 'ENOENT');
+  }
+  if (end.code !== 0) throw fail(lastLine(end.stderr) || `exit ${end.code ?? end.signal}`);
   // pasta forks to the background after writing its pid file: the pid is the daemon's.
   net.stackPid = Number(readFileSync(pidFile, 'utf8').trim());
   rmSync(pidFile, { force: true });
@@ -461,13 +457,10 @@ async function startPasta(net: PodNetwork, pausePid: number, podDir: string, wha
  * re-executes into it (passt's arch.c arch_avx2_exec), an exec and a dynamic load podbox saves on
  * every pod start. argv[0] stays "pasta", which is how the binary knows it is pasta and not passt.
  */
-function pastaBinary(env: NodeJS.ProcessEnv = process.env): string {
-  for (const dir of (env.PATH ?? '/usr/bin:/bin').split(':')) {
-    const pasta = join(dir || '.', 'pasta');
-    if (!existsSync(pasta)) continue;
-    return cpuHasAvx2() && existsSync(`${pasta}.avx2`) ? `${pasta}.avx2` : pasta;
-  }
-  return 'pasta';
+function pastaBinary(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const pasta = onPath('pasta', env);
+  if (!pasta) return undefined;
+  return cpuHasAvx2() && existsSync(`${pasta}.avx2`) ? `${pasta}.avx2` : pasta;
 }
 
 let avx2: boolean | undefined;
@@ -491,43 +484,40 @@ async function startSlirp(net: PodNetwork, pausePid: number, podDir: string, wha
   const api = join(podDir, 'slirp4netns.sock');
   rmSync(api, { force: true });
   const log = openSync(join(podDir, 'slirp4netns.log'), 'w', 0o600);
-  const child = spawn(
-    'slirp4netns',
-    [
-      '--configure',
-      `--mtu=${net.mtu}`,
-      `--cidr=${cidr}`,
-      `--api-socket=${api}`,
-      '--ready-fd=3',
-      String(pausePid),
-      net.interface!,
-    ],
-    { detached: true, stdio: [devNullFd(), log, log, 'pipe'] },
-  );
-  closeSync(log);
   const fail = (why: string) => new PodboxError('NetworkFailed', `${what}: slirp4netns ${why}`, TUN_HINT);
-  await new Promise<void>((resolve, reject) => {
-    const ready = child.stdio[3] as NodeJS.ReadableStream;
-    let done = false;
-    ready.on('data', () => {
-      done = true;
-      resolve();
-    });
-    child.on('error', (e) => reject(fail(errnoOf(e) === 'ENOENT' ? 'is not installed' : e.message)));
-    child.on('exit', (code) => {
-      if (done) return;
-      let text = '';
-      try {
-        text = lastLine(readFileSync(join(podDir, 'slirp4netns.log'), 'utf8'));
-      } catch {
-        /* no log */
-      }
-      reject(fail(`failed (exit ${code}): ${text}`));
-    });
-  });
-  (child.stdio[3] as NodeJS.ReadableStream & { destroy(): void }).destroy();
-  child.unref();
-  net.stackPid = child.pid;
+  const argv = ['slirp4netns', '--configure', `--mtu=${net.mtu}`, `--cidr=${cidr}`, `--api-socket=${api}`];
+  argv.push('--ready-fd=3', String(pausePid), net.interface!);
+  let started;
+  try {
+    // Its own session, as child_process's detached gave it; it says it is ready on fd 3.
+    started = withPipes(1, ([readyW]) =>
+      startProgram(argv, { stdio: [devNullFd(), log, log, readyW!], newSession: true }),
+    );
+  } catch (e) {
+    throw fail(errnoOf(e) === 'ENOENT' ? 'is not installed' : (e as Error).message);
+  } finally {
+    closeSync(log);
+  }
+  const pid = started.value;
+  // Reaped whenever it exits (the pod's teardown ends it; the supervisor watches it, watchStack).
+  const exited = new Promise<number | null>((resolve) => native().watchExit(pid, (code) => resolve(code)));
+  const ready = await Promise.race([firstRead(started.readEnds[0]!, 10_000), exited.then(() => false)]);
+  if (!ready) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+    const code = await exited;
+    let text = '';
+    try {
+      text = lastLine(readFileSync(join(podDir, 'slirp4netns.log'), 'utf8'));
+    } catch {
+      /* no log */
+    }
+    throw fail(`failed (exit ${code ?? 'killed'}): ${text}`);
+  }
+  net.stackPid = pid;
   try {
     for (const p of net.published) {
       await slirpApi(api, {

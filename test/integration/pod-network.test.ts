@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { podTestHome, pod, box } from '../helpers/pods.js';
-import { alive, podRuntime, until } from '../helpers/cli.js';
+import { alive, podRuntime, podboxProcesses, until } from '../helpers/cli.js';
 
 const c = podTestHome();
 const ROOT = process.getuid?.() === 0;
@@ -165,6 +165,35 @@ describe('the pod network', () => {
     const r = await c.run(['run', '--network=pasta', '-'], { input: manifest });
     expect(r.stdout).toBe('t | opened\nt | net-refused\nt | user-refused');
     expect(r.exitCode).toBe(0);
+  });
+
+  it('a foreground run makes its pod network ahead: alone, or beside the pods already on it; nothing is left', async () => {
+    const running = (await c.run(['get', '-o', 'name'])).stdout.split('\n').filter(Boolean);
+    if (running.length)
+      expect((await c.run(['delete', '--now', ...running.map((n) => n.replace('pod/', ''))])).exitCode).toBe(0);
+    await until('no podbox process left', () => podboxProcesses(c.home).length === 0);
+    // Alone: this run supervises its pod, in the pod network it made while reading the manifest.
+    const alone = pod('alone', {
+      restartPolicy: 'Never',
+      containers: [box('c', 'ip -o -4 addr show eth0 | grep -c " inet 10\\."; cat /proc/self/uid_map | wc -l')],
+    });
+    const first = await c.run(['run', '--network=pasta', '-'], { input: alone });
+    expect(first.stdout).toBe(ROOT ? 'c | 1\nc | 1' : 'c | 1\nc | 2');
+    expect(first.exitCode).toBe(0);
+    await until('no podbox process left', () => podboxProcesses(c.home).length === 0);
+    // Beside a pod another process supervises: the one made ahead is let go, the pods share one network.
+    await start('w', 'pasta', web('w'));
+    const ip = await podIP('w');
+    const fetch = pod('fetch', {
+      restartPolicy: 'Never',
+      containers: [box('c', `until wget -q -O - http://${ip}:8080/file; do sleep 0.1; done`)],
+    });
+    const second = await c.run(['run', '--network=pasta', '-'], { input: fetch });
+    expect(second.stdout).toBe(`c | ${FILE}`);
+    expect(second.exitCode).toBe(0);
+    expect(holders(podNetworkOf('w'))).toEqual([pausePid('w')]);
+    expect((await c.run(['delete', '--now', 'w'])).exitCode).toBe(0);
+    await until('no podbox process left', () => podboxProcesses(c.home).length === 0);
   });
 
   it('a slirp4netns pod and a pasta pod reach each other', async () => {
