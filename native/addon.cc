@@ -43,6 +43,8 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <dirent.h>
+#include <cstdlib>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -560,6 +562,29 @@ Napi::Value Pipe(const Napi::CallbackInfo &info)
 	return r;
 }
 
+/* Every descriptor from `first` on is closed in the child: closefrom where the C library has it
+ * (glibc 2.34), else each one open here that is not close-on-exec. */
+void CloseInheritedFrom(posix_spawn_file_actions_t *actions, int first)
+{
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 34)
+	posix_spawn_file_actions_addclosefrom_np(actions, first);
+#else
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return;
+	int own = dirfd(d);
+	for (struct dirent *e; (e = readdir(d));) {
+		int fd = atoi(e->d_name);
+		if (e->d_name[0] == '.' || fd < first || fd == own)
+			continue;
+		int flags = fcntl(fd, F_GETFD);
+		if (flags >= 0 && !(flags & FD_CLOEXEC))
+			posix_spawn_file_actions_addclose(actions, fd);
+	}
+	closedir(d);
+#endif
+}
+
 /*
  * A program started as posix_spawn starts one: glibc clones with CLONE_VM|CLONE_VFORK, so nothing of
  * Node's memory is copied, where child_process forks it (milliseconds for a large Node on a
@@ -600,7 +625,7 @@ Napi::Value SpawnProgram(const Napi::CallbackInfo &info)
 			posix_spawn_file_actions_adddup2(&actions, fds[i],
 			                                 (int)i); /* (same fd: clears close-on-exec) */
 	/* Not every descriptor of this process is close-on-exec (a parent's IPC channel is not, by design). */
-	posix_spawn_file_actions_addclosefrom_np(&actions, (int)fds.size());
+	CloseInheritedFrom(&actions, (int)fds.size());
 	sigset_t none, all;
 	sigemptyset(&none);
 	sigfillset(&all);

@@ -178,8 +178,9 @@ function networkSettled(ready: Promise<void> | undefined): Promise<boolean> {
 
 /**
  * While the pod's stack is still coming up (pasta takes tens of milliseconds), `runc create` does
- * runc's work on the container meanwhile, and `runc start` runs its process once the network is
- * up: the container's own command never runs before the pod has its network. If the network
+ * runc's work on the container meanwhile, and its process is released once the network is up (as
+ * `runc start` does: Runc.startCreated): the container's own command never runs before the pod has
+ * its network. If the network
  * fails, the created container is deleted and the network's error thrown. Resolves as runc create exited.
  */
 async function createThenStartOnNetwork(
