@@ -9,6 +9,18 @@
       "cflags_cc": ["-Wall", "-O2", "-std=c++17"]
     },
     {
+      "target_name": "ns-spawn",
+      "type": "none",
+      "actions": [
+        {
+          "action_name": "build_ns_spawn",
+          "inputs": ["native/ns-spawn.c", "native/namespaces.c", "native/namespaces.h", "native/build-ns-spawn.sh"],
+          "outputs": ["<(PRODUCT_DIR)/ns-spawn"],
+          "action": ["sh", "native/build-ns-spawn.sh", "<(PRODUCT_DIR)/ns-spawn"]
+        }
+      ]
+    },
+    {
       "target_name": "pause",
       "type": "none",
       "actions": [

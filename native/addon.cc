@@ -8,7 +8,8 @@
 //                                           its user namespace is made in that one, maps written
 //   releaseChild(syncFd, statusFd)          after the id maps are written; throws on failure
 //   spawnInNamespaces({pid, namespaces, paths, argv, env, cwd, stdio, dieWithParent, mountProc})
-//                                           paths: namespace files to join instead of pid's
+//                                           paths: namespace files to join instead of pid's; through
+//                                           the ns-spawn program once setNsSpawn(path) named it
 //       -> pid (a child of this process)
 //   mountInNamespaces(pid, unmounts[], mounts[{source,target,fstype,flags,data}])
 //   watchExit(pid, (code, signal) => {})    calls back once when the child exits (pidfd + uv_poll);
@@ -235,6 +236,15 @@ Napi::Value ReleaseChild(const Napi::CallbackInfo &info)
 	return env.Undefined();
 }
 
+/* The ns-spawn program spawnInNamespaces starts (setNsSpawn); empty: it forks this process instead. */
+std::string nsSpawn;
+
+Napi::Value SetNsSpawn(const Napi::CallbackInfo &info)
+{
+	nsSpawn = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+	return info.Env().Undefined();
+}
+
 Napi::Value SpawnInNamespaces(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
@@ -272,6 +282,7 @@ Napi::Value SpawnInNamespaces(const Napi::CallbackInfo &info)
 	ReadStdio(o, c.stdio);
 	c.die_with_parent = o.Get("dieWithParent").ToBoolean();
 	c.mount_proc = o.Get("mountProc").ToBoolean();
+	c.helper = nsSpawn.empty() ? nullptr : nsSpawn.c_str();
 	pb_failure f{};
 	pid_t pid = pb_spawn_in_namespaces(&c, &f);
 	if (pid < 0) {
@@ -736,6 +747,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("openHostTree", Napi::Function::New(env, OpenHostTree));
 	exports.Set("moveTreeInto", Napi::Function::New(env, MoveTreeInto));
 	exports.Set("spawnProgram", Napi::Function::New(env, SpawnProgram));
+	exports.Set("setNsSpawn", Napi::Function::New(env, SetNsSpawn));
 	exports.Set("socketInNamespace", Napi::Function::New(env, SocketInNamespace));
 	exports.Set("boundSocketInNamespace", Napi::Function::New(env, BoundSocketInNamespace));
 	exports.Set("createNamespaces", Napi::Function::New(env, CreateNamespaces));

@@ -15,6 +15,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -670,6 +671,127 @@ static void set_failure_from_record(int rc, const struct record *r, struct pb_fa
 		set_failure(failure, r->step, r->value);
 }
 
+/*
+ * The helper's part of pb_spawn_in_namespaces, in a process of its own (a fork of the caller, or
+ * ns-spawn): joins the namespaces, clones the program's process as the caller's child
+ * (CLONE_PARENT: setns(CLONE_NEWPID) only moves the children of who calls it, and the caller waits
+ * for it like any child of its own), reports its pid on status_wr and exits.
+ */
+void pb_spawn_helper(const int *fds, int n, const struct pb_spawn_config *c, int status_wr)
+{
+	join_namespaces(status_wr, fds, n);
+	pid_t child = raw_clone(CLONE_PARENT);
+	if (child < 0)
+		fail_child(status_wr, PB_STEP_CLONE_INTO_PID_NAMESPACE);
+	if (child == 0) {
+		if (c->die_with_parent)
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+		setsid(); /* out of the caller's process group: terminal signals are the caller's */
+		/* A host program in the pod's PID namespace but the host's mount namespace (podbox enter)
+		 * would read the host's /proc: give it a private mount namespace with one of its own, as
+		 * util-linux unshare --mount-proc does. Still privileged here: the user namespace joined
+		 * owns the PID namespace. */
+		if (c->mount_proc) {
+			if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0)
+				fail_child(status_wr, PB_STEP_MAKE_MOUNTS_SLAVE);
+			if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+				fail_child(status_wr, PB_STEP_MOUNT_PROC);
+		}
+		if (set_up_stdio(c->stdio) != 0)
+			fail_child(status_wr, PB_STEP_SET_UP_STDIO);
+		/* The status pipe at 3, closed by a successful exec (its EOF says "exec'd"); nothing above. */
+		if (status_wr != 3) {
+			if (dup2(status_wr, 3) < 0)
+				fail_child(status_wr, PB_STEP_SET_UP_STDIO);
+			status_wr = 3;
+		}
+		fcntl(3, F_SETFD, FD_CLOEXEC);
+		close_fds_from(4);
+		if (c->cwd && chdir(c->cwd) != 0)
+			fail_child(status_wr, PB_STEP_CHANGE_DIRECTORY);
+		execve(c->argv[0], c->argv, c->envp);
+		fail_child(status_wr, PB_STEP_EXEC);
+	}
+	report(status_wr, RECORD_PID, 0, child);
+	_exit(0);
+}
+
+/* posix_spawn of ns-spawn with the file actions given: its arguments, every signal at its default. */
+static int posix_spawn_ns_spawn(const struct pb_spawn_config *c, const posix_spawn_file_actions_t *actions, int n,
+                                pid_t *pid)
+{
+	char number[3][16];
+	snprintf(number[0], sizeof number[0], "%d", n);
+	snprintf(number[1], sizeof number[1], "%d", c->die_with_parent ? 1 : 0);
+	snprintf(number[2], sizeof number[2], "%d", c->mount_proc ? 1 : 0);
+	size_t argc = 0;
+	while (c->argv[argc])
+		argc++;
+	const char *argv[6 + argc + 1];
+	argv[0] = "ns-spawn";
+	argv[1] = number[0];
+	argv[2] = number[1];
+	argv[3] = number[2];
+	argv[4] = c->cwd ? c->cwd : "";
+	argv[5] = "--";
+	for (size_t i = 0; i <= argc; i++)
+		argv[6 + i] = c->argv[i];
+	posix_spawnattr_t attr;
+	posix_spawnattr_init(&attr);
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	int err = posix_spawn(pid, c->helper, actions, &attr, (char *const *)argv, c->envp);
+	posix_spawnattr_destroy(&attr);
+	return err;
+}
+
+/*
+ * ns-spawn (native/ns-spawn.c) started by posix_spawn with the program's stdio at 0-2, the status
+ * pipe at 3 and the namespaces at 4...; its arguments say the rest. Every descriptor given is first
+ * copied above all of those, so that placing one never overwrites another still to be placed.
+ * Returns its pid, or -1 with errno.
+ */
+static pid_t start_ns_spawn(const struct pb_spawn_config *c, const int *fds, int n, int status_wr)
+{
+	enum { FIRST_FREE = 16, MAX = 3 + 1 + 8 }; /* above 4 + MAX_NAMESPACES */
+	int sources[MAX], placed[MAX], count = 0;
+	for (int i = 0; i < 3; i++)
+		if (c->stdio[i] >= 0)
+			sources[count] = c->stdio[i], placed[count++] = i;
+	sources[count] = status_wr, placed[count++] = 3;
+	for (int i = 0; i < n; i++)
+		sources[count] = fds[i], placed[count++] = 4 + i;
+	int copies[MAX], made = 0, err = 0;
+	pid_t pid = -1;
+	posix_spawn_file_actions_t actions;
+	posix_spawn_file_actions_init(&actions);
+	for (; made < count; made++) {
+		copies[made] = fcntl(sources[made], F_DUPFD_CLOEXEC, FIRST_FREE);
+		if (copies[made] < 0) {
+			err = errno;
+			break;
+		}
+		posix_spawn_file_actions_adddup2(&actions, copies[made], placed[made]);
+	}
+	if (made == count) {
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 34)
+		posix_spawn_file_actions_addclosefrom_np(&actions, 4 + n); /* (its program closes them anyway) */
+#endif
+		err = posix_spawn_ns_spawn(c, &actions, n, &pid);
+		if (err != 0)
+			pid = -1;
+	}
+	posix_spawn_file_actions_destroy(&actions);
+	for (int i = 0; i < made; i++)
+		close(copies[i]);
+	errno = err;
+	return pid;
+}
+
 #define MAX_NAMESPACES 8
 
 pid_t pb_spawn_in_namespaces(const struct pb_spawn_config *c, struct pb_failure *failure)
@@ -691,45 +813,12 @@ pid_t pb_spawn_in_namespaces(const struct pb_spawn_config *c, struct pb_failure 
 		return -1;
 	}
 
-	pid_t helper = raw_clone(SIGCHLD);
+	/* The helper: ns-spawn, exec'd by posix_spawn (no copy of the caller's memory, which a fork of a
+	 * large Node makes, tens of ms each time on a small VM); else a fork of this process. */
+	pid_t helper = c->helper ? start_ns_spawn(c, fds, opened, status[1]) : raw_clone(SIGCHLD);
 	if (helper == 0) {
 		close(status[0]);
-		join_namespaces(status[1], fds, c->n_namespaces);
-		/* setns(CLONE_NEWPID) only moves our children: clone one, and make it our parent's
-		 * child (CLONE_PARENT) so the caller can wait for it like any child of its own. */
-		pid_t child = raw_clone(CLONE_PARENT);
-		if (child < 0)
-			fail_child(status[1], PB_STEP_CLONE_INTO_PID_NAMESPACE);
-		if (child == 0) {
-			if (c->die_with_parent)
-				prctl(PR_SET_PDEATHSIG, SIGKILL);
-			setsid(); /* out of the caller's process group: terminal signals are the caller's */
-			/* A host program in the pod's PID namespace but the host's mount namespace (podbox enter)
-			 * would read the host's /proc: give it a private mount namespace with one of its own, as
-			 * util-linux unshare --mount-proc does. Still privileged here: the user namespace joined
-			 * owns the PID namespace. */
-			if (c->mount_proc) {
-				if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0)
-					fail_child(status[1], PB_STEP_MAKE_MOUNTS_SLAVE);
-				if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
-					fail_child(status[1], PB_STEP_MOUNT_PROC);
-			}
-			if (set_up_stdio(c->stdio) != 0)
-				fail_child(status[1], PB_STEP_SET_UP_STDIO);
-			if (status[1] != 3) {
-				if (dup2(status[1], 3) < 0)
-					fail_child(status[1], PB_STEP_SET_UP_STDIO);
-				status[1] = 3;
-				fcntl(3, F_SETFD, FD_CLOEXEC);
-			}
-			close_fds_from(4);
-			if (c->cwd && chdir(c->cwd) != 0)
-				fail_child(status[1], PB_STEP_CHANGE_DIRECTORY);
-			execve(c->argv[0], c->argv, c->envp);
-			fail_child(status[1], PB_STEP_EXEC);
-		}
-		report(status[1], RECORD_PID, 0, child);
-		_exit(0);
+		pb_spawn_helper(fds, c->n_namespaces, c, status[1]);
 	}
 	if (after_helper_fork(helper, status, fds, opened, failure) != 0)
 		return -1;

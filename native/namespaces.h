@@ -136,6 +136,7 @@ struct pb_spawn_config {
 	int stdio[3];
 	int die_with_parent; /* PR_SET_PDEATHSIG: killed when the caller exits */
 	int mount_proc;      /* in a mount namespace of its own, a /proc of the PID namespace it joined */
+	const char *helper;  /* ns-spawn, started by posix_spawn to join the namespaces; NULL: a fork */
 };
 
 /*
@@ -143,6 +144,11 @@ struct pb_spawn_config {
  * caller (CLONE_PARENT from an intermediate process), so it can be waited for like any child.
  */
 pid_t pb_spawn_in_namespaces(const struct pb_spawn_config *config, struct pb_failure *failure);
+
+/* The helper's part of it: joins fds[0..n), clones the program (config's argv, envp, cwd, stdio,
+ * die_with_parent, mount_proc) as its parent's child, reports its pid on status_wr, exits. */
+void pb_spawn_helper(const int *fds, int n, const struct pb_spawn_config *config, int status_wr)
+        __attribute__((noreturn));
 
 struct pb_mount {
 	const char *source;

@@ -61,6 +61,8 @@ export interface Native {
     /** with 'pid' and not 'mnt': a private mount namespace with a /proc of the PID namespace joined */
     mountProc?: boolean;
   }): number;
+  /** the ns-spawn program spawnInNamespaces execs to join a pod (native/ns-spawn.c) */
+  setNsSpawn(path: string): void;
   mountInNamespaces(pid: number, unmounts: string[], mounts: NativeMount[]): void;
   /** a child of this process: reaps it and says how it ended; for any other process, (null, null) once it exited */
   watchExit(pid: number, cb: (code: number | null, signal: number | null) => void): void;
@@ -96,6 +98,7 @@ export const MS = { RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, REMOUNT: 32, BIND
 
 const buildDir = join(projectRoot, 'build', 'Release');
 export const pausePath = join(buildDir, 'pause');
+export const nsSpawnPath = join(buildDir, 'ns-spawn');
 
 let loaded: Native | undefined;
 
@@ -110,6 +113,8 @@ export function native(): Native {
       );
     }
     loaded = createRequire(import.meta.url)(file) as Native;
+    // spawnInNamespaces execs ns-spawn (built beside the addon) rather than forking this process.
+    if (existsSync(nsSpawnPath)) loaded.setNsSpawn(nsSpawnPath);
   }
   return loaded;
 }

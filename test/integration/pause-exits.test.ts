@@ -1,5 +1,14 @@
 import { describe, it, expect, afterEach } from 'vitest';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +19,7 @@ import { readExitRecords } from '../../src/sandbox/exit-records.js';
 import { readAll } from '../../src/sandbox/userns.js';
 import { withPipes } from '../../src/host/pipes.js';
 import { devNullFd, startInNewNamespaces } from '../../src/sandbox/namespaces.js';
-import { native } from '../../src/sandbox/native.js';
+import { native, nsSpawnPath } from '../../src/sandbox/native.js';
 import { until, alive } from '../helpers/cli.js';
 
 // pause as a pod's PID 1: it writes down how each orphan it reaps ended, and it outlives the
@@ -161,5 +170,42 @@ describe('createNamespaces extraFds', () => {
       `4 ${join(dir, 'b')}`,
       `5 ${join(dir, 'a')}`,
     ]);
+  });
+});
+
+describe('spawnInNamespaces (through ns-spawn)', () => {
+  it("starts the program in the pod's user, mount and PID namespaces, as this process's child, with only its stdio", async () => {
+    expect(existsSync(nsSpawnPath)).toBe(true); // built beside the addon, which execs it
+    const dir = podDir();
+    const sb = await createSandbox({ hostname: 'spawn', name: 'spawn', podDir: dir, exitsFile: join(dir, 'exits') });
+    try {
+      const script =
+        'cd /proc/self/fd && for f in *; do echo "$f $(readlink $f)"; done; ' +
+        'readlink /proc/self/ns/user /proc/self/ns/mnt /proc/self/ns/pid';
+      const started = withPipes(1, ([w]) =>
+        spawnInPod(sb.pid, ['/bin/sh', '-c', script], { stdio: [devNullFd(), w!, devNullFd()] }),
+      );
+      // This process's child (ns-spawn clones it as its parent's), waited for like any other.
+      const ppid = Number(readFileSync(`/proc/${started.value}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+      expect(ppid).toBe(process.pid);
+      const out = readAll(started.readEnds[0]!);
+      expect(await waitForExit(started.value)).toEqual({ code: 0, signal: null });
+      // 3 is the directory the shell's glob reads: no namespace descriptor, no status pipe.
+      const lines = (await out).trim().split('\n');
+      const ns = (name: string) => readlinkSync(`/proc/${sb.pid}/ns/${name}`);
+      expect(lines.filter((l) => !l.startsWith('3 '))).toEqual([
+        '0 /dev/null',
+        expect.stringMatching(/^1 pipe:/),
+        '2 /dev/null',
+        ns('user'),
+        ns('mnt'),
+        ns('pid'),
+      ]);
+      // A program that is not there: the step that failed, from inside.
+      expect(() => spawnInPod(sb.pid, ['/no/such/program'])).toThrow(/^exec: No such file or directory$/);
+    } finally {
+      process.kill(sb.pid, 'SIGTERM');
+      expect(await sb.exited).toEqual({ code: 0, signal: null });
+    }
   });
 });
