@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { existsSync, statSync, mkdtempSync, mkdirSync, rmSync, accessSync, constants, readFileSync } from 'node:fs';
+import { existsSync, statSync, mkdtempSync, mkdirSync, rmSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir, userInfo } from 'node:os';
 import { execFileSync } from 'node:child_process';

@@ -5,9 +5,9 @@ import type { Command } from 'commander';
 import { PodDir } from '../pod/dir.js';
 import { Runc, containerId } from '../container/runc.js';
 import { waitForExit } from '../sandbox/sandbox.js';
-import { devNullFd } from '../sandbox/namespaces.js';
 import { view } from '../pod/view.js';
 import { PodboxError } from '../errors.js';
+import { devNullFd } from '../host/pipes.js';
 
 /** `podbox exec POD [-c NAME] [-i] [-t] -- CMD [ARG...]`: runs CMD in the container; exits with its status. */
 export function registerExec(program: Command): void {

@@ -1,19 +1,7 @@
-import {
-  existsSync,
-  closeSync,
-  readFileSync,
-  readSync,
-  mkdirSync,
-  openSync,
-  fstatSync,
-  unlinkSync,
-  constants,
-} from 'node:fs';
+import { existsSync, closeSync, readFileSync, mkdirSync, openSync, fstatSync, unlinkSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { spawnInPod, waitForExit } from '../sandbox/sandbox.js';
-import { firstRead, withPipes } from '../host/pipes.js';
-import { readAll } from '../sandbox/userns.js';
-import { devNullFd } from '../sandbox/namespaces.js';
+import { devNullFd, firstRead, readAll, withPipes } from '../host/pipes.js';
 import { PodboxError } from '../errors.js';
 import { trace } from '../host/trace.js';
 

@@ -1,4 +1,4 @@
-import { closeSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { native } from '../sandbox/native.js';
 
@@ -52,5 +52,23 @@ export function firstRead(fd: number, timeoutMs: number, o: { now?: boolean } = 
     pipe.once('data', () => done(true));
     pipe.once('end', () => done(false));
     pipe.once('error', () => done(false));
+  });
+}
+
+let devNull: number | undefined;
+/** One shared read/write descriptor on /dev/null, for stdio a child should not have. */
+export function devNullFd(): number {
+  devNull ??= openSync('/dev/null', 'r+');
+  return devNull;
+}
+
+/** What a pipe's read end gives until its writers are gone (read by the event loop); closes fd. */
+export function readAll(fd: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = new Socket({ fd, readable: true, writable: false });
+    const chunks: Buffer[] = [];
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('error', reject);
+    s.on('close', () => resolve(Buffer.concat(chunks).toString()));
   });
 }

@@ -1,8 +1,7 @@
-import { existsSync, openSync } from 'node:fs';
-import { Socket } from 'node:net';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../sandbox/native.js';
-import { withPipes } from './pipes.js';
+import { devNullFd, readAll, withPipes } from './pipes.js';
 
 /**
  * Host programs podbox runs on the way to a pod (newuidmap, newgidmap, pasta), started by
@@ -50,7 +49,7 @@ export function startProgram(
     path,
     argv,
     env: Object.entries(env).map(([k, v]) => `${k}=${v ?? ''}`),
-    stdio: [stdio[0] ?? devNull(), stdio[1] ?? devNull(), ...stdio.slice(2)],
+    stdio: [stdio[0] ?? devNullFd(), stdio[1] ?? devNullFd(), ...stdio.slice(2)],
     newSession: o.newSession,
   });
 }
@@ -67,7 +66,7 @@ export async function runProgram(
   const {
     value: pid,
     readEnds: [errR],
-  } = withPipes(1, ([errW]) => startProgram(argv, { ...o, stdio: [devNull(), devNull(), errW!] }));
+  } = withPipes(1, ([errW]) => startProgram(argv, { ...o, stdio: [devNullFd(), devNullFd(), errW!] }));
   const exited = new Promise<{ code: number | null; signal: number | null }>((resolve) =>
     native().watchExit(pid, (code, signal) => resolve({ code, signal })),
   );
@@ -81,23 +80,6 @@ export async function runProgram(
             /* gone */
           }
         }, o.timeoutMs);
-  const [stderr, end] = await Promise.all([readToEnd(errR!), exited]).finally(() => clearTimeout(timer));
+  const [stderr, end] = await Promise.all([readAll(errR!), exited]).finally(() => clearTimeout(timer));
   return { ...end, stderr };
-}
-
-let nullFd: number | undefined;
-function devNull(): number {
-  nullFd ??= openSync('/dev/null', 'r+');
-  return nullFd;
-}
-
-/** What a pipe's read end gives until its writers are gone (read by the event loop); closes fd. */
-function readToEnd(fd: number): Promise<string> {
-  return new Promise((resolve) => {
-    const s = new Socket({ fd, readable: true, writable: false });
-    const chunks: Buffer[] = [];
-    s.on('data', (c: Buffer) => chunks.push(c));
-    s.on('error', () => s.destroy());
-    s.on('close', () => resolve(Buffer.concat(chunks).toString()));
-  });
 }

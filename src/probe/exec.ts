@@ -4,13 +4,13 @@ import { randomBytes } from 'node:crypto';
 import { childOf } from '../host/proc.js';
 import { native } from '../sandbox/native.js';
 import { waitForExit } from '../sandbox/sandbox.js';
-import { devNullFd } from '../sandbox/namespaces.js';
 import { Runc } from '../container/runc.js';
 import { expand } from '../api/env.js';
 import type { ExecAction } from '../api/types.js';
 import { MAX_OUTPUT, errorText } from './text.js';
 import { goQuote } from '../kubectl/quote.js';
 import type { HandlerResult, HandlerTarget } from './types.js';
+import { devNullFd } from '../host/pipes.js';
 
 /**
  * The exec handler, probe and hook: a command run in the container under `runc exec`, killed

@@ -1,4 +1,4 @@
-import { openSync, closeSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { native, kernelStepOf, type CreateNamespacesOptions } from './native.js';
 import { podIdMapping, writeIdMaps, type IdMapping } from './idmap.js';
 import { PodboxError } from '../errors.js';
@@ -66,11 +66,4 @@ export function sandboxError(what: string, e: unknown): PodboxError {
       'unprivileged user namespaces are disabled: sysctl -w kernel.unprivileged_userns_clone=1 (or user.max_user_namespaces > 0)';
   }
   return new PodboxError('SandboxFailed', `${what}: ${msg}`, hint);
-}
-
-let devNull: number | undefined;
-/** One shared read/write descriptor on /dev/null for stdio we do not want. */
-export function devNullFd(): number {
-  devNull ??= openSync('/dev/null', 'r+');
-  return devNull;
 }

@@ -3,7 +3,6 @@ import {
   existsSync,
   openSync,
   readFileSync,
-  readSync,
   readlinkSync,
   unlinkSync,
   writeFileSync,
@@ -18,8 +17,9 @@ import { parseIdMap } from './trace-steps.js';
 import type { IdRange, IdMapping } from './idmap.js';
 import { podIdMapping } from './idmap.js';
 import { native } from './native.js';
-import { devNullFd, startInNewNamespaces } from './namespaces.js';
+import { startInNewNamespaces } from './namespaces.js';
 import type { NetworkMode } from './network.js';
+import { devNullFd, readAll } from '../host/pipes.js';
 
 /**
  * The pod network: pods of one user reach each other by pod IP, as pods on one node do. The model is
@@ -441,17 +441,12 @@ async function runIp(
     closeSync(wr);
     if (batch) closeSync(stdin);
   }
-  const code = await new Promise<number | null>((resolve) => native().watchExit(pid, (c) => resolve(c)));
-  const buf = Buffer.alloc(4096);
-  let n = 0;
-  try {
-    n = readSync(rd, buf);
-  } catch {
-    /* nothing said */
-  }
-  closeSync(rd);
+  const [code, stderr] = await Promise.all([
+    new Promise<number | null>((resolve) => native().watchExit(pid, (c) => resolve(c))),
+    readAll(rd).catch(() => ''),
+  ]);
   if (code !== 0) {
-    const said = buf.subarray(0, n).toString().trim().split('\n').pop() || `exit ${code}`;
+    const said = stderr.trim().split('\n').pop() || `exit ${code}`;
     const command = wrap ? '' : `ip ${args.join(' ')}: `;
     throw new PodboxError('NetworkFailed', `${what}: ${command}${said}`, 'run `podbox doctor`');
   }

@@ -1,12 +1,13 @@
 import { closeSync, constants, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { allowedOomScoreAdj, SANDBOX_OOM_SCORE_ADJ } from '../container/oom-score.js';
 import { native, pausePath, MS, type NamespaceName, type NativeMount } from './native.js';
-import { startInNewNamespaces, devNullFd, sandboxError } from './namespaces.js';
+import { startInNewNamespaces, sandboxError } from './namespaces.js';
 import { podRootDir, podRootEntries } from './pod-root.js';
 import { stateDirs } from '../paths.js';
 import { runcPath } from '../container/runc.js';
 import { traceMounts, traceSandboxStarted } from './trace-steps.js';
 import { POD_NETWORK_NET_FD, POD_NETWORK_USERNS_FD, withPodNetwork, type PodNetworkJoin } from './pod-bridge.js';
+import { devNullFd } from '../host/pipes.js';
 
 /**
  * The pod sandbox: the pause process and the namespaces it holds. Every pod gets its own user,

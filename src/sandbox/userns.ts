@@ -1,10 +1,9 @@
-import { Socket } from 'node:net';
 import { closeSync, writeSync } from 'node:fs';
 import { native } from './native.js';
-import { startInNewNamespaces, devNullFd } from './namespaces.js';
+import { startInNewNamespaces } from './namespaces.js';
 import { podIdMapping } from './idmap.js';
 import { spawnInPod, waitForExit } from './sandbox.js';
-import { withPipes } from '../host/pipes.js';
+import { devNullFd, readAll, withPipes } from '../host/pipes.js';
 import { PodboxError } from '../errors.js';
 import { traceJoined, traceRemoved } from './trace-steps.js';
 
@@ -52,17 +51,6 @@ export async function runInUserNamespace(argv: string[], opts: { input?: string 
     const last = stderr.trim().split('\n').pop() || (signal ? `killed by signal ${signal}` : `exit code ${code}`);
     throw new PodboxError('SandboxFailed', last, '');
   }
-}
-
-/** Reads a pipe's read end to EOF. */
-export function readAll(fd: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = new Socket({ fd, readable: true, writable: false });
-    const chunks: Buffer[] = [];
-    s.on('data', (c: Buffer) => chunks.push(c));
-    s.on('error', reject);
-    s.on('close', () => resolve(Buffer.concat(chunks).toString()));
-  });
 }
 
 /**

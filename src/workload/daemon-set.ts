@@ -94,7 +94,6 @@ export class DaemonSetController implements WorkloadController {
 
   reconcile(pods: readonly ObservedPod[], now: number): Reconciled {
     const ds = this.object;
-    const name = ds.metadata.name;
     this.ready.observe(pods, now);
     const owned = pods.filter((p) => selectorMatches(ds.spec.selector, p.labels));
     const actions: WorkloadAction[] = [];

@@ -9,7 +9,7 @@ import { alive, cli, podRuntime, supervisorPid, until } from '../helpers/cli.js'
 import { podDial } from '../../src/probe/dial.js';
 import { native } from '../../src/sandbox/native.js';
 import { waitForExit } from '../../src/sandbox/sandbox.js';
-import { devNullFd } from '../../src/sandbox/namespaces.js';
+import { devNullFd } from '../../src/host/pipes.js';
 
 // The node's resolv.conf, given through the testing knob: this machine's own file is not the test's.
 const dir = mkdtempSync(join(tmpdir(), 'podbox-dns-'));

@@ -13,8 +13,8 @@ import type { HandlerTarget } from '../../src/probe/types.js';
 import { Runc } from '../../src/container/runc.js';
 import { native } from '../../src/sandbox/native.js';
 import { waitForExit } from '../../src/sandbox/sandbox.js';
-import { devNullFd } from '../../src/sandbox/namespaces.js';
 import type { Container, Probe } from '../../src/api/types.js';
+import { devNullFd } from '../../src/host/pipes.js';
 
 const c = podTestHome();
 

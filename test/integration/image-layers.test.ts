@@ -74,7 +74,7 @@ describe('image layers', () => {
 
   it('stores a shared base layer once; rm keeps the other image runnable; prune takes the unused', async () => {
     const before = layerDirs();
-    const pa = await pushImage(reg.host, 'share/a:1', { layers: [BUSYBOX, [{ path: 'a', content: 'a\n' }]] });
+    await pushImage(reg.host, 'share/a:1', { layers: [BUSYBOX, [{ path: 'a', content: 'a\n' }]] });
     const pb = await pushImage(reg.host, 'share/b:1', { layers: [BUSYBOX, [{ path: 'b', content: 'b\n' }]] });
     const a = await pull('share/a:1');
     const b = await pull('share/b:1');

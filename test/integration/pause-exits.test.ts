@@ -16,9 +16,8 @@ import { execa } from 'execa';
 import { build } from 'esbuild';
 import { createSandbox, spawnInPod, waitForExit, waitForAnyExit } from '../../src/sandbox/sandbox.js';
 import { readExitRecords } from '../../src/sandbox/exit-records.js';
-import { readAll } from '../../src/sandbox/userns.js';
-import { withPipes } from '../../src/host/pipes.js';
-import { devNullFd, startInNewNamespaces } from '../../src/sandbox/namespaces.js';
+import { devNullFd, readAll, withPipes } from '../../src/host/pipes.js';
+import { startInNewNamespaces } from '../../src/sandbox/namespaces.js';
 import { native, nsSpawnPath } from '../../src/sandbox/native.js';
 import { until, alive } from '../helpers/cli.js';
 

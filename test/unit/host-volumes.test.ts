@@ -4,7 +4,7 @@ import { hostPathTypeProblem } from '../../src/volume/host-path.js';
 import { parseManifest } from '../../src/api/manifest.js';
 import { PodMachine, type Action } from '../../src/lifecycle/pod-machine.js';
 import { KUBELET_BACKOFF } from '../../src/lifecycle/timing.js';
-import { container, pod, FakeClock } from '../helpers/fixtures.js';
+import { pod, FakeClock } from '../helpers/fixtures.js';
 
 const starts = (a: Action[]) => a.filter((x) => x.type === 'start').map((x) => (x as { container: string }).container);
 
